@@ -1,0 +1,106 @@
+/*
+ * ftps/config.h - parsers for the values of mod_ftps's directives.
+ *
+ * The directive names and grammar are mod_tls's (TLSProtocol, TLSRequired,
+ * TLSOptions, ...), so that existing configurations carry over.  These are
+ * pure functions over strings: no ProFTPD, no OpenSSL.
+ */
+#ifndef FTPS_CONFIG_H
+#define FTPS_CONFIG_H
+
+#include "ftps/error.h"
+
+/* Protocol versions, as a bit set. */
+#define FTPS_PROTO_TLSV1     0x01U
+#define FTPS_PROTO_TLSV1_1   0x02U
+#define FTPS_PROTO_TLSV1_2   0x04U
+#define FTPS_PROTO_TLSV1_3   0x08U
+/* The versions mod_ftps enables by default, and what "ALL"/"SSLv23" mean:
+ * only versions without known weaknesses.  TLSv1 and TLSv1.1 must be named
+ * explicitly. */
+#define FTPS_PROTO_SECURE    (FTPS_PROTO_TLSV1_2|FTPS_PROTO_TLSV1_3)
+#define FTPS_PROTO_DEFAULT   FTPS_PROTO_SECURE
+
+/* ftps_config_parse_protocols - parse TLSProtocol's arguments.
+ * Either a list of names (TLSv1 TLSv1.0 TLSv1.1 TLSv1.2 TLSv1.3 SSLv23 ALL),
+ * or modifiers applied in order: "+name" adds, "-name" removes, and a bare
+ * first word (such as ALL) is the starting set.  Names are case-insensitive.
+ * "SSLv3" is accepted and ignored (never enabled); *ignored is set to 1 then.
+ * An empty result is an error.  Returns 0 or -1 (EINVAL) with err set. */
+int ftps_config_parse_protocols(int argc, const char *const *argv,
+  unsigned int *protos, int *ignored, struct ftps_error *err);
+
+/* ftps_config_protocols_str - "TLSv1.2 TLSv1.3" for a bit set, in buf */
+const char *ftps_config_protocols_str(unsigned int protos, char *buf,
+  size_t bufsz);
+
+/* TLSRequired: what must be protected.  data is tri-state. */
+#define FTPS_DATA_FORBIDDEN  -1   /* PROT P refused ("!data") */
+#define FTPS_DATA_OPTIONAL    0
+#define FTPS_DATA_REQUIRED    1
+
+struct ftps_required {
+  int ctrl;    /* every command but the pass-list needs AUTH first */
+  int auth;    /* USER, PASS and ACCT need AUTH first */
+  int data;    /* FTPS_DATA_* */
+};
+
+/* ftps_config_parse_required - parse one TLSRequired value:
+ *   on (or any boolean true)   ctrl + auth + data
+ *   off (or any boolean false) nothing
+ *   ctrl, control              ctrl + auth
+ *   data, !data                data required / data forbidden
+ *   both, ctrl+data            ctrl + auth + data
+ *   ctrl+!data                 ctrl + auth, data forbidden
+ *   auth, auth+data, auth+!data
+ * Case-insensitive.  Returns 0 or -1 (EINVAL) with err set. */
+int ftps_config_parse_required(const char *value, struct ftps_required *req,
+  struct ftps_error *err);
+
+/* ftps_config_parse_bool - on/off, yes/no, true/false, 1/0 (any case):
+ * returns 1, 0, or -1 (EINVAL) */
+int ftps_config_parse_bool(const char *value);
+
+/* TLSOptions flags (mod_tls's sixteen names, plus NoCertRequest). */
+#define FTPS_OPT_ALLOW_CLIENT_RENEGOTIATION  0x00001UL
+#define FTPS_OPT_ALLOW_DOT_LOGIN             0x00002UL
+#define FTPS_OPT_ALLOW_PER_USER              0x00004UL
+#define FTPS_OPT_ALLOW_WEAK_DH               0x00008UL
+#define FTPS_OPT_ALLOW_WEAK_SECURITY         0x00010UL
+#define FTPS_OPT_COMMON_NAME_REQUIRED        0x00020UL
+#define FTPS_OPT_DNS_NAME_REQUIRED           0x00040UL
+#define FTPS_OPT_IP_ADDRESS_REQUIRED         0x00080UL
+#define FTPS_OPT_ENABLE_DIAGS                0x00100UL
+#define FTPS_OPT_EXPORT_CERT_DATA            0x00200UL
+#define FTPS_OPT_STD_ENV_VARS                0x00400UL
+#define FTPS_OPT_IGNORE_SNI                  0x00800UL
+#define FTPS_OPT_NO_AUTO_ECDH                0x01000UL
+#define FTPS_OPT_NO_EMPTY_FRAGMENTS          0x02000UL
+#define FTPS_OPT_NO_SESSION_REUSE_REQUIRED   0x04000UL
+#define FTPS_OPT_USE_IMPLICIT_SSL            0x08000UL
+#define FTPS_OPT_NO_CERT_REQUEST             0x10000UL  /* obsolete */
+
+/* Options that mod_ftps honours today; the rest parse and are ignored
+ * with a warning at startup. */
+#define FTPS_OPT_IMPLEMENTED  (FTPS_OPT_NO_SESSION_REUSE_REQUIRED)
+
+/* ftps_config_parse_options - OR the named options into *opts.  Names are
+ * matched exactly, as mod_tls does ("AllowClientRenegotiations" is an alias).
+ * An unknown name is an error: -1 (EINVAL) with err set. */
+int ftps_config_parse_options(int argc, const char *const *argv,
+  unsigned long *opts, struct ftps_error *err);
+
+/* ftps_config_option_name - the canonical name of one FTPS_OPT_* bit */
+const char *ftps_config_option_name(unsigned long opt);
+
+/* The default cipher lists: AEAD ciphers with forward secrecy only. */
+#define FTPS_CIPHERS_DEFAULT \
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
+  "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:" \
+  "DHE-RSA-CHACHA20-POLY1305"
+#define FTPS_CIPHERSUITES_DEFAULT \
+  "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+#endif /* FTPS_CONFIG_H */

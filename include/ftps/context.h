@@ -1,0 +1,45 @@
+/*
+ * ftps/context.h - the SSL_CTX of one server (vhost), built once in the
+ * master process at startup and inherited by every session through fork(),
+ * so that sessions read no certificate files and hold no private copies.
+ */
+#ifndef FTPS_CONTEXT_H
+#define FTPS_CONTEXT_H
+
+#include <openssl/ssl.h>
+
+#include "ftps/error.h"
+#include "ftps/keypair.h"
+
+#define FTPS_CONTEXT_MAX_KEYPAIRS 2   /* one RSA, one EC */
+
+struct ftps_context_props {
+  unsigned int protocols;          /* FTPS_PROTO_* bits; 0 = default */
+  const char *ciphers;             /* TLS <= 1.2 list; NULL = default */
+  const char *ciphersuites;        /* TLS 1.3 list; NULL = default */
+  const struct ftps_keypair *keypairs[FTPS_CONTEXT_MAX_KEYPAIRS];
+  int nkeypairs;
+  const char *ca_file;             /* TLSCACertificateFile, or NULL */
+  int server_preference;           /* prefer our cipher order (default 1) */
+  long session_timeout;            /* seconds; 0 = default */
+};
+
+/* Which property a failure is about, so the glue can name the directive. */
+#define FTPS_CONTEXT_ERR_OTHER        0
+#define FTPS_CONTEXT_ERR_PROTOCOLS    1
+#define FTPS_CONTEXT_ERR_CIPHERS      2
+#define FTPS_CONTEXT_ERR_CIPHERSUITES 3
+#define FTPS_CONTEXT_ERR_KEYPAIR      4   /* index in *err_index */
+#define FTPS_CONTEXT_ERR_CA_FILE      5
+
+/* ftps_context_props_init - default properties */
+void ftps_context_props_init(struct ftps_context_props *props);
+
+/* ftps_context_new - an SSL_CTX for a TLS server with these properties:
+ * TLS 1.2+ AEAD forward-secret ciphers by default, no renegotiation, tickets
+ * stamped for data-session binding.  Returns NULL with errno and err set; if
+ * what is not NULL it receives FTPS_CONTEXT_ERR_* (and *index the keypair). */
+SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
+  int *what, int *index, struct ftps_error *err);
+
+#endif /* FTPS_CONTEXT_H */

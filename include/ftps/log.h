@@ -1,0 +1,26 @@
+/*
+ * ftps/log.h - mod_ftps's own log (TLSLog) and its trace channel.
+ */
+#ifndef FTPS_LOG_H
+#define FTPS_LOG_H
+
+#include "mod_ftps.h"
+
+#define FTPS_TRACE_CHANNEL "ftps"
+
+/* ftps_log_open - open the TLSLog of server s, as root, before any chroot.
+ * Returns 0 (also when s has no TLSLog), or -1 with errno. */
+int ftps_log_open(server_rec *s);
+
+/* ftps_log_close - close the TLSLog, if open */
+void ftps_log_close(void);
+
+/* ftps_log - one line to the TLSLog (if any) and to the "ftps" trace
+ * channel.  Never pass key material or passphrases. */
+void ftps_log(const char *fmt, ...)
+#ifdef __GNUC__
+  __attribute__((format(printf, 1, 2)))
+#endif
+  ;
+
+#endif /* FTPS_LOG_H */

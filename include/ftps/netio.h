@@ -1,0 +1,36 @@
+/*
+ * ftps/netio.h - TLS on ProFTPD's control and data streams.
+ *
+ * mod_ftps registers NetIO callbacks for the control and data streams of
+ * its sessions.  A stream with no TLS attached goes straight to the NetIO
+ * that was in place before (the core's), so plain FTP is untouched.
+ */
+#ifndef FTPS_NETIO_H
+#define FTPS_NETIO_H
+
+#include <openssl/ssl.h>
+
+#include "mod_ftps.h"
+#include "ftps/error.h"
+#include "ftps/tls.h"
+
+/* ftps_netio_install - register the control and data NetIO of this session
+ * process; ctx and timeout (seconds, 0 = none) serve every handshake */
+int ftps_netio_install(SSL_CTX *ctx, int timeout);
+
+/* ftps_netio_uninstall - give the streams back to the previous NetIO */
+void ftps_netio_uninstall(void);
+
+/* ftps_netio_ctrl_start - the server side of the control handshake (after
+ * "234"): discards whatever plaintext the client sent after AUTH, then runs
+ * the handshake within the timeout.  Returns 0, or -1 with err set. */
+int ftps_netio_ctrl_start(struct ftps_error *err);
+
+/* ftps_netio_ctrl_tls - the control connection's TLS, or NULL */
+struct ftps_tls *ftps_netio_ctrl_tls(void);
+
+/* ftps_netio_set_data_protection - whether the next data connections must
+ * be TLS, and whether they must resume the control session */
+void ftps_netio_set_data_protection(int protect, int require_reuse);
+
+#endif /* FTPS_NETIO_H */

@@ -1,0 +1,34 @@
+/*
+ * ftps/server.h - each server's (vhost's) TLS settings and SSL_CTX, loaded
+ * and validated once in the master at startup, inherited by sessions.
+ */
+#ifndef FTPS_SERVER_H
+#define FTPS_SERVER_H
+
+#include <openssl/ssl.h>
+
+#include "mod_ftps.h"
+
+/* ftps_server_load_all - for every server with TLSEngine on: read its
+ * certificates and keys (as root), check them, and build its SSL_CTX.
+ * Problems that must stop the daemon are logged, naming the directive, the
+ * file and the reason, and make it return -1; warnings are logged too. */
+int ftps_server_load_all(void);
+
+/* ftps_server_free_all - free every SSL_CTX (restart, unload) */
+void ftps_server_free_all(void);
+
+/* ftps_server_ctx - the SSL_CTX of s, or NULL when s has no usable
+ * certificate (AUTH is then answered with 431) */
+SSL_CTX *ftps_server_ctx(server_rec *s);
+
+/* ftps_server_engine - 1 if TLSEngine is on for s */
+int ftps_server_engine(server_rec *s);
+
+/* ftps_server_options - the TLSOptions of s, OR-ed over every line */
+unsigned long ftps_server_options(server_rec *s);
+
+/* ftps_server_handshake_timeout - TLSTimeoutHandshake of s, in seconds */
+int ftps_server_handshake_timeout(server_rec *s);
+
+#endif /* FTPS_SERVER_H */

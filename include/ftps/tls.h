@@ -1,0 +1,78 @@
+/*
+ * ftps/tls.h - one TLS connection (control or data) over a socket.
+ *
+ * Every call is one non-blocking step: it returns -1 with errno EAGAIN and
+ * *want set when the socket must become readable or writable first.  The
+ * caller owns the waiting (the NetIO layer polls and handles ProFTPD's
+ * signals; the unit tests interleave client and server in one process).
+ */
+#ifndef FTPS_TLS_H
+#define FTPS_TLS_H
+
+#include <sys/types.h>
+#include <openssl/ssl.h>
+
+#include "ftps/error.h"
+
+enum ftps_tls_kind {
+  FTPS_TLS_CTRL = 0,
+  FTPS_TLS_DATA = 1
+};
+
+#define FTPS_WANT_READ   1
+#define FTPS_WANT_WRITE  2
+
+struct ftps_tls;
+
+/* ftps_tls_new - a server-side TLS connection on fd, from ctx.  Data
+ * connections issue no session tickets: a client that only uploads never
+ * reads them, and unread tickets end TLS 1.3 uploads with a reset
+ * (proftpd#959).  Returns NULL with errno and err set. */
+struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
+  struct ftps_error *err);
+
+/* ftps_tls_free - free the connection; does not close fd */
+void ftps_tls_free(struct ftps_tls *tls);
+
+/* ftps_tls_handshake - one step of the server handshake: 0 when complete,
+ * -1/EAGAIN with *want, or -1/EPROTO (or ECONNRESET when the peer went
+ * away) with err set from OpenSSL's reasons. */
+int ftps_tls_handshake(struct ftps_tls *tls, int *want,
+  struct ftps_error *err);
+
+/* ftps_tls_read - up to len bytes of plaintext: > 0 bytes, 0 when the peer
+ * sent close_notify, or -1 with errno: EAGAIN (*want set), ECONNRESET when
+ * the connection ended without close_notify (a truncated transfer must
+ * never look complete), EPROTO on any other TLS failure. */
+ssize_t ftps_tls_read(struct ftps_tls *tls, void *buf, size_t len, int *want);
+
+/* ftps_tls_write - write all of len bytes or none: > 0, or -1 with errno
+ * EAGAIN (*want set; call again with the same buf and len), EPIPE, EPROTO */
+ssize_t ftps_tls_write(struct ftps_tls *tls, const void *buf, size_t len,
+  int *want);
+
+/* ftps_tls_shutdown - send close_notify (once): 0 when sent, -1/EAGAIN with
+ * *want, -1 with another errno when it cannot be sent */
+int ftps_tls_shutdown(struct ftps_tls *tls, int *want);
+
+/* ftps_tls_pending - plaintext bytes already decrypted and buffered */
+int ftps_tls_pending(const struct ftps_tls *tls);
+
+/* ftps_tls_error - why the last call failed, for the log ("" if none) */
+const char *ftps_tls_error(const struct ftps_tls *tls);
+
+/* ftps_tls_fd - the socket */
+int ftps_tls_fd(const struct ftps_tls *tls);
+
+/* ftps_tls_ssl - the OpenSSL connection, for the layers beside this one */
+SSL *ftps_tls_ssl(const struct ftps_tls *tls);
+
+/* ftps_tls_resumed - 1 if the handshake resumed an earlier session */
+int ftps_tls_resumed(const struct ftps_tls *tls);
+
+/* ftps_tls_protocol, ftps_tls_cipher - e.g. "TLSv1.3",
+ * "TLS_AES_256_GCM_SHA384" ("" before the handshake) */
+const char *ftps_tls_protocol(const struct ftps_tls *tls);
+const char *ftps_tls_cipher(const struct ftps_tls *tls);
+
+#endif /* FTPS_TLS_H */

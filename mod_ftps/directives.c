@@ -1,0 +1,260 @@
+/*
+ * directives.c - mod_ftps's configuration directives.
+ *
+ * The names and grammar are mod_tls's, so that a configuration written for
+ * mod_tls loads unchanged.  Handlers check syntax and store parsed values;
+ * files are loaded and cross-checked once, at startup, by server.c.
+ */
+#include "mod_ftps.h"
+#include "ftps/config.h"
+
+/* check_path - directive arguments that name files must be absolute:
+ * sessions may chroot, and a relative path would then mean another file. */
+static const char *check_path(cmd_rec *cmd) {
+  const char *path = cmd->argv[1];
+
+  if (*path != '/') {
+    return pstrcat(cmd->tmp_pool, "'", path, "' must be an absolute path",
+      NULL);
+  }
+  return NULL;
+}
+
+/* set_path - store one absolute path argument (shared by the file
+ * directives) */
+static modret_t *set_path(cmd_rec *cmd) {
+  const char *problem;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+
+  problem = check_path(cmd);
+  if (problem != NULL) {
+    CONF_ERROR(cmd, problem);
+  }
+
+  add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSCACertificateFile path */
+MODRET set_tlscacertfile(cmd_rec *cmd) {
+  return set_path(cmd);
+}
+
+/* usage: TLSCertificateChainFile path */
+MODRET set_tlscertchain(cmd_rec *cmd) {
+  return set_path(cmd);
+}
+
+/* usage: TLSECCertificateFile path */
+MODRET set_tlseccertfile(cmd_rec *cmd) {
+  return set_path(cmd);
+}
+
+/* usage: TLSECCertificateKeyFile path */
+MODRET set_tlseckeyfile(cmd_rec *cmd) {
+  return set_path(cmd);
+}
+
+/* usage: TLSRSACertificateFile path */
+MODRET set_tlsrsacertfile(cmd_rec *cmd) {
+  return set_path(cmd);
+}
+
+/* usage: TLSRSACertificateKeyFile path */
+MODRET set_tlsrsakeyfile(cmd_rec *cmd) {
+  return set_path(cmd);
+}
+
+/* usage: TLSCipherSuite [TLSv1.3] cipher-list */
+MODRET set_tlsciphersuite(cmd_rec *cmd) {
+  const char *list, *proto = NULL;
+
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+
+  if (cmd->argc == 3) {
+    proto = cmd->argv[1];
+    list = cmd->argv[2];
+    if (strcasecmp(proto, "TLSv1.3") != 0) {
+      CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "unknown protocol '", proto,
+        "' (only TLSv1.3 has its own ciphersuites)", NULL));
+    }
+
+  } else if (cmd->argc == 2) {
+    list = cmd->argv[1];
+
+  } else {
+    CONF_ERROR(cmd, "wrong number of parameters");
+  }
+
+  add_config_param_str(cmd->argv[0], 2, list, proto);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSEngine on|off */
+MODRET set_tlsengine(cmd_rec *cmd) {
+  int engine;
+  config_rec *c;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+
+  engine = get_boolean(cmd, 1);
+  if (engine == -1) {
+    CONF_ERROR(cmd, "expected Boolean parameter");
+  }
+
+  c = add_config_param(cmd->argv[0], 1, NULL);
+  c->argv[0] = pcalloc(c->pool, sizeof(int));
+  *((int *) c->argv[0]) = engine;
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSLog path|none */
+MODRET set_tlslog(cmd_rec *cmd) {
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+
+  if (strcasecmp(cmd->argv[1], "none") != 0 &&
+      check_path(cmd) != NULL) {
+    CONF_ERROR(cmd, check_path(cmd));
+  }
+
+  add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSOptions opt1 ... */
+MODRET set_tlsoptions(cmd_rec *cmd) {
+  unsigned long opts = 0UL, bit;
+  struct ftps_error err;
+  config_rec *c;
+
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+  if (cmd->argc < 2) {
+    CONF_ERROR(cmd, "wrong number of parameters");
+  }
+
+  if (ftps_config_parse_options(cmd->argc - 1,
+      (const char *const *) cmd->argv + 1, &opts, &err) < 0) {
+    CONF_ERROR(cmd, pstrdup(cmd->tmp_pool, err.msg));
+  }
+
+  /* Accept what we cannot honour yet, loudly: a configuration written for
+   * mod_tls must not stop the server. */
+  for (bit = 1; bit <= FTPS_OPT_NO_CERT_REQUEST; bit <<= 1) {
+    if ((opts & bit) == 0 ||
+        (bit & FTPS_OPT_IMPLEMENTED)) {
+      continue;
+    }
+
+    if (bit == FTPS_OPT_NO_CERT_REQUEST) {
+      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSOptions "
+        "NoCertRequest is obsolete (no client certificate is requested "
+        "unless TLSVerifyClient says so); ignored");
+
+    } else {
+      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSOptions %s is not "
+        "supported by this version of mod_ftps; ignored",
+        ftps_config_option_name(bit));
+    }
+  }
+
+  c = add_config_param(cmd->argv[0], 1, NULL);
+  c->argv[0] = pcalloc(c->pool, sizeof(unsigned long));
+  *((unsigned long *) c->argv[0]) = opts;
+  c->flags |= CF_MERGEDOWN_MULTI;
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSProtocol version1 ... versionN */
+MODRET set_tlsprotocol(cmd_rec *cmd) {
+  unsigned int protos = 0;
+  int ignored = 0;
+  struct ftps_error err;
+  config_rec *c;
+
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+  if (cmd->argc < 2) {
+    CONF_ERROR(cmd, "wrong number of parameters");
+  }
+
+  if (ftps_config_parse_protocols(cmd->argc - 1,
+      (const char *const *) cmd->argv + 1, &protos, &ignored, &err) < 0) {
+    CONF_ERROR(cmd, pstrdup(cmd->tmp_pool, err.msg));
+  }
+
+  if (ignored) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION
+      ": TLSProtocol: SSLv3 is broken and never enabled; ignored");
+  }
+  if (protos & (FTPS_PROTO_TLSV1|FTPS_PROTO_TLSV1_1)) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSProtocol: TLSv1 and "
+      "TLSv1.1 are obsolete and insecure (RFC 8996); OpenSSL's security "
+      "level may still refuse them");
+  }
+
+  c = add_config_param(cmd->argv[0], 1, NULL);
+  c->argv[0] = pcalloc(c->pool, sizeof(unsigned int));
+  *((unsigned int *) c->argv[0]) = protos;
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSRequired on|off|ctrl|data|!data|auth|... */
+MODRET set_tlsrequired(cmd_rec *cmd) {
+  struct ftps_required req;
+  struct ftps_error err;
+  config_rec *c;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL|CONF_ANON|CONF_DIR|
+    CONF_DYNDIR);
+
+  if (ftps_config_parse_required(cmd->argv[1], &req, &err) < 0) {
+    CONF_ERROR(cmd, pstrdup(cmd->tmp_pool, err.msg));
+  }
+
+  c = add_config_param(cmd->argv[0], 1, NULL);
+  c->argv[0] = pcalloc(c->pool, sizeof(struct ftps_required));
+  memcpy(c->argv[0], &req, sizeof(req));
+  c->flags |= CF_MERGEDOWN;
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSTimeoutHandshake seconds */
+MODRET set_tlstimeouthandshake(cmd_rec *cmd) {
+  int timeout = -1;
+  config_rec *c;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+
+  if (pr_str_get_duration(cmd->argv[1], &timeout) < 0 ||
+      timeout < 0) {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "error parsing timeout value '",
+      (char *) cmd->argv[1], "'", NULL));
+  }
+
+  c = add_config_param(cmd->argv[0], 1, NULL);
+  c->argv[0] = pcalloc(c->pool, sizeof(int));
+  *((int *) c->argv[0]) = timeout;
+  return PR_HANDLED(cmd);
+}
+
+conftable ftps_conftab[] = {
+  { "TLSCACertificateFile",     set_tlscacertfile,       NULL },
+  { "TLSCertificateChainFile",  set_tlscertchain,        NULL },
+  { "TLSCipherSuite",           set_tlsciphersuite,      NULL },
+  { "TLSECCertificateFile",     set_tlseccertfile,       NULL },
+  { "TLSECCertificateKeyFile",  set_tlseckeyfile,        NULL },
+  { "TLSEngine",                set_tlsengine,           NULL },
+  { "TLSLog",                   set_tlslog,              NULL },
+  { "TLSOptions",               set_tlsoptions,          NULL },
+  { "TLSProtocol",              set_tlsprotocol,         NULL },
+  { "TLSRequired",              set_tlsrequired,         NULL },
+  { "TLSRSACertificateFile",    set_tlsrsacertfile,      NULL },
+  { "TLSRSACertificateKeyFile", set_tlsrsakeyfile,       NULL },
+  { "TLSTimeoutHandshake",      set_tlstimeouthandshake, NULL },
+  { NULL, NULL, NULL }
+};

@@ -1,0 +1,363 @@
+/*
+ * mod_ftps - FTP over TLS (RFC 4217) for ProFTPD, a drop-in for mod_tls.
+ *
+ * This file is the module's wiring: its tables, its command handlers and
+ * its event listeners.  It is the only file that answers clients (through
+ * ProFTPD's response API) or ends sessions; the protocol state machine is in
+ * session.c, TLS in tls.c/netio.c, certificates in keypair.c/server.c.
+ */
+#include "mod_ftps.h"
+#include "ftps/binding.h"
+#include "ftps/log.h"
+#include "ftps/netio.h"
+#include "ftps/server.h"
+#include "ftps/session.h"
+
+module ftps_module;
+
+static int engine = FALSE;            /* TLSEngine on for this session */
+static SSL_CTX *sess_ctx = NULL;      /* NULL: no certificate, AUTH gets 431 */
+static unsigned long sess_opts = 0UL; /* TLSOptions */
+static struct ftps_sess sess;
+
+/* The reply for each verdict that refuses or answers a command. */
+static const struct {
+  enum ftps_verdict verdict;
+  const char *code;
+  const char *text;
+} replies[] = {
+  { FTPS_AUTH_NO_ARG,       R_504, "AUTH requires at least one argument" },
+  { FTPS_AUTH_UNKNOWN_MECH, R_504, "AUTH %s unsupported" },
+  { FTPS_AUTH_SECOND,       R_503, "Unwilling to accept second AUTH" },
+  { FTPS_AUTH_AFTER_LOGIN,  R_534, "Unwilling to accept security parameters" },
+  { FTPS_PBSZ_OK,           R_200, "PBSZ 0 successful" },
+  { FTPS_PBSZ_COUNTER,      R_200, "PBSZ=0 successful" },
+  { FTPS_PBSZ_SYNTAX,       R_501, "PBSZ requires a buffer size of 0" },
+  { FTPS_PROT_CLEAR,        R_200, "Protection set to Clear" },
+  { FTPS_PROT_PRIVATE,      R_200, "Protection set to Private" },
+  { FTPS_PROT_REFUSED,      R_534, "Unwilling to accept security parameters" },
+  { FTPS_PROT_UNSUPPORTED,  R_536, "PROT %s unsupported" },
+  { FTPS_PROT_UNKNOWN,      R_504, "PROT %s unsupported" },
+  { FTPS_PROT_SYNTAX,       R_501, "PROT requires a protection level" },
+  { FTPS_PROT_NEED_PBSZ,    R_503, "PBSZ must come before PROT" },
+  { FTPS_NEED_SECURE_CTRL,  R_503,
+    "%s not allowed on insecure control connection" },
+  { FTPS_NEED_CTRL_TLS,     R_550, "SSL/TLS required on the control channel" },
+  { FTPS_NEED_DATA_TLS,     "522", "SSL/TLS required on the data channel" },
+};
+
+/* reply_find - the table row of verdict */
+static int reply_find(enum ftps_verdict verdict) {
+  size_t i;
+
+  for (i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
+    if (replies[i].verdict == verdict) {
+      return (int) i;
+    }
+  }
+  return -1;
+}
+
+/* answer - answer cmd for verdict: 2xx replies are handled, the rest are
+ * errors; arg fills a "%s" in the text (the argument or the command) */
+static modret_t *answer(cmd_rec *cmd, enum ftps_verdict verdict,
+    const char *arg) {
+  int i = reply_find(verdict);
+
+  if (i < 0) {
+    pr_response_add_err(R_500, "%s not understood", (char *) cmd->argv[0]);
+    return PR_ERROR(cmd);
+  }
+
+  if (replies[i].code[0] == '2') {
+    pr_response_add(replies[i].code, replies[i].text, arg);
+    return PR_HANDLED(cmd);
+  }
+
+  pr_response_add_err(replies[i].code, replies[i].text, arg);
+  pr_cmd_set_errno(cmd, EPERM);
+  errno = EPERM;
+  return PR_ERROR(cmd);
+}
+
+/* refresh_required - TLSRequired where the session is now (vhost,
+ * <Anonymous>, <Directory>, .ftpaccess) */
+static void refresh_required(void) {
+  struct ftps_required *req;
+
+  req = get_param_ptr(CURRENT_CONF, "TLSRequired", FALSE);
+  if (req != NULL) {
+    sess.required = *req;
+
+  } else {
+    memset(&sess.required, 0, sizeof(sess.required));
+  }
+}
+
+/* update_data_protection - tell the NetIO layer what the next data
+ * connection must be */
+static void update_data_protection(void) {
+  ftps_netio_set_data_protection(ftps_sess_data_protected(&sess),
+    (sess_opts & FTPS_OPT_NO_SESSION_REUSE_REQUIRED) ? FALSE : TRUE);
+}
+
+/* announce_protected_data - after AUTH SSL the data channel is protected
+ * with no PROT command; mod_xfer learns of protection only from PROT, and
+ * would otherwise send files with sendfile(2), in clear, onto the TLS data
+ * connection.  Tell it as if "PROT P" had been accepted. */
+static void announce_protected_data(cmd_rec *cmd) {
+  cmd_rec *prot;
+
+  prot = pr_cmd_alloc(cmd->pool, 2, pstrdup(cmd->pool, C_PROT),
+    pstrdup(cmd->pool, "P"));
+  prot->arg = pstrdup(prot->pool, "P");
+  prot->cmd_class = CL_SEC;
+  prot->cmd_id = pr_cmd_get_id(C_PROT);
+  (void) pr_cmd_dispatch_phase(prot, POST_CMD, 0);
+  destroy_pool(prot->pool);
+}
+
+/* Command handlers
+ */
+
+MODRET ftps_any(cmd_rec *cmd) {
+  enum ftps_verdict verdict;
+
+  if (!engine) {
+    return PR_DECLINED(cmd);
+  }
+
+  refresh_required();
+  verdict = ftps_sess_check_cmd(&sess, cmd->argv[0]);
+  if (verdict == FTPS_OK) {
+    return PR_DECLINED(cmd);
+  }
+
+  pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": %s refused: TLSRequired",
+    (char *) cmd->argv[0]);
+  return answer(cmd, verdict, NULL);
+}
+
+MODRET ftps_auth(cmd_rec *cmd) {
+  enum ftps_verdict verdict;
+  struct ftps_error err;
+  struct ftps_tls *tls;
+
+  if (!engine) {
+    return PR_DECLINED(cmd);
+  }
+
+  verdict = ftps_sess_auth(&sess, cmd->argc > 1 ? cmd->argv[1] : NULL);
+  if (verdict != FTPS_AUTH_TLS &&
+      verdict != FTPS_AUTH_SSL) {
+    return answer(cmd, verdict, cmd->argc > 1 ? cmd->argv[1] : "");
+  }
+
+  if (sess_ctx == NULL) {
+    ftps_log("AUTH refused: no certificate is configured for this server");
+    pr_response_add_err(R_431, "Necessary security resource unavailable");
+    return PR_ERROR(cmd);
+  }
+
+  /* RFC 4217 section 4: the reply goes in clear, then the handshake. */
+  pr_response_send(R_234, "AUTH %s successful",
+    verdict == FTPS_AUTH_SSL ? "SSL" : "TLS");
+
+  ftps_error_clear(&err);
+  if (ftps_netio_ctrl_start(&err) < 0) {
+    ftps_log("control connection: %s", err.msg);
+    pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": TLS handshake with %s "
+      "failed: %s", pr_netaddr_get_ipstr(session.c->remote_addr), err.msg);
+
+    /* Never fall back to plaintext: the session ends here. */
+    pr_response_send_async(R_421, "TLS handshake failed");
+    pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BY_APPLICATION,
+      "TLS handshake failed");
+  }
+
+  ftps_sess_auth_done(&sess, verdict);
+  session.rfc2228_mech = "TLS";
+  (void) pr_session_set_protocol("ftps");
+
+  if (sess.flags & FTPS_SESS_FL_AUTH_SSL) {
+    announce_protected_data(cmd);
+  }
+  update_data_protection();
+
+  tls = ftps_netio_ctrl_tls();
+  ftps_log("control connection protected: %s, %s%s", ftps_tls_protocol(tls),
+    ftps_tls_cipher(tls), ftps_tls_resumed(tls) ? ", resumed" : "");
+  return PR_HANDLED(cmd);
+}
+
+MODRET ftps_pbsz(cmd_rec *cmd) {
+  if (!engine) {
+    return PR_DECLINED(cmd);
+  }
+
+  return answer(cmd, ftps_sess_pbsz(&sess, cmd->argc > 1 ?
+    cmd->argv[1] : NULL), C_PBSZ);
+}
+
+MODRET ftps_prot(cmd_rec *cmd) {
+  enum ftps_verdict verdict;
+
+  if (!engine) {
+    return PR_DECLINED(cmd);
+  }
+
+  refresh_required();
+  verdict = ftps_sess_prot(&sess, cmd->argc > 1 ? cmd->argv[1] : NULL);
+  update_data_protection();
+
+  return answer(cmd, verdict, verdict == FTPS_NEED_SECURE_CTRL ? C_PROT :
+    (cmd->argc > 1 ? (char *) cmd->argv[1] : ""));
+}
+
+MODRET ftps_post_pass(cmd_rec *cmd) {
+  (void) cmd;
+
+  if (engine) {
+    ftps_sess_set_logged_in(&sess);
+  }
+  return PR_DECLINED(cmd);
+}
+
+/* Event listeners
+ */
+
+static void ftps_exit_ev(const void *event_data, void *user_data) {
+  (void) event_data;
+  (void) user_data;
+
+  ftps_log_close();
+}
+
+static void ftps_postparse_ev(const void *event_data, void *user_data) {
+  (void) event_data;
+  (void) user_data;
+
+  /* Both modules would parse the same TLS* directives and both would
+   * answer AUTH: that can only end badly. */
+  if (pr_module_exists("mod_tls.c")) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": mod_tls and mod_ftps cannot "
+      "be loaded together: remove one of the two LoadModule lines");
+    pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BAD_CONFIG, NULL);
+  }
+
+  if (ftps_server_load_all() < 0) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": refusing to start: fix the "
+      "TLS configuration above");
+    pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BAD_CONFIG, NULL);
+  }
+}
+
+static void ftps_restart_ev(const void *event_data, void *user_data) {
+  (void) event_data;
+  (void) user_data;
+
+  /* Rebuilt from the new configuration at the next postparse. */
+  ftps_server_free_all();
+}
+
+#ifdef PR_SHARED_MODULE
+static void ftps_mod_unload_ev(const void *event_data, void *user_data) {
+  (void) user_data;
+
+  if (event_data == NULL ||
+      strcmp((const char *) event_data, "mod_ftps.c") != 0) {
+    return;
+  }
+
+  /* Nothing of ours may be called once the DSO is gone. */
+  pr_event_unregister(&ftps_module, NULL, NULL);
+  ftps_server_free_all();
+}
+#endif /* PR_SHARED_MODULE */
+
+/* Initialization
+ */
+
+static int ftps_init(void) {
+#ifdef PR_SHARED_MODULE
+  pr_event_register(&ftps_module, "core.module-unload", ftps_mod_unload_ev,
+    NULL);
+#endif /* PR_SHARED_MODULE */
+  pr_event_register(&ftps_module, "core.postparse", ftps_postparse_ev, NULL);
+  pr_event_register(&ftps_module, "core.restart", ftps_restart_ev, NULL);
+
+  /* Read openssl.cnf now, as root and before any chroot. */
+  if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": OpenSSL failed to initialize");
+    return -1;
+  }
+
+  return 0;
+}
+
+static int ftps_session_init(void) {
+  struct ftps_required *req;
+
+  engine = ftps_server_engine(main_server);
+  if (!engine) {
+    return 0;
+  }
+
+  sess_ctx = ftps_server_ctx(main_server);
+  sess_opts = ftps_server_options(main_server);
+  (void) ftps_log_open(main_server);
+
+  /* A new token per FTP session: only its own tickets resume its data
+   * connections (see binding.h). */
+  if (ftps_binding_renew() < 0) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": no random bytes for the "
+      "session binding; disabling TLS for this session");
+    engine = FALSE;
+    return 0;
+  }
+
+  req = get_param_ptr(main_server->conf, "TLSRequired", FALSE);
+  ftps_sess_init(&sess, req);
+
+  if (ftps_netio_install(sess_ctx, ftps_server_handshake_timeout(
+      main_server)) < 0) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": cannot register NetIO: %s",
+      strerror(errno));
+    return -1;
+  }
+  update_data_protection();
+
+  pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
+
+  /* RFC 4217 section 6. */
+  pr_feat_add("AUTH TLS");
+  pr_feat_add(C_PBSZ);
+  pr_feat_add(C_PROT);
+  pr_help_add(C_AUTH, "<sp> TLS|SSL", TRUE);
+  pr_help_add(C_PBSZ, "<sp> 0", TRUE);
+  pr_help_add(C_PROT, "<sp> C|P", TRUE);
+  return 0;
+}
+
+static cmdtable ftps_cmdtab[] = {
+  { PRE_CMD,  C_ANY,  G_NONE, ftps_any,       FALSE, FALSE, CL_NONE, NULL },
+  { CMD,      C_AUTH, G_NONE, ftps_auth,      FALSE, FALSE, CL_SEC,  NULL },
+  { CMD,      C_PBSZ, G_NONE, ftps_pbsz,      FALSE, FALSE, CL_SEC,  NULL },
+  { CMD,      C_PROT, G_NONE, ftps_prot,      FALSE, FALSE, CL_SEC,  NULL },
+  { POST_CMD, C_PASS, G_NONE, ftps_post_pass, FALSE, FALSE, CL_NONE, NULL },
+  { 0, NULL, NULL, NULL, 0, 0, 0, NULL }
+};
+
+module ftps_module = {
+  NULL, NULL,                 /* always NULL */
+  0x20,                       /* API version 2.0 */
+  "ftps",                     /* module name: LoadModule mod_ftps.c */
+  ftps_conftab,
+  ftps_cmdtab,
+  NULL,                       /* no authentication handlers */
+  ftps_init,
+  ftps_session_init,
+  MOD_FTPS_VERSION,
+  NULL,                       /* handle: set by mod_dso */
+  0                           /* priority: set by the core */
+};

@@ -1,0 +1,443 @@
+/*
+ * netio.c - TLS on ProFTPD's control and data streams (ftps/netio.h).
+ *
+ * The TLS layer (tls.c) takes one non-blocking step at a time; this file
+ * waits between steps with poll(), handling ProFTPD's signals (timers,
+ * SIGURG aborts) while it waits.  Returning EAGAIN to the core instead
+ * would cost a 200 ms back-off per wait (PR_TUNABLE_EINTR_RETRY_INTERVAL).
+ */
+#include <poll.h>
+#include <time.h>
+
+#include "ftps/netio.h"
+#include "ftps/binding.h"
+#include "ftps/log.h"
+
+/* How long a close_notify may take to send before we give up on it. */
+#define NETIO_SHUTDOWN_TIMEOUT_MS 5000L
+
+static pool *netio_pool = NULL;
+static pr_netio_t *prev_ctrl = NULL, *prev_data = NULL;
+static int prev_ctrl_registered = FALSE, prev_data_registered = FALSE;
+static SSL_CTX *netio_ctx = NULL;
+static int netio_timeout = 0;
+
+static struct ftps_tls *ctrl_tls = NULL, *data_tls = NULL;
+static int data_protect = FALSE, data_require_reuse = TRUE;
+
+/* now_ms - a monotonic clock, in milliseconds */
+static long long now_ms(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long) ts.tv_sec * 1000LL + ts.tv_nsec / 1000000LL;
+}
+
+/* deadline_after - the deadline secs from now; 0 means none */
+static long long deadline_after(int secs) {
+  return secs > 0 ? now_ms() + (long long) secs * 1000LL : 0;
+}
+
+/* wait_fd - wait until fd is ready for want (FTPS_WANT_*), or the deadline
+ * (0: none) passes (ETIMEDOUT), or the stream is aborted (ECONNABORTED) */
+static int wait_fd(pr_netio_stream_t *nstrm, int fd, int want,
+    long long deadline) {
+  struct pollfd pfd;
+
+  for (;;) {
+    int timeout = -1, rc;
+
+    if (deadline > 0) {
+      long long left = deadline - now_ms();
+
+      if (left <= 0) {
+        errno = ETIMEDOUT;
+        return -1;
+      }
+      timeout = left > 60000 ? 60000 : (int) left;
+    }
+
+    pfd.fd = fd;
+    pfd.events = (want == FTPS_WANT_WRITE) ? POLLOUT : POLLIN;
+    pfd.revents = 0;
+
+    rc = poll(&pfd, 1, timeout);
+    if (rc > 0) {
+      return 0;
+    }
+
+    if (rc < 0 && errno != EINTR) {
+      return -1;
+    }
+
+    if (nstrm != NULL &&
+        (nstrm->strm_flags & PR_NETIO_SESS_ABORT)) {
+      errno = ECONNABORTED;
+      return -1;
+    }
+
+    /* Run timers and signal handlers; errno 0 skips the core's back-off. */
+    errno = 0;
+    pr_signals_handle();
+  }
+}
+
+/* handshake - run a server handshake to completion within the timeout */
+static int handshake(struct ftps_tls *tls, struct ftps_error *err) {
+  long long deadline = deadline_after(netio_timeout);
+  int want = 0;
+
+  for (;;) {
+    if (ftps_tls_handshake(tls, &want, err) == 0) {
+      return 0;
+    }
+
+    if (errno != EAGAIN) {
+      return -1;
+    }
+
+    if (wait_fd(NULL, ftps_tls_fd(tls), want, deadline) < 0) {
+      int xerrno = errno;
+
+      if (xerrno == ETIMEDOUT) {
+        ftps_error_set(err, "TLS handshake timed out after %d seconds "
+          "(TLSTimeoutHandshake)", netio_timeout);
+
+      } else {
+        ftps_error_set(err, "TLS handshake failed: %s", strerror(xerrno));
+      }
+      errno = xerrno;
+      return -1;
+    }
+  }
+}
+
+/* tls_of - the TLS attached to nstrm's socket, or NULL */
+static struct ftps_tls *tls_of(pr_netio_stream_t *nstrm) {
+  struct ftps_tls *tls;
+
+  tls = (nstrm->strm_type == PR_NETIO_STRM_CTRL) ? ctrl_tls : data_tls;
+  if (tls != NULL &&
+      ftps_tls_fd(tls) == nstrm->strm_fd) {
+    return tls;
+  }
+  return NULL;
+}
+
+/* prev_of - the NetIO that handles nstrm when no TLS is attached */
+static pr_netio_t *prev_of(pr_netio_stream_t *nstrm) {
+  return (nstrm->strm_type == PR_NETIO_STRM_CTRL) ? prev_ctrl : prev_data;
+}
+
+/* detach - free the TLS of nstrm's socket, if any */
+static void detach(pr_netio_stream_t *nstrm) {
+  struct ftps_tls *tls = tls_of(nstrm);
+
+  if (tls == NULL) {
+    return;
+  }
+
+  if (tls == ctrl_tls) {
+    ctrl_tls = NULL;
+
+  } else {
+    data_tls = NULL;
+  }
+  ftps_tls_free(tls);
+}
+
+/* send_close_notify - end the TLS stream cleanly, waiting a little */
+static void send_close_notify(pr_netio_stream_t *nstrm,
+    struct ftps_tls *tls) {
+  long long deadline = now_ms() + NETIO_SHUTDOWN_TIMEOUT_MS;
+  int want = 0;
+
+  while (ftps_tls_shutdown(tls, &want) < 0) {
+    if (errno != EAGAIN ||
+        wait_fd(nstrm, ftps_tls_fd(tls), want, deadline) < 0) {
+      pr_trace_msg(FTPS_TRACE_CHANNEL, 9, "close_notify not sent: %s",
+        ftps_tls_error(tls));
+      return;
+    }
+  }
+}
+
+static void netio_abort_cb(pr_netio_stream_t *nstrm) {
+  prev_of(nstrm)->abort(nstrm);
+}
+
+static int netio_close_cb(pr_netio_stream_t *nstrm) {
+  struct ftps_tls *tls = tls_of(nstrm);
+
+  if (tls != NULL &&
+      nstrm->strm_type == PR_NETIO_STRM_CTRL) {
+    send_close_notify(nstrm, tls);
+  }
+  detach(nstrm);
+  return prev_of(nstrm)->close(nstrm);
+}
+
+static pr_netio_stream_t *netio_open_cb(pr_netio_stream_t *nstrm, int fd,
+    int mode) {
+  return prev_of(nstrm)->open(nstrm, fd, mode);
+}
+
+static pr_netio_stream_t *netio_reopen_cb(pr_netio_stream_t *nstrm, int fd,
+    int mode) {
+  return prev_of(nstrm)->reopen(nstrm, fd, mode);
+}
+
+static int netio_poll_cb(pr_netio_stream_t *nstrm) {
+  struct ftps_tls *tls = tls_of(nstrm);
+
+  /* Decrypted bytes already buffered: select() would not see them. */
+  if (tls != NULL &&
+      nstrm->strm_mode == PR_NETIO_IO_RD &&
+      ftps_tls_pending(tls) > 0) {
+    return 1;
+  }
+  return prev_of(nstrm)->poll(nstrm);
+}
+
+static int netio_read_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
+  struct ftps_tls *tls = tls_of(nstrm);
+  int want = 0;
+
+  if (tls == NULL) {
+    return prev_of(nstrm)->read(nstrm, buf, len);
+  }
+
+  for (;;) {
+    ssize_t n = ftps_tls_read(tls, buf, len, &want);
+
+    if (n >= 0) {
+      return (int) n;
+    }
+
+    if (errno != EAGAIN) {
+      int xerrno = errno;
+
+      ftps_log("%s connection: %s", nstrm->strm_type == PR_NETIO_STRM_CTRL ?
+        "control" : "data", ftps_tls_error(tls));
+      errno = xerrno;
+      return -1;
+    }
+
+    if (wait_fd(nstrm, nstrm->strm_fd, want, 0) < 0) {
+      return -1;
+    }
+  }
+}
+
+static int netio_write_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
+  struct ftps_tls *tls = tls_of(nstrm);
+  int want = 0;
+
+  if (tls == NULL) {
+    return prev_of(nstrm)->write(nstrm, buf, len);
+  }
+
+  for (;;) {
+    ssize_t n = ftps_tls_write(tls, buf, len, &want);
+
+    if (n >= 0) {
+      return (int) n;
+    }
+
+    if (errno != EAGAIN) {
+      int xerrno = errno;
+
+      ftps_log("%s connection: %s", nstrm->strm_type == PR_NETIO_STRM_CTRL ?
+        "control" : "data", ftps_tls_error(tls));
+      errno = xerrno;
+      return -1;
+    }
+
+    if (wait_fd(nstrm, nstrm->strm_fd, want, 0) < 0) {
+      return -1;
+    }
+  }
+}
+
+static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
+  struct ftps_tls *tls = tls_of(nstrm);
+
+  /* The core shuts a data connection down through its write stream when a
+   * transfer completes, and through its read stream when it aborts one.
+   * Only a complete transfer may end with close_notify: without it the
+   * client knows the data is truncated. */
+  if (tls != NULL &&
+      (nstrm->strm_type == PR_NETIO_STRM_CTRL ||
+       nstrm->strm_mode == PR_NETIO_IO_WR)) {
+    send_close_notify(nstrm, tls);
+  }
+  return prev_of(nstrm)->shutdown(nstrm, how);
+}
+
+/* data_refuse - fail a data connection's TLS setup: the core answers 425 */
+static int data_refuse(pr_netio_stream_t *nstrm, struct ftps_tls *tls,
+    const char *why) {
+  ftps_log("refusing data connection: %s", why);
+  ftps_tls_free(tls);
+
+  nstrm->strm_errno = EPERM;
+  if (session.d != NULL) {
+    session.d->xerrno = EPERM;
+  }
+  errno = EPERM;
+  return -1;
+}
+
+static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
+  struct ftps_error err;
+  struct ftps_tls *tls;
+
+  if (nstrm->strm_type != PR_NETIO_STRM_DATA) {
+    return prev_of(nstrm)->postopen(nstrm);
+  }
+
+  /* The read and write streams of a data connection share one socket:
+   * the first postopen does the handshake for both. */
+  if (tls_of(nstrm) != NULL) {
+    return 0;
+  }
+  if (data_tls != NULL) {
+    ftps_tls_free(data_tls);
+    data_tls = NULL;
+  }
+
+  if (!data_protect) {
+    return prev_of(nstrm)->postopen(nstrm);
+  }
+
+  ftps_error_clear(&err);
+  tls = ftps_tls_new(netio_ctx, nstrm->strm_fd, FTPS_TLS_DATA, &err);
+  if (tls == NULL) {
+    return data_refuse(nstrm, NULL, err.msg);
+  }
+
+  if (handshake(tls, &err) < 0) {
+    return data_refuse(nstrm, tls, err.msg);
+  }
+
+  /* RFC 4217 section 10.2: a server may insist that the data connection
+   * reuses the control connection's session, so that no third party can
+   * steal the transfer by connecting to the data port first. */
+  if (data_require_reuse &&
+      ftps_binding_verify(ftps_tls_ssl(tls), &err) < 0) {
+    return data_refuse(nstrm, tls, pstrcat(session.pool ? session.pool :
+      permanent_pool, err.msg, " (TLSOptions NoSessionReuseRequired allows "
+      "this, e.g. for stock Python ftplib)", NULL));
+  }
+
+  data_tls = tls;
+  ftps_log("data connection protected: %s, %s%s", ftps_tls_protocol(tls),
+    ftps_tls_cipher(tls), ftps_tls_resumed(tls) ? ", resumed" : "");
+  return 0;
+}
+
+/* netio_new - our NetIO, chaining to what handled type before */
+static pr_netio_t *netio_new(int type, pr_netio_t **prev, int *registered) {
+  pr_netio_t *netio;
+
+  *prev = pr_get_netio(type);
+  *registered = (*prev != NULL);
+  if (*prev == NULL) {
+    /* A fresh NetIO carries the core's own callbacks. */
+    *prev = pr_alloc_netio2(netio_pool, NULL, NULL);
+  }
+
+  netio = pr_alloc_netio2(netio_pool, &ftps_module, NULL);
+  netio->abort = netio_abort_cb;
+  netio->close = netio_close_cb;
+  netio->open = netio_open_cb;
+  netio->poll = netio_poll_cb;
+  netio->postopen = netio_postopen_cb;
+  netio->read = netio_read_cb;
+  netio->reopen = netio_reopen_cb;
+  netio->shutdown = netio_shutdown_cb;
+  netio->write = netio_write_cb;
+  return netio;
+}
+
+int ftps_netio_install(SSL_CTX *ctx, int timeout) {
+  pr_netio_t *ctrl, *data;
+
+  netio_ctx = ctx;
+  netio_timeout = timeout;
+
+  if (netio_pool == NULL) {
+    netio_pool = make_sub_pool(session.pool ? session.pool : permanent_pool);
+    pr_pool_tag(netio_pool, MOD_FTPS_VERSION " netio pool");
+  }
+
+  ctrl = netio_new(PR_NETIO_STRM_CTRL, &prev_ctrl, &prev_ctrl_registered);
+  data = netio_new(PR_NETIO_STRM_DATA, &prev_data, &prev_data_registered);
+
+  if (pr_unregister_netio(PR_NETIO_STRM_CTRL|PR_NETIO_STRM_DATA) < 0 &&
+      errno != ENOENT) {
+    return -1;
+  }
+  if (pr_register_netio(ctrl, PR_NETIO_STRM_CTRL) < 0 ||
+      pr_register_netio(data, PR_NETIO_STRM_DATA) < 0) {
+    return -1;
+  }
+  return 0;
+}
+
+void ftps_netio_uninstall(void) {
+  if (netio_pool == NULL) {
+    return;
+  }
+
+  (void) pr_unregister_netio(PR_NETIO_STRM_CTRL|PR_NETIO_STRM_DATA);
+  if (prev_ctrl_registered) {
+    (void) pr_register_netio(prev_ctrl, PR_NETIO_STRM_CTRL);
+  }
+  if (prev_data_registered) {
+    (void) pr_register_netio(prev_data, PR_NETIO_STRM_DATA);
+  }
+
+  ftps_tls_free(ctrl_tls);
+  ftps_tls_free(data_tls);
+  ctrl_tls = data_tls = NULL;
+  destroy_pool(netio_pool);
+  netio_pool = NULL;
+}
+
+int ftps_netio_ctrl_start(struct ftps_error *err) {
+  pr_netio_stream_t *in = session.c->instrm;
+  struct ftps_tls *tls;
+
+  /* Bytes the client sent after "AUTH" were read in clear: a man in the
+   * middle may have injected them.  Drop them (mod_tls Bug#3624). */
+  if (in->strm_buf != NULL) {
+    in->strm_buf->current = NULL;
+    in->strm_buf->remaining = in->strm_buf->buflen;
+  }
+
+  tls = ftps_tls_new(netio_ctx, PR_NETIO_FD(in), FTPS_TLS_CTRL, err);
+  if (tls == NULL) {
+    return -1;
+  }
+
+  if (handshake(tls, err) < 0) {
+    int xerrno = errno;
+
+    ftps_tls_free(tls);
+    errno = xerrno;
+    return -1;
+  }
+
+  ctrl_tls = tls;
+  return 0;
+}
+
+struct ftps_tls *ftps_netio_ctrl_tls(void) {
+  return ctrl_tls;
+}
+
+void ftps_netio_set_data_protection(int protect, int require_reuse) {
+  data_protect = protect;
+  data_require_reuse = require_reuse;
+}

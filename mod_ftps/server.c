@@ -1,0 +1,302 @@
+/*
+ * server.c - per-server TLS material, loaded once at startup (ftps/server.h).
+ *
+ * Certificates and keys are read here, in the master and as root, and the
+ * SSL_CTX built from them is inherited by every session through fork():
+ * sessions read no files (mod_tls re-read them in each session, one byte per
+ * read()), hold no private copies, and a broken file stops the daemon at
+ * startup instead of failing sessions later.
+ */
+#include "ftps/server.h"
+#include "ftps/config.h"
+#include "ftps/context.h"
+#include "ftps/keypair.h"
+
+extern xaset_t *server_list;
+
+struct server_tls {
+  struct server_tls *next;
+  server_rec *server;
+  SSL_CTX *ctx;
+};
+
+static pool *server_pool = NULL;
+static struct server_tls *servers = NULL;
+
+/* The certificate directives, each with its key directive. */
+static const struct {
+  const char *cert_directive;
+  const char *key_directive;
+} cert_directives[FTPS_CONTEXT_MAX_KEYPAIRS] = {
+  { "TLSRSACertificateFile", "TLSRSACertificateKeyFile" },
+  { "TLSECCertificateFile",  "TLSECCertificateKeyFile" },
+};
+
+int ftps_server_engine(server_rec *s) {
+  int *engine = get_param_ptr(s->conf, "TLSEngine", FALSE);
+
+  return engine != NULL && *engine == TRUE;
+}
+
+unsigned long ftps_server_options(server_rec *s) {
+  unsigned long opts = 0UL;
+  config_rec *c;
+
+  c = find_config(s->conf, CONF_PARAM, "TLSOptions", FALSE);
+  while (c != NULL) {
+    opts |= *((unsigned long *) c->argv[0]);
+    c = find_config_next(c, c->next, CONF_PARAM, "TLSOptions", FALSE);
+  }
+
+  return opts;
+}
+
+int ftps_server_handshake_timeout(server_rec *s) {
+  int *timeout = get_param_ptr(s->conf, "TLSTimeoutHandshake", FALSE);
+
+  return timeout != NULL ? *timeout : FTPS_TIMEOUT_HANDSHAKE_DEFAULT;
+}
+
+SSL_CTX *ftps_server_ctx(server_rec *s) {
+  struct server_tls *st;
+
+  for (st = servers; st != NULL; st = st->next) {
+    if (st->server == s) {
+      return st->ctx;
+    }
+  }
+  return NULL;
+}
+
+/* server_name - how the log names s */
+static const char *server_name(server_rec *s) {
+  return s->ServerName != NULL ? s->ServerName : "(unnamed)";
+}
+
+/* read_file - read one file into kp as root; on failure log the directive,
+ * the file and the reason, and return -1 */
+static int read_file(server_rec *s, struct ftps_keypair *kp,
+    const char *directive, const char *path) {
+  struct ftps_error err;
+  int res, xerrno;
+
+  ftps_error_clear(&err);
+  PRIVS_ROOT
+  res = ftps_keypair_read_file(kp, path, NULL, NULL, &err);
+  xerrno = errno;
+  PRIVS_RELINQUISH
+
+  if (res < 0) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): %s%s",
+      directive, path, server_name(s), err.msg, xerrno == ENOKEY ?
+      " (mod_ftps cannot ask for passphrases yet: decrypt the key with "
+      "'openssl pkey -in KEY -out KEY.new' and protect it with chmod 600)" :
+      "");
+    return -1;
+  }
+  return 0;
+}
+
+/* warn_keypair - warnings that do not stop the daemon */
+static void warn_keypair(server_rec *s, const struct ftps_keypair *kp,
+    const char *directive, const char *path) {
+  char date[128];
+
+  if (ftps_keypair_expired(kp, time(NULL), date, sizeof(date))) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+      "the certificate expired on %s; clients will refuse it", directive,
+      path, server_name(s), date);
+  }
+
+  if (ftps_keypair_key_file_exposed(kp)) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": the private key file %s "
+      "(server '%s') can be read by group or others; fix it with: "
+      "chmod 600 %s", kp->key_path, server_name(s), kp->key_path);
+  }
+}
+
+/* load_keypair - the certificate of one directive pair, with its key and
+ * the server's chain file; 1 loaded, 0 not configured, -1 failed */
+static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
+  const char *cert_path, *key_path, *chain_path;
+  struct ftps_error err;
+
+  cert_path = get_param_ptr(s->conf, cert_directives[i].cert_directive, FALSE);
+  key_path = get_param_ptr(s->conf, cert_directives[i].key_directive, FALSE);
+  if (cert_path == NULL) {
+    if (key_path != NULL) {
+      pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): no %s "
+        "goes with it", cert_directives[i].key_directive, key_path,
+        server_name(s), cert_directives[i].cert_directive);
+      return -1;
+    }
+    return 0;
+  }
+
+  if (read_file(s, kp, cert_directives[i].cert_directive, cert_path) < 0 ||
+      (key_path != NULL &&
+       read_file(s, kp, cert_directives[i].key_directive, key_path) < 0)) {
+    return -1;
+  }
+
+  chain_path = get_param_ptr(s->conf, "TLSCertificateChainFile", FALSE);
+  if (chain_path != NULL) {
+    int res;
+
+    PRIVS_ROOT
+    res = ftps_keypair_read_chain_file(kp, chain_path, &err);
+    PRIVS_RELINQUISH
+    if (res < 0) {
+      pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSCertificateChainFile %s "
+        "(server '%s'): %s", chain_path, server_name(s), err.msg);
+      return -1;
+    }
+  }
+
+  if (ftps_keypair_check(kp, &err) < 0) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s%s%s (server '%s'): %s",
+      cert_directives[i].cert_directive, cert_path,
+      key_path ? ", key file " : "", key_path ? key_path : "",
+      server_name(s), err.msg);
+    return -1;
+  }
+
+  warn_keypair(s, kp, cert_directives[i].cert_directive, cert_path);
+  return 1;
+}
+
+/* ciphers_of - the TLSCipherSuite lists of s (NULL: default) */
+static void ciphers_of(server_rec *s, struct ftps_context_props *props) {
+  config_rec *c;
+
+  c = find_config(s->conf, CONF_PARAM, "TLSCipherSuite", FALSE);
+  while (c != NULL) {
+    if (c->argv[1] != NULL) {
+      props->ciphersuites = c->argv[0];
+
+    } else {
+      props->ciphers = c->argv[0];
+    }
+    c = find_config_next(c, c->next, CONF_PARAM, "TLSCipherSuite", FALSE);
+  }
+}
+
+/* context_error - log why ftps_context_new failed, naming the directive */
+static void context_error(server_rec *s, int what, int index,
+    const struct ftps_error *err) {
+  const char *directive = "TLSEngine";
+
+  switch (what) {
+    case FTPS_CONTEXT_ERR_PROTOCOLS:
+      directive = "TLSProtocol";
+      break;
+    case FTPS_CONTEXT_ERR_CIPHERS:
+    case FTPS_CONTEXT_ERR_CIPHERSUITES:
+      directive = "TLSCipherSuite";
+      break;
+    case FTPS_CONTEXT_ERR_KEYPAIR:
+      directive = cert_directives[index].cert_directive;
+      break;
+    case FTPS_CONTEXT_ERR_CA_FILE:
+      directive = "TLSCACertificateFile";
+      break;
+  }
+
+  pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s (server '%s'): %s",
+    directive, server_name(s), err->msg);
+}
+
+/* load_server - build the SSL_CTX of one server; 0 also when it has no
+ * certificate (a warning: AUTH will get 431) */
+static int load_server(server_rec *s) {
+  struct ftps_keypair kps[FTPS_CONTEXT_MAX_KEYPAIRS];
+  struct ftps_context_props props;
+  struct ftps_error err;
+  struct server_tls *st;
+  unsigned int *protos;
+  int i, res = 0, what = 0, index = 0;
+  SSL_CTX *ctx = NULL;
+
+  ftps_context_props_init(&props);
+  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
+    ftps_keypair_init(&kps[i]);
+  }
+
+  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS && res == 0; i++) {
+    int loaded = load_keypair(s, i, &kps[i]);
+
+    if (loaded < 0) {
+      res = -1;
+
+    } else if (loaded > 0) {
+      props.keypairs[props.nkeypairs++] = &kps[i];
+    }
+  }
+
+  if (res == 0 && props.nkeypairs == 0) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSEngine is on for "
+      "server '%s', but no TLSRSACertificateFile or TLSECCertificateFile is "
+      "configured: AUTH will be refused (431)", server_name(s));
+  }
+
+  if (res == 0 && props.nkeypairs > 0) {
+    protos = get_param_ptr(s->conf, "TLSProtocol", FALSE);
+    props.protocols = protos != NULL ? *protos : FTPS_PROTO_DEFAULT;
+    props.ca_file = get_param_ptr(s->conf, "TLSCACertificateFile", FALSE);
+    ciphers_of(s, &props);
+
+    PRIVS_ROOT
+    ctx = ftps_context_new(&props, &what, &index, &err);
+    PRIVS_RELINQUISH
+    if (ctx == NULL) {
+      context_error(s, what, index, &err);
+      res = -1;
+    }
+  }
+
+  if (ctx != NULL) {
+    st = pcalloc(server_pool, sizeof(*st));
+    st->server = s;
+    st->ctx = ctx;
+    st->next = servers;
+    servers = st;
+  }
+
+  /* The SSL_CTX holds its own references; our copies go. */
+  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
+    ftps_keypair_free(&kps[i]);
+  }
+  return res;
+}
+
+int ftps_server_load_all(void) {
+  server_rec *s;
+  int res = 0;
+
+  ftps_server_free_all();
+  server_pool = make_sub_pool(permanent_pool);
+  pr_pool_tag(server_pool, MOD_FTPS_VERSION " server pool");
+
+  for (s = (server_rec *) server_list->xas_list; s != NULL; s = s->next) {
+    if (ftps_server_engine(s) &&
+        load_server(s) < 0) {
+      res = -1;
+    }
+  }
+
+  return res;
+}
+
+void ftps_server_free_all(void) {
+  struct server_tls *st;
+
+  for (st = servers; st != NULL; st = st->next) {
+    SSL_CTX_free(st->ctx);
+  }
+  servers = NULL;
+
+  if (server_pool != NULL) {
+    destroy_pool(server_pool);
+    server_pool = NULL;
+  }
+}

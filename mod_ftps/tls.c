@@ -1,0 +1,282 @@
+/*
+ * tls.c - one server-side TLS connection over a socket (ftps/tls.h).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "ftps/binding.h"
+#include "ftps/tls.h"
+
+struct ftps_tls {
+  SSL *ssl;
+  int fd;
+  enum ftps_tls_kind kind;
+  int shutdown_sent;
+  int failed;                    /* a fatal error: no close_notify allowed */
+  char reason[FTPS_ERROR_MAX];   /* why the last call failed */
+};
+
+struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
+    struct ftps_error *err) {
+  struct ftps_tls *tls;
+
+  if (ctx == NULL || fd < 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+
+  tls = calloc(1, sizeof(*tls));
+  if (tls == NULL) {
+    ftps_error_set(err, "out of memory");
+    errno = ENOMEM;
+    return NULL;
+  }
+  tls->fd = fd;
+  tls->kind = kind;
+
+  ERR_clear_error();
+  tls->ssl = SSL_new(ctx);
+  if (tls->ssl == NULL ||
+      SSL_set_fd(tls->ssl, fd) != 1) {
+    ftps_error_set_ssl(err, "cannot create a TLS connection");
+    ftps_tls_free(tls);
+    errno = ENOMEM;
+    return NULL;
+  }
+  SSL_set_accept_state(tls->ssl);
+
+  if (kind == FTPS_TLS_DATA) {
+    /* No tickets on data connections: an uploading client never reads
+     * them, and TLS 1.3 uploads then end in a reset (proftpd#959). */
+    SSL_set_num_tickets(tls->ssl, 0);
+    if (ftps_binding_mark_data(tls->ssl) < 0) {
+      ftps_error_set(err, "cannot mark the data connection");
+      ftps_tls_free(tls);
+      return NULL;
+    }
+
+  } else {
+    /* An idle control connection need not keep 2 x 16 KiB of buffers. */
+    SSL_set_mode(tls->ssl, SSL_MODE_RELEASE_BUFFERS);
+  }
+
+  return tls;
+}
+
+void ftps_tls_free(struct ftps_tls *tls) {
+  if (tls == NULL) {
+    return;
+  }
+  SSL_free(tls->ssl);
+  free(tls);
+}
+
+/* fail - record why a call failed, set errno and return -1 */
+static int fail(struct ftps_tls *tls, int xerrno, const char *what) {
+  char reasons[FTPS_ERROR_MAX];
+
+  ftps_error_ssl_reasons(reasons, sizeof(reasons));
+  snprintf(tls->reason, sizeof(tls->reason), "%.100s%s%.400s", what,
+    reasons[0] != '\0' ? ": " : "", reasons);
+  errno = xerrno;
+  return -1;
+}
+
+/* classify - turn a failed SSL_* call into errno (see ftps/tls.h).  An EOF
+ * without close_notify is ECONNRESET: for a data channel it means the
+ * transfer may be truncated, and must be reported as failed. */
+static int classify(struct ftps_tls *tls, int rc, int *want,
+    const char *what) {
+  int ssl_err = SSL_get_error(tls->ssl, rc);
+  int xerrno = errno;
+  unsigned long code;
+
+  switch (ssl_err) {
+    case SSL_ERROR_WANT_READ:
+      *want = FTPS_WANT_READ;
+      errno = EAGAIN;
+      return -1;
+
+    case SSL_ERROR_WANT_WRITE:
+      *want = FTPS_WANT_WRITE;
+      errno = EAGAIN;
+      return -1;
+
+    case SSL_ERROR_ZERO_RETURN:
+      return fail(tls, ECONNRESET, "peer closed the TLS session");
+
+    case SSL_ERROR_SYSCALL:
+      tls->failed = 1;
+      if (xerrno == 0 || xerrno == EAGAIN) {
+        return fail(tls, ECONNRESET, "connection closed without close_notify");
+      }
+      snprintf(tls->reason, sizeof(tls->reason), "%s: %s", what,
+        strerror(xerrno));
+      ERR_clear_error();
+      errno = xerrno;
+      return -1;
+
+    case SSL_ERROR_SSL:
+    default:
+      tls->failed = 1;
+      code = ERR_peek_last_error();
+      if (ERR_GET_LIB(code) == ERR_LIB_SSL &&
+          ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        return fail(tls, ECONNRESET, "connection closed without close_notify");
+      }
+      return fail(tls, EPROTO, what);
+  }
+}
+
+int ftps_tls_handshake(struct ftps_tls *tls, int *want,
+    struct ftps_error *err) {
+  int rc;
+
+  if (tls == NULL || want == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+
+  ERR_clear_error();
+  errno = 0;
+  rc = SSL_do_handshake(tls->ssl);
+  if (rc == 1) {
+    if (tls->kind == FTPS_TLS_CTRL &&
+        ftps_binding_mark_ctrl(tls->ssl) < 0) {
+      ftps_error_set(err, "cannot bind the control session");
+      return -1;
+    }
+    return 0;
+  }
+
+  if (classify(tls, rc, want, "TLS handshake failed") < 0 &&
+      errno != EAGAIN) {
+    int xerrno = errno;
+
+    ftps_error_set(err, "%s", tls->reason);
+    errno = xerrno;
+  }
+  return -1;
+}
+
+ssize_t ftps_tls_read(struct ftps_tls *tls, void *buf, size_t len,
+    int *want) {
+  int rc;
+
+  if (tls == NULL || buf == NULL || want == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (len > INT_MAX) {
+    len = INT_MAX;
+  }
+
+  ERR_clear_error();
+  errno = 0;
+  rc = SSL_read(tls->ssl, buf, (int) len);
+  if (rc > 0) {
+    return rc;
+  }
+
+  if (SSL_get_error(tls->ssl, rc) == SSL_ERROR_ZERO_RETURN) {
+    /* close_notify: the only clean end of a TLS stream. */
+    return 0;
+  }
+
+  return classify(tls, rc, want, "TLS read failed");
+}
+
+ssize_t ftps_tls_write(struct ftps_tls *tls, const void *buf, size_t len,
+    int *want) {
+  int rc;
+
+  if (tls == NULL || buf == NULL || want == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (len == 0) {
+    return 0;
+  }
+  if (len > INT_MAX) {
+    len = INT_MAX;
+  }
+
+  ERR_clear_error();
+  errno = 0;
+  rc = SSL_write(tls->ssl, buf, (int) len);
+  if (rc > 0) {
+    return rc;
+  }
+
+  return classify(tls, rc, want, "TLS write failed");
+}
+
+int ftps_tls_shutdown(struct ftps_tls *tls, int *want) {
+  int rc;
+
+  if (tls == NULL || want == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (tls->shutdown_sent) {
+    return 0;
+  }
+
+  /* OpenSSL forbids SSL_shutdown after a fatal error; and an aborted
+   * stream must not end with close_notify, which would say "complete". */
+  if (tls->failed) {
+    errno = EPIPE;
+    return -1;
+  }
+
+  ERR_clear_error();
+  errno = 0;
+  rc = SSL_shutdown(tls->ssl);
+  if (rc >= 0) {
+    /* 0: our close_notify is sent; the peer's is not awaited: it is the
+     * sender's close_notify that marks the end of the data. */
+    tls->shutdown_sent = 1;
+    return 0;
+  }
+
+  return classify(tls, rc, want, "TLS shutdown failed");
+}
+
+int ftps_tls_pending(const struct ftps_tls *tls) {
+  return tls != NULL ? SSL_pending(tls->ssl) : 0;
+}
+
+const char *ftps_tls_error(const struct ftps_tls *tls) {
+  return tls != NULL ? tls->reason : "";
+}
+
+int ftps_tls_fd(const struct ftps_tls *tls) {
+  return tls != NULL ? tls->fd : -1;
+}
+
+SSL *ftps_tls_ssl(const struct ftps_tls *tls) {
+  return tls != NULL ? tls->ssl : NULL;
+}
+
+int ftps_tls_resumed(const struct ftps_tls *tls) {
+  return tls != NULL ? SSL_session_reused(tls->ssl) : 0;
+}
+
+const char *ftps_tls_protocol(const struct ftps_tls *tls) {
+  return tls != NULL ? SSL_get_version(tls->ssl) : "";
+}
+
+const char *ftps_tls_cipher(const struct ftps_tls *tls) {
+  const SSL_CIPHER *cipher;
+
+  if (tls == NULL) {
+    return "";
+  }
+  cipher = SSL_get_current_cipher(tls->ssl);
+  return cipher != NULL ? SSL_CIPHER_get_name(cipher) : "";
+}

@@ -1,0 +1,360 @@
+"""clients.py - drive real FTPS clients against a test server.
+
+* ftplib.FTP_TLS (stock) and ReusingFTP_TLS (data TLS resumes the control
+  session, selectable PASV/EPSV/PORT/EPRT data modes);
+* curl, lftp and openssl s_client as subprocesses (always with a timeout);
+* Raw: a line-level socket client for protocol probes.
+"""
+
+import ftplib
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+
+TIMEOUT = 20          # seconds for sockets
+PROC_TIMEOUT = 120    # seconds for client subprocesses
+
+
+class ClientError(AssertionError):
+    pass
+
+
+def have(binary):
+    return shutil.which(binary) is not None
+
+
+# -- TLS contexts -------------------------------------------------------------
+
+VERSIONS = {
+    "1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
+    "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def context(version=None):
+    """Client context without verification; version pins min=max."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if version:
+        ctx.minimum_version = ctx.maximum_version = VERSIONS[version]
+    return ctx
+
+
+# -- ftplib -------------------------------------------------------------------
+
+class ModeMixin:
+    """Data connection mode: 'pasv', 'epsv', 'port' or 'eprt'."""
+    mode = "pasv"
+
+    def set_mode(self, mode):
+        assert mode in ("pasv", "epsv", "port", "eprt"), mode
+        self.mode = mode
+        self.passiveserver = mode in ("pasv", "epsv")
+
+    def makepasv(self):
+        if self.mode == "epsv":
+            return self.host, ftplib.parse229(self.sendcmd("EPSV"),
+                                              self.sock.getpeername())
+        host, port = ftplib.parse227(self.sendcmd("PASV"))
+        return self.host, port   # like ftplib's trust_server_pasv_ipv4_address
+
+    def makeport(self):
+        host = self.sock.getsockname()[0]
+        sock = socket.create_server((host, 0), family=socket.AF_INET,
+                                    backlog=1)
+        port = sock.getsockname()[1]
+        if self.mode == "eprt":
+            self.voidcmd("EPRT |1|%s|%d|" % (host, port))
+        else:
+            self.sendport(host, port)
+        sock.settimeout(self.timeout)
+        return sock
+
+
+class StockFTP_TLS(ModeMixin, ftplib.FTP_TLS):
+    """ftplib.FTP_TLS as shipped: data TLS never resumes the control session."""
+
+
+class ReusingFTP_TLS(ModeMixin, ftplib.FTP_TLS):
+    """Data TLS resumes the control connection's session."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=self.sock.session)
+        return conn, size
+
+
+def auth_mech(ftp, mech):
+    """AUTH <mech> by hand (ftplib only sends AUTH TLS), then handshake."""
+    resp = ftp.voidcmd("AUTH " + mech)
+    ftp.sock = ftp.context.wrap_socket(ftp.sock, server_hostname=ftp.host)
+    ftp.file = ftp.sock.makefile(mode="r", encoding=ftp.encoding)
+    return resp
+
+
+def ftps(server, cls=ReusingFTP_TLS, version=None, prot_p=True, login=True,
+         mode="pasv", mech="TLS", ctx=None):
+    """Connected (and by default logged-in, PROT P) ftplib client."""
+    f = cls(context=ctx or context(version), timeout=TIMEOUT)
+    f.connect(server.host, server.port)
+    try:
+        if mech == "TLS":
+            f.auth()
+        elif mech:
+            auth_mech(f, mech)
+        if login:
+            f.login(server.user, server.password)
+        if prot_p:
+            f.prot_p()
+        f.set_mode(mode)
+    except BaseException:
+        close_quietly(f)
+        raise
+    return f
+
+
+def close_quietly(f):
+    try:
+        f.quit()
+    except Exception:
+        try:
+            f.close()
+        except Exception:
+            pass
+
+
+def retr_bytes(f, name):
+    buf = []
+    f.retrbinary("RETR " + name, buf.append)
+    return b"".join(buf)
+
+
+# -- subprocess clients ------------------------------------------------------
+
+def run(argv, input=None, timeout=PROC_TIMEOUT, env=None):
+    """Run argv; returns CompletedProcess with text stdout/stderr."""
+    try:
+        return subprocess.run(argv, input=input, capture_output=True,
+                              timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as e:
+        raise ClientError("timeout after %ss: %s\nstdout: %s\nstderr: %s"
+                          % (timeout, " ".join(argv), _txt(e.stdout)[-1500:],
+                             _txt(e.stderr)[-1500:]))
+
+
+def _txt(b):
+    if b is None:
+        return ""
+    return b.decode(errors="replace") if isinstance(b, bytes) else b
+
+
+def describe(p):
+    return ("rc=%s\nstdout: %s\nstderr: %s"
+            % (p.returncode, _txt(p.stdout)[-2000:], _txt(p.stderr)[-2000:]))
+
+
+CURL_VERSION = {None: [], "1.2": ["--tlsv1.2", "--tls-max", "1.2"],
+                "1.3": ["--tlsv1.3"]}
+
+
+def curl(server, path="/", version=None, upload=None, output=None,
+         extra=(), timeout=PROC_TIMEOUT):
+    """curl --ssl-reqd -k ftp://host:port/path (list when path ends in /)."""
+    argv = ["curl", "-sS", "--ssl-reqd", "-k", "--max-time", str(timeout - 5),
+            "--user", "%s:%s" % (server.user, server.password)]
+    argv += CURL_VERSION[version] + list(extra)
+    if upload is not None:
+        argv += ["-T", upload]
+    if output is not None:
+        argv += ["-o", output]
+    argv.append("ftp://%s:%d%s" % (server.host, server.port, path))
+    return run(argv, timeout=timeout)
+
+
+LFTP_PRIORITY = {
+    None: None,
+    "1.2": "NORMAL:-VERS-ALL:+VERS-TLS1.2",
+    "1.3": "NORMAL:-VERS-ALL:+VERS-TLS1.3",
+}
+
+
+def lftp(server, commands, version=None, protect_data=True,
+         timeout=PROC_TIMEOUT):
+    """lftp -c with an explicit-FTPS preamble; commands is a list of lines."""
+    pre = [
+        "set cmd:fail-exit yes",
+        "set ssl:verify-certificate no",
+        "set ftp:ssl-force true",
+        "set ftp:ssl-allow true",
+        "set ftp:ssl-protect-data %s" % ("true" if protect_data else "false"),
+        "set ftp:ssl-protect-list %s" % ("true" if protect_data else "false"),
+        "set ftp:passive-mode true",
+        "set net:max-retries 1",
+        "set net:timeout 10",
+        "set net:reconnect-interval-base 1",
+        "set xfer:clobber true",
+    ]
+    prio = LFTP_PRIORITY[version]
+    if prio:
+        pre.append('set ssl:priority "%s"' % prio)
+    pre.append("open -u %s,%s -p %d %s"
+               % (server.user, server.password, server.port, server.host))
+    script = "\n".join(pre + list(commands)) + "\n"
+    env = dict(os.environ)
+    env.setdefault("HOME", "/tmp")
+    # "-f" reads the script from a file; "-c" is the same, one string.
+    return run(["lftp", "-c", script], timeout=timeout, env=env)
+
+
+S_CLIENT_VERSION = {
+    None: [], "1.0": ["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"],
+    "1.1": ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"],
+    "1.2": ["-tls1_2"], "1.3": ["-tls1_3"],
+}
+
+
+def s_client(server, version=None, lines=(), extra=(), delay=0.3,
+             timeout=30):
+    """openssl s_client -starttls ftp; feeds lines (CRLF) one by one with a
+    delay after the handshake, then QUIT; returns (rc, output)."""
+    argv = ["openssl", "s_client", "-starttls", "ftp", "-crlf", "-ign_eof",
+            "-connect", "%s:%d" % (server.host, server.port),
+            "-servername", "localhost"]
+    argv += S_CLIENT_VERSION[version] + list(extra)
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        time.sleep(delay * 2)
+        for line in lines:
+            if p.poll() is not None:
+                break
+            p.stdin.write((line + "\n").encode())
+            p.stdin.flush()
+            time.sleep(delay)
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        p.stdin = None
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        raise ClientError("s_client timeout: " + _txt(out)[-2000:])
+    except BrokenPipeError:
+        p.stdin = None
+        out, _ = p.communicate(timeout=timeout)
+    return p.returncode, _txt(out)
+
+
+# -- raw protocol probes -----------------------------------------------------
+
+class Raw:
+    """Line-level FTP client over a plain or TLS socket."""
+
+    def __init__(self, server, timeout=10):
+        self.server = server
+        self.sock = socket.create_connection((server.host, server.port),
+                                             timeout=timeout)
+        self.buf = b""
+        self.banner = self.reply()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _readline(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; partial: %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode(errors="replace")
+
+    def reply(self):
+        """Returns (code, text) of one (possibly multi-line) reply."""
+        first = self._readline()
+        lines = [first]
+        if len(first) > 3 and first[3] == "-":
+            end = first[:3] + " "
+            while True:
+                line = self._readline()
+                lines.append(line)
+                if line.startswith(end):
+                    break
+        code = int(first[:3]) if first[:3].isdigit() else 0
+        return code, "\n".join(lines)
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def starttls(self, version=None, ctx=None, session=None):
+        if self.buf:
+            raise ClientError("unread plaintext before TLS: %r" % self.buf)
+        ctx = ctx or context(version)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost",
+                                    session=session)
+        return self.sock
+
+    def login(self):
+        c, t = self.cmd("USER " + self.server.user)
+        if c != 331:
+            raise ClientError("USER: expected 331, got %s" % t)
+        c, t = self.cmd("PASS " + self.server.password)
+        if c != 230:
+            raise ClientError("PASS: expected 230, got %s" % t)
+
+    def pasv(self):
+        """PASV; returns a connected plain data socket."""
+        c, t = self.cmd("PASV")
+        if c != 227:
+            raise ClientError("PASV: expected 227, got %s" % t)
+        _, port = ftplib.parse227(t)
+        return socket.create_connection((self.server.host, port), timeout=10)
+
+    def read_all(self, timeout=5):
+        """Everything until EOF (or timeout); returns (data, eof)."""
+        self.sock.settimeout(timeout)
+        data = self.buf
+        self.buf = b""
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return data, True
+                data += chunk
+        except socket.timeout:
+            return data, False
+        except (ConnectionError, ssl.SSLError):
+            return data, True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def expect(got, want, what):
+    """got = (code, text); want = int or collection of ints."""
+    code, text = got
+    ok = code in want if isinstance(want, (tuple, list, set, range)) \
+        else code == want
+    if not ok:
+        raise AssertionError("%s: expected %s, got %r" % (what, want, text))
+    return text

@@ -1,0 +1,403 @@
+"""ftpsd.py - run a real /usr/sbin/proftpd with an FTPS module, for tests.
+
+Python 3 standard library only.  Each Server gets its own temp dir T (0755)
+under $FTPS_TEST_TMP (default tests/tmp/), holding:
+
+    T/modules/<mod>.so   a copy of the module (ModulePath must not be
+                         world-writable)
+    T/proftpd.conf       standalone, 127.0.0.1 only, a free port
+    T/passwd             AuthUserFile with ftpuser/ftppass (uid/gid 65534)
+    T/home/              the user's home (DefaultRoot ~), owned by 65534
+    T/stderr.log         proftpd -n logs everything to stderr
+    T/tls.log            TLSLog
+
+Usage:
+    with Server(module, tls={"TLSRequired": "off"},
+                extra=["TLSOptions NoSessionReuseRequired"]) as srv:
+        ... connect to srv.host, srv.port as srv.user/srv.password ...
+
+tls= overrides the default TLS directives (a value of None drops one);
+extra= lines are appended after them.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import random
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+PROFTPD = os.environ.get("PROFTPD", "/usr/sbin/proftpd")
+USER, PASSWORD = "ftpuser", "ftppass"
+UID = GID = 65534
+
+_hash_cache = {}
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here (e.g. a client is missing)."""
+
+_certs_cache = {}
+
+
+def tmp_root():
+    root = os.environ.get("FTPS_TEST_TMP") or os.path.join(REPO, "tests", "tmp")
+    os.makedirs(root, mode=0o755, exist_ok=True)
+    return os.path.abspath(root)
+
+
+def default_module():
+    return os.path.abspath(os.environ.get("FTPS_MODULE")
+                           or os.path.join(REPO, "mod_ftps.so"))
+
+
+def module_name(path):
+    """mod_tls.so -> mod_tls (the name LoadModule wants, minus '.c')."""
+    base = os.path.basename(path)
+    return base[:-3] if base.endswith(".so") else base
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def passive_range(width=64):
+    """A free-ish high port range for PassivePorts."""
+    for _ in range(50):
+        lo = random.randrange(30000, 60000 - width)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", lo))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        return lo, lo + width - 1
+    return 40000, 40000 + width - 1
+
+
+def password_hash(pw):
+    if pw not in _hash_cache:
+        out = subprocess.run(["openssl", "passwd", "-6", pw], check=True,
+                             capture_output=True, text=True, timeout=30)
+        _hash_cache[pw] = out.stdout.strip()
+    return _hash_cache[pw]
+
+
+def certs():
+    """Directory holding the certificate fixtures; selfsigned.pem at least.
+
+    Uses tests/fixtures/mkcerts.sh when present (it caches its own output),
+    else makes a combined self-signed EC certificate with the openssl CLI.
+    """
+    if "dir" in _certs_cache:
+        return _certs_cache["dir"]
+    d = os.path.join(tmp_root(), "certs")
+    script = os.path.join(REPO, "tests", "fixtures", "mkcerts.sh")
+    if os.path.exists(script):
+        subprocess.run(["sh", script, d], check=True, capture_output=True,
+                       timeout=120)
+    else:
+        os.makedirs(d, mode=0o755, exist_ok=True)
+        pem = os.path.join(d, "selfsigned.pem")
+        if not os.path.exists(pem):
+            key, crt = pem + ".key", pem + ".crt"
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "ec",
+                 "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", key, "-out", crt, "-days", "30",
+                 "-subj", "/CN=localhost"],
+                check=True, capture_output=True, timeout=60)
+            old = os.umask(0o077)
+            try:
+                with open(pem + ".tmp", "wb") as out:
+                    for f in (crt, key):
+                        with open(f, "rb") as inp:
+                            out.write(inp.read())
+            finally:
+                os.umask(old)
+            os.chmod(pem + ".tmp", 0o600)
+            os.rename(pem + ".tmp", pem)
+            os.chmod(key, 0o600)
+    _certs_cache["dir"] = d
+    return d
+
+
+def cert(name="selfsigned.pem"):
+    return os.path.join(certs(), name)
+
+
+class Server:
+    def __init__(self, module=None, tls=None, extra=None, name="ftpsd",
+                 keep=False, passive=True):
+        self.module = os.path.abspath(module or default_module())
+        if not os.path.exists(self.module):
+            raise FileNotFoundError("module not found: %s" % self.module)
+        self.modname = module_name(self.module)
+        self.keep = keep
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.user, self.password = USER, PASSWORD
+        self.proc = None
+        self.dir = tempfile.mkdtemp(prefix=name + "-", dir=tmp_root())
+        os.chmod(self.dir, 0o755)
+        T = self.dir
+        self.conf = os.path.join(T, "proftpd.conf")
+        self.pidfile = os.path.join(T, "proftpd.pid")
+        self.stderr_path = os.path.join(T, "stderr.log")
+        self.tls_log = os.path.join(T, "tls.log")
+        self.home = os.path.join(T, "home")
+        self.client_dir = os.path.join(T, "client")  # files on the client side
+        moddir = os.path.join(T, "modules")
+        os.mkdir(moddir, 0o755)
+        os.chmod(moddir, 0o755)
+        shutil.copy(self.module, os.path.join(moddir, self.modname + ".so"))
+        os.chmod(os.path.join(moddir, self.modname + ".so"), 0o755)
+        os.mkdir(self.home, 0o755)
+        os.chown(self.home, UID, GID)
+        os.mkdir(self.client_dir, 0o755)
+        with open(os.path.join(T, "passwd"), "w") as f:
+            f.write("%s:%s:%d:%d::%s:/bin/false\n"
+                    % (USER, password_hash(PASSWORD), UID, GID, self.home))
+        os.chmod(os.path.join(T, "passwd"), 0o600)
+
+        self.tls = {
+            "TLSEngine": "on",
+            "TLSLog": self.tls_log,
+            "TLSRSACertificateFile": cert(),
+            "TLSRequired": "on",
+            "TLSProtocol": "TLSv1.2 TLSv1.3",
+        }
+        for k, v in (tls or {}).items():
+            if v is None:
+                self.tls.pop(k, None)
+            else:
+                self.tls[k] = v
+        self.extra = list(extra or [])
+        lo, hi = passive_range()
+        lines = [
+            "ServerType standalone",
+            "DefaultServer on",
+            'ServerName "mod_ftps test"',
+            "Port %d" % self.port,
+            "DefaultAddress 127.0.0.1",
+            "SocketBindTight on",
+            "UseIPv6 off",
+            "User nobody",
+            "Group nogroup",
+            "PidFile " + self.pidfile,
+            "ScoreboardFile " + os.path.join(T, "proftpd.scoreboard"),
+            "DelayEngine off",
+            "WtmpLog off",
+            "UseReverseDNS off",
+            "TransferLog none",
+            "AuthOrder mod_auth_file.c",
+            "AuthUserFile " + os.path.join(T, "passwd"),
+            "RequireValidShell off",
+            "DefaultRoot ~",
+            "AllowOverwrite on",
+            "Umask 022",
+            "MaxInstances 50",
+            "TimeoutIdle 60",
+        ]
+        if passive:
+            lines.append("PassivePorts %d %d" % (lo, hi))
+        lines += [
+            "ModulePath " + moddir,
+            "LoadModule %s.c" % self.modname,
+        ]
+        lines += ["%s %s" % (k, v) for k, v in self.tls.items()]
+        lines += self.extra
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    # -- files ------------------------------------------------------------
+    def home_file(self, name, data=None, size=None):
+        """Create a file in the user's home (random bytes if size given)."""
+        path = os.path.join(self.home, name)
+        write_file(path, data, size)
+        os.chown(path, UID, GID)
+        return path
+
+    def client_file(self, name, data=None, size=None):
+        path = os.path.join(self.client_dir, name)
+        write_file(path, data, size)
+        return path
+
+    # -- control ----------------------------------------------------------
+    def check(self):
+        """proftpd -t: returns (rc, output)."""
+        p = subprocess.run([PROFTPD, "-t", "-c", self.conf],
+                           capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout + p.stderr
+
+    def version_info(self):
+        p = subprocess.run([PROFTPD, "-vv", "-c", self.conf],
+                           capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout + p.stderr
+
+    def start(self, timeout=15):
+        if self.proc is not None:
+            return self
+        err = open(self.stderr_path, "ab")
+        try:
+            self.proc = subprocess.Popen([PROFTPD, "-n", "-c", self.conf],
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=err, stderr=err)
+        finally:
+            err.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                rc = self.proc.returncode
+                self.proc = None
+                raise RuntimeError("proftpd exited with %s during start-up\n%s"
+                                   % (rc, self.log_tail()))
+            if os.path.exists(self.pidfile) and self._listening():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("proftpd did not come up in %ds\n%s"
+                           % (timeout, self.log_tail()))
+
+    def _listening(self):
+        """Is 127.0.0.1:port in LISTEN? Read /proc, so no session is forked."""
+        want = "0100007F:%04X" % self.port
+        try:
+            with open("/proc/net/tcp") as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) > 3 and parts[1] == want and parts[3] == "0A":
+                        return True
+            return False
+        except OSError:
+            try:
+                socket.create_connection((self.host, self.port), 1).close()
+                return True
+            except OSError:
+                return False
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        p, self.proc = self.proc, None
+        if p is None:
+            return
+        if p.poll() is None:
+            try:
+                os.kill(p.pid, signal.SIGTERM)
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+
+    def cleanup(self):
+        self.stop()
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+    # -- logs -------------------------------------------------------------
+    def log(self):
+        out = []
+        for path in (self.stderr_path, self.tls_log):
+            try:
+                with open(path, errors="replace") as f:
+                    out.append("==> %s <==\n%s" % (path, f.read()))
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    def log_tail(self, n=25):
+        out = []
+        for path in (self.stderr_path, self.tls_log):
+            try:
+                with open(path, errors="replace") as f:
+                    lines = f.read().splitlines()[-n:]
+                out.append("==> %s <==" % path)
+                out.extend(lines)
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    def log_mark(self):
+        """Current sizes of the logs, for log_since()."""
+        return tuple(os.path.getsize(p) if os.path.exists(p) else 0
+                     for p in (self.stderr_path, self.tls_log))
+
+    def log_since(self, mark, n=20):
+        """Last n lines of each log written after log_mark()."""
+        out = []
+        for path, off in zip((self.stderr_path, self.tls_log), mark):
+            try:
+                with open(path, errors="replace") as f:
+                    f.seek(off)
+                    lines = f.read().splitlines()[-n:]
+            except OSError:
+                continue
+            out.append("==> %s <==" % os.path.basename(path))
+            out.extend(lines)
+        return "\n".join(out)
+
+
+def write_file(path, data=None, size=None):
+    if data is None:
+        data = b""
+    with open(path, "wb") as f:
+        if size is not None:
+            left = size
+            while left > 0:
+                n = min(left, 1 << 20)
+                f.write(os.urandom(n))
+                left -= n
+        else:
+            f.write(data)
+
+
+def sha256_file(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256(data):
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+if __name__ == "__main__":
+    import argparse
+    ap = argparse.ArgumentParser(description="start a test proftpd and wait")
+    ap.add_argument("--module", default=None)
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    with Server(a.module, keep=a.keep) as s:
+        print("proftpd pid %d on %s:%d, dir %s"
+              % (s.proc.pid, s.host, s.port, s.dir))
+        try:
+            while s.running():
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
