@@ -22,7 +22,18 @@ static int prev_ctrl_registered = FALSE, prev_data_registered = FALSE;
 static SSL_CTX *netio_ctx = NULL;
 static int netio_timeout = 0;
 
-static struct ftps_tls *ctrl_tls = NULL, *data_tls = NULL;
+/* A connection's read and write streams may sit on different descriptors
+ * (ProFTPD dups the control socket to 0 and 1): TLS is attached to the
+ * pair of streams, not to a descriptor. */
+struct attached {
+  struct ftps_tls *tls;
+  pr_netio_stream_t *in, *out;
+};
+
+static struct attached ctrl_conn, data_conn;
+#define ctrl_tls (ctrl_conn.tls)
+#define data_tls (data_conn.tls)
+
 static int data_protect = FALSE, data_require_reuse = TRUE;
 
 /* now_ms - a monotonic clock, in milliseconds */
@@ -112,16 +123,31 @@ static int handshake(struct ftps_tls *tls, struct ftps_error *err) {
   }
 }
 
-/* tls_of - the TLS attached to nstrm's socket, or NULL */
-static struct ftps_tls *tls_of(pr_netio_stream_t *nstrm) {
-  struct ftps_tls *tls;
+/* conn_of - the connection nstrm belongs to, if TLS is attached to it */
+static struct attached *conn_of(pr_netio_stream_t *nstrm) {
+  struct attached *conn;
 
-  tls = (nstrm->strm_type == PR_NETIO_STRM_CTRL) ? ctrl_tls : data_tls;
-  if (tls != NULL &&
-      ftps_tls_fd(tls) == nstrm->strm_fd) {
-    return tls;
+  conn = (nstrm->strm_type == PR_NETIO_STRM_CTRL) ? &ctrl_conn : &data_conn;
+  if (conn->tls != NULL &&
+      (nstrm == conn->in || nstrm == conn->out)) {
+    return conn;
   }
   return NULL;
+}
+
+/* tls_of - the TLS attached to nstrm, or NULL */
+static struct ftps_tls *tls_of(pr_netio_stream_t *nstrm) {
+  struct attached *conn = conn_of(nstrm);
+
+  return conn != NULL ? conn->tls : NULL;
+}
+
+/* attach - tls now protects the streams in and out */
+static void attach(struct attached *conn, struct ftps_tls *tls,
+    pr_netio_stream_t *in, pr_netio_stream_t *out) {
+  conn->tls = tls;
+  conn->in = in;
+  conn->out = out;
 }
 
 /* prev_of - the NetIO that handles nstrm when no TLS is attached */
@@ -129,21 +155,16 @@ static pr_netio_t *prev_of(pr_netio_stream_t *nstrm) {
   return (nstrm->strm_type == PR_NETIO_STRM_CTRL) ? prev_ctrl : prev_data;
 }
 
-/* detach - free the TLS of nstrm's socket, if any */
+/* detach - free the TLS of nstrm's connection, if any */
 static void detach(pr_netio_stream_t *nstrm) {
-  struct ftps_tls *tls = tls_of(nstrm);
+  struct attached *conn = conn_of(nstrm);
 
-  if (tls == NULL) {
+  if (conn == NULL) {
     return;
   }
 
-  if (tls == ctrl_tls) {
-    ctrl_tls = NULL;
-
-  } else {
-    data_tls = NULL;
-  }
-  ftps_tls_free(tls);
+  ftps_tls_free(conn->tls);
+  attach(conn, NULL, NULL, NULL);
 }
 
 /* send_close_notify - end the TLS stream cleanly, waiting a little */
@@ -301,10 +322,8 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   if (tls_of(nstrm) != NULL) {
     return 0;
   }
-  if (data_tls != NULL) {
-    ftps_tls_free(data_tls);
-    data_tls = NULL;
-  }
+  ftps_tls_free(data_tls);
+  attach(&data_conn, NULL, NULL, NULL);
 
   if (!data_protect) {
     return prev_of(nstrm)->postopen(nstrm);
@@ -330,7 +349,8 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
       "this, e.g. for stock Python ftplib)", NULL));
   }
 
-  data_tls = tls;
+  attach(&data_conn, tls, session.d != NULL ? session.d->instrm : nstrm,
+    session.d != NULL ? session.d->outstrm : nstrm);
   ftps_log("data connection protected: %s, %s%s", ftps_tls_protocol(tls),
     ftps_tls_cipher(tls), ftps_tls_resumed(tls) ? ", resumed" : "");
   return 0;
@@ -400,7 +420,8 @@ void ftps_netio_uninstall(void) {
 
   ftps_tls_free(ctrl_tls);
   ftps_tls_free(data_tls);
-  ctrl_tls = data_tls = NULL;
+  attach(&ctrl_conn, NULL, NULL, NULL);
+  attach(&data_conn, NULL, NULL, NULL);
   destroy_pool(netio_pool);
   netio_pool = NULL;
 }
@@ -429,7 +450,7 @@ int ftps_netio_ctrl_start(struct ftps_error *err) {
     return -1;
   }
 
-  ctrl_tls = tls;
+  attach(&ctrl_conn, tls, session.c->instrm, session.c->outstrm);
   return 0;
 }
 

@@ -57,8 +57,8 @@ class ModeMixin:
 
     def makepasv(self):
         if self.mode == "epsv":
-            return self.host, ftplib.parse229(self.sendcmd("EPSV"),
-                                              self.sock.getpeername())
+            return ftplib.parse229(self.sendcmd("EPSV"),
+                                   self.sock.getpeername())
         host, port = ftplib.parse227(self.sendcmd("PASV"))
         return self.host, port   # like ftplib's trust_server_pasv_ipv4_address
 

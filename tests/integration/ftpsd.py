@@ -206,6 +206,7 @@ class Server:
             "RequireValidShell off",
             "DefaultRoot ~",
             "AllowOverwrite on",
+            "AllowStoreRestart on",
             "Umask 022",
             "MaxInstances 50",
             "TimeoutIdle 60",
