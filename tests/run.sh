@@ -1,0 +1,95 @@
+#!/bin/sh
+# run.sh - mod_ftps's test suite: "all" (configure freshness, symbols, Check
+# unit tests, integration tests against the real proftpd), "unit" or
+# "integration".  The last line is "N passed, N failed".
+set -u
+
+what=${1:-all}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+make=${MAKE:-make}
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+count() {  # count PASSED FAILED
+  passed=$((passed + $1))
+  failed=$((failed + $2))
+}
+
+run_step() {  # run_step NAME COMMAND...: one check
+  name=$1
+  shift
+  if "$@"; then
+    count 1 0
+  else
+    echo "not ok - $name"
+    count 0 1
+  fi
+}
+
+run_unit() {
+  if [ "${HAVE_CHECK:-yes}" != "yes" ]; then
+    echo "not ok - unit: Check is not installed (apt-get install check)"
+    count 0 1
+    return
+  fi
+  sh tests/fixtures/mkcerts.sh "$top/tests/tmp/fixtures" >/dev/null || {
+    echo "not ok - unit: cannot generate fixtures"; count 0 1; return; }
+  $make -s unit-tests || { echo "not ok - unit: build failed"; count 0 1; return; }
+  for t in tests/unit/check_*; do
+    case "$t" in *.c) continue ;; esac
+    FTPS_FIXTURE_DIR="$top/tests/tmp/fixtures" "$t" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    # Check prints "NN%: Checks: N, Failures: F, Errors: E".
+    line=$(grep -E 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+      echo "not ok - $t: no Check summary (crashed? rc=$rc)"
+      count 0 1
+      continue
+    fi
+    n=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+    f=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
+    e=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
+    count $((n - f - e)) $((f + e))
+  done
+}
+
+run_integration() {
+  /usr/bin/python3 tests/integration/run.py --module "$top/mod_ftps.so" \
+    ${FTPS_TEST_ARGS:-} >"$log" 2>&1
+  cat "$log"
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "not ok - integration: the runner printed no summary"
+    count 0 1
+    return
+  fi
+  p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+  f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  count "$p" "$f"
+}
+
+case "$what" in
+  all)
+    run_step configure sh tests/check-configure.sh
+    run_step symbols sh tests/check-symbols.sh mod_ftps.so
+    run_unit
+    run_integration
+    ;;
+  unit)
+    run_unit
+    ;;
+  integration)
+    run_integration
+    ;;
+  *)
+    echo "usage: $0 [all|unit|integration]" >&2
+    exit 2
+    ;;
+esac
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
