@@ -6,6 +6,8 @@
  * SIGURG aborts) while it waits.  Returning EAGAIN to the core instead
  * would cost a 200 ms back-off per wait (PR_TUNABLE_EINTR_RETRY_INTERVAL).
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <time.h>
 
@@ -309,6 +311,19 @@ static int data_refuse(pr_netio_stream_t *nstrm, struct ftps_tls *tls,
   return -1;
 }
 
+/* prepare_data_socket - the core corks data sockets (TCP_CORK, inherited
+ * from the PASV listener); a corked handshake flight waits 200 ms for more
+ * data that never comes.  Uncork, and send small records at once. */
+static void prepare_data_socket(int fd) {
+  int on = 1;
+
+  (void) pr_inet_set_proto_cork(fd, 0);
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0) {
+    pr_trace_msg(FTPS_TRACE_CHANNEL, 3, "cannot set TCP_NODELAY on fd %d: %s",
+      fd, strerror(errno));
+  }
+}
+
 static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   struct ftps_error err;
   struct ftps_tls *tls;
@@ -328,6 +343,8 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   if (!data_protect) {
     return prev_of(nstrm)->postopen(nstrm);
   }
+
+  prepare_data_socket(nstrm->strm_fd);
 
   ftps_error_clear(&err);
   tls = ftps_tls_new(netio_ctx, nstrm->strm_fd, FTPS_TLS_DATA, &err);

@@ -15,7 +15,7 @@ import subprocess
 import time
 
 TIMEOUT = 20          # seconds for sockets
-PROC_TIMEOUT = 120    # seconds for client subprocesses
+PROC_TIMEOUT = 60     # seconds for client subprocesses
 
 
 class ClientError(AssertionError):
@@ -185,9 +185,11 @@ LFTP_PRIORITY = {
 
 
 def lftp(server, commands, version=None, protect_data=True,
-         timeout=PROC_TIMEOUT):
-    """lftp -c with an explicit-FTPS preamble; commands is a list of lines."""
-    pre = [
+         timeout=PROC_TIMEOUT, debug=False):
+    """lftp -c with an explicit-FTPS preamble; commands is a list of lines.
+    debug=True puts the FTP dialogue ("---> PROT P") on stderr."""
+    pre = ["debug 5"] if debug else []
+    pre += [
         "set cmd:fail-exit yes",
         "set ssl:verify-certificate no",
         "set ftp:ssl-force true",

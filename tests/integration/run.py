@@ -24,6 +24,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import clients  # noqa: E402
 import ftpsd  # noqa: E402
 from ftpsd import Skip  # noqa: E402
 
@@ -73,7 +74,7 @@ class Ctx:
 
     def need(self, *binaries):
         for b in binaries:
-            if not __import__("clients").have(b):
+            if not clients.have(b):
                 raise Skip("%s not installed" % b)
 
     def end_test(self):
@@ -105,7 +106,7 @@ def indent(text, prefix="#   "):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--module", help="module .so (default $FTPS_MODULE or "
                     "./mod_ftps.so)")
     ap.add_argument("-k", dest="select", action="append", default=[],

@@ -5,6 +5,7 @@ upload at TLS 1.2)."""
 
 import ftplib
 import os
+import re
 
 from clients import curl, lftp, ftps, close_quietly, describe
 from ftpsd import sha256_file
@@ -138,10 +139,13 @@ def test_lftp_gnutls_tls13_list_get(ctx):
     srv = _server(ctx)
     local = os.path.join(srv.client_dir, "lftp13-one.bin")
     p = lftp(srv, ["cls -1", "get one.bin -o " + local, "cls -1"],
-             version="1.3", timeout=60)
+             version="1.3", timeout=60, debug=True)
     out = p.stdout.decode(errors="replace")
     assert p.returncode == 0 and out.count("one.bin") == 2, \
         "lftp TLS 1.3 list+get+list: %s" % describe(p)
+    err = p.stderr.decode(errors="replace")
+    assert re.search(r"^---> PROT P\s*$\n<--- 200", err, re.M), \
+        "lftp did not get PROT P accepted:\n%s" % err[-2000:]
     _check_down(srv, "one.bin", local, "lftp", "1.3")
 
 
