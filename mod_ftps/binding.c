@@ -13,7 +13,6 @@
 
 #define BINDING_KIND_CTRL   0x1
 #define BINDING_KIND_DATA   0x2
-#define BINDING_TICKET_OK   0x4   /* a ticket carrying our token was used */
 
 static unsigned char token[FTPS_BINDING_LEN];
 static int ex_index = -1;
@@ -72,6 +71,7 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
     SSL_TICKET_STATUS status, void *arg) {
   uintptr_t state = ssl_state(ssl);
 
+  (void) sess;
   (void) keyname;
   (void) keyname_len;
   (void) arg;
@@ -86,18 +86,17 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
 
     case SSL_TICKET_SUCCESS:
     case SSL_TICKET_SUCCESS_RENEW:
+      /* Never issue tickets on data connections (proftpd#959); whether
+       * the ticket carries our token is checked after the handshake, on
+       * the session actually resumed. */
       if (state & BINDING_KIND_DATA) {
-        if (session_has_token(sess)) {
-          ssl_state_add(ssl, BINDING_TICKET_OK);
-        }
-
-        /* Never issue tickets on data connections (proftpd#959). */
         return SSL_TICKET_RETURN_USE;
       }
 
-      /* A control connection that resumed another FTP session's ticket:
-       * renew it, so the client holds a ticket stamped with our token for
-       * its data connections (TLS 1.3 issues new tickets anyway). */
+      /* A control connection that resumed a ticket (perhaps another FTP
+       * session's): renew it, so that the client holds tickets stamped
+       * with our token for its data connections.  OpenSSL 3.0 issues new
+       * TLS 1.3 tickets after a resumption only when asked to. */
       return SSL_TICKET_RETURN_USE_RENEW;
 
     default:
@@ -179,8 +178,7 @@ int ftps_binding_verify(SSL *ssl, struct ftps_error *err) {
     return -1;
   }
 
-  if ((ssl_state(ssl) & BINDING_TICKET_OK) ||
-      session_has_token(SSL_get0_session(ssl))) {
+  if (session_has_token(SSL_get0_session(ssl))) {
     return 0;
   }
 

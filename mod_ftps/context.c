@@ -116,7 +116,11 @@ static int set_keypairs(SSL_CTX *ctx, const struct ftps_context_props *props,
     const struct ftps_keypair *kp = props->keypairs[i];
 
     if (kp == NULL || kp->cert == NULL || kp->key == NULL) {
-      continue;
+      ftps_error_set(err, "a certificate and its private key are needed");
+      *what = FTPS_CONTEXT_ERR_KEYPAIR;
+      *index = i;
+      errno = EINVAL;
+      return -1;
     }
 
     /* The chain is the rest of the certificate file (plus any chain file),

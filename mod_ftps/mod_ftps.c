@@ -117,6 +117,21 @@ static void announce_protected_data(cmd_rec *cmd) {
   destroy_pool(prot->pool);
 }
 
+/* refresh_ticket - TLS 1.3 clients use each session ticket once (OpenSSL
+ * clients such as curl do), and data connections issue none (proftpd#959):
+ * hand the client a fresh ticket on the control connection before every
+ * transfer.  It travels with the next reply (150), which the client reads
+ * before its data handshake.  This also renews tickets near expiry in long
+ * sessions (proftpd#1931). */
+static void refresh_ticket(void) {
+  struct ftps_tls *tls = ftps_netio_ctrl_tls();
+
+  if (tls != NULL &&
+      ftps_tls_new_ticket(tls) < 0) {
+    ftps_log("control connection: %s", ftps_tls_error(tls));
+  }
+}
+
 /* Command handlers
  */
 
@@ -130,6 +145,10 @@ MODRET ftps_any(cmd_rec *cmd) {
   refresh_required();
   verdict = ftps_sess_check_cmd(&sess, cmd->argv[0]);
   if (verdict == FTPS_OK) {
+    if (ftps_sess_data_protected(&sess) &&
+        ftps_sess_is_data_cmd(cmd->argv[0])) {
+      refresh_ticket();
+    }
     return PR_DECLINED(cmd);
   }
 

@@ -1,6 +1,7 @@
 /*
  * session.c - RFC 4217 session state and TLSRequired policy (ftps/session.h).
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -99,7 +100,8 @@ enum ftps_verdict ftps_sess_pbsz(struct ftps_sess *sess, const char *arg) {
     return FTPS_NEED_SECURE_CTRL;
   }
 
-  if (arg == NULL || *arg == '\0' || *arg == '-' || *arg == '+') {
+  /* Digits only: strtoull would skip blanks and wrap negative numbers. */
+  if (arg == NULL || !isdigit((unsigned char) *arg)) {
     return FTPS_PBSZ_SYNTAX;
   }
 

@@ -72,6 +72,15 @@ void ftps_tls_free(struct ftps_tls *tls) {
   if (tls == NULL) {
     return;
   }
+
+  /* OpenSSL drops the session from the cache when a connection ends
+   * without close_notify.  A data connection shares the control session:
+   * one aborted transfer would otherwise force full handshakes (refused)
+   * on every later data connection of a session-ID client. */
+  if (tls->kind == FTPS_TLS_DATA &&
+      tls->ssl != NULL) {
+    SSL_set_shutdown(tls->ssl, SSL_SENT_SHUTDOWN|SSL_RECEIVED_SHUTDOWN);
+  }
   SSL_free(tls->ssl);
   free(tls);
 }
@@ -245,6 +254,24 @@ int ftps_tls_shutdown(struct ftps_tls *tls, int *want) {
   }
 
   return classify(tls, rc, want, "TLS shutdown failed");
+}
+
+int ftps_tls_new_ticket(struct ftps_tls *tls) {
+  if (tls == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+
+  if (SSL_version(tls->ssl) != TLS1_3_VERSION) {
+    return 0;
+  }
+
+  ERR_clear_error();
+  if (SSL_new_session_ticket(tls->ssl) != 1) {
+    fail(tls, EPROTO, "cannot issue a session ticket");
+    return -1;
+  }
+  return 0;
 }
 
 int ftps_tls_pending(const struct ftps_tls *tls) {

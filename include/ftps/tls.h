@@ -55,6 +55,11 @@ ssize_t ftps_tls_write(struct ftps_tls *tls, const void *buf, size_t len,
  * *want, -1 with another errno when it cannot be sent */
 int ftps_tls_shutdown(struct ftps_tls *tls, int *want);
 
+/* ftps_tls_new_ticket - under TLS 1.3, queue a fresh session ticket, sent
+ * with the next write on this connection; 0 (also when nothing is to be
+ * done: TLS 1.2 tickets and session IDs can be reused), or -1 */
+int ftps_tls_new_ticket(struct ftps_tls *tls);
+
 /* ftps_tls_pending - plaintext bytes already decrypted and buffered */
 int ftps_tls_pending(const struct ftps_tls *tls);
 
