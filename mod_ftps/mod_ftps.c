@@ -252,6 +252,15 @@ static void ftps_exit_ev(const void *event_data, void *user_data) {
   ftps_log_close();
 }
 
+/* refuse_to_start - end the daemon (or "proftpd -t") with exit status 1:
+ * pr_session_disconnect() would exit with 0, and init scripts and config
+ * checks would take a refusal for success. */
+static void refuse_to_start(void) {
+  session.disconnect_reason = PR_SESS_DISCONNECT_BAD_CONFIG;
+  session.disconnect_module = &ftps_module;
+  pr_session_end(PR_SESS_END_FL_ERROR);
+}
+
 static void ftps_postparse_ev(const void *event_data, void *user_data) {
   (void) event_data;
   (void) user_data;
@@ -261,13 +270,13 @@ static void ftps_postparse_ev(const void *event_data, void *user_data) {
   if (pr_module_exists("mod_tls.c")) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": mod_tls and mod_ftps cannot "
       "be loaded together: remove one of the two LoadModule lines");
-    pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BAD_CONFIG, NULL);
+    refuse_to_start();
   }
 
   if (ftps_server_load_all() < 0) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": refusing to start: fix the "
       "TLS configuration above");
-    pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BAD_CONFIG, NULL);
+    refuse_to_start();
   }
 }
 

@@ -17,7 +17,9 @@ Usage:
         ... connect to srv.host, srv.port as srv.user/srv.password ...
 
 tls= overrides the default TLS directives (a value of None drops one);
-extra= lines are appended after them.
+extra= lines are appended after them.  modules= lists more module files
+(e.g. /usr/lib/proftpd/mod_tls.so) copied into T/modules and loaded before
+the module under test.
 """
 
 import os
@@ -33,6 +35,17 @@ import random
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PROFTPD = os.environ.get("PROFTPD", "/usr/sbin/proftpd")
+
+
+def daemon_env():
+    """The environment of the daemons: FTPS_DAEMON_PRELOAD (tests/asan.sh
+    sets it to the ASan runtime) becomes LD_PRELOAD for proftpd only, not
+    for the clients."""
+    env = dict(os.environ)
+    preload = env.pop("FTPS_DAEMON_PRELOAD", "")
+    if preload:
+        env["LD_PRELOAD"] = preload
+    return env
 USER, PASSWORD = "ftpuser", "ftppass"
 UID = GID = 65534
 
@@ -139,7 +152,7 @@ def cert(name="selfsigned.pem"):
 
 class Server:
     def __init__(self, module=None, tls=None, extra=None, name="ftpsd",
-                 keep=False, passive=True):
+                 keep=False, passive=True, modules=()):
         self.module = os.path.abspath(module or default_module())
         if not os.path.exists(self.module):
             raise FileNotFoundError("module not found: %s" % self.module)
@@ -163,6 +176,12 @@ class Server:
         os.chmod(moddir, 0o755)
         shutil.copy(self.module, os.path.join(moddir, self.modname + ".so"))
         os.chmod(os.path.join(moddir, self.modname + ".so"), 0o755)
+        self.more_modules = []
+        for m in modules or ():
+            name = module_name(m)
+            shutil.copy(m, os.path.join(moddir, name + ".so"))
+            os.chmod(os.path.join(moddir, name + ".so"), 0o755)
+            self.more_modules.append(name)
         os.mkdir(self.home, 0o755)
         os.chown(self.home, UID, GID)
         os.mkdir(self.client_dir, 0o755)
@@ -215,6 +234,9 @@ class Server:
             lines.append("PassivePorts %d %d" % (lo, hi))
         lines += [
             "ModulePath " + moddir,
+        ]
+        lines += ["LoadModule %s.c" % m for m in self.more_modules]
+        lines += [
             "LoadModule %s.c" % self.modname,
         ]
         lines += ["%s %s" % (k, v) for k, v in self.tls.items()]
@@ -238,12 +260,12 @@ class Server:
     # -- control ----------------------------------------------------------
     def check(self):
         """proftpd -t: returns (rc, output)."""
-        p = subprocess.run([PROFTPD, "-t", "-c", self.conf],
+        p = subprocess.run([PROFTPD, "-t", "-c", self.conf], env=daemon_env(),
                            capture_output=True, text=True, timeout=60)
         return p.returncode, p.stdout + p.stderr
 
     def version_info(self):
-        p = subprocess.run([PROFTPD, "-vv", "-c", self.conf],
+        p = subprocess.run([PROFTPD, "-vv", "-c", self.conf], env=daemon_env(),
                            capture_output=True, text=True, timeout=60)
         return p.returncode, p.stdout + p.stderr
 
@@ -253,6 +275,7 @@ class Server:
         err = open(self.stderr_path, "ab")
         try:
             self.proc = subprocess.Popen([PROFTPD, "-n", "-c", self.conf],
+                                         env=daemon_env(),
                                          stdin=subprocess.DEVNULL,
                                          stdout=err, stderr=err)
         finally:
