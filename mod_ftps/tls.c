@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 
 #include "ftps/binding.h"
+#include "ftps/eofguard.h"
 #include "ftps/tls.h"
 
 struct ftps_tls {
@@ -24,6 +25,7 @@ struct ftps_tls {
 struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
     struct ftps_error *err) {
   struct ftps_tls *tls;
+  BIO *bio;
 
   if (ctx == NULL || fd < 0) {
     errno = EINVAL;
@@ -41,13 +43,16 @@ struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
 
   ERR_clear_error();
   tls->ssl = SSL_new(ctx);
+  bio = ftps_eofguard_new(BIO_new_socket(fd, BIO_NOCLOSE));
   if (tls->ssl == NULL ||
-      SSL_set_fd(tls->ssl, fd) != 1) {
+      bio == NULL) {
     ftps_error_set_ssl(err, "cannot create a TLS connection");
+    BIO_free_all(bio);
     ftps_tls_free(tls);
     errno = ENOMEM;
     return NULL;
   }
+  SSL_set_bio(tls->ssl, bio, bio);
   SSL_set_accept_state(tls->ssl);
 
   if (kind == FTPS_TLS_DATA) {
@@ -107,6 +112,11 @@ static int classify(struct ftps_tls *tls, int rc, int *want,
 
   switch (ssl_err) {
     case SSL_ERROR_WANT_READ:
+      if (ftps_eofguard_hit(SSL_get_rbio(tls->ssl))) {
+        tls->failed = 1;
+        ERR_clear_error();
+        return fail(tls, ECONNRESET, "connection closed without close_notify");
+      }
       *want = FTPS_WANT_READ;
       errno = EAGAIN;
       return -1;

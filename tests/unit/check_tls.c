@@ -1050,6 +1050,108 @@ START_TEST(test_binding_tls13_single_use) {
 }
 END_TEST
 
+/* What keeps such a client going: a fresh ticket on the control connection
+ * before each transfer (ftps_tls_new_ticket), which the client reads with
+ * the 150 reply before its data handshake. */
+START_TEST(test_binding_tls13_ticket_refresh) {
+  SSL_CTX *cctx = client_ctx(TLS1_3_VERSION, TLS1_3_VERSION);
+  struct ftps_error err;
+  struct conn ctrl;
+  SSL_SESSION *sess;
+  int resumed = 0, i;
+
+  SSL_CTX_set_session_cache_mode(cctx,
+    SSL_SESS_CACHE_CLIENT|SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(cctx, keep_session);
+  nkept = 0;
+
+  sess = ctrl_connect(&ctrl, cctx, NULL);
+  for (i = 0; i < 2; i++) {
+    ck_assert_int_eq(data_verify(cctx, kept[i], &resumed, NULL, &err), 0);
+  }
+
+  /* Both spent: each refresh hands over one more usable ticket. */
+  for (i = 2; i < 6; i++) {
+    ck_assert_int_eq(ftps_tls_new_ticket(ctrl.server), 0);
+    round_trip(&ctrl);
+    ck_assert_int_eq(nkept, i + 1);
+    ck_assert_msg(data_verify(cctx, kept[i], &resumed, NULL, &err) == 0,
+      "refreshed ticket %d: %s", i, err.msg);
+    ck_assert_int_eq(resumed, 1);
+  }
+
+  for (i = 0; i < nkept; i++) {
+    SSL_SESSION_free(kept[i]);
+  }
+  nkept = 0;
+  SSL_SESSION_free(sess);
+  conn_close(&ctrl);
+  SSL_CTX_free(cctx);
+}
+END_TEST
+
+/* Under TLS 1.2 there is nothing to refresh: tickets and IDs are reused. */
+START_TEST(test_binding_tls12_refresh_noop) {
+  SSL_CTX *cctx = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+  struct conn ctrl;
+  SSL_SESSION *sess;
+
+  sess = ctrl_connect(&ctrl, cctx, NULL);
+  ck_assert_int_eq(ftps_tls_new_ticket(ctrl.server), 0);
+  ck_assert_int_eq(ftps_tls_new_ticket(NULL), -1);
+
+  SSL_SESSION_free(sess);
+  conn_close(&ctrl);
+  SSL_CTX_free(cctx);
+}
+END_TEST
+
+/* A data connection the client aborts (no close_notify) must not cost the
+ * FTP session its TLS session: OpenSSL evicts the session of an SSL freed
+ * without a shutdown, and session-ID clients would then be refused on every
+ * later data connection. */
+START_TEST(test_binding_survives_aborted_data) {
+  const struct mode *m = &modes[_i];
+  SSL_CTX *cctx = mode_client_ctx(m);
+  unsigned char buf[16];
+  struct ftps_error err;
+  struct conn ctrl, data;
+  SSL_SESSION *sess;
+  int resumed = 0, want = 0, n;
+
+  sess = ctrl_connect(&ctrl, cctx, NULL);
+
+  conn_open(&data, sctx, FTPS_TLS_DATA, cctx, sess);
+  ck_assert_int_eq(conn_handshake(&data), 0);
+  round_trip(&data);
+  close(data.cfd);
+  data.cfd = -1;
+  errno = 0;
+  ck_assert_int_eq(ftps_tls_read(data.server, buf, sizeof(buf), &want), -1);
+  ck_assert_int_eq(errno, ECONNRESET);
+  ftps_tls_free(data.server);
+  data.server = NULL;
+  /* The client's own OpenSSL would forget the session too; real clients
+   * (Python, curl) keep theirs, so keep it here: only the server side is
+   * under test. */
+  SSL_set_shutdown(data.client, SSL_SENT_SHUTDOWN|SSL_RECEIVED_SHUTDOWN);
+  SSL_free(data.client);
+  data.client = NULL;
+  close(data.sfd);
+  data.sfd = -1;
+
+  for (n = 0; n < 2; n++) {
+    ck_assert_msg(data_verify(cctx, sess, &resumed, NULL, &err) == 0,
+      "%s, data connection %d after an abort: %s", m->name, n, err.msg);
+    ck_assert_int_eq(resumed, 1);
+  }
+
+  SSL_SESSION_free(sess);
+  conn_close(&ctrl);
+  SSL_CTX_free(cctx);
+}
+END_TEST
+
 /* FTP session B's control connection resumes a session of A: the client
  * must come away with a session of B for B's data connections. */
 START_TEST(test_binding_ctrl_renews) {
@@ -1180,6 +1282,9 @@ Suite *tls_suite(void) {
   tcase_add_loop_test(tc, test_binding_data_issues_no_tickets, 0,
     NELEMS(modes));
   tcase_add_test(tc, test_binding_tls13_single_use);
+  tcase_add_test(tc, test_binding_tls13_ticket_refresh);
+  tcase_add_test(tc, test_binding_tls12_refresh_noop);
+  tcase_add_loop_test(tc, test_binding_survives_aborted_data, 0, NELEMS(modes));
   tcase_add_loop_test(tc, test_binding_ctrl_renews, 0, NELEMS(modes));
   tcase_add_test(tc, test_binding_version_change);
   tcase_add_test(tc, test_binding_bad_args);
