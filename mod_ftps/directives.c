@@ -20,9 +20,10 @@ static const char *check_path(cmd_rec *cmd) {
   return NULL;
 }
 
-/* set_path - store one absolute path argument (shared by the file
- * directives) */
-static modret_t *set_path(cmd_rec *cmd) {
+/* usage: TLSCACertificateFile, TLSCertificateChainFile,
+ *   TLSECCertificateFile, TLSECCertificateKeyFile, TLSRSACertificateFile,
+ *   TLSRSACertificateKeyFile: path */
+MODRET set_tlsfile(cmd_rec *cmd) {
   const char *problem;
 
   CHECK_ARGS(cmd, 1);
@@ -35,36 +36,6 @@ static modret_t *set_path(cmd_rec *cmd) {
 
   add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
   return PR_HANDLED(cmd);
-}
-
-/* usage: TLSCACertificateFile path */
-MODRET set_tlscacertfile(cmd_rec *cmd) {
-  return set_path(cmd);
-}
-
-/* usage: TLSCertificateChainFile path */
-MODRET set_tlscertchain(cmd_rec *cmd) {
-  return set_path(cmd);
-}
-
-/* usage: TLSECCertificateFile path */
-MODRET set_tlseccertfile(cmd_rec *cmd) {
-  return set_path(cmd);
-}
-
-/* usage: TLSECCertificateKeyFile path */
-MODRET set_tlseckeyfile(cmd_rec *cmd) {
-  return set_path(cmd);
-}
-
-/* usage: TLSRSACertificateFile path */
-MODRET set_tlsrsacertfile(cmd_rec *cmd) {
-  return set_path(cmd);
-}
-
-/* usage: TLSRSACertificateKeyFile path */
-MODRET set_tlsrsakeyfile(cmd_rec *cmd) {
-  return set_path(cmd);
 }
 
 /* usage: TLSCipherSuite [TLSv1.3] cipher-list */
@@ -243,18 +214,18 @@ MODRET set_tlstimeouthandshake(cmd_rec *cmd) {
 }
 
 conftable ftps_conftab[] = {
-  { "TLSCACertificateFile",     set_tlscacertfile,       NULL },
-  { "TLSCertificateChainFile",  set_tlscertchain,        NULL },
+  { "TLSCACertificateFile",     set_tlsfile,             NULL },
+  { "TLSCertificateChainFile",  set_tlsfile,             NULL },
   { "TLSCipherSuite",           set_tlsciphersuite,      NULL },
-  { "TLSECCertificateFile",     set_tlseccertfile,       NULL },
-  { "TLSECCertificateKeyFile",  set_tlseckeyfile,        NULL },
+  { "TLSECCertificateFile",     set_tlsfile,             NULL },
+  { "TLSECCertificateKeyFile",  set_tlsfile,             NULL },
   { "TLSEngine",                set_tlsengine,           NULL },
   { "TLSLog",                   set_tlslog,              NULL },
   { "TLSOptions",               set_tlsoptions,          NULL },
   { "TLSProtocol",              set_tlsprotocol,         NULL },
   { "TLSRequired",              set_tlsrequired,         NULL },
-  { "TLSRSACertificateFile",    set_tlsrsacertfile,      NULL },
-  { "TLSRSACertificateKeyFile", set_tlsrsakeyfile,       NULL },
+  { "TLSRSACertificateFile",    set_tlsfile,             NULL },
+  { "TLSRSACertificateKeyFile", set_tlsfile,             NULL },
   { "TLSTimeoutHandshake",      set_tlstimeouthandshake, NULL },
   { NULL, NULL, NULL }
 };

@@ -222,16 +222,15 @@ static int netio_poll_cb(pr_netio_stream_t *nstrm) {
   return prev_of(nstrm)->poll(nstrm);
 }
 
-static int netio_read_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
-  struct ftps_tls *tls = tls_of(nstrm);
+/* tls_io - read or write through the TLS of nstrm, waiting as needed;
+ * returns what the core's read()/write() would */
+static int tls_io(pr_netio_stream_t *nstrm, struct ftps_tls *tls, char *buf,
+    size_t len, int writing) {
   int want = 0;
 
-  if (tls == NULL) {
-    return prev_of(nstrm)->read(nstrm, buf, len);
-  }
-
   for (;;) {
-    ssize_t n = ftps_tls_read(tls, buf, len, &want);
+    ssize_t n = writing ? ftps_tls_write(tls, buf, len, &want) :
+      ftps_tls_read(tls, buf, len, &want);
 
     if (n >= 0) {
       return (int) n;
@@ -252,34 +251,22 @@ static int netio_read_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
   }
 }
 
+static int netio_read_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
+  struct ftps_tls *tls = tls_of(nstrm);
+
+  if (tls == NULL) {
+    return prev_of(nstrm)->read(nstrm, buf, len);
+  }
+  return tls_io(nstrm, tls, buf, len, FALSE);
+}
+
 static int netio_write_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
   struct ftps_tls *tls = tls_of(nstrm);
-  int want = 0;
 
   if (tls == NULL) {
     return prev_of(nstrm)->write(nstrm, buf, len);
   }
-
-  for (;;) {
-    ssize_t n = ftps_tls_write(tls, buf, len, &want);
-
-    if (n >= 0) {
-      return (int) n;
-    }
-
-    if (errno != EAGAIN) {
-      int xerrno = errno;
-
-      ftps_log("%s connection: %s", nstrm->strm_type == PR_NETIO_STRM_CTRL ?
-        "control" : "data", ftps_tls_error(tls));
-      errno = xerrno;
-      return -1;
-    }
-
-    if (wait_fd(nstrm, nstrm->strm_fd, want, 0) < 0) {
-      return -1;
-    }
-  }
+  return tls_io(nstrm, tls, buf, len, TRUE);
 }
 
 static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
