@@ -128,6 +128,27 @@ def test_auth_failed_handshake_no_fallback(ctx):
             assert line.startswith("421"), "unexpected reply %r" % line
 
 
+def test_auth_stalled_handshake_timeout(ctx):
+    """A client that stalls after 234 is dropped after TLSTimeoutHandshake,
+    and other sessions are not affected meanwhile."""
+    import time
+    srv = ctx.server({"TLSRequired": "off", "TLSTimeoutHandshake": "2"},
+                     shared=False)
+    with Raw(srv) as r:
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        start = time.time()
+        with _auth(srv) as other:
+            other.login()
+            expect(other.cmd("PWD"), 257, "PWD in another session")
+        data, eof = r.read_all(timeout=15)
+        waited = time.time() - start
+        assert eof, "stalled handshake still open after %.1fs" % waited
+        assert waited >= 1.5, "dropped too early (%.1fs)" % waited
+        text = data.decode(errors="replace")
+        assert not re.search(r"^[23]\d\d", text, re.M), \
+            "reply after a stalled handshake: %r" % text
+
+
 # -- PBSZ / PROT -------------------------------------------------------------
 
 def test_pbsz_prot_replies(ctx):
