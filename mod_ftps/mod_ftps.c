@@ -192,6 +192,7 @@ MODRET ftps_auth(cmd_rec *cmd) {
     pr_response_send_async(R_421, "TLS handshake failed");
     pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BY_APPLICATION,
       "TLS handshake failed");
+    return PR_ERROR(cmd);   /* not reached: the session has ended */
   }
 
   ftps_sess_auth_done(&sess, verdict);
