@@ -33,8 +33,6 @@ struct attached {
 };
 
 static struct attached ctrl_conn, data_conn;
-#define ctrl_tls (ctrl_conn.tls)
-#define data_tls (data_conn.tls)
 
 static int data_protect = FALSE, data_require_reuse = TRUE;
 
@@ -286,8 +284,8 @@ static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
 
 /* data_refuse - fail a data connection's TLS setup: the core answers 425 */
 static int data_refuse(pr_netio_stream_t *nstrm, struct ftps_tls *tls,
-    const char *why) {
-  ftps_log("refusing data connection: %s", why);
+    const char *why, const char *hint) {
+  ftps_log("refusing data connection: %s%s", why, hint);
   ftps_tls_free(tls);
 
   nstrm->strm_errno = EPERM;
@@ -324,7 +322,7 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   if (tls_of(nstrm) != NULL) {
     return 0;
   }
-  ftps_tls_free(data_tls);
+  ftps_tls_free(data_conn.tls);
   attach(&data_conn, NULL, NULL, NULL);
 
   if (!data_protect) {
@@ -336,11 +334,11 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   ftps_error_clear(&err);
   tls = ftps_tls_new(netio_ctx, nstrm->strm_fd, FTPS_TLS_DATA, &err);
   if (tls == NULL) {
-    return data_refuse(nstrm, NULL, err.msg);
+    return data_refuse(nstrm, NULL, err.msg, "");
   }
 
   if (handshake(tls, &err) < 0) {
-    return data_refuse(nstrm, tls, err.msg);
+    return data_refuse(nstrm, tls, err.msg, "");
   }
 
   /* RFC 4217 section 10.2: a server may insist that the data connection
@@ -348,9 +346,8 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
    * steal the transfer by connecting to the data port first. */
   if (data_require_reuse &&
       ftps_binding_verify(ftps_tls_ssl(tls), &err) < 0) {
-    return data_refuse(nstrm, tls, pstrcat(session.pool ? session.pool :
-      permanent_pool, err.msg, " (TLSOptions NoSessionReuseRequired allows "
-      "this, e.g. for stock Python ftplib)", NULL));
+    return data_refuse(nstrm, tls, err.msg, " (TLSOptions "
+      "NoSessionReuseRequired allows this, e.g. for stock Python ftplib)");
   }
 
   attach(&data_conn, tls, session.d != NULL ? session.d->instrm : nstrm,
@@ -422,8 +419,8 @@ void ftps_netio_uninstall(void) {
     (void) pr_register_netio(prev_data, PR_NETIO_STRM_DATA);
   }
 
-  ftps_tls_free(ctrl_tls);
-  ftps_tls_free(data_tls);
+  ftps_tls_free(ctrl_conn.tls);
+  ftps_tls_free(data_conn.tls);
   attach(&ctrl_conn, NULL, NULL, NULL);
   attach(&data_conn, NULL, NULL, NULL);
   destroy_pool(netio_pool);
@@ -459,7 +456,7 @@ int ftps_netio_ctrl_start(struct ftps_error *err) {
 }
 
 struct ftps_tls *ftps_netio_ctrl_tls(void) {
-  return ctrl_tls;
+  return ctrl_conn.tls;
 }
 
 void ftps_netio_set_data_protection(int protect, int require_reuse) {
