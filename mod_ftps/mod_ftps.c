@@ -44,6 +44,11 @@ static const struct {
     "%s not allowed on insecure control connection" },
   { FTPS_NEED_CTRL_TLS,     R_550, "SSL/TLS required on the control channel" },
   { FTPS_NEED_DATA_TLS,     "522", "SSL/TLS required on the data channel" },
+  { FTPS_AUTH_AFTER_CCC,    R_534, "Unwilling to accept security parameters" },
+  { FTPS_CCC_OK,            R_200, "Clearing control channel protection" },
+  { FTPS_CCC_REFUSED,       R_534, "Unwilling to accept security parameters" },
+  { FTPS_CCC_INSECURE,      R_533,
+    "CCC not allowed on insecure control connection" },
 };
 
 /* reply_find - the table row of verdict */
@@ -97,8 +102,38 @@ static void refresh_required(void) {
 /* update_data_protection - tell the NetIO layer what the next data
  * connection must be */
 static void update_data_protection(void) {
+  int require_reuse = TRUE;
+
+  /* After CCC no fresh tickets can reach the client, and TLS 1.3 clients
+   * use each ticket once: insisting on resumption would soon refuse every
+   * transfer (mod_tls Bug#3465 drops the check too). */
+  if ((sess_opts & FTPS_OPT_NO_SESSION_REUSE_REQUIRED) ||
+      (sess.flags & FTPS_SESS_FL_CCC)) {
+    require_reuse = FALSE;
+  }
   ftps_netio_set_data_protection(ftps_sess_data_protected(&sess),
-    (sess_opts & FTPS_OPT_NO_SESSION_REUSE_REQUIRED) ? FALSE : TRUE);
+    require_reuse);
+}
+
+/* ctrl_protected - the control handshake succeeded (AUTH or implicit):
+ * record the session state where the core and other modules look */
+static void ctrl_protected(enum ftps_verdict verdict) {
+  struct ftps_tls *tls = ftps_netio_ctrl_tls();
+
+  ftps_sess_auth_done(&sess, verdict);
+  session.rfc2228_mech = "TLS";
+  (void) pr_session_set_protocol("ftps");
+  update_data_protection();
+
+  /* For LogFormat %{note:...}, mod_sql, mod_rewrite. */
+  (void) pr_table_add_dup(session.notes, "FTPS", "1", 0);
+  (void) pr_table_add_dup(session.notes, "TLS_PROTOCOL",
+    ftps_tls_protocol(tls), 0);
+  (void) pr_table_add_dup(session.notes, "TLS_CIPHER", ftps_tls_cipher(tls),
+    0);
+
+  ftps_log("control connection protected: %s, %s%s", ftps_tls_protocol(tls),
+    ftps_tls_cipher(tls), ftps_tls_resumed(tls) ? ", resumed" : "");
 }
 
 /* announce_protected_data - after AUTH SSL the data channel is protected
@@ -160,7 +195,6 @@ MODRET ftps_any(cmd_rec *cmd) {
 MODRET ftps_auth(cmd_rec *cmd) {
   enum ftps_verdict verdict;
   struct ftps_error err;
-  struct ftps_tls *tls;
 
   if (!engine) {
     return PR_DECLINED(cmd);
@@ -195,18 +229,40 @@ MODRET ftps_auth(cmd_rec *cmd) {
     return PR_ERROR(cmd);   /* not reached: the session has ended */
   }
 
-  ftps_sess_auth_done(&sess, verdict);
-  session.rfc2228_mech = "TLS";
-  (void) pr_session_set_protocol("ftps");
-
+  ctrl_protected(verdict);
   if (sess.flags & FTPS_SESS_FL_AUTH_SSL) {
     announce_protected_data(cmd);
   }
-  update_data_protection();
+  return PR_HANDLED(cmd);
+}
 
-  tls = ftps_netio_ctrl_tls();
-  ftps_log("control connection protected: %s, %s%s", ftps_tls_protocol(tls),
-    ftps_tls_cipher(tls), ftps_tls_resumed(tls) ? ", resumed" : "");
+MODRET ftps_ccc(cmd_rec *cmd) {
+  enum ftps_verdict verdict;
+  struct ftps_error err;
+
+  if (!engine) {
+    return PR_DECLINED(cmd);
+  }
+
+  refresh_required();
+  verdict = ftps_sess_ccc(&sess);
+  if (verdict != FTPS_CCC_OK) {
+    return answer(cmd, verdict, NULL);
+  }
+
+  /* RFC 4217 section 6: the reply still goes protected, then both sides
+   * send close_notify, and the control connection goes on in clear. */
+  pr_response_send(R_200, "Clearing control channel protection");
+  ftps_error_clear(&err);
+  if (ftps_netio_ctrl_clear(&err) < 0) {
+    ftps_log("control connection: %s", err.msg);
+    pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BY_APPLICATION,
+      "CCC failed");
+    return PR_ERROR(cmd);   /* not reached: the session has ended */
+  }
+
+  update_data_protection();
+  ftps_log("control connection cleared (CCC)");
   return PR_HANDLED(cmd);
 }
 
@@ -324,6 +380,34 @@ static int ftps_init(void) {
   return 0;
 }
 
+/* start_implicit - implicit FTPS (TLSOptions UseImplicitSSL): the client
+ * starts TLS as soon as it connects, before the banner, and the data
+ * channel is protected without PROT (as mod_tls does; lftp relies on it) */
+static void start_implicit(void) {
+  struct ftps_error err;
+
+  if (sess_ctx == NULL) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSOptions UseImplicitSSL, "
+      "but no certificate is configured for server '%s'",
+      main_server->ServerName);
+    pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BAD_CONFIG,
+      "no certificate for implicit FTPS");
+  }
+
+  ftps_error_clear(&err);
+  if (ftps_netio_ctrl_start(&err) < 0) {
+    ftps_log("implicit FTPS: control connection: %s", err.msg);
+    pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": TLS handshake with %s "
+      "failed: %s", pr_netaddr_get_ipstr(session.c->remote_addr), err.msg);
+    pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BY_APPLICATION,
+      "TLS handshake failed");
+  }
+
+  /* mod_xfer, whose session init runs after ours, sees "TLS" and keeps
+   * sendfile off. */
+  ctrl_protected(FTPS_AUTH_SSL);
+}
+
 static int ftps_session_init(void) {
   struct ftps_required *req;
 
@@ -358,8 +442,13 @@ static int ftps_session_init(void) {
 
   pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
 
+  if (sess_opts & FTPS_OPT_USE_IMPLICIT_SSL) {
+    start_implicit();
+  }
+
   /* RFC 4217 section 6. */
   pr_feat_add("AUTH TLS");
+  pr_feat_add(C_CCC);
   pr_feat_add(C_PBSZ);
   pr_feat_add(C_PROT);
   pr_help_add(C_AUTH, "<sp> TLS|SSL", TRUE);
@@ -373,6 +462,7 @@ static cmdtable ftps_cmdtab[] = {
   { CMD,      C_AUTH, G_NONE, ftps_auth,      FALSE, FALSE, CL_SEC,  NULL },
   { CMD,      C_PBSZ, G_NONE, ftps_pbsz,      FALSE, FALSE, CL_SEC,  NULL },
   { CMD,      C_PROT, G_NONE, ftps_prot,      FALSE, FALSE, CL_SEC,  NULL },
+  { CMD,      C_CCC,  G_NONE, ftps_ccc,       TRUE,  FALSE, CL_SEC,  NULL },
   { POST_CMD, C_PASS, G_NONE, ftps_post_pass, FALSE, FALSE, CL_NONE, NULL },
   { 0, NULL, NULL, NULL, 0, 0, 0, NULL }
 };

@@ -455,6 +455,31 @@ int ftps_netio_ctrl_start(struct ftps_error *err) {
   return 0;
 }
 
+int ftps_netio_ctrl_clear(struct ftps_error *err) {
+  struct ftps_tls *tls = ctrl_conn.tls;
+  long long deadline = deadline_after(netio_timeout);
+  int want = 0, res = 0;
+
+  if (tls == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+
+  while (ftps_tls_close(tls, &want) < 0) {
+    if (errno != EAGAIN ||
+        wait_fd(NULL, ftps_tls_fd(tls), want, deadline) < 0) {
+      ftps_error_set(err, "CCC: %s", errno == ETIMEDOUT ?
+        "no close_notify from the client in time" : ftps_tls_error(tls));
+      res = -1;
+      break;
+    }
+  }
+
+  ftps_tls_free(tls);
+  attach(&ctrl_conn, NULL, NULL, NULL);
+  return res;
+}
+
 struct ftps_tls *ftps_netio_ctrl_tls(void) {
   return ctrl_conn.tls;
 }

@@ -60,6 +60,12 @@ enum ftps_verdict ftps_sess_auth(const struct ftps_sess *sess,
     return FTPS_AUTH_SECOND;
   }
 
+  /* After CCC the client chose a clear control channel: going back and
+   * forth between clear and protected is not something to negotiate. */
+  if (sess->flags & FTPS_SESS_FL_CCC) {
+    return FTPS_AUTH_AFTER_CCC;
+  }
+
   /* Upgrading after the password went in clear protects nothing already
    * sent and lets an attacker splice sessions (proftpd#1533). */
   if (sess->flags & FTPS_SESS_FL_LOGGED_IN) {
@@ -192,6 +198,37 @@ enum ftps_verdict ftps_sess_check_cmd(const struct ftps_sess *sess,
 
 int ftps_sess_data_protected(const struct ftps_sess *sess) {
   return (sess->flags & FTPS_SESS_FL_PROT_P) ? 1 : 0;
+}
+
+enum ftps_verdict ftps_sess_ccc(struct ftps_sess *sess) {
+  if (!(sess->flags & FTPS_SESS_FL_CTRL_TLS)) {
+    return FTPS_CCC_INSECURE;
+  }
+
+  if (sess->required.ctrl) {
+    return FTPS_CCC_REFUSED;
+  }
+
+  sess->flags &= ~FTPS_SESS_FL_CTRL_TLS;
+  sess->flags |= FTPS_SESS_FL_CCC;
+  return FTPS_CCC_OK;
+}
+
+enum ftps_verdict ftps_sess_sscn(struct ftps_sess *sess, const char *arg) {
+  if (arg != NULL) {
+    if (strcasecmp(arg, "ON") == 0) {
+      sess->flags |= FTPS_SESS_FL_SSCN;
+
+    } else if (strcasecmp(arg, "OFF") == 0) {
+      sess->flags &= ~FTPS_SESS_FL_SSCN;
+
+    } else {
+      return FTPS_SSCN_SYNTAX;
+    }
+  }
+
+  return (sess->flags & FTPS_SESS_FL_SSCN) ? FTPS_SSCN_CLIENT :
+    FTPS_SSCN_SERVER;
 }
 
 void ftps_sess_set_logged_in(struct ftps_sess *sess) {

@@ -266,6 +266,37 @@ int ftps_tls_shutdown(struct ftps_tls *tls, int *want) {
   return classify(tls, rc, want, "TLS shutdown failed");
 }
 
+int ftps_tls_close(struct ftps_tls *tls, int *want) {
+  int rc;
+
+  if (tls == NULL || want == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (tls->failed) {
+    errno = EPIPE;
+    return -1;
+  }
+
+  ERR_clear_error();
+  errno = 0;
+  rc = SSL_shutdown(tls->ssl);
+  if (rc == 0) {
+    /* Ours is sent; the second call waits for the peer's. */
+    tls->shutdown_sent = 1;
+    ERR_clear_error();
+    errno = 0;
+    rc = SSL_shutdown(tls->ssl);
+  }
+
+  if (rc == 1) {
+    tls->shutdown_sent = 1;
+    return 0;
+  }
+
+  return classify(tls, rc, want, "TLS closure failed");
+}
+
 int ftps_tls_new_ticket(struct ftps_tls *tls) {
   if (tls == NULL) {
     errno = EINVAL;

@@ -26,6 +26,12 @@ void ftps_netio_uninstall(void);
  * the handshake within the timeout.  Returns 0, or -1 with err set. */
 int ftps_netio_ctrl_start(struct ftps_error *err);
 
+/* ftps_netio_ctrl_clear - end TLS on the control connection (CCC), with
+ * close_notify both ways within the handshake timeout; the connection goes
+ * on in clear.  Returns 0, or -1 with err set (the caller must then end the
+ * session: the state of the stream is unknown). */
+int ftps_netio_ctrl_clear(struct ftps_error *err);
+
 /* ftps_netio_ctrl_tls - the control connection's TLS, or NULL */
 struct ftps_tls *ftps_netio_ctrl_tls(void);
 

@@ -16,6 +16,9 @@
 #define FTPS_SESS_FL_PROT_P     0x0004U  /* data channel protected */
 #define FTPS_SESS_FL_AUTH_SSL   0x0008U  /* AUTH SSL/TLS-P: PROT P implied */
 #define FTPS_SESS_FL_LOGGED_IN  0x0010U  /* USER/PASS accepted */
+#define FTPS_SESS_FL_CCC        0x0020U  /* CCC: control channel back in clear */
+#define FTPS_SESS_FL_SSCN       0x0040U  /* SSCN ON: we are the TLS client on
+                                            data connections (FXP) */
 
 /* A named policy, not an accident: RFC 4217 section 9 says PROT must follow
  * PBSZ, but clients exist that send PROT P alone; mod_tls and vsftpd accept
@@ -53,7 +56,16 @@ enum ftps_verdict {
   FTPS_NEED_SECURE_CTRL,      /* 503 <cmd> not allowed on insecure control
                                  connection (PBSZ/PROT before AUTH) */
   FTPS_NEED_CTRL_TLS,         /* 550 SSL/TLS required on the control channel */
-  FTPS_NEED_DATA_TLS          /* 522 SSL/TLS required on the data channel */
+  FTPS_NEED_DATA_TLS,         /* 522 SSL/TLS required on the data channel */
+
+  FTPS_AUTH_AFTER_CCC,        /* 534 Unwilling to accept security parameters */
+  FTPS_CCC_OK,                /* 200 Clearing control channel protection */
+  FTPS_CCC_REFUSED,           /* 534 Unwilling to accept security parameters */
+  FTPS_CCC_INSECURE,          /* 533 CCC not allowed on insecure control
+                                 connection */
+  FTPS_SSCN_SERVER,           /* 200 SSCN:SERVER METHOD */
+  FTPS_SSCN_CLIENT,           /* 200 SSCN:CLIENT METHOD */
+  FTPS_SSCN_SYNTAX            /* 501 SSCN: Invalid argument */
 };
 
 /* ftps_sess_init - a fresh session under the given TLSRequired */
@@ -90,6 +102,17 @@ int ftps_sess_is_data_cmd(const char *cmd);
 
 /* ftps_sess_data_protected - 1 if the next data connection must be TLS */
 int ftps_sess_data_protected(const struct ftps_sess *sess);
+
+/* ftps_sess_ccc - judge and apply CCC (RFC 4217 section 6): allowed only
+ * on a protected control channel, and only when TLSRequired does not
+ * require the control channel to stay protected.  On FTPS_CCC_OK the caller
+ * replies, then ends the control connection's TLS with close_notify both
+ * ways; data protection stays as PROT set it. */
+enum ftps_verdict ftps_sess_ccc(struct ftps_sess *sess);
+
+/* ftps_sess_sscn - judge and apply "SSCN [ON|OFF]" (arg may be NULL: ask
+ * for the current method) */
+enum ftps_verdict ftps_sess_sscn(struct ftps_sess *sess, const char *arg);
 
 /* ftps_sess_set_logged_in - USER/PASS succeeded */
 void ftps_sess_set_logged_in(struct ftps_sess *sess);

@@ -60,6 +60,12 @@ int ftps_tls_shutdown(struct ftps_tls *tls, int *want);
  * done: TLS 1.2 tickets and session IDs can be reused), or -1 */
 int ftps_tls_new_ticket(struct ftps_tls *tls);
 
+/* ftps_tls_close - a bidirectional TLS closure (CCC, RFC 4217 section 6):
+ * send close_notify, then wait for the peer's.  0 when both have passed,
+ * -1/EAGAIN with *want, or -1 with another errno (the peer sent data or
+ * went away instead). */
+int ftps_tls_close(struct ftps_tls *tls, int *want);
+
 /* ftps_tls_pending - plaintext bytes already decrypted and buffered */
 int ftps_tls_pending(const struct ftps_tls *tls);
 
