@@ -96,6 +96,30 @@ MODRET set_tlslog(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
+/* usage: TLSMasqueradeAddress ip|name|device
+ * Read by mod_core, not by us: PASV and EPSV replies of FTPS sessions
+ * advertise this address, because a NAT device cannot rewrite replies it
+ * cannot read.  The record's shape is mod_core's contract: argv[0] the
+ * resolved pr_netaddr_t, argv[1] the name as written. */
+MODRET set_tlsmasqueradeaddress(cmd_rec *cmd) {
+  const pr_netaddr_t *addr;
+  config_rec *c;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL);
+
+  addr = pr_netaddr_get_addr2(cmd->server->pool, cmd->argv[1], NULL,
+    PR_NETADDR_GET_ADDR_FL_INCL_DEVICE);
+  if (addr == NULL) {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "unable to resolve '",
+      (char *) cmd->argv[1], "'", NULL));
+  }
+
+  c = add_config_param(cmd->argv[0], 2, (void *) addr, NULL);
+  c->argv[1] = pstrdup(c->pool, cmd->argv[1]);
+  return PR_HANDLED(cmd);
+}
+
 /* usage: TLSOptions opt1 ... */
 MODRET set_tlsoptions(cmd_rec *cmd) {
   unsigned long opts = 0UL, bit;
@@ -221,6 +245,7 @@ conftable ftps_conftab[] = {
   { "TLSECCertificateKeyFile",  set_tlsfile,             NULL },
   { "TLSEngine",                set_tlsengine,           NULL },
   { "TLSLog",                   set_tlslog,              NULL },
+  { "TLSMasqueradeAddress",     set_tlsmasqueradeaddress, NULL },
   { "TLSOptions",               set_tlsoptions,          NULL },
   { "TLSProtocol",              set_tlsprotocol,         NULL },
   { "TLSRequired",              set_tlsrequired,         NULL },
