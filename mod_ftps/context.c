@@ -155,22 +155,15 @@ static int set_sessions(SSL_CTX *ctx, const struct ftps_context_props *props,
   return ftps_binding_install(ctx, err);
 }
 
-SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
-    int *what, int *index, struct ftps_error *err) {
+/* context_base - what server and client contexts share: protocols,
+ * ciphers, our certificates, CA certificates */
+static SSL_CTX *context_base(const SSL_METHOD *method,
+    const struct ftps_context_props *props, int *what, int *index,
+    struct ftps_error *err) {
   SSL_CTX *ctx;
-  int dummy_what = 0, dummy_index = 0;
   uint64_t opts;
 
-  if (props == NULL) {
-    errno = EINVAL;
-    return NULL;
-  }
-  what = what ? what : &dummy_what;
-  index = index ? index : &dummy_index;
-  *what = FTPS_CONTEXT_ERR_OTHER;
-  *index = 0;
-
-  ctx = SSL_CTX_new(TLS_server_method());
+  ctx = SSL_CTX_new(method);
   if (ctx == NULL) {
     ftps_error_set_ssl(err, "cannot create an SSL_CTX");
     errno = ENOMEM;
@@ -205,13 +198,64 @@ SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
     goto err;
   }
 
-  if (set_sessions(ctx, props, err) < 0) {
-    goto err;
-  }
-
   return ctx;
 
 err:
   SSL_CTX_free(ctx);
   return NULL;
+}
+
+SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
+    int *what, int *index, struct ftps_error *err) {
+  SSL_CTX *ctx;
+  int dummy_what = 0, dummy_index = 0;
+
+  if (props == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  what = what ? what : &dummy_what;
+  index = index ? index : &dummy_index;
+  *what = FTPS_CONTEXT_ERR_OTHER;
+  *index = 0;
+
+  ctx = context_base(TLS_server_method(), props, what, index, err);
+  if (ctx == NULL) {
+    return NULL;
+  }
+
+  if (set_sessions(ctx, props, err) < 0) {
+    SSL_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}
+
+SSL_CTX *ftps_context_new_client(const struct ftps_context_props *props,
+    int verify, struct ftps_error *err) {
+  SSL_CTX *ctx;
+  int what = 0, index = 0;
+
+  if (props == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+
+  ctx = context_base(TLS_client_method(), props, &what, &index, err);
+  if (ctx == NULL) {
+    return NULL;
+  }
+
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (verify) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (props->ca_file == NULL &&
+        SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      ftps_error_set_ssl(err, "cannot load the system CA certificates");
+      SSL_CTX_free(ctx);
+      errno = EINVAL;
+      return NULL;
+    }
+  }
+  return ctx;
 }

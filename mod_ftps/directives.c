@@ -217,6 +217,30 @@ MODRET set_tlsrequired(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
+/* usage: TLSVerifyServer on|off|NoReverseDNS
+ * mod_ftps checks the peer's address against the certificate and never
+ * looks up names, so NoReverseDNS means on. */
+MODRET set_tlsverifyserver(cmd_rec *cmd) {
+  int verify;
+  config_rec *c;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+
+  verify = get_boolean(cmd, 1);
+  if (verify == -1) {
+    if (strcasecmp(cmd->argv[1], "NoReverseDNS") != 0) {
+      CONF_ERROR(cmd, "expected on, off or NoReverseDNS");
+    }
+    verify = TRUE;
+  }
+
+  c = add_config_param(cmd->argv[0], 1, NULL);
+  c->argv[0] = pcalloc(c->pool, sizeof(int));
+  *((int *) c->argv[0]) = verify;
+  return PR_HANDLED(cmd);
+}
+
 /* usage: TLSTimeoutHandshake seconds */
 MODRET set_tlstimeouthandshake(cmd_rec *cmd) {
   int timeout = -1;
@@ -252,5 +276,6 @@ conftable ftps_conftab[] = {
   { "TLSRSACertificateFile",    set_tlsfile,             NULL },
   { "TLSRSACertificateKeyFile", set_tlsfile,             NULL },
   { "TLSTimeoutHandshake",      set_tlstimeouthandshake, NULL },
+  { "TLSVerifyServer",          set_tlsverifyserver,     NULL },
   { NULL, NULL, NULL }
 };

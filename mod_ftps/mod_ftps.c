@@ -49,6 +49,9 @@ static const struct {
   { FTPS_CCC_REFUSED,       R_534, "Unwilling to accept security parameters" },
   { FTPS_CCC_INSECURE,      R_533,
     "CCC not allowed on insecure control connection" },
+  { FTPS_SSCN_SERVER,       R_200, "SSCN:SERVER METHOD" },
+  { FTPS_SSCN_CLIENT,       R_200, "SSCN:CLIENT METHOD" },
+  { FTPS_SSCN_SYNTAX,       R_501, "SSCN: Invalid argument" },
 };
 
 /* reply_find - the table row of verdict */
@@ -112,7 +115,7 @@ static void update_data_protection(void) {
     require_reuse = FALSE;
   }
   ftps_netio_set_data_protection(ftps_sess_data_protected(&sess),
-    require_reuse);
+    require_reuse, (sess.flags & FTPS_SESS_FL_SSCN) ? TRUE : FALSE);
 }
 
 /* ctrl_protected - the control handshake succeeded (AUTH or implicit):
@@ -167,6 +170,14 @@ static void refresh_ticket(void) {
   }
 }
 
+/* limit_allows - <Limit AUTH PBSZ PROT CCC SSCN> in force where the session
+ * is: the core leaves such checks to the module that handles the command */
+static int limit_allows(cmd_rec *cmd) {
+  const char *dir = (session.cwd[0] != '\0') ? session.cwd : "/";
+
+  return dir_check(cmd->tmp_pool, cmd, G_NONE, (char *) dir, NULL) != 0;
+}
+
 /* Command handlers
  */
 
@@ -198,6 +209,10 @@ MODRET ftps_auth(cmd_rec *cmd) {
 
   if (!engine) {
     return PR_DECLINED(cmd);
+  }
+
+  if (!limit_allows(cmd)) {
+    return answer(cmd, FTPS_AUTH_AFTER_LOGIN, NULL);
   }
 
   verdict = ftps_sess_auth(&sess, cmd->argc > 1 ? cmd->argv[1] : NULL);
@@ -244,6 +259,10 @@ MODRET ftps_ccc(cmd_rec *cmd) {
     return PR_DECLINED(cmd);
   }
 
+  if (!limit_allows(cmd)) {
+    return answer(cmd, FTPS_CCC_REFUSED, NULL);
+  }
+
   refresh_required();
   verdict = ftps_sess_ccc(&sess);
   if (verdict != FTPS_CCC_OK) {
@@ -266,9 +285,36 @@ MODRET ftps_ccc(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
+MODRET ftps_sscn(cmd_rec *cmd) {
+  enum ftps_verdict verdict;
+
+  if (!engine) {
+    return PR_DECLINED(cmd);
+  }
+
+  if (cmd->argc > 2) {
+    pr_response_add_err(R_504, "SSCN: Too many arguments");
+    return PR_ERROR(cmd);
+  }
+
+  if (!limit_allows(cmd)) {
+    pr_response_add_err(R_550, "%s: %s", (char *) cmd->argv[0],
+      strerror(EACCES));
+    return PR_ERROR(cmd);
+  }
+
+  verdict = ftps_sess_sscn(&sess, cmd->argc > 1 ? cmd->argv[1] : NULL);
+  update_data_protection();
+  return answer(cmd, verdict, NULL);
+}
+
 MODRET ftps_pbsz(cmd_rec *cmd) {
   if (!engine) {
     return PR_DECLINED(cmd);
+  }
+
+  if (!limit_allows(cmd)) {
+    return answer(cmd, FTPS_PROT_REFUSED, NULL);
   }
 
   return answer(cmd, ftps_sess_pbsz(&sess, cmd->argc > 1 ?
@@ -280,6 +326,10 @@ MODRET ftps_prot(cmd_rec *cmd) {
 
   if (!engine) {
     return PR_DECLINED(cmd);
+  }
+
+  if (!limit_allows(cmd)) {
+    return answer(cmd, FTPS_PROT_REFUSED, NULL);
   }
 
   refresh_required();
@@ -432,8 +482,8 @@ static int ftps_session_init(void) {
   req = get_param_ptr(main_server->conf, "TLSRequired", FALSE);
   ftps_sess_init(&sess, req);
 
-  if (ftps_netio_install(sess_ctx, ftps_server_handshake_timeout(
-      main_server)) < 0) {
+  if (ftps_netio_install(sess_ctx, ftps_server_client_ctx(main_server),
+      ftps_server_handshake_timeout(main_server)) < 0) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": cannot register NetIO: %s",
       strerror(errno));
     return -1;
@@ -451,6 +501,7 @@ static int ftps_session_init(void) {
   pr_feat_add(C_CCC);
   pr_feat_add(C_PBSZ);
   pr_feat_add(C_PROT);
+  pr_feat_add("SSCN");
   pr_help_add(C_AUTH, "<sp> TLS|SSL", TRUE);
   pr_help_add(C_PBSZ, "<sp> 0", TRUE);
   pr_help_add(C_PROT, "<sp> C|P", TRUE);
@@ -463,6 +514,7 @@ static cmdtable ftps_cmdtab[] = {
   { CMD,      C_PBSZ, G_NONE, ftps_pbsz,      FALSE, FALSE, CL_SEC,  NULL },
   { CMD,      C_PROT, G_NONE, ftps_prot,      FALSE, FALSE, CL_SEC,  NULL },
   { CMD,      C_CCC,  G_NONE, ftps_ccc,       TRUE,  FALSE, CL_SEC,  NULL },
+  { CMD,      "SSCN", G_NONE, ftps_sscn,      TRUE,  FALSE, CL_SEC,  NULL },
   { POST_CMD, C_PASS, G_NONE, ftps_post_pass, FALSE, FALSE, CL_NONE, NULL },
   { 0, NULL, NULL, NULL, 0, 0, 0, NULL }
 };

@@ -21,7 +21,7 @@
 static pool *netio_pool = NULL;
 static pr_netio_t *prev_ctrl = NULL, *prev_data = NULL;
 static int prev_ctrl_registered = FALSE, prev_data_registered = FALSE;
-static SSL_CTX *netio_ctx = NULL;
+static SSL_CTX *netio_ctx = NULL, *netio_client_ctx = NULL;
 static int netio_timeout = 0;
 
 /* A connection's read and write streams may sit on different descriptors
@@ -35,6 +35,7 @@ struct attached {
 static struct attached ctrl_conn, data_conn;
 
 static int data_protect = FALSE, data_require_reuse = TRUE;
+static int data_client_mode = FALSE;
 
 /* now_ms - a monotonic clock, in milliseconds */
 static long long now_ms(void) {
@@ -332,19 +333,34 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   prepare_data_socket(nstrm->strm_fd);
 
   ftps_error_clear(&err);
-  tls = ftps_tls_new(netio_ctx, nstrm->strm_fd, FTPS_TLS_DATA, &err);
+  tls = data_client_mode ?
+    ftps_tls_new(netio_client_ctx, nstrm->strm_fd, FTPS_TLS_DATA_CLIENT,
+      &err) :
+    ftps_tls_new(netio_ctx, nstrm->strm_fd, FTPS_TLS_DATA, &err);
   if (tls == NULL) {
     return data_refuse(nstrm, NULL, err.msg, "");
   }
 
+  /* As the client (FXP), the certificate must name the server we reach. */
+  if (data_client_mode &&
+      session.d != NULL &&
+      ftps_tls_expect_peer_ip(tls,
+        pr_netaddr_get_ipstr(session.d->remote_addr)) < 0) {
+    return data_refuse(nstrm, tls, "cannot set the expected peer address",
+      "");
+  }
+
   if (handshake(tls, &err) < 0) {
-    return data_refuse(nstrm, tls, err.msg, "");
+    return data_refuse(nstrm, tls, err.msg, data_client_mode ?
+      " (as TLS client: SSCN ON; see TLSVerifyServer)" : "");
   }
 
   /* RFC 4217 section 10.2: a server may insist that the data connection
    * reuses the control connection's session, so that no third party can
-   * steal the transfer by connecting to the data port first. */
+   * steal the transfer by connecting to the data port first.  As the TLS
+   * client (SSCN) there is no session of ours to resume. */
   if (data_require_reuse &&
+      !data_client_mode &&
       ftps_binding_verify(ftps_tls_ssl(tls), &err) < 0) {
     return data_refuse(nstrm, tls, err.msg, " (TLSOptions "
       "NoSessionReuseRequired allows this, e.g. for stock Python ftplib)");
@@ -381,10 +397,11 @@ static pr_netio_t *netio_new(int type, pr_netio_t **prev, int *registered) {
   return netio;
 }
 
-int ftps_netio_install(SSL_CTX *ctx, int timeout) {
+int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout) {
   pr_netio_t *ctrl, *data;
 
   netio_ctx = ctx;
+  netio_client_ctx = client_ctx;
   netio_timeout = timeout;
 
   if (netio_pool == NULL) {
@@ -484,7 +501,9 @@ struct ftps_tls *ftps_netio_ctrl_tls(void) {
   return ctrl_conn.tls;
 }
 
-void ftps_netio_set_data_protection(int protect, int require_reuse) {
+void ftps_netio_set_data_protection(int protect, int require_reuse,
+    int client_mode) {
   data_protect = protect;
   data_require_reuse = require_reuse;
+  data_client_mode = client_mode;
 }

@@ -18,6 +18,7 @@ struct server_tls {
   struct server_tls *next;
   server_rec *server;
   SSL_CTX *ctx;
+  SSL_CTX *client_ctx;       /* SSCN: our side as the TLS client */
 };
 
 static pool *server_pool = NULL;
@@ -57,15 +58,28 @@ int ftps_server_handshake_timeout(server_rec *s) {
   return timeout != NULL ? *timeout : FTPS_TIMEOUT_HANDSHAKE_DEFAULT;
 }
 
-SSL_CTX *ftps_server_ctx(server_rec *s) {
+/* server_find - the TLS state of s, or NULL */
+static struct server_tls *server_find(server_rec *s) {
   struct server_tls *st;
 
   for (st = servers; st != NULL; st = st->next) {
     if (st->server == s) {
-      return st->ctx;
+      return st;
     }
   }
   return NULL;
+}
+
+SSL_CTX *ftps_server_ctx(server_rec *s) {
+  struct server_tls *st = server_find(s);
+
+  return st != NULL ? st->ctx : NULL;
+}
+
+SSL_CTX *ftps_server_client_ctx(server_rec *s) {
+  struct server_tls *st = server_find(s);
+
+  return st != NULL ? st->client_ctx : NULL;
 }
 
 /* server_name - how the log names s */
@@ -165,6 +179,14 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
   return 1;
 }
 
+/* verify_server - TLSVerifyServer: verify the peer's certificate when we
+ * are the TLS client (SSCN)?  On by default, as with mod_tls. */
+static int verify_server(server_rec *s) {
+  int *verify = get_param_ptr(s->conf, "TLSVerifyServer", FALSE);
+
+  return verify != NULL ? *verify : TRUE;
+}
+
 /* ciphers_of - the TLSCipherSuite lists of s (NULL: default) */
 static void ciphers_of(server_rec *s, struct ftps_context_props *props) {
   config_rec *c;
@@ -215,7 +237,7 @@ static int load_server(server_rec *s) {
   struct server_tls *st;
   unsigned int *protos;
   int i, res = 0, what = 0, index = 0;
-  SSL_CTX *ctx = NULL;
+  SSL_CTX *ctx = NULL, *client_ctx = NULL;
 
   ftps_context_props_init(&props);
   for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
@@ -247,9 +269,18 @@ static int load_server(server_rec *s) {
 
     PRIVS_ROOT
     ctx = ftps_context_new(&props, &what, &index, &err);
+    client_ctx = ctx != NULL ? ftps_context_new_client(&props,
+      verify_server(s), &err) : NULL;
     PRIVS_RELINQUISH
     if (ctx == NULL) {
       context_error(s, what, index, &err);
+      res = -1;
+
+    } else if (client_ctx == NULL) {
+      pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSVerifyServer (server "
+        "'%s'): %s", server_name(s), err.msg);
+      SSL_CTX_free(ctx);
+      ctx = NULL;
       res = -1;
     }
   }
@@ -258,6 +289,7 @@ static int load_server(server_rec *s) {
     st = pcalloc(server_pool, sizeof(*st));
     st->server = s;
     st->ctx = ctx;
+    st->client_ctx = client_ctx;
     st->next = servers;
     servers = st;
   }
@@ -292,6 +324,7 @@ void ftps_server_free_all(void) {
 
   for (st = servers; st != NULL; st = st->next) {
     SSL_CTX_free(st->ctx);
+    SSL_CTX_free(st->client_ctx);
   }
   servers = NULL;
 

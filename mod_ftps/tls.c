@@ -53,6 +53,11 @@ struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
     return NULL;
   }
   SSL_set_bio(tls->ssl, bio, bio);
+
+  if (kind == FTPS_TLS_DATA_CLIENT) {
+    SSL_set_connect_state(tls->ssl);
+    return tls;
+  }
   SSL_set_accept_state(tls->ssl);
 
   if (kind == FTPS_TLS_DATA) {
@@ -73,6 +78,15 @@ struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
   return tls;
 }
 
+int ftps_tls_expect_peer_ip(struct ftps_tls *tls, const char *ip) {
+  if (tls == NULL || ip == NULL ||
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls->ssl), ip) != 1) {
+    errno = EINVAL;
+    return -1;
+  }
+  return 0;
+}
+
 void ftps_tls_free(struct ftps_tls *tls) {
   if (tls == NULL) {
     return;
@@ -82,7 +96,7 @@ void ftps_tls_free(struct ftps_tls *tls) {
    * without close_notify.  A data connection shares the control session:
    * one aborted transfer would otherwise force full handshakes (refused)
    * on every later data connection of a session-ID client. */
-  if (tls->kind == FTPS_TLS_DATA &&
+  if (tls->kind != FTPS_TLS_CTRL &&
       tls->ssl != NULL) {
     SSL_set_shutdown(tls->ssl, SSL_SENT_SHUTDOWN|SSL_RECEIVED_SHUTDOWN);
   }

@@ -42,4 +42,11 @@ void ftps_context_props_init(struct ftps_context_props *props);
 SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
   int *what, int *index, struct ftps_error *err);
 
+/* ftps_context_new_client - an SSL_CTX for our side of SSCN data
+ * connections, where we are the TLS client (FXP).  With verify, the peer's
+ * certificate must chain to ca_file (or to the system's CAs) and name the
+ * peer's address (see ftps_tls_expect_peer_ip).  Returns NULL with err set. */
+SSL_CTX *ftps_context_new_client(const struct ftps_context_props *props,
+  int verify, struct ftps_error *err);
+
 #endif /* FTPS_CONTEXT_H */

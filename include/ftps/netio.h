@@ -15,8 +15,9 @@
 #include "ftps/tls.h"
 
 /* ftps_netio_install - register the control and data NetIO of this session
- * process; ctx and timeout (seconds, 0 = none) serve every handshake */
-int ftps_netio_install(SSL_CTX *ctx, int timeout);
+ * process; ctx (and client_ctx for SSCN data connections) and timeout
+ * (seconds, 0 = none) serve every handshake */
+int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout);
 
 /* ftps_netio_uninstall - give the streams back to the previous NetIO */
 void ftps_netio_uninstall(void);
@@ -36,7 +37,9 @@ int ftps_netio_ctrl_clear(struct ftps_error *err);
 struct ftps_tls *ftps_netio_ctrl_tls(void);
 
 /* ftps_netio_set_data_protection - whether the next data connections must
- * be TLS, and whether they must resume the control session */
-void ftps_netio_set_data_protection(int protect, int require_reuse);
+ * be TLS, whether they must resume the control session, and whether we
+ * are the TLS client on them (SSCN ON) */
+void ftps_netio_set_data_protection(int protect, int require_reuse,
+  int client_mode);
 
 #endif /* FTPS_NETIO_H */

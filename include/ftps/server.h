@@ -22,6 +22,10 @@ void ftps_server_free_all(void);
  * certificate (AUTH is then answered with 431) */
 SSL_CTX *ftps_server_ctx(server_rec *s);
 
+/* ftps_server_client_ctx - the SSL_CTX for s's side of SSCN data
+ * connections, where it is the TLS client (NULL with ftps_server_ctx) */
+SSL_CTX *ftps_server_client_ctx(server_rec *s);
+
 /* ftps_server_engine - 1 if TLSEngine is on for s */
 int ftps_server_engine(server_rec *s);
 

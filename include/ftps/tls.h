@@ -16,7 +16,8 @@
 
 enum ftps_tls_kind {
   FTPS_TLS_CTRL = 0,
-  FTPS_TLS_DATA = 1
+  FTPS_TLS_DATA = 1,
+  FTPS_TLS_DATA_CLIENT = 2   /* SSCN ON: we are the client (FXP) */
 };
 
 #define FTPS_WANT_READ   1
@@ -24,12 +25,18 @@ enum ftps_tls_kind {
 
 struct ftps_tls;
 
-/* ftps_tls_new - a server-side TLS connection on fd, from ctx.  Data
+/* ftps_tls_new - a TLS connection on fd, from ctx: server side, or client
+ * side for FTPS_TLS_DATA_CLIENT (ctx then comes from
+ * ftps_context_new_client).  Data
  * connections issue no session tickets: a client that only uploads never
  * reads them, and unread tickets end TLS 1.3 uploads with a reset
  * (proftpd#959).  Returns NULL with errno and err set. */
 struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
   struct ftps_error *err);
+
+/* ftps_tls_expect_peer_ip - client side: the peer's certificate must name
+ * this IP address (when the context verifies peers).  0 or -1. */
+int ftps_tls_expect_peer_ip(struct ftps_tls *tls, const char *ip);
 
 /* ftps_tls_free - free the connection; does not close fd */
 void ftps_tls_free(struct ftps_tls *tls);
