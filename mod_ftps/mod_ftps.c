@@ -343,8 +343,24 @@ MODRET ftps_prot(cmd_rec *cmd) {
 MODRET ftps_post_pass(cmd_rec *cmd) {
   (void) cmd;
 
-  if (engine) {
-    ftps_sess_set_logged_in(&sess);
+  if (!engine) {
+    return PR_DECLINED(cmd);
+  }
+
+  ftps_sess_set_logged_in(&sess);
+
+  /* TLSOptions AllowPerUser: now that the user's configuration is in
+   * force, apply its TLSRequired.  A POST_CMD cannot fail the PASS; end
+   * the session instead, as mod_tls does. */
+  if (sess.policy & FTPS_SESS_POLICY_PER_USER) {
+    refresh_required();
+    if (!ftps_sess_login_allowed(&sess)) {
+      ftps_log("user %s: TLSRequired demands a protected control channel; "
+        "disconnecting", session.user ? session.user : "(unknown)");
+      pr_response_send(R_530, "%s", "Login incorrect.");
+      pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_CONFIG_ACL,
+        "TLSRequired");
+    }
   }
   return PR_DECLINED(cmd);
 }
@@ -481,6 +497,9 @@ static int ftps_session_init(void) {
 
   req = get_param_ptr(main_server->conf, "TLSRequired", FALSE);
   ftps_sess_init(&sess, req);
+  if (sess_opts & FTPS_OPT_ALLOW_PER_USER) {
+    sess.policy |= FTPS_SESS_POLICY_PER_USER;
+  }
 
   if (ftps_netio_install(sess_ctx, ftps_server_client_ctx(main_server),
       ftps_server_handshake_timeout(main_server)) < 0) {

@@ -301,6 +301,24 @@ static int load_server(server_rec *s) {
   return res;
 }
 
+/* check_policy - directive combinations that cannot work */
+static int check_policy(server_rec *s) {
+  struct ftps_required *req = get_param_ptr(s->conf, "TLSRequired", FALSE);
+
+  /* "auth" protects only USER and PASS, and AllowPerUser waits for them to
+   * pass before it applies TLSRequired: together they protect nothing. */
+  if ((ftps_server_options(s) & FTPS_OPT_ALLOW_PER_USER) &&
+      req != NULL &&
+      req->auth &&
+      !req->ctrl) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSOptions AllowPerUser "
+      "(server '%s') cannot enforce TLSRequired auth: use TLSRequired ctrl, "
+      "or drop AllowPerUser", server_name(s));
+    return -1;
+  }
+  return 0;
+}
+
 int ftps_server_load_all(void) {
   server_rec *s;
   int res = 0;
@@ -311,7 +329,7 @@ int ftps_server_load_all(void) {
 
   for (s = (server_rec *) server_list->xas_list; s != NULL; s = s->next) {
     if (ftps_server_engine(s) &&
-        load_server(s) < 0) {
+        (check_policy(s) < 0 || load_server(s) < 0)) {
       res = -1;
     }
   }

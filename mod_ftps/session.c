@@ -68,7 +68,8 @@ enum ftps_verdict ftps_sess_auth(const struct ftps_sess *sess,
 
   /* Upgrading after the password went in clear protects nothing already
    * sent and lets an attacker splice sessions (proftpd#1533). */
-  if (sess->flags & FTPS_SESS_FL_LOGGED_IN) {
+  if ((sess->flags & FTPS_SESS_FL_LOGGED_IN) &&
+      !(sess->policy & FTPS_SESS_POLICY_PER_USER)) {
     return FTPS_AUTH_AFTER_LOGIN;
   }
 
@@ -175,7 +176,9 @@ enum ftps_verdict ftps_sess_check_cmd(const struct ftps_sess *sess,
     return FTPS_OK;
   }
 
-  if (!(sess->flags & FTPS_SESS_FL_CTRL_TLS)) {
+  if (!(sess->flags & FTPS_SESS_FL_CTRL_TLS) &&
+      (!(sess->policy & FTPS_SESS_POLICY_PER_USER) ||
+       (sess->flags & FTPS_SESS_FL_LOGGED_IN))) {
     if (sess->required.ctrl &&
         !in_list(pre_auth_cmds, cmd)) {
       return FTPS_NEED_CTRL_TLS;
@@ -233,4 +236,11 @@ enum ftps_verdict ftps_sess_sscn(struct ftps_sess *sess, const char *arg) {
 
 void ftps_sess_set_logged_in(struct ftps_sess *sess) {
   sess->flags |= FTPS_SESS_FL_LOGGED_IN;
+}
+
+int ftps_sess_login_allowed(const struct ftps_sess *sess) {
+  if (sess->flags & FTPS_SESS_FL_CTRL_TLS) {
+    return 1;
+  }
+  return !(sess->required.ctrl || sess->required.auth);
 }

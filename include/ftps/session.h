@@ -25,6 +25,11 @@
  * it, and so do we.  Set in ftps_sess.policy to insist on PBSZ first. */
 #define FTPS_SESS_POLICY_PBSZ_BEFORE_PROT  0x0001U
 
+/* TLSOptions AllowPerUser: TLSRequired's control and authentication rules
+ * wait until the user is known (they may differ per user, via <IfUser> or
+ * <Anonymous>), and AUTH is accepted after login. */
+#define FTPS_SESS_POLICY_PER_USER          0x0002U
+
 struct ftps_sess {
   unsigned int flags;             /* FTPS_SESS_FL_* */
   unsigned int policy;            /* FTPS_SESS_POLICY_* */
@@ -116,5 +121,10 @@ enum ftps_verdict ftps_sess_sscn(struct ftps_sess *sess, const char *arg);
 
 /* ftps_sess_set_logged_in - USER/PASS succeeded */
 void ftps_sess_set_logged_in(struct ftps_sess *sess);
+
+/* ftps_sess_login_allowed - under FTPS_SESS_POLICY_PER_USER, once the
+ * user's own TLSRequired is known: 0 if it wanted the control channel (or
+ * the credentials) protected and they were not */
+int ftps_sess_login_allowed(const struct ftps_sess *sess);
 
 #endif /* FTPS_SESSION_H */

@@ -222,13 +222,29 @@ S_CLIENT_VERSION = {
 
 
 def s_client(server, version=None, lines=(), extra=(), delay=0.3,
-             timeout=30):
-    """openssl s_client -starttls ftp; feeds lines (CRLF) one by one with a
-    delay after the handshake, then QUIT; returns (rc, output)."""
-    argv = ["openssl", "s_client", "-starttls", "ftp", "-crlf", "-ign_eof",
-            "-connect", "%s:%d" % (server.host, server.port),
-            "-servername", "localhost"]
+             timeout=30, starttls=True, port=None):
+    """openssl s_client -starttls ftp (starttls=False: TLS from the first
+    byte, implicit FTPS); feeds lines (CRLF) one by one with a delay after
+    the handshake, then closes stdin; returns (rc, output)."""
+    argv = ["openssl", "s_client"]
+    if starttls:
+        argv += ["-starttls", "ftp"]
+    argv += ["-crlf", "-ign_eof",
+             "-connect", "%s:%d" % (server.host, port or server.port),
+             "-servername", "localhost"]
     argv += S_CLIENT_VERSION[version] + list(extra)
+    return _feed(argv, lines, delay, timeout, "s_client")
+
+
+def gnutls_cli(server, lines=(), port=None, extra=(), delay=0.3, timeout=30):
+    """gnutls-cli --insecure --crlf straight to host:port (implicit FTPS);
+    feeds lines like s_client(); returns (rc, output)."""
+    argv = ["gnutls-cli", "--insecure", "--crlf",
+            "--port", str(port or server.port)] + list(extra) + [server.host]
+    return _feed(argv, lines, delay, timeout, "gnutls-cli")
+
+
+def _feed(argv, lines, delay, timeout, what):
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
     try:
@@ -248,7 +264,7 @@ def s_client(server, version=None, lines=(), extra=(), delay=0.3,
     except subprocess.TimeoutExpired:
         p.kill()
         out, _ = p.communicate()
-        raise ClientError("s_client timeout: " + _txt(out)[-2000:])
+        raise ClientError("%s timeout: %s" % (what, _txt(out)[-2000:]))
     except BrokenPipeError:
         p.stdin = None
         out, _ = p.communicate(timeout=timeout)
@@ -260,9 +276,10 @@ def s_client(server, version=None, lines=(), extra=(), delay=0.3,
 class Raw:
     """Line-level FTP client over a plain or TLS socket."""
 
-    def __init__(self, server, timeout=10):
+    def __init__(self, server, timeout=10, port=None):
         self.server = server
-        self.sock = socket.create_connection((server.host, server.port),
+        self.sock = socket.create_connection((server.host,
+                                              port or server.port),
                                              timeout=timeout)
         self.buf = b""
         self.banner = self.reply()
@@ -360,3 +377,107 @@ def expect(got, want, what):
     if not ok:
         raise AssertionError("%s: expected %s, got %r" % (what, want, text))
     return text
+
+
+# -- implicit FTPS (TLSOptions UseImplicitSSL) -------------------------------
+
+class ImplicitFTP_TLS(ReusingFTP_TLS):
+    """Implicit FTPS: TLS from the first byte, before the banner, and data
+    connections protected without PBSZ/PROT (data_tls=False: in clear).
+    Data TLS resumes the control session, as ReusingFTP_TLS does."""
+    data_tls = True
+
+    def connect(self, host="", port=0, timeout=-999, source_address=None):
+        if host:
+            self.host = host
+        if port > 0:
+            self.port = port
+        if timeout != -999:
+            self.timeout = timeout
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.af = sock.family
+        try:
+            self.sock = self.context.wrap_socket(sock,
+                                                 server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self._prot_p = self.data_tls
+        self.welcome = self.getresp()
+        return self.welcome
+
+
+def implicit_ftps(server, port=None, version=None, login=True, mode="pasv",
+                  data_tls=True, ctx=None):
+    """Connected (and by default logged-in) implicit-FTPS ftplib client;
+    sends no AUTH, PBSZ or PROT."""
+    f = ImplicitFTP_TLS(context=ctx or context(version), timeout=TIMEOUT)
+    f.data_tls = data_tls
+    f.connect(server.host, port or server.port)
+    try:
+        if login:
+            f.login(server.user, server.password)
+        f.set_mode(mode)
+    except BaseException:
+        close_quietly(f)
+        raise
+    return f
+
+
+class ImplicitRaw(Raw):
+    """Raw over implicit FTPS: the TLS handshake first, then the banner."""
+
+    def __init__(self, server, timeout=10, port=None, version=None):
+        self.server = server
+        sock = socket.create_connection((server.host, port or server.port),
+                                        timeout=timeout)
+        try:
+            self.sock = context(version).wrap_socket(
+                sock, server_hostname="localhost")
+        except BaseException:
+            sock.close()
+            raise
+        self.buf = b""
+        self.banner = self.reply()
+
+
+def curl_implicit(server, path="/", port=None, version=None, upload=None,
+                  output=None, extra=(), timeout=PROC_TIMEOUT):
+    """curl -k ftps://host:port/path (implicit FTPS)."""
+    argv = ["curl", "-sS", "-k", "--max-time", str(timeout - 5),
+            "--user", "%s:%s" % (server.user, server.password)]
+    argv += CURL_VERSION[version] + list(extra)
+    if upload is not None:
+        argv += ["-T", upload]
+    if output is not None:
+        argv += ["-o", output]
+    argv.append("ftps://%s:%d%s" % (server.host, port or server.port, path))
+    return run(argv, timeout=timeout)
+
+
+def lftp_implicit(server, commands, port=None, version=None,
+                  timeout=PROC_TIMEOUT, debug=False):
+    """lftp -c with open ftps://host:port (implicit FTPS)."""
+    pre = ["debug 5"] if debug else []
+    pre += [
+        "set cmd:fail-exit yes",
+        "set ssl:verify-certificate no",
+        "set ftp:ssl-protect-data true",
+        "set ftp:ssl-protect-list true",
+        "set ftp:passive-mode true",
+        "set net:max-retries 1",
+        "set net:timeout 10",
+        "set net:reconnect-interval-base 1",
+        "set xfer:clobber true",
+    ]
+    prio = LFTP_PRIORITY[version]
+    if prio:
+        pre.append('set ssl:priority "%s"' % prio)
+    pre.append("open -u %s,%s ftps://%s:%d"
+               % (server.user, server.password, server.host,
+                  port or server.port))
+    script = "\n".join(pre + list(commands)) + "\n"
+    env = dict(os.environ)
+    env.setdefault("HOME", "/tmp")
+    return run(["lftp", "-c", script], timeout=timeout, env=env)

@@ -294,9 +294,10 @@ class Server:
         raise RuntimeError("proftpd did not come up in %ds\n%s"
                            % (timeout, self.log_tail()))
 
-    def _listening(self):
+    def _listening(self, port=None):
         """Is 127.0.0.1:port in LISTEN? Read /proc, so no session is forked."""
-        want = "0100007F:%04X" % self.port
+        port = port or self.port
+        want = "0100007F:%04X" % port
         try:
             with open("/proc/net/tcp") as f:
                 for line in f:
@@ -306,10 +307,36 @@ class Server:
             return False
         except OSError:
             try:
-                socket.create_connection((self.host, self.port), 1).close()
+                socket.create_connection((self.host, port), 1).close()
                 return True
             except OSError:
                 return False
+
+    def wait_listening(self, port, timeout=10):
+        """Wait until 127.0.0.1:port (e.g. a <VirtualHost>'s) listens."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self._listening(port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("nothing listens on port %d after %ds\n%s"
+                           % (port, timeout, self.log_tail()))
+
+    def append_conf(self, lines):
+        """Append lines to proftpd.conf (call before start())."""
+        with open(self.conf, "a") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def replace_conf(self, directive, line):
+        """Replace the top-level line(s) starting with "directive " by line
+        (call before start())."""
+        with open(self.conf) as f:
+            old = f.read().splitlines()
+        new = [line if l.split(" ", 1)[0] == directive else l for l in old]
+        if new == old:
+            new.append(line)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(new) + "\n")
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
