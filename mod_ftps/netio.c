@@ -6,7 +6,9 @@
  * SIGURG aborts) while it waits.  Returning EAGAIN to the core instead
  * would cost a 200 ms back-off per wait (PR_TUNABLE_EINTR_RETRY_INTERVAL).
  */
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <time.h>
@@ -59,6 +61,11 @@ static int wait_fd(pr_netio_stream_t *nstrm, int fd, int want,
   for (;;) {
     int timeout = -1, rc;
 
+    /* A signal may have arrived while OpenSSL was in read() or write()
+     * (it retries on EINTR): run its handler before sleeping again. */
+    errno = 0;
+    pr_signals_handle();
+
     if (deadline > 0) {
       long long left = deadline - now_ms();
 
@@ -88,9 +95,29 @@ static int wait_fd(pr_netio_stream_t *nstrm, int fd, int want,
       return -1;
     }
 
-    /* Run timers and signal handlers; errno 0 skips the core's back-off. */
-    errno = 0;
-    pr_signals_handle();
+    /* Timers and signal handlers run at the top of the loop; errno 0
+     * there skips the core's 200 ms back-off. */
+  }
+}
+
+/* set_nonblocking - make fd non-blocking for a handshake or closure, so
+ * that TLSTimeoutHandshake holds even when the peer sends nothing (the
+ * control socket is blocking); returns the old flags, to restore */
+static int set_nonblocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+
+  if (flags >= 0 &&
+      !(flags & O_NONBLOCK)) {
+    (void) fcntl(fd, F_SETFL, flags|O_NONBLOCK);
+  }
+  return flags;
+}
+
+/* restore_flags - undo set_nonblocking */
+static void restore_flags(int fd, int flags) {
+  if (flags >= 0 &&
+      !(flags & O_NONBLOCK)) {
+    (void) fcntl(fd, F_SETFL, flags);
   }
 }
 
@@ -447,6 +474,7 @@ void ftps_netio_uninstall(void) {
 int ftps_netio_ctrl_start(struct ftps_error *err) {
   pr_netio_stream_t *in = session.c->instrm;
   struct ftps_tls *tls;
+  int flags, res, xerrno;
 
   /* Bytes the client sent after "AUTH" were read in clear: a man in the
    * middle may have injected them.  Drop them (mod_tls Bug#3624). */
@@ -460,9 +488,12 @@ int ftps_netio_ctrl_start(struct ftps_error *err) {
     return -1;
   }
 
-  if (handshake(tls, err) < 0) {
-    int xerrno = errno;
+  flags = set_nonblocking(PR_NETIO_FD(in));
+  res = handshake(tls, err);
+  xerrno = errno;
+  restore_flags(PR_NETIO_FD(in), flags);
 
+  if (res < 0) {
     ftps_tls_free(tls);
     errno = xerrno;
     return -1;
@@ -472,25 +503,66 @@ int ftps_netio_ctrl_start(struct ftps_error *err) {
   return 0;
 }
 
+/* peer_sent_record - 1 if the next byte waiting on fd starts a TLS record
+ * (content types 20 to 23; TLS 1.3 hides a close_notify in type 23), not
+ * an FTP command in clear */
+static int peer_sent_record(int fd) {
+  unsigned char type = 0;
+
+  return recv(fd, &type, 1, MSG_PEEK) == 1 && type >= 20 && type <= 23;
+}
+
+/* close_ctrl_tls - CCC's closure on a non-blocking socket: send our
+ * close_notify, then take the client's.  RFC 4217 section 6 wants both, but
+ * curl's default CCC mode never sends its own and goes on in clear: when
+ * the next bytes are not a TLS record, the closure was one-way.  A TLS
+ * record that is not close_notify ends the session. */
+static int close_ctrl_tls(struct ftps_tls *tls, struct ftps_error *err) {
+  long long deadline = deadline_after(netio_timeout);
+  int fd = ftps_tls_fd(tls), want = 0;
+
+  while (ftps_tls_shutdown(tls, &want) < 0) {
+    if (errno != EAGAIN ||
+        wait_fd(NULL, fd, want, deadline) < 0) {
+      ftps_error_set(err, "CCC: cannot send close_notify: %s",
+        ftps_tls_error(tls));
+      return -1;
+    }
+  }
+
+  if (wait_fd(NULL, fd, FTPS_WANT_READ, deadline) < 0) {
+    ftps_error_set(err, "CCC: the client sent nothing after close_notify");
+    return -1;
+  }
+
+  if (!peer_sent_record(fd)) {
+    ftps_log("CCC: the client went on in clear without close_notify");
+    return 0;
+  }
+
+  while (ftps_tls_close(tls, &want) < 0) {
+    if (errno != EAGAIN ||
+        wait_fd(NULL, fd, want, deadline) < 0) {
+      ftps_error_set(err, "CCC: %s", errno == ETIMEDOUT ?
+        "no close_notify from the client in time" : ftps_tls_error(tls));
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int ftps_netio_ctrl_clear(struct ftps_error *err) {
   struct ftps_tls *tls = ctrl_conn.tls;
-  long long deadline = deadline_after(netio_timeout);
-  int want = 0, res = 0;
+  int flags, res;
 
   if (tls == NULL) {
     errno = EINVAL;
     return -1;
   }
 
-  while (ftps_tls_close(tls, &want) < 0) {
-    if (errno != EAGAIN ||
-        wait_fd(NULL, ftps_tls_fd(tls), want, deadline) < 0) {
-      ftps_error_set(err, "CCC: %s", errno == ETIMEDOUT ?
-        "no close_notify from the client in time" : ftps_tls_error(tls));
-      res = -1;
-      break;
-    }
-  }
+  flags = set_nonblocking(ftps_tls_fd(tls));
+  res = close_ctrl_tls(tls, err);
+  restore_flags(ftps_tls_fd(tls), flags);
 
   ftps_tls_free(tls);
   attach(&ctrl_conn, NULL, NULL, NULL);

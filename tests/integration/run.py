@@ -56,6 +56,8 @@ class Ctx:
                 and self.shared[key].running():
             srv = self.shared[key]
         else:
+            if shared and start and key in self.shared:
+                self.shared.pop(key).cleanup()   # one that failed or died
             srv = ftpsd.Server(self.module, tls=tls, extra=extra,
                                keep=self.keep, name=name)
             if shared and start:

@@ -26,7 +26,9 @@ static const char *verdict_name(enum ftps_verdict v) {
     "AUTH_SECOND", "AUTH_AFTER_LOGIN", "PBSZ_OK", "PBSZ_COUNTER",
     "PBSZ_SYNTAX", "PROT_CLEAR", "PROT_PRIVATE", "PROT_REFUSED",
     "PROT_UNSUPPORTED", "PROT_UNKNOWN", "PROT_SYNTAX", "PROT_NEED_PBSZ",
-    "NEED_SECURE_CTRL", "NEED_CTRL_TLS", "NEED_DATA_TLS"
+    "NEED_SECURE_CTRL", "NEED_CTRL_TLS", "NEED_DATA_TLS", "AUTH_AFTER_CCC",
+    "CCC_OK", "CCC_REFUSED", "CCC_INSECURE", "SSCN_SERVER", "SSCN_CLIENT",
+    "SSCN_SYNTAX"
   };
 
   if ((unsigned int) v < NELEMS(names)) {
@@ -617,6 +619,253 @@ START_TEST(test_rfc4217_session) {
 }
 END_TEST
 
+/* CCC (RFC 4217 section 6) */
+
+/* Before AUTH there is nothing to clear, logged in or not. */
+START_TEST(test_ccc_before_auth) {
+  const struct ftps_required *reqs[] = {
+    &req_off, &req_on, &req_ctrl, &req_auth, &req_data, &req_nodata
+  };
+  struct ftps_sess sess;
+  size_t i;
+
+  for (i = 0; i < NELEMS(reqs); i++) {
+    ftps_sess_init(&sess, reqs[i]);
+    ck_assert_msg(ftps_sess_ccc(&sess) == FTPS_CCC_INSECURE, "req %zu: %s",
+      i, verdict_name(ftps_sess_ccc(&sess)));
+    ck_assert_uint_eq(sess.flags, 0);
+
+    ftps_sess_set_logged_in(&sess);
+    ck_assert_int_eq(ftps_sess_ccc(&sess), FTPS_CCC_INSECURE);
+    ck_assert_uint_eq(sess.flags, FTPS_SESS_FL_LOGGED_IN);
+  }
+}
+END_TEST
+
+/* TLSRequired with the control channel (on, ctrl): refused, nothing
+ * changes, and refusing again changes nothing either. */
+START_TEST(test_ccc_refused_when_ctrl_required) {
+  const struct ftps_required *reqs[] = { &req_on, &req_ctrl };
+  const char *mechs[] = { "TLS", "SSL" };
+  size_t i, j;
+
+  for (i = 0; i < NELEMS(reqs); i++) {
+    for (j = 0; j < NELEMS(mechs); j++) {
+      struct ftps_sess sess;
+      unsigned int before;
+      int protected;
+
+      authed(&sess, reqs[i], mechs[j]);
+      (void) ftps_sess_pbsz(&sess, "0");
+      (void) ftps_sess_prot(&sess, "P");
+      ftps_sess_set_logged_in(&sess);
+      before = sess.flags;
+      protected = ftps_sess_data_protected(&sess);
+
+      ck_assert_msg(ftps_sess_ccc(&sess) == FTPS_CCC_REFUSED,
+        "req %zu AUTH %s: %s", i, mechs[j],
+        verdict_name(ftps_sess_ccc(&sess)));
+      ck_assert_msg(sess.flags == before, "req %zu AUTH %s: flags %#x, "
+        "were %#x", i, mechs[j], sess.flags, before);
+      ck_assert_int_eq(ftps_sess_ccc(&sess), FTPS_CCC_REFUSED);
+      ck_assert_uint_eq(sess.flags, before);
+      ck_assert_int_eq(ftps_sess_data_protected(&sess), protected);
+      /* the control channel is still protected: a second AUTH is the
+       * usual 503, not the after-CCC 534 */
+      ck_assert_int_eq(ftps_sess_auth(&sess, "TLS"), FTPS_AUTH_SECOND);
+    }
+  }
+}
+END_TEST
+
+struct ccc_case {
+  const struct ftps_required *req;
+  const char *mech;
+  const char *prot;         /* PROT sent before CCC, or NULL */
+  int protected;            /* data protection before and after CCC */
+};
+
+static const struct ccc_case ccc_cases[] = {
+  { &req_off, "TLS", "P", 1 },
+  { &req_off, "TLS", NULL, 0 },
+  { &req_off, "TLS", "C", 0 },
+  { &req_off, "SSL", NULL, 1 },
+  { &req_off, "SSL", "C", 0 },
+  { &req_auth, "TLS", "P", 1 },
+  { &req_auth, "TLS", NULL, 0 },
+  { &req_data, "TLS", "P", 1 },      /* auth+data minus auth */
+  { &req_data, "SSL", NULL, 1 },
+  { &req_nodata, "TLS", NULL, 0 },
+  { &req_nodata, "SSL", NULL, 0 },
+};
+
+START_TEST(test_ccc_table) {
+  static const struct ftps_required req_auth_data = {
+    0, 1, FTPS_DATA_REQUIRED
+  };
+  const struct ccc_case *c = &ccc_cases[_i];
+  const struct ftps_required *req = c->req;
+  struct ftps_sess sess;
+  unsigned int before, after;
+  enum ftps_verdict v;
+
+  /* Run the auth+data variant for the data rows too. */
+  int pass;
+  for (pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      if (c->req != &req_data) {
+        break;
+      }
+      req = &req_auth_data;
+    }
+
+    authed(&sess, req, c->mech);
+    (void) ftps_sess_pbsz(&sess, "0");
+    if (c->prot != NULL) {
+      (void) ftps_sess_prot(&sess, c->prot);
+    }
+    ftps_sess_set_logged_in(&sess);
+    ck_assert_msg(ftps_sess_data_protected(&sess) == c->protected,
+      "row %d pass %d: data protected %d before CCC", _i, pass,
+      ftps_sess_data_protected(&sess));
+    before = sess.flags;
+
+    v = ftps_sess_ccc(&sess);
+    ck_assert_msg(v == FTPS_CCC_OK, "row %d pass %d CCC: %s", _i, pass,
+      verdict_name(v));
+    after = (before & ~FTPS_SESS_FL_CTRL_TLS) | FTPS_SESS_FL_CCC;
+    ck_assert_msg(sess.flags == after, "row %d pass %d: flags %#x after CCC, "
+      "expected %#x", _i, pass, sess.flags, after);
+    ck_assert_msg(ftps_sess_data_protected(&sess) == c->protected,
+      "row %d pass %d: data protection changed by CCC", _i, pass);
+
+    /* Nothing more to clear. */
+    v = ftps_sess_ccc(&sess);
+    ck_assert_msg(v == FTPS_CCC_INSECURE, "row %d pass %d second CCC: %s",
+      _i, pass, verdict_name(v));
+    ck_assert_uint_eq(sess.flags, after);
+
+    /* No way back to a protected control channel. */
+    ck_assert_int_eq(ftps_sess_auth(&sess, "TLS"), FTPS_AUTH_AFTER_CCC);
+    ck_assert_int_eq(ftps_sess_auth(&sess, "ssl"), FTPS_AUTH_AFTER_CCC);
+    ck_assert_int_eq(ftps_sess_auth(&sess, "TLS-C"), FTPS_AUTH_AFTER_CCC);
+    ck_assert_int_eq(ftps_sess_auth(&sess, NULL), FTPS_AUTH_NO_ARG);
+
+    /* PBSZ and PROT need a protected control channel. */
+    ck_assert_int_eq(ftps_sess_pbsz(&sess, "0"), FTPS_NEED_SECURE_CTRL);
+    ck_assert_int_eq(ftps_sess_prot(&sess, "P"), FTPS_NEED_SECURE_CTRL);
+    ck_assert_int_eq(ftps_sess_prot(&sess, "C"), FTPS_NEED_SECURE_CTRL);
+    ck_assert_msg(sess.flags == after, "row %d pass %d: flags %#x after the "
+      "refusals, expected %#x", _i, pass, sess.flags, after);
+    ck_assert_int_eq(ftps_sess_data_protected(&sess), c->protected);
+
+    /* Transfers go on under the data protection in force. */
+    ck_assert_int_eq(ftps_sess_check_cmd(&sess, "PWD"), FTPS_OK);
+    ck_assert_int_eq(ftps_sess_check_cmd(&sess, "RETR"),
+      (req->data == FTPS_DATA_REQUIRED && !c->protected) ?
+      FTPS_NEED_DATA_TLS : FTPS_OK);
+    /* Credentials must not go in clear where TLSRequired says so. */
+    ck_assert_int_eq(ftps_sess_check_cmd(&sess, "USER"),
+      req->auth ? FTPS_NEED_CTRL_TLS : FTPS_OK);
+  }
+}
+END_TEST
+
+/* A whole session: AUTH, login, PROT P, CCC, then the after-CCC state. */
+START_TEST(test_ccc_session) {
+  static const struct ftps_required req_auth_data = {
+    0, 1, FTPS_DATA_REQUIRED
+  };
+  struct ftps_sess sess;
+
+  ftps_sess_init(&sess, &req_auth_data);
+  ck_assert_int_eq(ftps_sess_ccc(&sess), FTPS_CCC_INSECURE);
+  ftps_sess_auth_done(&sess, ftps_sess_auth(&sess, "TLS"));
+  ck_assert_int_eq(ftps_sess_pbsz(&sess, "0"), FTPS_PBSZ_OK);
+  ck_assert_int_eq(ftps_sess_prot(&sess, "P"), FTPS_PROT_PRIVATE);
+  ftps_sess_set_logged_in(&sess);
+  ck_assert_int_eq(ftps_sess_ccc(&sess), FTPS_CCC_OK);
+  ck_assert_uint_eq(sess.flags, FTPS_SESS_FL_PBSZ|FTPS_SESS_FL_PROT_P|
+    FTPS_SESS_FL_LOGGED_IN|FTPS_SESS_FL_CCC);
+  ck_assert_int_eq(ftps_sess_data_protected(&sess), 1);
+  ck_assert_int_eq(ftps_sess_check_cmd(&sess, "LIST"), FTPS_OK);
+  ck_assert_int_eq(ftps_sess_ccc(&sess), FTPS_CCC_INSECURE);
+  ck_assert_int_eq(ftps_sess_auth(&sess, "TLS"), FTPS_AUTH_AFTER_CCC);
+}
+END_TEST
+
+/* SSCN */
+
+struct sscn_case {
+  int on_before;            /* SSCN flag before */
+  const char *arg;
+  enum ftps_verdict verdict;
+  int on_after;
+};
+
+static const struct sscn_case sscn_cases[] = {
+  { 0, NULL, FTPS_SSCN_SERVER, 0 },
+  { 1, NULL, FTPS_SSCN_CLIENT, 1 },
+  { 0, "ON", FTPS_SSCN_CLIENT, 1 },
+  { 0, "on", FTPS_SSCN_CLIENT, 1 },
+  { 0, "On", FTPS_SSCN_CLIENT, 1 },
+  { 1, "ON", FTPS_SSCN_CLIENT, 1 },
+  { 1, "OFF", FTPS_SSCN_SERVER, 0 },
+  { 1, "off", FTPS_SSCN_SERVER, 0 },
+  { 0, "OFF", FTPS_SSCN_SERVER, 0 },
+  { 0, "BOGUS", FTPS_SSCN_SYNTAX, 0 },
+  { 1, "BOGUS", FTPS_SSCN_SYNTAX, 1 },
+  { 0, "", FTPS_SSCN_SYNTAX, 0 },
+  { 1, "", FTPS_SSCN_SYNTAX, 1 },
+  { 0, "ONX", FTPS_SSCN_SYNTAX, 0 },
+  { 0, " ON", FTPS_SSCN_SYNTAX, 0 },
+  { 1, "OF", FTPS_SSCN_SYNTAX, 1 },
+  { 1, "0", FTPS_SSCN_SYNTAX, 1 },
+};
+
+START_TEST(test_sscn_table) {
+  const struct sscn_case *c = &sscn_cases[_i];
+  const unsigned int others = FTPS_SESS_FL_CTRL_TLS|FTPS_SESS_FL_PBSZ|
+    FTPS_SESS_FL_PROT_P|FTPS_SESS_FL_LOGGED_IN;
+  struct ftps_sess sess;
+  enum ftps_verdict v;
+  size_t k;
+
+  /* with and without the other flags set */
+  for (k = 0; k < 2; k++) {
+    unsigned int base = k ? others : 0;
+
+    ftps_sess_init(&sess, &req_off);
+    sess.flags = base | (c->on_before ? FTPS_SESS_FL_SSCN : 0);
+    v = ftps_sess_sscn(&sess, c->arg);
+    ck_assert_msg(v == c->verdict, "row %d SSCN %s: %s, expected %s", _i,
+      str(c->arg), verdict_name(v), verdict_name(c->verdict));
+    ck_assert_msg(sess.flags == (base |
+      (c->on_after ? FTPS_SESS_FL_SSCN : 0)), "row %d SSCN %s: flags %#x",
+      _i, str(c->arg), sess.flags);
+  }
+}
+END_TEST
+
+/* The method asked for afterwards is the one last set. */
+START_TEST(test_sscn_sequence) {
+  struct ftps_sess sess;
+
+  authed(&sess, &req_on, "TLS");
+  ck_assert_int_eq(ftps_sess_sscn(&sess, NULL), FTPS_SSCN_SERVER);
+  ck_assert_int_eq(ftps_sess_sscn(&sess, "ON"), FTPS_SSCN_CLIENT);
+  ck_assert_int_eq(ftps_sess_sscn(&sess, NULL), FTPS_SSCN_CLIENT);
+  ck_assert_int_eq(ftps_sess_sscn(&sess, "BOGUS"), FTPS_SSCN_SYNTAX);
+  ck_assert_int_eq(ftps_sess_sscn(&sess, NULL), FTPS_SSCN_CLIENT);
+  ck_assert_int_eq(ftps_sess_sscn(&sess, "OFF"), FTPS_SSCN_SERVER);
+  ck_assert_int_eq(ftps_sess_sscn(&sess, "BOGUS"), FTPS_SSCN_SYNTAX);
+  ck_assert_int_eq(ftps_sess_sscn(&sess, NULL), FTPS_SSCN_SERVER);
+  ck_assert_uint_eq(sess.flags, FTPS_SESS_FL_CTRL_TLS);
+  /* SSCN does not touch data protection */
+  ck_assert_int_eq(ftps_sess_data_protected(&sess), 0);
+}
+END_TEST
+
 Suite *session_suite(void) {
   Suite *s = suite_create("session");
   TCase *tc;
@@ -644,6 +893,15 @@ Suite *session_suite(void) {
   tcase_add_loop_test(tc, test_is_data_cmd_table, 0, NELEMS(data_cmd_cases));
   tcase_add_test(tc, test_data_protected);
   tcase_add_test(tc, test_rfc4217_session);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("ccc_sscn");
+  tcase_add_test(tc, test_ccc_before_auth);
+  tcase_add_test(tc, test_ccc_refused_when_ctrl_required);
+  tcase_add_loop_test(tc, test_ccc_table, 0, NELEMS(ccc_cases));
+  tcase_add_test(tc, test_ccc_session);
+  tcase_add_loop_test(tc, test_sscn_table, 0, NELEMS(sscn_cases));
+  tcase_add_test(tc, test_sscn_sequence);
   suite_add_tcase(s, tc);
 
   return s;
