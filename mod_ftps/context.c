@@ -148,9 +148,19 @@ static int set_sessions(SSL_CTX *ctx, const struct ftps_context_props *props,
     return -1;
   }
 
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  /* The lifetime of cached sessions, and of tickets (RFC 8446 section
+   * 4.6.1 lifetime hint). */
   SSL_CTX_set_timeout(ctx, props->session_timeout > 0 ?
     props->session_timeout : CONTEXT_SESSION_TIMEOUT);
+
+  if (props->session_cache_off) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 0);
+
+  } else {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  }
 
   return ftps_binding_install(ctx, err);
 }

@@ -241,6 +241,47 @@ MODRET set_tlsverifyserver(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
+/* usage: TLSSessionCache off|type:/info [timeout]
+ * Only OpenSSL's cache in each session process ("internal:") exists so
+ * far; it is what every session resumes from, with tickets.  Other types
+ * (shm:, redis:, memcache:) are accepted and served by it, with a warning. */
+MODRET set_tlssessioncache(cmd_rec *cmd) {
+  const char *type = cmd->argv[1];
+  int timeout = 0, cache_on = TRUE;
+  config_rec *c;
+
+  CHECK_CONF(cmd, CONF_ROOT|CONF_GLOBAL|CONF_VIRTUAL);
+  if (cmd->argc < 2 || cmd->argc > 3) {
+    CONF_ERROR(cmd, "wrong number of parameters");
+  }
+
+  if (strcasecmp(type, "off") == 0) {
+    cache_on = FALSE;
+
+  } else if (strchr(type, ':') == NULL) {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "expected off or type:/info, "
+      "got '", type, "'", NULL));
+
+  } else if (strncasecmp(type, "internal:", 9) != 0) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSSessionCache %s: "
+      "external session caches are not supported yet; using the internal "
+      "cache", type);
+  }
+
+  if (cmd->argc == 3 &&
+      (pr_str_get_duration(cmd->argv[2], &timeout) < 0 || timeout <= 0)) {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "error parsing timeout value '",
+      (char *) cmd->argv[2], "'", NULL));
+  }
+
+  c = add_config_param(cmd->argv[0], 2, NULL, NULL);
+  c->argv[0] = pcalloc(c->pool, sizeof(int));
+  *((int *) c->argv[0]) = cache_on;
+  c->argv[1] = pcalloc(c->pool, sizeof(int));
+  *((int *) c->argv[1]) = timeout;
+  return PR_HANDLED(cmd);
+}
+
 /* usage: TLSTimeoutHandshake seconds */
 MODRET set_tlstimeouthandshake(cmd_rec *cmd) {
   int timeout = -1;
@@ -275,6 +316,7 @@ conftable ftps_conftab[] = {
   { "TLSRequired",              set_tlsrequired,         NULL },
   { "TLSRSACertificateFile",    set_tlsfile,             NULL },
   { "TLSRSACertificateKeyFile", set_tlsfile,             NULL },
+  { "TLSSessionCache",          set_tlssessioncache,     NULL },
   { "TLSTimeoutHandshake",      set_tlstimeouthandshake, NULL },
   { "TLSVerifyServer",          set_tlsverifyserver,     NULL },
   { NULL, NULL, NULL }

@@ -111,11 +111,36 @@ static void update_data_protection(void) {
    * use each ticket once: insisting on resumption would soon refuse every
    * transfer (mod_tls Bug#3465 drops the check too). */
   if ((sess_opts & FTPS_OPT_NO_SESSION_REUSE_REQUIRED) ||
-      (sess.flags & FTPS_SESS_FL_CCC)) {
+      (sess.flags & FTPS_SESS_FL_CCC) ||
+      !ftps_server_session_cache(main_server, NULL)) {
     require_reuse = FALSE;
   }
   ftps_netio_set_data_protection(ftps_sess_data_protected(&sess),
     require_reuse, (sess.flags & FTPS_SESS_FL_SSCN) ? TRUE : FALSE);
+}
+
+/* set_notes - what the session's TLS is, for LogFormat %{note:...},
+ * mod_sql, mod_rewrite; and, with TLSOptions StdEnvVars, for programs the
+ * session runs (mod_exec, SITE commands) */
+static void set_notes(struct ftps_tls *tls) {
+  const char *names[] = { "FTPS", "TLS_PROTOCOL", "TLS_CIPHER",
+    "TLS_SERVER_NAME", "TLS_LIBRARY_VERSION" };
+  const char *values[] = { "1", ftps_tls_protocol(tls), ftps_tls_cipher(tls),
+    ftps_tls_server_name(tls), ftps_tls_library() };
+  size_t i;
+
+  for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if (*values[i] == '\0') {
+      continue;
+    }
+
+    if (i < 4) {
+      (void) pr_table_add_dup(session.notes, names[i], values[i], 0);
+    }
+    if (sess_opts & FTPS_OPT_STD_ENV_VARS) {
+      (void) pr_env_set(session.pool, names[i], values[i]);
+    }
+  }
 }
 
 /* ctrl_protected - the control handshake succeeded (AUTH or implicit):
@@ -128,12 +153,7 @@ static void ctrl_protected(enum ftps_verdict verdict) {
   (void) pr_session_set_protocol("ftps");
   update_data_protection();
 
-  /* For LogFormat %{note:...}, mod_sql, mod_rewrite. */
-  (void) pr_table_add_dup(session.notes, "FTPS", "1", 0);
-  (void) pr_table_add_dup(session.notes, "TLS_PROTOCOL",
-    ftps_tls_protocol(tls), 0);
-  (void) pr_table_add_dup(session.notes, "TLS_CIPHER", ftps_tls_cipher(tls),
-    0);
+  set_notes(tls);
 
   ftps_log("control connection protected: %s, %s%s", ftps_tls_protocol(tls),
     ftps_tls_cipher(tls), ftps_tls_resumed(tls) ? ", resumed" : "");

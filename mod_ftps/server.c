@@ -52,6 +52,15 @@ unsigned long ftps_server_options(server_rec *s) {
   return opts;
 }
 
+int ftps_server_session_cache(server_rec *s, long *timeout) {
+  config_rec *c = find_config(s->conf, CONF_PARAM, "TLSSessionCache", FALSE);
+
+  if (timeout != NULL) {
+    *timeout = c != NULL ? *((int *) c->argv[1]) : 0;
+  }
+  return c != NULL ? *((int *) c->argv[0]) : TRUE;
+}
+
 int ftps_server_handshake_timeout(server_rec *s) {
   int *timeout = get_param_ptr(s->conf, "TLSTimeoutHandshake", FALSE);
 
@@ -266,6 +275,8 @@ static int load_server(server_rec *s) {
     props.protocols = protos != NULL ? *protos : FTPS_PROTO_DEFAULT;
     props.ca_file = get_param_ptr(s->conf, "TLSCACertificateFile", FALSE);
     ciphers_of(s, &props);
+    props.session_cache_off = !ftps_server_session_cache(s,
+      &props.session_timeout);
 
     PRIVS_ROOT
     ctx = ftps_context_new(&props, &what, &index, &err);

@@ -349,6 +349,20 @@ int ftps_tls_resumed(const struct ftps_tls *tls) {
   return tls != NULL ? SSL_session_reused(tls->ssl) : 0;
 }
 
+const char *ftps_tls_server_name(const struct ftps_tls *tls) {
+  const char *name;
+
+  if (tls == NULL) {
+    return "";
+  }
+  name = SSL_get_servername(tls->ssl, TLSEXT_NAMETYPE_host_name);
+  return name != NULL ? name : "";
+}
+
+const char *ftps_tls_library(void) {
+  return OpenSSL_version(OPENSSL_VERSION);
+}
+
 const char *ftps_tls_protocol(const struct ftps_tls *tls) {
   return tls != NULL ? SSL_get_version(tls->ssl) : "";
 }

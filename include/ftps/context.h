@@ -22,6 +22,7 @@ struct ftps_context_props {
   const char *ca_file;             /* TLSCACertificateFile, or NULL */
   int server_preference;           /* prefer our cipher order (default 1) */
   long session_timeout;            /* seconds; 0 = default */
+  int session_cache_off;           /* TLSSessionCache off: no resumption */
 };
 
 /* Which property a failure is about, so the glue can name the directive. */

@@ -32,6 +32,10 @@ int ftps_server_engine(server_rec *s);
 /* ftps_server_options - the TLSOptions of s, OR-ed over every line */
 unsigned long ftps_server_options(server_rec *s);
 
+/* ftps_server_session_cache - 0 if TLSSessionCache is off for s, else 1;
+ * *timeout (if not NULL) gets its lifetime in seconds, 0 for the default */
+int ftps_server_session_cache(server_rec *s, long *timeout);
+
 /* ftps_server_handshake_timeout - TLSTimeoutHandshake of s, in seconds */
 int ftps_server_handshake_timeout(server_rec *s);
 

@@ -88,6 +88,12 @@ SSL *ftps_tls_ssl(const struct ftps_tls *tls);
 /* ftps_tls_resumed - 1 if the handshake resumed an earlier session */
 int ftps_tls_resumed(const struct ftps_tls *tls);
 
+/* ftps_tls_server_name - the SNI host name the client sent, or "" */
+const char *ftps_tls_server_name(const struct ftps_tls *tls);
+
+/* ftps_tls_library - the OpenSSL version in use, e.g. "OpenSSL 3.0.19 ..." */
+const char *ftps_tls_library(void);
+
 /* ftps_tls_protocol, ftps_tls_cipher - e.g. "TLSv1.3",
  * "TLS_AES_256_GCM_SHA384" ("" before the handshake) */
 const char *ftps_tls_protocol(const struct ftps_tls *tls);
