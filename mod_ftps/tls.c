@@ -283,29 +283,21 @@ int ftps_tls_shutdown(struct ftps_tls *tls, int *want) {
 int ftps_tls_close(struct ftps_tls *tls, int *want) {
   int rc;
 
-  if (tls == NULL || want == NULL) {
-    errno = EINVAL;
-    return -1;
-  }
-  if (tls->failed) {
-    errno = EPIPE;
+  if (ftps_tls_shutdown(tls, want) < 0) {
     return -1;
   }
 
+  /* Ours is sent; now SSL_shutdown waits for the peer's. */
   ERR_clear_error();
   errno = 0;
   rc = SSL_shutdown(tls->ssl);
-  if (rc == 0) {
-    /* Ours is sent; the second call waits for the peer's. */
-    tls->shutdown_sent = 1;
-    ERR_clear_error();
-    errno = 0;
-    rc = SSL_shutdown(tls->ssl);
-  }
-
   if (rc == 1) {
-    tls->shutdown_sent = 1;
     return 0;
+  }
+  if (rc == 0) {
+    *want = FTPS_WANT_READ;
+    errno = EAGAIN;
+    return -1;
   }
 
   return classify(tls, rc, want, "TLS closure failed");
