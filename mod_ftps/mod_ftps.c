@@ -10,6 +10,7 @@
 #include "ftps/binding.h"
 #include "ftps/log.h"
 #include "ftps/netio.h"
+#include "ftps/policy.h"
 #include "ftps/server.h"
 #include "ftps/session.h"
 
@@ -88,18 +89,10 @@ static modret_t *answer(cmd_rec *cmd, enum ftps_verdict verdict,
   return PR_ERROR(cmd);
 }
 
-/* refresh_required - TLSRequired where the session is now (vhost,
- * <Anonymous>, <Directory>, .ftpaccess) */
-static void refresh_required(void) {
-  struct ftps_required *req;
-
-  req = get_param_ptr(CURRENT_CONF, "TLSRequired", FALSE);
-  if (req != NULL) {
-    sess.required = *req;
-
-  } else {
-    memset(&sess.required, 0, sizeof(sess.required));
-  }
+/* refresh_required - the TLSRequired that governs cmd (NULL: where the
+ * session is now) */
+static void refresh_required(cmd_rec *cmd) {
+  ftps_policy_required(cmd, &sess.required);
 }
 
 /* update_data_protection - tell the NetIO layer what the next data
@@ -208,7 +201,7 @@ MODRET ftps_any(cmd_rec *cmd) {
     return PR_DECLINED(cmd);
   }
 
-  refresh_required();
+  refresh_required(cmd);
   verdict = ftps_sess_check_cmd(&sess, cmd->argv[0]);
   if (verdict == FTPS_OK) {
     if (ftps_sess_data_protected(&sess) &&
@@ -283,7 +276,7 @@ MODRET ftps_ccc(cmd_rec *cmd) {
     return answer(cmd, FTPS_CCC_REFUSED, NULL);
   }
 
-  refresh_required();
+  refresh_required(NULL);
   verdict = ftps_sess_ccc(&sess);
   if (verdict != FTPS_CCC_OK) {
     return answer(cmd, verdict, NULL);
@@ -352,7 +345,7 @@ MODRET ftps_prot(cmd_rec *cmd) {
     return answer(cmd, FTPS_PROT_REFUSED, NULL);
   }
 
-  refresh_required();
+  refresh_required(NULL);
   verdict = ftps_sess_prot(&sess, cmd->argc > 1 ? cmd->argv[1] : NULL);
   update_data_protection();
 
@@ -373,7 +366,7 @@ MODRET ftps_post_pass(cmd_rec *cmd) {
    * force, apply its TLSRequired.  A POST_CMD cannot fail the PASS; end
    * the session instead, as mod_tls does. */
   if (sess.policy & FTPS_SESS_POLICY_PER_USER) {
-    refresh_required();
+    refresh_required(NULL);
     if (!ftps_sess_login_allowed(&sess)) {
       ftps_log("user %s: TLSRequired demands a protected control channel; "
         "disconnecting", session.user ? session.user : "(unknown)");

@@ -19,7 +19,9 @@ Usage:
 tls= overrides the default TLS directives (a value of None drops one);
 extra= lines are appended after them.  modules= lists more module files
 (e.g. /usr/lib/proftpd/mod_tls.so) copied into T/modules and loaded before
-the module under test.
+the module under test; modules_after= the same, loaded after it (e.g.
+mod_ifsession.so, which wants to be loaded last).  add_user() adds another
+user (same uid/gid, its own home) to the AuthUserFile.
 """
 
 import os
@@ -152,7 +154,7 @@ def cert(name="selfsigned.pem"):
 
 class Server:
     def __init__(self, module=None, tls=None, extra=None, name="ftpsd",
-                 keep=False, passive=True, modules=()):
+                 keep=False, passive=True, modules=(), modules_after=()):
         self.module = os.path.abspath(module or default_module())
         if not os.path.exists(self.module):
             raise FileNotFoundError("module not found: %s" % self.module)
@@ -177,11 +179,14 @@ class Server:
         shutil.copy(self.module, os.path.join(moddir, self.modname + ".so"))
         os.chmod(os.path.join(moddir, self.modname + ".so"), 0o755)
         self.more_modules = []
-        for m in modules or ():
-            name = module_name(m)
-            shutil.copy(m, os.path.join(moddir, name + ".so"))
-            os.chmod(os.path.join(moddir, name + ".so"), 0o755)
-            self.more_modules.append(name)
+        self.after_modules = []
+        for mods, names in ((modules, self.more_modules),
+                            (modules_after, self.after_modules)):
+            for m in mods or ():
+                name = module_name(m)
+                shutil.copy(m, os.path.join(moddir, name + ".so"))
+                os.chmod(os.path.join(moddir, name + ".so"), 0o755)
+                names.append(name)
         os.mkdir(self.home, 0o755)
         os.chown(self.home, UID, GID)
         os.mkdir(self.client_dir, 0o755)
@@ -239,10 +244,23 @@ class Server:
         lines += [
             "LoadModule %s.c" % self.modname,
         ]
+        lines += ["LoadModule %s.c" % m for m in self.after_modules]
         lines += ["%s %s" % (k, v) for k, v in self.tls.items()]
         lines += self.extra
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
+
+    # -- users ------------------------------------------------------------
+    def add_user(self, name, password, home=None):
+        """Another AuthUserFile user (uid/gid 65534); home defaults to
+        T/home-<name> (created, owned by 65534).  Returns the home path."""
+        home = home or os.path.join(self.dir, "home-" + name)
+        os.makedirs(home, 0o755, exist_ok=True)
+        os.chown(home, UID, GID)
+        with open(os.path.join(self.dir, "passwd"), "a") as f:
+            f.write("%s:%s:%d:%d::%s:/bin/false\n"
+                    % (name, password_hash(password), UID, GID, home))
+        return home
 
     # -- files ------------------------------------------------------------
     def home_file(self, name, data=None, size=None):
