@@ -21,6 +21,10 @@ static SSL_CTX *sess_ctx = NULL;      /* NULL: no certificate, AUTH gets 431 */
 static unsigned long sess_opts = 0UL; /* TLSOptions */
 static struct ftps_sess sess;
 
+/* A STOR/APPE target that did not exist before the command: if its data
+ * connection is refused, the empty file mod_xfer created goes again. */
+static char *new_upload = NULL;
+
 /* The reply for each verdict that refuses or answers a command. */
 static const struct {
   enum ftps_verdict verdict;
@@ -191,6 +195,27 @@ static int limit_allows(cmd_rec *cmd) {
   return dir_check(cmd->tmp_pool, cmd, G_NONE, (char *) dir, NULL) != 0;
 }
 
+/* note_new_upload - before STOR/APPE: remember a target that does not
+ * exist yet (mod_xfer creates it before the data connection is made) */
+static void note_new_upload(cmd_rec *cmd) {
+  struct stat st;
+  char *path;
+
+  new_upload = NULL;
+  if (cmd->argc < 2 ||
+      (pr_cmd_cmp(cmd, PR_CMD_STOR_ID) != 0 &&
+       pr_cmd_cmp(cmd, PR_CMD_APPE_ID) != 0)) {
+    return;
+  }
+
+  path = dir_best_path(cmd->tmp_pool, cmd->arg);
+  if (path != NULL &&
+      pr_fsio_stat(path, &st) < 0 &&
+      errno == ENOENT) {
+    new_upload = pstrdup(session.pool, path);
+  }
+}
+
 /* Command handlers
  */
 
@@ -207,6 +232,7 @@ MODRET ftps_any(cmd_rec *cmd) {
     if (ftps_sess_data_protected(&sess) &&
         ftps_sess_is_data_cmd(cmd->argv[0])) {
       refresh_ticket();
+      note_new_upload(cmd);
     }
     return PR_DECLINED(cmd);
   }
@@ -351,6 +377,26 @@ MODRET ftps_prot(cmd_rec *cmd) {
 
   return answer(cmd, verdict, verdict == FTPS_NEED_SECURE_CTRL ? C_PROT :
     (cmd->argc > 1 ? (char *) cmd->argv[1] : ""));
+}
+
+MODRET ftps_post_upload_err(cmd_rec *cmd) {
+  struct stat st;
+
+  (void) cmd;
+
+  /* A refused data connection must not leave an empty file behind. */
+  if (new_upload != NULL &&
+      ftps_netio_data_refused() &&
+      pr_fsio_stat(new_upload, &st) == 0 &&
+      S_ISREG(st.st_mode) &&
+      st.st_size == 0) {
+    if (pr_fsio_unlink(new_upload) == 0) {
+      ftps_log("removed the empty file %s left by a refused data "
+        "connection", new_upload);
+    }
+  }
+  new_upload = NULL;
+  return PR_DECLINED(cmd);
 }
 
 MODRET ftps_post_pass(cmd_rec *cmd) {
@@ -548,6 +594,10 @@ static cmdtable ftps_cmdtab[] = {
   { CMD,      C_CCC,  G_NONE, ftps_ccc,       TRUE,  FALSE, CL_SEC,  NULL },
   { CMD,      "SSCN", G_NONE, ftps_sscn,      TRUE,  FALSE, CL_SEC,  NULL },
   { POST_CMD, C_PASS, G_NONE, ftps_post_pass, FALSE, FALSE, CL_NONE, NULL },
+  { POST_CMD_ERR, C_STOR, G_NONE, ftps_post_upload_err, FALSE, FALSE, CL_NONE,
+    NULL },
+  { POST_CMD_ERR, C_APPE, G_NONE, ftps_post_upload_err, FALSE, FALSE, CL_NONE,
+    NULL },
   { 0, NULL, NULL, NULL, 0, 0, 0, NULL }
 };
 

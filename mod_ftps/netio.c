@@ -38,6 +38,7 @@ static struct attached ctrl_conn, data_conn;
 
 static int data_protect = FALSE, data_require_reuse = TRUE;
 static int data_client_mode = FALSE;
+static int data_refused = FALSE;      /* the last data connection's TLS */
 
 /* now_ms - a monotonic clock, in milliseconds */
 static long long now_ms(void) {
@@ -315,6 +316,7 @@ static int data_refuse(pr_netio_stream_t *nstrm, struct ftps_tls *tls,
     const char *why, const char *hint) {
   ftps_log("refusing data connection: %s%s", why, hint);
   ftps_tls_free(tls);
+  data_refused = TRUE;
 
   nstrm->strm_errno = EPERM;
   if (session.d != NULL) {
@@ -352,6 +354,7 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   }
   ftps_tls_free(data_conn.tls);
   attach(&data_conn, NULL, NULL, NULL);
+  data_refused = FALSE;
 
   if (!data_protect) {
     return prev_of(nstrm)->postopen(nstrm);
@@ -567,6 +570,10 @@ int ftps_netio_ctrl_clear(struct ftps_error *err) {
   ftps_tls_free(tls);
   attach(&ctrl_conn, NULL, NULL, NULL);
   return res;
+}
+
+int ftps_netio_data_refused(void) {
+  return data_refused;
 }
 
 struct ftps_tls *ftps_netio_ctrl_tls(void) {

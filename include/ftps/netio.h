@@ -33,6 +33,10 @@ int ftps_netio_ctrl_start(struct ftps_error *err);
  * session: the state of the stream is unknown). */
 int ftps_netio_ctrl_clear(struct ftps_error *err);
 
+/* ftps_netio_data_refused - 1 if the TLS of the last data connection was
+ * refused (failed handshake, or no resumption of the control session) */
+int ftps_netio_data_refused(void);
+
 /* ftps_netio_ctrl_tls - the control connection's TLS, or NULL */
 struct ftps_tls *ftps_netio_ctrl_tls(void);
 

@@ -168,6 +168,29 @@ def test_reuse_stock_ftplib_425(ctx):
         close_quietly(f)
 
 
+def test_reuse_refused_upload_leaves_no_empty_file(ctx):
+    """A STOR/APPE of a new file whose data connection is refused (no
+    resumption) must not leave the empty file mod_xfer created for it
+    (proftpd#1931: "0-byte uploads")."""
+    import io
+    srv = ctx.server()
+    f = ftps(srv, cls=StockFTP_TLS)
+    try:
+        for cmd, name in (("STOR", "refused.bin"), ("APPE", "refused2.bin")):
+            how, res = _final_reply(
+                f, lambda: f.storbinary("%s %s" % (cmd, name),
+                                        io.BytesIO(b"x" * 1000)))
+            assert how == "reply" and str(res).startswith("425"), \
+                "%s without session reuse: expected 425, got %s %r" % (
+                    cmd, how, res)
+            path = os.path.join(srv.home, name)
+            assert not os.path.exists(path), \
+                "%s refused, but %s was left behind (%d bytes)" % (
+                    cmd, name, os.path.getsize(path))
+    finally:
+        close_quietly(f)
+
+
 def _stock_ftplib_works(ctx, version):
     srv = ctx.server(extra=REUSE_OFF)
     data = os.urandom(100000)
