@@ -116,6 +116,17 @@ static void update_data_protection(void) {
     require_reuse, (sess.flags & FTPS_SESS_FL_SSCN) ? TRUE : FALSE);
 }
 
+/* export_cert - TLSOptions ExportCertData: a certificate, in PEM, in the
+ * environment (never a key) */
+static void export_cert(struct ftps_tls *tls, int peer, const char *name) {
+  char *pem = ftps_tls_cert_pem(tls, peer);
+
+  if (pem != NULL) {
+    (void) pr_env_set(session.pool, name, pem);
+    free(pem);
+  }
+}
+
 /* set_notes - what the session's TLS is, for LogFormat %{note:...},
  * mod_sql, mod_rewrite; and, with TLSOptions StdEnvVars, for programs the
  * session runs (mod_exec, SITE commands) */
@@ -137,6 +148,11 @@ static void set_notes(struct ftps_tls *tls) {
     if (sess_opts & FTPS_OPT_STD_ENV_VARS) {
       (void) pr_env_set(session.pool, names[i], values[i]);
     }
+  }
+
+  if (sess_opts & FTPS_OPT_EXPORT_CERT_DATA) {
+    export_cert(tls, 0, "TLS_SERVER_CERT");
+    export_cert(tls, 1, "TLS_CLIENT_CERT");
   }
 }
 

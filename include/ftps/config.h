@@ -83,7 +83,8 @@ int ftps_config_parse_bool(const char *value);
 /* Options that mod_ftps honours today; the rest parse and are ignored
  * with a warning at startup. */
 #define FTPS_OPT_IMPLEMENTED  (FTPS_OPT_NO_SESSION_REUSE_REQUIRED|\
-  FTPS_OPT_USE_IMPLICIT_SSL|FTPS_OPT_ALLOW_PER_USER|FTPS_OPT_STD_ENV_VARS)
+  FTPS_OPT_USE_IMPLICIT_SSL|FTPS_OPT_ALLOW_PER_USER|FTPS_OPT_STD_ENV_VARS|\
+  FTPS_OPT_EXPORT_CERT_DATA)
 
 /* ftps_config_parse_options - OR the named options into *opts.  Names are
  * matched exactly, as mod_tls does ("AllowClientRenegotiations" is an alias).

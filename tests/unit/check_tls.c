@@ -667,6 +667,37 @@ static SSL_CTX *open_version(struct conn *c, enum ftps_tls_kind kind,
   return cctx;
 }
 
+/* What the glue puts in session notes and the environment. */
+START_TEST(test_tls_info) {
+  SSL_CTX *cctx = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+  struct conn c;
+  char *pem;
+
+  ck_assert_ptr_null(ftps_tls_cert_pem(NULL, 0));
+  ck_assert_str_eq(ftps_tls_server_name(NULL), "");
+
+  conn_open(&c, sctx, FTPS_TLS_CTRL, cctx, NULL);
+  ck_assert_int_eq(SSL_set_tlsext_host_name(c.client, "ftp.example"), 1);
+  ck_assert_msg(conn_handshake(&c) == 0, "handshake: %s", c.err.msg);
+
+  ck_assert_str_eq(ftps_tls_server_name(c.server), "ftp.example");
+  ck_assert_str_eq(ftps_tls_protocol(c.server), "TLSv1.3");
+  ck_assert_str_ne(ftps_tls_cipher(c.server), "");
+  ck_assert_ptr_nonnull(strstr(ftps_tls_library(), "OpenSSL"));
+
+  /* Our certificate, never the key; no client certificate was sent. */
+  pem = ftps_tls_cert_pem(c.server, 0);
+  ck_assert_ptr_nonnull(pem);
+  ck_assert_int_eq(strncmp(pem, "-----BEGIN CERTIFICATE-----", 27), 0);
+  ck_assert_ptr_null(strstr(pem, "PRIVATE KEY"));
+  free(pem);
+  ck_assert_ptr_null(ftps_tls_cert_pem(c.server, 1));
+
+  conn_close(&c);
+  SSL_CTX_free(cctx);
+}
+END_TEST
+
 START_TEST(test_tls_round_trip) {
   struct conn c;
   SSL_CTX *cctx = open_version(&c, FTPS_TLS_DATA, versions[_i]);
@@ -1264,6 +1295,7 @@ Suite *tls_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_tls_new_bad_args);
+  tcase_add_test(tc, test_tls_info);
   tcase_add_loop_test(tc, test_tls_round_trip, 0, NELEMS(versions));
   tcase_add_loop_test(tc, test_tls_large_write, 0, NELEMS(versions));
   tcase_add_loop_test(tc, test_tls_shutdown, 0, NELEMS(versions));
