@@ -20,6 +20,14 @@ static const char *check_path(cmd_rec *cmd) {
   return NULL;
 }
 
+/* add_int_param - store one int as the directive's only value */
+static void add_int_param(cmd_rec *cmd, int value) {
+  config_rec *c = add_config_param(cmd->argv[0], 1, NULL);
+
+  c->argv[0] = pcalloc(c->pool, sizeof(int));
+  *((int *) c->argv[0]) = value;
+}
+
 /* usage: TLSCACertificateFile, TLSCertificateChainFile,
  *   TLSECCertificateFile, TLSECCertificateKeyFile, TLSRSACertificateFile,
  *   TLSRSACertificateKeyFile: path */
@@ -66,7 +74,6 @@ MODRET set_tlsciphersuite(cmd_rec *cmd) {
 /* usage: TLSEngine on|off */
 MODRET set_tlsengine(cmd_rec *cmd) {
   int engine;
-  config_rec *c;
 
   CHECK_ARGS(cmd, 1);
   CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
@@ -76,9 +83,7 @@ MODRET set_tlsengine(cmd_rec *cmd) {
     CONF_ERROR(cmd, "expected Boolean parameter");
   }
 
-  c = add_config_param(cmd->argv[0], 1, NULL);
-  c->argv[0] = pcalloc(c->pool, sizeof(int));
-  *((int *) c->argv[0]) = engine;
+  add_int_param(cmd, engine);
   return PR_HANDLED(cmd);
 }
 
@@ -222,7 +227,6 @@ MODRET set_tlsrequired(cmd_rec *cmd) {
  * looks up names, so NoReverseDNS means on. */
 MODRET set_tlsverifyserver(cmd_rec *cmd) {
   int verify;
-  config_rec *c;
 
   CHECK_ARGS(cmd, 1);
   CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
@@ -235,9 +239,7 @@ MODRET set_tlsverifyserver(cmd_rec *cmd) {
     verify = TRUE;
   }
 
-  c = add_config_param(cmd->argv[0], 1, NULL);
-  c->argv[0] = pcalloc(c->pool, sizeof(int));
-  *((int *) c->argv[0]) = verify;
+  add_int_param(cmd, verify);
   return PR_HANDLED(cmd);
 }
 
@@ -285,7 +287,6 @@ MODRET set_tlssessioncache(cmd_rec *cmd) {
 /* usage: TLSTimeoutHandshake seconds */
 MODRET set_tlstimeouthandshake(cmd_rec *cmd) {
   int timeout = -1;
-  config_rec *c;
 
   CHECK_ARGS(cmd, 1);
   CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
@@ -296,9 +297,7 @@ MODRET set_tlstimeouthandshake(cmd_rec *cmd) {
       (char *) cmd->argv[1], "'", NULL));
   }
 
-  c = add_config_param(cmd->argv[0], 1, NULL);
-  c->argv[0] = pcalloc(c->pool, sizeof(int));
-  *((int *) c->argv[0]) = timeout;
+  add_int_param(cmd, timeout);
   return PR_HANDLED(cmd);
 }
 
