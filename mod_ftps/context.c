@@ -200,6 +200,14 @@ static SSL_CTX *context_base(const SSL_METHOD *method,
     goto err;
   }
 
+  if (props->groups != NULL &&
+      SSL_CTX_set1_groups_list(ctx, props->groups) != 1) {
+    ftps_error_set_ssl(err, "no usable group in '%s'", props->groups);
+    *what = FTPS_CONTEXT_ERR_GROUPS;
+    errno = EINVAL;
+    goto err;
+  }
+
   if (props->ca_file != NULL &&
       SSL_CTX_load_verify_file(ctx, props->ca_file) != 1) {
     ftps_error_set_ssl(err, "cannot load CA certificates");

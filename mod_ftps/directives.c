@@ -6,6 +6,7 @@
  * files are loaded and cross-checked once, at startup, by server.c.
  */
 #include "mod_ftps.h"
+#include "ftps/compat.h"
 #include "ftps/config.h"
 
 /* check_path - directive arguments that name files must be absolute:
@@ -243,6 +244,30 @@ MODRET set_tlsverifyserver(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
+/* usage: TLSServerCipherPreference on|off */
+MODRET set_tlsservercipherpreference(cmd_rec *cmd) {
+  int pref;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+
+  pref = get_boolean(cmd, 1);
+  if (pref == -1) {
+    CONF_ERROR(cmd, "expected Boolean parameter");
+  }
+  add_int_param(cmd, pref);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSECDHCurve curve[:curve...] (checked when the context is built) */
+MODRET set_tlsecdhcurve(cmd_rec *cmd) {
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+
+  add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
+  return PR_HANDLED(cmd);
+}
+
 /* usage: TLSSessionCache off|type:/info [timeout]
  * Only OpenSSL's cache in each session process ("internal:") exists so
  * far; it is what every session resumes from, with tickets.  Other types
@@ -307,6 +332,7 @@ conftable ftps_conftab[] = {
   { "TLSCipherSuite",           set_tlsciphersuite,      NULL },
   { "TLSECCertificateFile",     set_tlsfile,             NULL },
   { "TLSECCertificateKeyFile",  set_tlsfile,             NULL },
+  { "TLSECDHCurve",             set_tlsecdhcurve,        NULL },
   { "TLSEngine",                set_tlsengine,           NULL },
   { "TLSLog",                   set_tlslog,              NULL },
   { "TLSMasqueradeAddress",     set_tlsmasqueradeaddress, NULL },
@@ -315,8 +341,10 @@ conftable ftps_conftab[] = {
   { "TLSRequired",              set_tlsrequired,         NULL },
   { "TLSRSACertificateFile",    set_tlsfile,             NULL },
   { "TLSRSACertificateKeyFile", set_tlsfile,             NULL },
+  { "TLSServerCipherPreference", set_tlsservercipherpreference, NULL },
   { "TLSSessionCache",          set_tlssessioncache,     NULL },
   { "TLSTimeoutHandshake",      set_tlstimeouthandshake, NULL },
   { "TLSVerifyServer",          set_tlsverifyserver,     NULL },
+  FTPS_COMPAT_CONFTAB,
   { NULL, NULL, NULL }
 };

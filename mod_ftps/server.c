@@ -231,6 +231,9 @@ static void context_error(server_rec *s, int what, int index,
     case FTPS_CONTEXT_ERR_CA_FILE:
       directive = "TLSCACertificateFile";
       break;
+    case FTPS_CONTEXT_ERR_GROUPS:
+      directive = "TLSECDHCurve";
+      break;
   }
 
   pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s (server '%s'): %s",
@@ -245,7 +248,7 @@ static int load_server(server_rec *s) {
   struct ftps_error err;
   struct server_tls *st;
   unsigned int *protos;
-  int i, res = 0, what = 0, index = 0;
+  int *pref, i, res = 0, what = 0, index = 0;
   SSL_CTX *ctx = NULL, *client_ctx = NULL;
 
   ftps_context_props_init(&props);
@@ -277,6 +280,9 @@ static int load_server(server_rec *s) {
     ciphers_of(s, &props);
     props.session_cache_off = !ftps_server_session_cache(s,
       &props.session_timeout);
+    props.groups = get_param_ptr(s->conf, "TLSECDHCurve", FALSE);
+    pref = get_param_ptr(s->conf, "TLSServerCipherPreference", FALSE);
+    props.server_preference = pref != NULL ? *pref : TRUE;
 
     PRIVS_ROOT
     ctx = ftps_context_new(&props, &what, &index, &err);

@@ -23,6 +23,7 @@ struct ftps_context_props {
   int server_preference;           /* prefer our cipher order (default 1) */
   long session_timeout;            /* seconds; 0 = default */
   int session_cache_off;           /* TLSSessionCache off: no resumption */
+  const char *groups;              /* key exchange groups; NULL = default */
 };
 
 /* Which property a failure is about, so the glue can name the directive. */
@@ -32,6 +33,7 @@ struct ftps_context_props {
 #define FTPS_CONTEXT_ERR_CIPHERSUITES 3
 #define FTPS_CONTEXT_ERR_KEYPAIR      4   /* index in *err_index */
 #define FTPS_CONTEXT_ERR_CA_FILE      5
+#define FTPS_CONTEXT_ERR_GROUPS       6
 
 /* ftps_context_props_init - default properties */
 void ftps_context_props_init(struct ftps_context_props *props);

@@ -299,6 +299,26 @@ OK_ROWS = [
                r"(?i)obsolete|deprecated|ignored"]),
     dict(name="engine_off", tls={"TLSEngine": "off"}, client=None,
          check=chk_engine_off),
+    # mod_tls configurations: Debian's tls.conf template with its usual
+    # lines enabled, the HOWTO's renegotiation line, directives accepted
+    # but not honoured yet (one warning each), and two that are honoured.
+    dict(name="debian_template", tls={"TLSProtocol": "SSLv23"},
+         extra=["TLSOptions NoCertRequest EnableDiags NoSessionReuseRequired "
+                "AllowClientRenegotiations",
+                "TLSVerifyClient off", "TLSRenegotiate required off",
+                "TLSCACertificateFile @ca.pem"],
+         client="curl", warn=[r"NoCertRequest"]),
+    dict(name="renegotiate_none", extra=["TLSRenegotiate none"]),
+    dict(name="compat_ignored",
+         extra=["TLSStapling on", "TLSStaplingCache shm:", "TLSNextProtocol on",
+                "TLSDHParamFile /etc/proftpd/dhparams.pem",
+                "TLSSessionTickets on", "TLSVerifyDepth 5",
+                "TLSRandomSeed /dev/urandom"],
+         warn=[r"TLSStapling", r"not supported"]),
+    dict(name="ecdh_curve", tls={"TLSECDHCurve": "X25519:P-256"},
+         client="curl"),
+    dict(name="server_cipher_preference_off",
+         tls={"TLSServerCipherPreference": "off"}, client="curl"),
 ]
 
 # fail rows: name, tls, extra, want (each of them on one stderr line: a
@@ -353,6 +373,13 @@ FAIL_ROWS = [
          want=["TLSCipherSuite", "NOSUCHCIPHER", R_CIPHER]),
     dict(name="cipher_tls13_nosuch", tls={"TLSCipherSuite": "TLSv1.3 NOSUCH"},
          want=["TLSCipherSuite", "NOSUCH", R_CIPHER]),
+    dict(name="verify_client_on", extra=["TLSVerifyClient on"],
+         want=["TLSVerifyClient", "client certificates",
+               r"(?i)not supported"]),
+    dict(name="ecdh_curve_bogus", tls={"TLSECDHCurve": "bogus"},
+         want=["TLSECDHCurve", "bogus", r"(?i)no usable group"]),
+    dict(name="renegotiate_bogus", extra=["TLSRenegotiate sometimes 1"],
+         want=["TLSRenegotiate", "sometimes", r"(?i)unknown"]),
     dict(name="with_mod_tls", modules=[MOD_TLS],
          want=["mod_tls", "mod_ftps", r"(?i)together|both|conflict|cannot"]),
 ]

@@ -1,0 +1,157 @@
+/*
+ * compat.c - mod_tls directives that mod_ftps accepts without honouring
+ * them (yet), so that a configuration written for mod_tls still starts.
+ *
+ * Each is checked for its context and argument count as mod_tls would, then
+ * stored for later versions and announced once with a startup warning.
+ * Values that ask for nothing beyond what mod_ftps does anyway (TLSVerifyClient
+ * off, TLSRenegotiate none) are accepted silently.  A directive whose being
+ * ignored would weaken security (TLSVerifyClient on) stops the startup.
+ */
+#include "mod_ftps.h"
+
+#define COMPAT_SERVER  (CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL)
+
+static const struct {
+  const char *name;
+  int contexts;
+  int max_args;          /* 0: any */
+  const char *why;       /* what is ignored */
+} compat_directives[] = {
+  { "TLSCACertificatePath",   COMPAT_SERVER, 1, "client certificates are "
+    "not verified yet" },
+  { "TLSCARevocationFile",    COMPAT_SERVER, 1, "client certificates are "
+    "not verified yet" },
+  { "TLSCARevocationPath",    COMPAT_SERVER, 1, "client certificates are "
+    "not verified yet" },
+  { "TLSControlsACLs",        CONF_ROOT, 0, "there are no ftpdctl actions" },
+  { "TLSCryptoDevice",        COMPAT_SERVER, 1, "OpenSSL 3 uses providers, "
+    "not engines" },
+  { "TLSDHParamFile",         COMPAT_SERVER, 1, "DHE uses the group OpenSSL "
+    "picks for the key size" },
+  { "TLSDSACertificateFile",  COMPAT_SERVER, 1, "DSA certificates are not "
+    "supported" },
+  { "TLSDSACertificateKeyFile", COMPAT_SERVER, 1, "DSA certificates are not "
+    "supported" },
+  { "TLSNextProtocol",        COMPAT_SERVER, 1, "no ALPN is advertised" },
+  { "TLSPKCS12File",          COMPAT_SERVER, 1, "use PEM files" },
+  { "TLSPassPhraseProvider",  CONF_ROOT, 1, "encrypted keys stop the "
+    "startup" },
+  { "TLSPreSharedKey",        COMPAT_SERVER, 2, "TLS-PSK is not supported" },
+  { "TLSRandomSeed",          COMPAT_SERVER, 1, "OpenSSL 3 seeds itself" },
+  { "TLSServerInfoFile",      COMPAT_SERVER, 1, "no custom extensions" },
+  { "TLSSessionTicketKeys",   CONF_ROOT, 0, "ticket keys live as long as "
+    "the daemon" },
+  { "TLSSessionTickets",      COMPAT_SERVER, 1, "tickets are always on" },
+  { "TLSStapling",            COMPAT_SERVER, 1, "no OCSP stapling" },
+  { "TLSStaplingCache",       CONF_ROOT, 1, "no OCSP stapling" },
+  { "TLSStaplingOptions",     COMPAT_SERVER, 0, "no OCSP stapling" },
+  { "TLSStaplingResponder",   COMPAT_SERVER, 1, "no OCSP stapling" },
+  { "TLSStaplingTimeout",     COMPAT_SERVER, 1, "no OCSP stapling" },
+  { "TLSUserName",            COMPAT_SERVER, 1, "no certificate logins yet" },
+  { "TLSVerifyDepth",         COMPAT_SERVER, 1, "client certificates are not "
+    "verified yet" },
+  { "TLSVerifyOrder",         COMPAT_SERVER, 2, "client certificates are not "
+    "verified yet" },
+  { NULL, 0, 0, NULL }
+};
+
+/* compat_find - the table row of a directive */
+static int compat_find(const char *name) {
+  int i;
+
+  for (i = 0; compat_directives[i].name != NULL; i++) {
+    if (strcasecmp(compat_directives[i].name, name) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/* warn_once - one warning per directive name, not one per vhost */
+static void warn_once(int i) {
+  static unsigned char warned[64];
+
+  if (i < 0 || i >= (int) sizeof(warned) || warned[i]) {
+    return;
+  }
+  warned[i] = TRUE;
+  pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s is not supported by "
+    "this version of mod_ftps and is ignored (%s)", compat_directives[i].name,
+    compat_directives[i].why);
+}
+
+/* usage: any of the directives above */
+modret_t *set_tlscompat(cmd_rec *cmd) {
+  int i = compat_find(cmd->argv[0]);
+
+  if (i < 0) {
+    CONF_ERROR(cmd, "unknown directive");
+  }
+  CHECK_CONF(cmd, compat_directives[i].contexts);
+  if (cmd->argc < 2 ||
+      (compat_directives[i].max_args > 0 &&
+       (int) cmd->argc - 1 > compat_directives[i].max_args)) {
+    CONF_ERROR(cmd, "wrong number of parameters");
+  }
+
+  warn_once(i);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSVerifyClient on|off|optional
+ * Only "off" is possible today: silently accepting "on" would let clients
+ * in without the certificate the administrator demands. */
+modret_t *set_tlsverifyclient(cmd_rec *cmd) {
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, COMPAT_SERVER);
+
+  if (get_boolean(cmd, 1) == FALSE) {
+    return PR_HANDLED(cmd);
+  }
+  if (get_boolean(cmd, 1) == TRUE ||
+      strcasecmp(cmd->argv[1], "optional") == 0) {
+    CONF_ERROR(cmd, "client certificates are not supported by this version "
+      "of mod_ftps: refusing to start rather than let clients in unverified "
+      "(use TLSVerifyClient off, or mod_tls)");
+  }
+  CONF_ERROR(cmd, "expected on, off or optional");
+}
+
+/* usage: TLSRenegotiate none | [ctrl secs] [data kb] [required on|off]
+ * [timeout secs].  mod_ftps never renegotiates (SSL_OP_NO_RENEGOTIATION):
+ * "none" and "required off" say nothing more. */
+modret_t *set_tlsrenegotiate(cmd_rec *cmd) {
+  int i;
+
+  CHECK_CONF(cmd, COMPAT_SERVER);
+  if (cmd->argc < 2) {
+    CONF_ERROR(cmd, "wrong number of parameters");
+  }
+
+  if (cmd->argc == 2 &&
+      strcasecmp(cmd->argv[1], "none") == 0) {
+    return PR_HANDLED(cmd);
+  }
+
+  for (i = 1; i + 1 < (int) cmd->argc; i += 2) {
+    const char *key = cmd->argv[i];
+
+    if (strcasecmp(key, "ctrl") != 0 &&
+        strcasecmp(key, "data") != 0 &&
+        strcasecmp(key, "required") != 0 &&
+        strcasecmp(key, "timeout") != 0) {
+      CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "unknown parameter '", key, "'",
+        NULL));
+    }
+    if (strcasecmp(key, "required") != 0) {
+      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSRenegotiate %s is "
+        "ignored: mod_ftps never renegotiates", key);
+    }
+  }
+  if ((cmd->argc - 1) % 2 != 0) {
+    CONF_ERROR(cmd, "parameters come in name/value pairs");
+  }
+
+  return PR_HANDLED(cmd);
+}
