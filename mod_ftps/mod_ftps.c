@@ -8,6 +8,7 @@
  */
 #include "mod_ftps.h"
 #include "ftps/binding.h"
+#include "ftps/deferstore.h"
 #include "ftps/log.h"
 #include "ftps/netio.h"
 #include "ftps/policy.h"
@@ -211,13 +212,15 @@ static int limit_allows(cmd_rec *cmd) {
   return dir_check(cmd->tmp_pool, cmd, G_NONE, (char *) dir, NULL) != 0;
 }
 
-/* note_new_upload - before STOR/APPE: remember a target that does not
- * exist yet (mod_xfer creates it before the data connection is made) */
-static void note_new_upload(cmd_rec *cmd) {
+/* note_upload - before STOR/APPE: a target that does not exist yet is
+ * remembered (mod_xfer creates it before the data connection is made), and
+ * one that STOR will overwrite keeps its content until data arrive */
+static void note_upload(cmd_rec *cmd) {
   struct stat st;
   char *path;
 
   new_upload = NULL;
+  ftps_deferstore_forget();
   if (cmd->argc < 2 ||
       (pr_cmd_cmp(cmd, PR_CMD_STOR_ID) != 0 &&
        pr_cmd_cmp(cmd, PR_CMD_APPE_ID) != 0)) {
@@ -225,10 +228,18 @@ static void note_new_upload(cmd_rec *cmd) {
   }
 
   path = dir_best_path(cmd->tmp_pool, cmd->arg);
-  if (path != NULL &&
-      pr_fsio_stat(path, &st) < 0 &&
-      errno == ENOENT) {
-    new_upload = pstrdup(session.pool, path);
+  if (path == NULL) {
+    return;
+  }
+
+  if (pr_fsio_stat(path, &st) < 0) {
+    if (errno == ENOENT) {
+      new_upload = pstrdup(session.pool, path);
+    }
+
+  } else if (S_ISREG(st.st_mode) &&
+             pr_cmd_cmp(cmd, PR_CMD_STOR_ID) == 0) {
+    ftps_deferstore_expect(st.st_dev, st.st_ino);
   }
 }
 
@@ -248,7 +259,7 @@ MODRET ftps_any(cmd_rec *cmd) {
     if (ftps_sess_data_protected(&sess) &&
         ftps_sess_is_data_cmd(cmd->argv[0])) {
       refresh_ticket();
-      note_new_upload(cmd);
+      note_upload(cmd);
     }
     return PR_DECLINED(cmd);
   }
@@ -412,6 +423,7 @@ MODRET ftps_post_upload_err(cmd_rec *cmd) {
     }
   }
   new_upload = NULL;
+  ftps_deferstore_forget();
   return PR_DECLINED(cmd);
 }
 
@@ -585,6 +597,11 @@ static int ftps_session_init(void) {
   update_data_protection();
 
   pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
+
+  if (ftps_deferstore_install(session.pool) < 0) {
+    pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": no deferred truncation of "
+      "overwritten uploads: %s", strerror(errno));
+  }
 
   if (sess_opts & FTPS_OPT_USE_IMPLICIT_SSL) {
     start_implicit();

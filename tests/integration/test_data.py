@@ -191,6 +191,48 @@ def test_reuse_refused_upload_leaves_no_empty_file(ctx):
         close_quietly(f)
 
 
+def test_reuse_refused_overwrite_keeps_old_file(ctx):
+    """STOR over an existing file whose data connection is refused leaves
+    the old content intact (mod_xfer opens the target before the data
+    connection exists; mod_ftps defers its truncation until data arrive)."""
+    import io
+    srv = ctx.server()
+    old = os.urandom(50000)
+    srv.home_file("keep.bin", old)
+    path = os.path.join(srv.home, "keep.bin")
+    f = ftps(srv, cls=StockFTP_TLS)
+    try:
+        how, res = _final_reply(
+            f, lambda: f.storbinary("STOR keep.bin", io.BytesIO(b"new" * 10)))
+        assert how == "reply" and str(res).startswith("425"), \
+            "STOR without session reuse: expected 425, got %s %r" % (how, res)
+        with open(path, "rb") as fh:
+            now = fh.read()
+        assert now == old, "refused STOR changed keep.bin: %d bytes now, " \
+            "%d before" % (len(now), len(old))
+    finally:
+        close_quietly(f)
+
+
+def test_overwrite_upload_replaces_content(ctx):
+    """With the deferred truncation in place, ordinary overwrites still
+    replace the file: a shorter upload, and an empty one."""
+    import io
+    srv = ctx.server()
+    srv.home_file("over.bin", os.urandom(80000))
+    path = os.path.join(srv.home, "over.bin")
+    f = ftps(srv)
+    try:
+        for new in (os.urandom(1234), b""):
+            f.storbinary("STOR over.bin", io.BytesIO(new))
+            with open(path, "rb") as fh:
+                now = fh.read()
+            assert now == new, "after a %d-byte STOR over.bin has %d bytes" \
+                % (len(new), len(now))
+    finally:
+        close_quietly(f)
+
+
 def _stock_ftplib_works(ctx, version):
     srv = ctx.server(extra=REUSE_OFF)
     data = os.urandom(100000)
