@@ -7,6 +7,7 @@ import os
 import time
 
 from clients import (ReusingFTP_TLS, context, implicit_ftps, close_quietly,
+                     ftps,
                      retr_bytes, TIMEOUT)
 
 LOG_LINES = ['LogFormat ftps "%{note:FTPS} %{note:TLS_PROTOCOL} '
@@ -105,3 +106,25 @@ def test_notes_implicit(ctx):
         post = ["USER", "PASS", "TYPE", "PASV", "RETR"]
         _check(_log_since(srv, off, post), post, proto, cipher,
                "implicit, TLS %s" % version)
+
+
+def test_protocols_sees_ftps(ctx):
+    """The core's `Protocols` directive sees an FTPS session as "ftps": with
+    `Protocols ftps`, a plain login is refused and an FTPS login works."""
+    srv = ctx.server({"TLSRequired": "off"}, extra=["Protocols ftps"],
+                     shared=False)
+    plain = ftplib.FTP()
+    plain.connect("127.0.0.1", srv.port, timeout=10)
+    try:
+        try:
+            plain.login(srv.user, srv.password)
+            raise AssertionError("plain login accepted under Protocols ftps")
+        except ftplib.error_perm as e:
+            assert str(e).startswith("530"), "plain login: want 530, got %s" % e
+    finally:
+        close_quietly(plain)
+    f = ftps(srv)
+    try:
+        assert f.pwd(), "PWD after an FTPS login"
+    finally:
+        close_quietly(f)
