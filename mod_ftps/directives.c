@@ -72,19 +72,19 @@ MODRET set_tlsciphersuite(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
-/* usage: TLSEngine on|off */
-MODRET set_tlsengine(cmd_rec *cmd) {
-  int engine;
+/* usage: TLSEngine, TLSServerCipherPreference: on|off */
+MODRET set_tlsbool(cmd_rec *cmd) {
+  int value;
 
   CHECK_ARGS(cmd, 1);
   CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
 
-  engine = get_boolean(cmd, 1);
-  if (engine == -1) {
+  value = get_boolean(cmd, 1);
+  if (value == -1) {
     CONF_ERROR(cmd, "expected Boolean parameter");
   }
 
-  add_int_param(cmd, engine);
+  add_int_param(cmd, value);
   return PR_HANDLED(cmd);
 }
 
@@ -244,21 +244,6 @@ MODRET set_tlsverifyserver(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
-/* usage: TLSServerCipherPreference on|off */
-MODRET set_tlsservercipherpreference(cmd_rec *cmd) {
-  int pref;
-
-  CHECK_ARGS(cmd, 1);
-  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
-
-  pref = get_boolean(cmd, 1);
-  if (pref == -1) {
-    CONF_ERROR(cmd, "expected Boolean parameter");
-  }
-  add_int_param(cmd, pref);
-  return PR_HANDLED(cmd);
-}
-
 /* usage: TLSECDHCurve curve[:curve...] (checked when the context is built) */
 MODRET set_tlsecdhcurve(cmd_rec *cmd) {
   CHECK_ARGS(cmd, 1);
@@ -333,7 +318,7 @@ conftable ftps_conftab[] = {
   { "TLSECCertificateFile",     set_tlsfile,             NULL },
   { "TLSECCertificateKeyFile",  set_tlsfile,             NULL },
   { "TLSECDHCurve",             set_tlsecdhcurve,        NULL },
-  { "TLSEngine",                set_tlsengine,           NULL },
+  { "TLSEngine",                set_tlsbool,             NULL },
   { "TLSLog",                   set_tlslog,              NULL },
   { "TLSMasqueradeAddress",     set_tlsmasqueradeaddress, NULL },
   { "TLSOptions",               set_tlsoptions,          NULL },
@@ -341,7 +326,7 @@ conftable ftps_conftab[] = {
   { "TLSRequired",              set_tlsrequired,         NULL },
   { "TLSRSACertificateFile",    set_tlsfile,             NULL },
   { "TLSRSACertificateKeyFile", set_tlsfile,             NULL },
-  { "TLSServerCipherPreference", set_tlsservercipherpreference, NULL },
+  { "TLSServerCipherPreference", set_tlsbool,            NULL },
   { "TLSSessionCache",          set_tlssessioncache,     NULL },
   { "TLSTimeoutHandshake",      set_tlstimeouthandshake, NULL },
   { "TLSVerifyServer",          set_tlsverifyserver,     NULL },
