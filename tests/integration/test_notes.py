@@ -128,3 +128,36 @@ def test_protocols_sees_ftps(ctx):
         assert f.pwd(), "PWD after an FTPS login"
     finally:
         close_quietly(f)
+
+
+def test_notes_tls_server_name(ctx):
+    """A client that sends SNI (connecting by name) gets TLS_SERVER_NAME."""
+    srv = ctx.server(start=False, shared=False)
+    srv.ext_log = os.path.join(srv.dir, "ext-sni.log")
+    srv.append_conf(['LogFormat sni "%{note:TLS_SERVER_NAME} %m"',
+                     "ExtendedLog %s ALL sni" % srv.ext_log])
+    srv.start()
+    off = _size(srv.ext_log)
+    f = ReusingFTP_TLS(context=context("1.3"), timeout=TIMEOUT)
+    try:
+        f.connect("localhost", srv.port)
+        f.auth()
+        f.login(srv.user, srv.password)
+        f.voidcmd("NOOP")
+    finally:
+        close_quietly(f)
+    lines = [l for l in _log_since(srv, off, ["NOOP"]) if l.endswith("NOOP")]
+    assert lines and lines[-1] == "localhost NOOP", \
+        "ext.log NOOP line %r, want 'localhost NOOP'" % lines
+
+
+def test_required_in_global(ctx):
+    """TLSRequired in <Global> applies to the server: USER before AUTH is
+    refused with 550."""
+    from clients import Raw, expect
+    srv = ctx.server({"TLSRequired": None},
+                     extra=["<Global>", "  TLSRequired on", "</Global>"],
+                     shared=False)
+    with Raw(srv) as r:
+        expect(r.banner, 220, "banner")
+        expect(r.cmd("USER %s" % srv.user), 550, "USER before AUTH")
