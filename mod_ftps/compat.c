@@ -35,8 +35,6 @@ static const struct {
     "supported" },
   { "TLSNextProtocol",        COMPAT_SERVER, 1, "no ALPN is advertised" },
   { "TLSPKCS12File",          COMPAT_SERVER, 1, "use PEM files" },
-  { "TLSPassPhraseProvider",  CONF_ROOT, 1, "encrypted keys stop the "
-    "startup" },
   { "TLSPreSharedKey",        COMPAT_SERVER, 2, "TLS-PSK is not supported" },
   { "TLSRandomSeed",          COMPAT_SERVER, 1, "OpenSSL 3 seeds itself" },
   { "TLSServerInfoFile",      COMPAT_SERVER, 1, "no custom extensions" },

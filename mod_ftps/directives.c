@@ -169,6 +169,26 @@ MODRET set_tlsoptions(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
+/* usage: TLSPassPhraseProvider path */
+MODRET set_tlspassphraseprovider(cmd_rec *cmd) {
+  const char *problem;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT);
+
+  problem = check_path(cmd);
+  if (problem != NULL) {
+    CONF_ERROR(cmd, problem);
+  }
+  if (access(cmd->argv[1], X_OK) < 0) {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "cannot run '",
+      (char *) cmd->argv[1], "': ", strerror(errno), NULL));
+  }
+
+  add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
+  return PR_HANDLED(cmd);
+}
+
 /* usage: TLSProtocol version1 ... versionN */
 MODRET set_tlsprotocol(cmd_rec *cmd) {
   unsigned int protos = 0;
@@ -322,6 +342,7 @@ conftable ftps_conftab[] = {
   { "TLSLog",                   set_tlslog,              NULL },
   { "TLSMasqueradeAddress",     set_tlsmasqueradeaddress, NULL },
   { "TLSOptions",               set_tlsoptions,          NULL },
+  { "TLSPassPhraseProvider",    set_tlspassphraseprovider, NULL },
   { "TLSProtocol",              set_tlsprotocol,         NULL },
   { "TLSRequired",              set_tlsrequired,         NULL },
   { "TLSRSACertificateFile",    set_tlsfile,             NULL },

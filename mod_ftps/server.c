@@ -11,6 +11,7 @@
 #include "ftps/config.h"
 #include "ftps/context.h"
 #include "ftps/keypair.h"
+#include "ftps/passphrase.h"
 
 extern xaset_t *server_list;
 
@@ -28,9 +29,10 @@ static struct server_tls *servers = NULL;
 static const struct {
   const char *cert_directive;
   const char *key_directive;
+  const char *key_type;        /* for TLSPassPhraseProvider */
 } cert_directives[FTPS_CONTEXT_MAX_KEYPAIRS] = {
-  { "TLSRSACertificateFile", "TLSRSACertificateKeyFile" },
-  { "TLSECCertificateFile",  "TLSECCertificateKeyFile" },
+  { "TLSRSACertificateFile", "TLSRSACertificateKeyFile", "RSA" },
+  { "TLSECCertificateFile",  "TLSECCertificateKeyFile",  "EC" },
 };
 
 int ftps_server_engine(server_rec *s) {
@@ -99,22 +101,33 @@ static const char *server_name(server_rec *s) {
 /* read_file - read one file into kp as root; on failure log the directive,
  * the file and the reason, and return -1 */
 static int read_file(server_rec *s, struct ftps_keypair *kp,
-    const char *directive, const char *path) {
+    const char *directive, const char *path, const char *key_type) {
+  struct ftps_passphrase_req req;
   struct ftps_error err;
   int res, xerrno;
 
+  memset(&req, 0, sizeof(req));
+  req.server = s;
+  req.key_type = key_type;
+  req.provider = get_param_ptr(main_server->conf, "TLSPassPhraseProvider",
+    FALSE);
+
   ftps_error_clear(&err);
   PRIVS_ROOT
-  res = ftps_keypair_read_file(kp, path, NULL, NULL, &err);
+  res = ftps_keypair_read_file(kp, path, req.provider != NULL ?
+    ftps_passphrase_cb : NULL, &req, &err);
   xerrno = errno;
   PRIVS_RELINQUISH
 
   if (res < 0) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): %s%s",
-      directive, path, server_name(s), err.msg, xerrno == ENOKEY ?
-      " (mod_ftps cannot ask for passphrases yet: decrypt the key with "
-      "'openssl pkey -in KEY -out KEY.new' and protect it with chmod 600)" :
-      "");
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): %s%s%s%s",
+      directive, path, server_name(s), err.msg,
+      xerrno != ENOKEY ? "" : req.provider == NULL ?
+        " (no TLSPassPhraseProvider is configured)" :
+        " (TLSPassPhraseProvider: ",
+      xerrno == ENOKEY && req.provider != NULL ? (req.why[0] != '\0' ?
+        req.why : "wrong passphrase") : "",
+      xerrno == ENOKEY && req.provider != NULL ? ")" : "");
     return -1;
   }
   return 0;
@@ -156,9 +169,11 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
     return 0;
   }
 
-  if (read_file(s, kp, cert_directives[i].cert_directive, cert_path) < 0 ||
+  if (read_file(s, kp, cert_directives[i].cert_directive, cert_path,
+        cert_directives[i].key_type) < 0 ||
       (key_path != NULL &&
-       read_file(s, kp, cert_directives[i].key_directive, key_path) < 0)) {
+       read_file(s, kp, cert_directives[i].key_directive, key_path,
+         cert_directives[i].key_type) < 0)) {
     return -1;
   }
 

@@ -23,7 +23,6 @@ modret_t *set_tlsverifyclient(cmd_rec *cmd);
   { "TLSDSACertificateKeyFile", set_tlscompat, NULL }, \
   { "TLSNextProtocol",          set_tlscompat, NULL }, \
   { "TLSPKCS12File",            set_tlscompat, NULL }, \
-  { "TLSPassPhraseProvider",    set_tlscompat, NULL }, \
   { "TLSPreSharedKey",          set_tlscompat, NULL }, \
   { "TLSRandomSeed",            set_tlscompat, NULL }, \
   { "TLSRenegotiate",           set_tlsrenegotiate, NULL }, \
