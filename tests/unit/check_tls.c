@@ -914,14 +914,25 @@ static int data_verify(SSL_CTX *cctx, SSL_SESSION *sess, int *resumed,
   return rc;
 }
 
+/* assert_data_resumes - count data connections resuming sess all pass */
+static void assert_data_resumes(SSL_CTX *cctx, SSL_SESSION *sess, int count,
+    const char *what) {
+  struct ftps_error err;
+  int n, resumed = 0;
+
+  for (n = 0; n < count; n++) {
+    ck_assert_msg(data_verify(cctx, sess, &resumed, NULL, &err) == 0,
+      "%s, data connection %d: %s", what, n, err.msg);
+    ck_assert_int_eq(resumed, 1);
+  }
+}
+
 /* The data connection resumes this FTP session's control session. */
 START_TEST(test_binding_resume) {
   const struct mode *m = &modes[_i];
   SSL_CTX *cctx = mode_client_ctx(m);
-  struct ftps_error err;
   struct conn ctrl;
   SSL_SESSION *sess;
-  int resumed = 0, n;
 
   sess = ctrl_connect(&ctrl, cctx, NULL);
   if (m->client_opts & SSL_OP_NO_TICKET) {
@@ -931,11 +942,7 @@ START_TEST(test_binding_resume) {
   }
 
   /* An FTP session opens many data connections with the same session. */
-  for (n = 0; n < 3; n++) {
-    ck_assert_msg(data_verify(cctx, sess, &resumed, NULL, &err) == 0,
-      "%s, data connection %d: %s", m->name, n, err.msg);
-    ck_assert_int_eq(resumed, 1);
-  }
+  assert_data_resumes(cctx, sess, 3, m->name);
 
   SSL_SESSION_free(sess);
   conn_close(&ctrl);
@@ -1145,10 +1152,9 @@ START_TEST(test_binding_survives_aborted_data) {
   const struct mode *m = &modes[_i];
   SSL_CTX *cctx = mode_client_ctx(m);
   unsigned char buf[16];
-  struct ftps_error err;
   struct conn ctrl, data;
   SSL_SESSION *sess;
-  int resumed = 0, want = 0, n;
+  int want = 0;
 
   sess = ctrl_connect(&ctrl, cctx, NULL);
 
@@ -1171,11 +1177,7 @@ START_TEST(test_binding_survives_aborted_data) {
   close(data.sfd);
   data.sfd = -1;
 
-  for (n = 0; n < 2; n++) {
-    ck_assert_msg(data_verify(cctx, sess, &resumed, NULL, &err) == 0,
-      "%s, data connection %d after an abort: %s", m->name, n, err.msg);
-    ck_assert_int_eq(resumed, 1);
-  }
+  assert_data_resumes(cctx, sess, 2, m->name);
 
   SSL_SESSION_free(sess);
   conn_close(&ctrl);
