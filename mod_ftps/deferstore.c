@@ -11,6 +11,7 @@ static int expecting = FALSE;
 static dev_t expect_dev;
 static ino_t expect_ino;
 static int deferred_fd = -1;
+static char *new_path = NULL;     /* an upload target that did not exist */
 
 /* next_fs - the layer below ours that implements the callback at offset */
 static pr_fs_t *next_fs(size_t offset) {
@@ -115,12 +116,39 @@ int ftps_deferstore_install(pool *p) {
   return 0;
 }
 
-void ftps_deferstore_expect(dev_t dev, ino_t ino) {
-  expecting = TRUE;
-  expect_dev = dev;
-  expect_ino = ino;
+void ftps_deferstore_expect(pool *p, const char *path, int overwrite) {
+  struct stat st;
+
+  ftps_deferstore_forget();
+  if (pr_fsio_stat(path, &st) < 0) {
+    if (errno == ENOENT) {
+      new_path = pstrdup(p, path);
+    }
+
+  } else if (S_ISREG(st.st_mode) &&
+             overwrite) {
+    expecting = TRUE;
+    expect_dev = st.st_dev;
+    expect_ino = st.st_ino;
+  }
+}
+
+void ftps_deferstore_failed(void) {
+  struct stat st;
+
+  if (new_path != NULL &&
+      ftps_netio_data_refused() &&
+      pr_fsio_stat(new_path, &st) == 0 &&
+      S_ISREG(st.st_mode) &&
+      st.st_size == 0 &&
+      pr_fsio_unlink(new_path) == 0) {
+    ftps_log("removed the empty file %s left by a refused data connection",
+      new_path);
+  }
+  ftps_deferstore_forget();
 }
 
 void ftps_deferstore_forget(void) {
   expecting = FALSE;
+  new_path = NULL;
 }

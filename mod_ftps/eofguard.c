@@ -9,6 +9,12 @@
 static BIO_METHOD *guard_method = NULL;
 static int guard_type = 0;
 
+/* method_free - drop a half-built BIO method */
+static void method_free(void) {
+  BIO_meth_free(guard_method);
+  guard_method = NULL;
+}
+
 /* guard_read - read from the next BIO; an EOF becomes a retry, flagged */
 static int guard_read(BIO *bio, char *buf, int len) {
   BIO *next = BIO_next(bio);
@@ -81,7 +87,7 @@ BIO *ftps_eofguard_new(BIO *next) {
         BIO_meth_set_write(guard_method, guard_write) != 1 ||
         BIO_meth_set_ctrl(guard_method, guard_ctrl) != 1 ||
         BIO_meth_set_create(guard_method, guard_create) != 1) {
-      ftps_eofguard_cleanup();
+      method_free();
       return NULL;
     }
   }
@@ -102,9 +108,4 @@ int ftps_eofguard_hit(BIO *bio) {
 
   guard = BIO_find_type(bio, guard_type);
   return guard != NULL && BIO_get_data(guard) != NULL;
-}
-
-void ftps_eofguard_cleanup(void) {
-  BIO_meth_free(guard_method);
-  guard_method = NULL;
 }

@@ -21,10 +21,7 @@ static int engine = FALSE;            /* TLSEngine on for this session */
 static SSL_CTX *sess_ctx = NULL;      /* NULL: no certificate, AUTH gets 431 */
 static unsigned long sess_opts = 0UL; /* TLSOptions */
 static struct ftps_sess sess;
-
-/* A STOR/APPE target that did not exist before the command: if its data
- * connection is refused, the empty file mod_xfer created goes again. */
-static char *new_upload = NULL;
+static int sess_cache_on = TRUE;      /* TLSSessionCache is not off */
 
 /* The reply for each verdict that refuses or answers a command. */
 static const struct {
@@ -110,7 +107,7 @@ static void update_data_protection(void) {
    * transfer (mod_tls Bug#3465 drops the check too). */
   if ((sess_opts & FTPS_OPT_NO_SESSION_REUSE_REQUIRED) ||
       (sess.flags & FTPS_SESS_FL_CCC) ||
-      !ftps_server_session_cache(main_server, NULL)) {
+      !sess_cache_on) {
     require_reuse = FALSE;
   }
   ftps_netio_set_data_protection(ftps_sess_data_protected(&sess),
@@ -132,22 +129,30 @@ static void export_cert(struct ftps_tls *tls, int peer, const char *name) {
  * mod_sql, mod_rewrite; and, with TLSOptions StdEnvVars, for programs the
  * session runs (mod_exec, SITE commands) */
 static void set_notes(struct ftps_tls *tls) {
-  const char *names[] = { "FTPS", "TLS_PROTOCOL", "TLS_CIPHER",
-    "TLS_SERVER_NAME", "TLS_LIBRARY_VERSION" };
-  const char *values[] = { "1", ftps_tls_protocol(tls), ftps_tls_cipher(tls),
-    ftps_tls_server_name(tls), ftps_tls_library() };
+  const struct {
+    const char *name;
+    const char *value;
+    int note;                       /* also a session note */
+  } items[] = {
+    { "FTPS",                "1",                        TRUE },
+    { "TLS_PROTOCOL",        ftps_tls_protocol(tls),     TRUE },
+    { "TLS_CIPHER",          ftps_tls_cipher(tls),       TRUE },
+    { "TLS_SERVER_NAME",     ftps_tls_server_name(tls),  TRUE },
+    { "TLS_LIBRARY_VERSION", ftps_tls_library(),         FALSE },
+  };
   size_t i;
 
-  for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-    if (*values[i] == '\0') {
+  for (i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+    if (*items[i].value == '\0') {
       continue;
     }
 
-    if (i < 4) {
-      (void) pr_table_add_dup(session.notes, names[i], values[i], 0);
+    if (items[i].note) {
+      (void) pr_table_add_dup(session.notes, items[i].name, items[i].value,
+        0);
     }
     if (sess_opts & FTPS_OPT_STD_ENV_VARS) {
-      (void) pr_env_set(session.pool, names[i], values[i]);
+      (void) pr_env_set(session.pool, items[i].name, items[i].value);
     }
   }
 
@@ -212,14 +217,11 @@ static int limit_allows(cmd_rec *cmd) {
   return dir_check(cmd->tmp_pool, cmd, G_NONE, (char *) dir, NULL) != 0;
 }
 
-/* note_upload - before STOR/APPE: a target that does not exist yet is
- * remembered (mod_xfer creates it before the data connection is made), and
- * one that STOR will overwrite keeps its content until data arrive */
+/* note_upload - before STOR/APPE: what a refused data connection must
+ * not damage (see deferstore.h) */
 static void note_upload(cmd_rec *cmd) {
-  struct stat st;
   char *path;
 
-  new_upload = NULL;
   ftps_deferstore_forget();
   if (cmd->argc < 2 ||
       (pr_cmd_cmp(cmd, PR_CMD_STOR_ID) != 0 &&
@@ -228,18 +230,9 @@ static void note_upload(cmd_rec *cmd) {
   }
 
   path = dir_best_path(cmd->tmp_pool, cmd->arg);
-  if (path == NULL) {
-    return;
-  }
-
-  if (pr_fsio_stat(path, &st) < 0) {
-    if (errno == ENOENT) {
-      new_upload = pstrdup(session.pool, path);
-    }
-
-  } else if (S_ISREG(st.st_mode) &&
-             pr_cmd_cmp(cmd, PR_CMD_STOR_ID) == 0) {
-    ftps_deferstore_expect(st.st_dev, st.st_ino);
+  if (path != NULL) {
+    ftps_deferstore_expect(session.pool, path,
+      pr_cmd_cmp(cmd, PR_CMD_STOR_ID) == 0);
   }
 }
 
@@ -407,23 +400,8 @@ MODRET ftps_prot(cmd_rec *cmd) {
 }
 
 MODRET ftps_post_upload_err(cmd_rec *cmd) {
-  struct stat st;
-
   (void) cmd;
-
-  /* A refused data connection must not leave an empty file behind. */
-  if (new_upload != NULL &&
-      ftps_netio_data_refused() &&
-      pr_fsio_stat(new_upload, &st) == 0 &&
-      S_ISREG(st.st_mode) &&
-      st.st_size == 0) {
-    if (pr_fsio_unlink(new_upload) == 0) {
-      ftps_log("removed the empty file %s left by a refused data "
-        "connection", new_upload);
-    }
-  }
-  new_upload = NULL;
-  ftps_deferstore_forget();
+  ftps_deferstore_failed();
   return PR_DECLINED(cmd);
 }
 
@@ -571,6 +549,7 @@ static int ftps_session_init(void) {
 
   sess_ctx = ftps_server_ctx(main_server);
   sess_opts = ftps_server_options(main_server);
+  sess_cache_on = ftps_server_session_cache(main_server, NULL);
   (void) ftps_log_open(main_server);
 
   /* A new token per FTP session: only its own tickets resume its data

@@ -22,7 +22,6 @@
 
 static pool *netio_pool = NULL;
 static pr_netio_t *prev_ctrl = NULL, *prev_data = NULL;
-static int prev_ctrl_registered = FALSE, prev_data_registered = FALSE;
 static SSL_CTX *netio_ctx = NULL, *netio_client_ctx = NULL;
 static int netio_timeout = 0;
 
@@ -122,34 +121,53 @@ static void restore_flags(int fd, int flags) {
   }
 }
 
-/* handshake - run a server handshake to completion within the timeout */
-static int handshake(struct ftps_tls *tls, struct ftps_error *err) {
-  long long deadline = deadline_after(netio_timeout);
+/* A non-blocking TLS step: 0 when done, -1/EAGAIN with *want to wait. */
+typedef int tls_step_fn(struct ftps_tls *tls, int *want);
+
+/* run_step - repeat step until it is done, waiting for the socket in
+ * between; 0, or -1 with errno (ETIMEDOUT once the deadline, 0 for none,
+ * has passed) */
+static int run_step(pr_netio_stream_t *nstrm, struct ftps_tls *tls,
+    tls_step_fn *step, long long deadline) {
   int want = 0;
 
-  for (;;) {
-    if (ftps_tls_handshake(tls, &want, err) == 0) {
-      return 0;
-    }
-
-    if (errno != EAGAIN) {
-      return -1;
-    }
-
-    if (wait_fd(NULL, ftps_tls_fd(tls), want, deadline) < 0) {
-      int xerrno = errno;
-
-      if (xerrno == ETIMEDOUT) {
-        ftps_error_set(err, "TLS handshake timed out after %d seconds "
-          "(TLSTimeoutHandshake)", netio_timeout);
-
-      } else {
-        ftps_error_set(err, "TLS handshake failed: %s", strerror(xerrno));
-      }
-      errno = xerrno;
+  while (step(tls, &want) < 0) {
+    if (errno != EAGAIN ||
+        wait_fd(nstrm, ftps_tls_fd(tls), want, deadline) < 0) {
       return -1;
     }
   }
+  return 0;
+}
+
+/* handshake_step - ftps_tls_handshake as a tls_step_fn (the reason of a
+ * failure stays in ftps_tls_error) */
+static int handshake_step(struct ftps_tls *tls, int *want) {
+  return ftps_tls_handshake(tls, want, NULL);
+}
+
+/* handshake - run a server handshake to completion within the timeout */
+static int handshake(struct ftps_tls *tls, struct ftps_error *err) {
+  int xerrno;
+
+  if (run_step(NULL, tls, handshake_step,
+      deadline_after(netio_timeout)) == 0) {
+    return 0;
+  }
+
+  xerrno = errno;
+  if (xerrno == ETIMEDOUT) {
+    ftps_error_set(err, "TLS handshake timed out after %d seconds "
+      "(TLSTimeoutHandshake)", netio_timeout);
+
+  } else if (*ftps_tls_error(tls) != '\0') {
+    ftps_error_set(err, "%s", ftps_tls_error(tls));
+
+  } else {
+    ftps_error_set(err, "TLS handshake failed: %s", strerror(xerrno));
+  }
+  errno = xerrno;
+  return -1;
 }
 
 /* conn_of - the connection nstrm belongs to, if TLS is attached to it */
@@ -199,16 +217,10 @@ static void detach(pr_netio_stream_t *nstrm) {
 /* send_close_notify - end the TLS stream cleanly, waiting a little */
 static void send_close_notify(pr_netio_stream_t *nstrm,
     struct ftps_tls *tls) {
-  long long deadline = now_ms() + NETIO_SHUTDOWN_TIMEOUT_MS;
-  int want = 0;
-
-  while (ftps_tls_shutdown(tls, &want) < 0) {
-    if (errno != EAGAIN ||
-        wait_fd(nstrm, ftps_tls_fd(tls), want, deadline) < 0) {
-      pr_trace_msg(FTPS_TRACE_CHANNEL, 9, "close_notify not sent: %s",
-        ftps_tls_error(tls));
-      return;
-    }
+  if (run_step(nstrm, tls, ftps_tls_shutdown,
+      now_ms() + NETIO_SHUTDOWN_TIMEOUT_MS) < 0) {
+    pr_trace_msg(FTPS_TRACE_CHANNEL, 9, "close_notify not sent: %s",
+      ftps_tls_error(tls));
   }
 }
 
@@ -404,11 +416,10 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
 }
 
 /* netio_new - our NetIO, chaining to what handled type before */
-static pr_netio_t *netio_new(int type, pr_netio_t **prev, int *registered) {
+static pr_netio_t *netio_new(int type, pr_netio_t **prev) {
   pr_netio_t *netio;
 
   *prev = pr_get_netio(type);
-  *registered = (*prev != NULL);
   if (*prev == NULL) {
     /* A fresh NetIO carries the core's own callbacks. */
     *prev = pr_alloc_netio2(netio_pool, NULL, NULL);
@@ -439,8 +450,8 @@ int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout) {
     pr_pool_tag(netio_pool, MOD_FTPS_VERSION " netio pool");
   }
 
-  ctrl = netio_new(PR_NETIO_STRM_CTRL, &prev_ctrl, &prev_ctrl_registered);
-  data = netio_new(PR_NETIO_STRM_DATA, &prev_data, &prev_data_registered);
+  ctrl = netio_new(PR_NETIO_STRM_CTRL, &prev_ctrl);
+  data = netio_new(PR_NETIO_STRM_DATA, &prev_data);
 
   if (pr_unregister_netio(PR_NETIO_STRM_CTRL|PR_NETIO_STRM_DATA) < 0 &&
       errno != ENOENT) {
@@ -451,27 +462,6 @@ int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout) {
     return -1;
   }
   return 0;
-}
-
-void ftps_netio_uninstall(void) {
-  if (netio_pool == NULL) {
-    return;
-  }
-
-  (void) pr_unregister_netio(PR_NETIO_STRM_CTRL|PR_NETIO_STRM_DATA);
-  if (prev_ctrl_registered) {
-    (void) pr_register_netio(prev_ctrl, PR_NETIO_STRM_CTRL);
-  }
-  if (prev_data_registered) {
-    (void) pr_register_netio(prev_data, PR_NETIO_STRM_DATA);
-  }
-
-  ftps_tls_free(ctrl_conn.tls);
-  ftps_tls_free(data_conn.tls);
-  attach(&ctrl_conn, NULL, NULL, NULL);
-  attach(&data_conn, NULL, NULL, NULL);
-  destroy_pool(netio_pool);
-  netio_pool = NULL;
 }
 
 int ftps_netio_ctrl_start(struct ftps_error *err) {
@@ -522,15 +512,12 @@ static int peer_sent_record(int fd) {
  * record that is not close_notify ends the session. */
 static int close_ctrl_tls(struct ftps_tls *tls, struct ftps_error *err) {
   long long deadline = deadline_after(netio_timeout);
-  int fd = ftps_tls_fd(tls), want = 0;
+  int fd = ftps_tls_fd(tls);
 
-  while (ftps_tls_shutdown(tls, &want) < 0) {
-    if (errno != EAGAIN ||
-        wait_fd(NULL, fd, want, deadline) < 0) {
-      ftps_error_set(err, "CCC: cannot send close_notify: %s",
-        ftps_tls_error(tls));
-      return -1;
-    }
+  if (run_step(NULL, tls, ftps_tls_shutdown, deadline) < 0) {
+    ftps_error_set(err, "CCC: cannot send close_notify: %s",
+      ftps_tls_error(tls));
+    return -1;
   }
 
   if (wait_fd(NULL, fd, FTPS_WANT_READ, deadline) < 0) {
@@ -543,13 +530,10 @@ static int close_ctrl_tls(struct ftps_tls *tls, struct ftps_error *err) {
     return 0;
   }
 
-  while (ftps_tls_close(tls, &want) < 0) {
-    if (errno != EAGAIN ||
-        wait_fd(NULL, fd, want, deadline) < 0) {
-      ftps_error_set(err, "CCC: %s", errno == ETIMEDOUT ?
-        "no close_notify from the client in time" : ftps_tls_error(tls));
-      return -1;
-    }
+  if (run_step(NULL, tls, ftps_tls_close, deadline) < 0) {
+    ftps_error_set(err, "CCC: %s", errno == ETIMEDOUT ?
+      "no close_notify from the client in time" : ftps_tls_error(tls));
+    return -1;
   }
   return 0;
 }

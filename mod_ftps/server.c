@@ -154,7 +154,7 @@ static void warn_keypair(server_rec *s, const struct ftps_keypair *kp,
 /* load_keypair - the certificate of one directive pair, with its key and
  * the server's chain file; 1 loaded, 0 not configured, -1 failed */
 static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
-  const char *cert_path, *key_path, *chain_path;
+  const char *cert_path, *key_path, *chain_path, *type;
   struct ftps_error err;
 
   cert_path = get_param_ptr(s->conf, cert_directives[i].cert_directive, FALSE);
@@ -200,6 +200,13 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
   }
 
   warn_keypair(s, kp, cert_directives[i].cert_directive, cert_path);
+  type = ftps_keypair_key_type(kp);
+  if (type != NULL &&
+      strcmp(type, cert_directives[i].key_type) != 0) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s') holds "
+      "an %s certificate; it is used as such",
+      cert_directives[i].cert_directive, cert_path, server_name(s), type);
+  }
   return 1;
 }
 
@@ -264,6 +271,7 @@ static int load_server(server_rec *s) {
   struct server_tls *st;
   unsigned int *protos;
   int *pref, i, res = 0, what = 0, index = 0;
+  char proto_str[64];
   SSL_CTX *ctx = NULL, *client_ctx = NULL;
 
   ftps_context_props_init(&props);
@@ -298,6 +306,10 @@ static int load_server(server_rec *s) {
     props.groups = get_param_ptr(s->conf, "TLSECDHCurve", FALSE);
     pref = get_param_ptr(s->conf, "TLSServerCipherPreference", FALSE);
     props.server_preference = pref != NULL ? *pref : TRUE;
+
+    pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": server '%s': %s",
+      server_name(s), ftps_config_protocols_str(props.protocols, proto_str,
+      sizeof(proto_str)));
 
     PRIVS_ROOT
     ctx = ftps_context_new(&props, &what, &index, &err);

@@ -182,7 +182,9 @@ int ftps_tls_handshake(struct ftps_tls *tls, int *want,
   if (rc == 1) {
     if (tls->kind == FTPS_TLS_CTRL &&
         ftps_binding_mark_ctrl(tls->ssl) < 0) {
-      ftps_error_set(err, "cannot bind the control session");
+      fail(tls, ENOMEM, "cannot bind the control session");
+      ftps_error_set(err, "%s", tls->reason);
+      errno = ENOMEM;
       return -1;
     }
     return 0;

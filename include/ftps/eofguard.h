@@ -21,7 +21,4 @@ BIO *ftps_eofguard_new(BIO *next);
 /* ftps_eofguard_hit - 1 if the guard in chain bio saw the peer's EOF */
 int ftps_eofguard_hit(BIO *bio);
 
-/* ftps_eofguard_cleanup - free the BIO method (before the module unloads) */
-void ftps_eofguard_cleanup(void);
-
 #endif /* FTPS_EOFGUARD_H */

@@ -19,9 +19,6 @@
  * (seconds, 0 = none) serve every handshake */
 int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout);
 
-/* ftps_netio_uninstall - give the streams back to the previous NetIO */
-void ftps_netio_uninstall(void);
-
 /* ftps_netio_ctrl_start - the server side of the control handshake (after
  * "234"): discards whatever plaintext the client sent after AUTH, then runs
  * the handshake within the timeout.  Returns 0, or -1 with err set. */
