@@ -4,9 +4,8 @@
  *
  * Each is checked for its context and argument count as mod_tls would, then
  * stored for later versions and announced once with a startup warning.
- * Values that ask for nothing beyond what mod_ftps does anyway (TLSVerifyClient
- * off, TLSRenegotiate none) are accepted silently.  A directive whose being
- * ignored would weaken security (TLSVerifyClient on) stops the startup.
+ * Values that ask for nothing beyond what mod_ftps does anyway
+ * (TLSRenegotiate none) are accepted silently.
  */
 #include "mod_ftps.h"
 
@@ -18,39 +17,24 @@ static const struct {
   int max_args;          /* 0: any */
   const char *why;       /* what is ignored */
 } compat_directives[] = {
-  { "TLSCACertificatePath",   COMPAT_SERVER, 1, "client certificates are "
-    "not verified yet" },
-  { "TLSCARevocationFile",    COMPAT_SERVER, 1, "client certificates are "
-    "not verified yet" },
-  { "TLSCARevocationPath",    COMPAT_SERVER, 1, "client certificates are "
-    "not verified yet" },
   { "TLSControlsACLs",        CONF_ROOT, 0, "there are no ftpdctl actions" },
   { "TLSCryptoDevice",        COMPAT_SERVER, 1, "OpenSSL 3 uses providers, "
     "not engines" },
-  { "TLSDHParamFile",         COMPAT_SERVER, 1, "DHE uses the group OpenSSL "
-    "picks for the key size" },
   { "TLSDSACertificateFile",  COMPAT_SERVER, 1, "DSA certificates are not "
     "supported" },
   { "TLSDSACertificateKeyFile", COMPAT_SERVER, 1, "DSA certificates are not "
     "supported" },
-  { "TLSNextProtocol",        COMPAT_SERVER, 1, "no ALPN is advertised" },
   { "TLSPKCS12File",          COMPAT_SERVER, 1, "use PEM files" },
   { "TLSPreSharedKey",        COMPAT_SERVER, 2, "TLS-PSK is not supported" },
   { "TLSRandomSeed",          COMPAT_SERVER, 1, "OpenSSL 3 seeds itself" },
   { "TLSServerInfoFile",      COMPAT_SERVER, 1, "no custom extensions" },
   { "TLSSessionTicketKeys",   CONF_ROOT, 0, "ticket keys live as long as "
     "the daemon" },
-  { "TLSSessionTickets",      COMPAT_SERVER, 1, "tickets are always on" },
   { "TLSStapling",            COMPAT_SERVER, 1, "no OCSP stapling" },
   { "TLSStaplingCache",       CONF_ROOT, 1, "no OCSP stapling" },
   { "TLSStaplingOptions",     COMPAT_SERVER, 0, "no OCSP stapling" },
   { "TLSStaplingResponder",   COMPAT_SERVER, 1, "no OCSP stapling" },
   { "TLSStaplingTimeout",     COMPAT_SERVER, 1, "no OCSP stapling" },
-  { "TLSUserName",            COMPAT_SERVER, 1, "no certificate logins yet" },
-  { "TLSVerifyDepth",         COMPAT_SERVER, 1, "client certificates are not "
-    "verified yet" },
-  { "TLSVerifyOrder",         COMPAT_SERVER, 2, "client certificates are not "
-    "verified yet" },
   { NULL, 0, 0, NULL }
 };
 
@@ -95,25 +79,6 @@ modret_t *set_tlscompat(cmd_rec *cmd) {
 
   warn_once(i);
   return PR_HANDLED(cmd);
-}
-
-/* usage: TLSVerifyClient on|off|optional
- * Only "off" is possible today: silently accepting "on" would let clients
- * in without the certificate the administrator demands. */
-modret_t *set_tlsverifyclient(cmd_rec *cmd) {
-  CHECK_ARGS(cmd, 1);
-  CHECK_CONF(cmd, COMPAT_SERVER);
-
-  if (get_boolean(cmd, 1) == FALSE) {
-    return PR_HANDLED(cmd);
-  }
-  if (get_boolean(cmd, 1) == TRUE ||
-      strcasecmp(cmd->argv[1], "optional") == 0) {
-    CONF_ERROR(cmd, "client certificates are not supported by this version "
-      "of mod_ftps: refusing to start rather than let clients in unverified "
-      "(use TLSVerifyClient off, or mod_tls)");
-  }
-  CONF_ERROR(cmd, "expected on, off or optional");
 }
 
 /* usage: TLSRenegotiate none | [ctrl secs] [data kb] [required on|off]

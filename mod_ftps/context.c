@@ -5,9 +5,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include "ftps/binding.h"
 #include "ftps/config.h"
 #include "ftps/context.h"
+#include "ftps/verify.h"
 
 /* mod_tls's default lifetime, so that long FTP sessions keep resuming. */
 #define CONTEXT_SESSION_TIMEOUT 15840L
@@ -20,6 +24,8 @@ void ftps_context_props_init(struct ftps_context_props *props) {
   memset(props, 0, sizeof(*props));
   props->protocols = FTPS_PROTO_DEFAULT;
   props->server_preference = 1;
+  props->tickets = 1;
+  props->alpn = 1;
 }
 
 /* proto_version - the OpenSSL version constant for one FTPS_PROTO_ bit */
@@ -102,9 +108,94 @@ static int set_ciphers(SSL_CTX *ctx, const struct ftps_context_props *props,
     return -1;
   }
 
-  /* DHE suites need a group; let OpenSSL pick one that matches the key. */
-  SSL_CTX_set_dh_auto(ctx, 1);
   return 0;
+}
+
+/* read_dh - of the DH parameters in the file, the first set of at least
+ * FTPS_DH_MIN_BITS (files such as Debian's dhparams.pem hold several sizes,
+ * smallest first), else the largest; NULL with err set */
+static EVP_PKEY *read_dh(const char *path, int allow_weak,
+    struct ftps_error *err) {
+  EVP_PKEY *best = NULL, *params;
+  BIO *bio;
+
+  ERR_clear_error();
+  bio = BIO_new_file(path, "r");
+  if (bio == NULL) {
+    ftps_error_set_ssl(err, "cannot open %s", path);
+    return NULL;
+  }
+
+  while ((best == NULL || EVP_PKEY_get_bits(best) < FTPS_DH_MIN_BITS) &&
+         (params = PEM_read_bio_Parameters(bio, NULL)) != NULL) {
+    if (EVP_PKEY_get_base_id(params) != EVP_PKEY_DH ||
+        (best != NULL &&
+         EVP_PKEY_get_bits(params) <= EVP_PKEY_get_bits(best))) {
+      EVP_PKEY_free(params);
+      continue;
+    }
+    EVP_PKEY_free(best);
+    best = params;
+  }
+  ERR_clear_error();
+  BIO_free(bio);
+
+  if (best == NULL) {
+    ftps_error_set(err, "no DH parameters in %s", path);
+    return NULL;
+  }
+  if (EVP_PKEY_get_bits(best) < FTPS_DH_MIN_BITS &&
+      !allow_weak) {
+    ftps_error_set(err, "the DH parameters in %s have only %d bits (at "
+      "least %d are needed; TLSOptions AllowWeakDH allows fewer)", path,
+      EVP_PKEY_get_bits(best), FTPS_DH_MIN_BITS);
+    EVP_PKEY_free(best);
+    return NULL;
+  }
+  return best;
+}
+
+/* set_dh - TLSDHParamFile, or a group matched to the key (the default) */
+static int set_dh(SSL_CTX *ctx, const struct ftps_context_props *props,
+    int *what, struct ftps_error *err) {
+  EVP_PKEY *dh;
+
+  if (props->dh_file == NULL) {
+    SSL_CTX_set_dh_auto(ctx, 1);
+    return 0;
+  }
+
+  dh = read_dh(props->dh_file, props->allow_weak_dh, err);
+  if (dh == NULL ||
+      SSL_CTX_set0_tmp_dh_pkey(ctx, dh) != 1) {
+    if (dh != NULL) {
+      EVP_PKEY_free(dh);
+      ftps_error_set_ssl(err, "cannot use the DH parameters in %s",
+        props->dh_file);
+    }
+    *what = FTPS_CONTEXT_ERR_DH_FILE;
+    errno = EINVAL;
+    return -1;
+  }
+  return 0;
+}
+
+/* alpn_select_cb - TLSNextProtocol: acknowledge "ftp" when the client
+ * offers it; any other list is left unanswered, not refused */
+static int alpn_select_cb(SSL *ssl, const unsigned char **out,
+    unsigned char *outlen, const unsigned char *in, unsigned int inlen,
+    void *arg) {
+  static const unsigned char ftp[] = { 3, 'f', 't', 'p' };
+  unsigned char *selected = NULL;
+
+  (void) ssl;
+  (void) arg;
+  if (SSL_select_next_proto(&selected, outlen, ftp, sizeof(ftp), in,
+      inlen) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
 }
 
 /* set_keypairs - install each certificate with its key and chain */
@@ -160,6 +251,13 @@ static int set_sessions(SSL_CTX *ctx, const struct ftps_context_props *props,
 
   } else {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+
+    /* TLSSessionTickets off: TLS <= 1.2 resumes by session ID only; with
+     * SSL_OP_NO_TICKET, TLS 1.3 tickets become stateful references into
+     * this process's cache (no cross-session resumption). */
+    if (!props->tickets) {
+      SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    }
   }
 
   return ftps_binding_install(ctx, err);
@@ -182,7 +280,9 @@ static SSL_CTX *context_base(const SSL_METHOD *method,
 
   /* Renegotiation only serves attacks on a file-transfer protocol; and an
    * unexpected EOF must stay an error, so truncation is detected. */
-  opts = SSL_OP_NO_RENEGOTIATION|SSL_OP_NO_COMPRESSION;
+  opts = SSL_OP_NO_COMPRESSION;
+  opts |= props->client_renegotiation ? SSL_OP_ALLOW_CLIENT_RENEGOTIATION :
+    SSL_OP_NO_RENEGOTIATION;
   if (props->server_preference) {
     opts |= SSL_OP_CIPHER_SERVER_PREFERENCE;
   }
@@ -193,6 +293,16 @@ static SSL_CTX *context_base(const SSL_METHOD *method,
       FTPS_PROTO_DEFAULT, err) < 0) {
     *what = FTPS_CONTEXT_ERR_PROTOCOLS;
     goto err;
+  }
+
+  /* AllowWeakSecurity: OpenSSL's security level 0 (small keys, SHA-1
+   * signatures), for clients that cannot do better. */
+  if (props->weak_security) {
+    SSL_CTX_set_security_level(ctx, 0);
+
+  } else if (props->allow_weak_dh &&
+             SSL_CTX_get_security_level(ctx) > 1) {
+    SSL_CTX_set_security_level(ctx, 1);
   }
 
   if (set_ciphers(ctx, props, what, err) < 0 ||
@@ -242,7 +352,13 @@ SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
     return NULL;
   }
 
-  if (set_sessions(ctx, props, err) < 0) {
+  if (props->alpn) {
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select_cb, NULL);
+  }
+
+  if (set_dh(ctx, props, what, err) < 0 ||
+      ftps_verify_setup(ctx, props, what, err) < 0 ||
+      set_sessions(ctx, props, err) < 0) {
     SSL_CTX_free(ctx);
     return NULL;
   }

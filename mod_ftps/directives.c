@@ -6,8 +6,11 @@
  * files are loaded and cross-checked once, at startup, by server.c.
  */
 #include "mod_ftps.h"
+#include "ftps/alias.h"
 #include "ftps/compat.h"
 #include "ftps/config.h"
+#include "ftps/context.h"
+#include "ftps/peer.h"
 
 /* check_path - directive arguments that name files must be absolute:
  * sessions may chroot, and a relative path would then mean another file. */
@@ -29,7 +32,8 @@ static void add_int_param(cmd_rec *cmd, int value) {
   *((int *) c->argv[0]) = value;
 }
 
-/* usage: TLSCACertificateFile, TLSCertificateChainFile,
+/* usage: TLSCACertificateFile, TLSCACertificatePath, TLSCARevocationFile,
+ *   TLSCARevocationPath, TLSCertificateChainFile, TLSDHParamFile,
  *   TLSECCertificateFile, TLSECCertificateKeyFile, TLSRSACertificateFile,
  *   TLSRSACertificateKeyFile: path */
 MODRET set_tlsfile(cmd_rec *cmd) {
@@ -72,7 +76,8 @@ MODRET set_tlsciphersuite(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
-/* usage: TLSEngine, TLSServerCipherPreference: on|off */
+/* usage: TLSEngine, TLSNextProtocol, TLSServerCipherPreference,
+ *   TLSSessionTickets: on|off */
 MODRET set_tlsbool(cmd_rec *cmd) {
   int value;
 
@@ -331,8 +336,99 @@ MODRET set_tlstimeouthandshake(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
+/* usage: TLSUserName CommonName|EmailSubjAltName|oid */
+MODRET set_tlsusername(cmd_rec *cmd) {
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+
+  if (!ftps_peer_field_valid(cmd->argv[1])) {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "expected CommonName, "
+      "EmailSubjAltName or an OID (such as 1.2.840.113549.1.9.1), got '",
+      (char *) cmd->argv[1], "'", NULL));
+  }
+
+  add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSVerifyClient on|off|optional */
+MODRET set_tlsverifyclient(cmd_rec *cmd) {
+  int verify;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+
+  verify = get_boolean(cmd, 1);
+  if (verify == -1) {
+    if (strcasecmp(cmd->argv[1], "optional") != 0) {
+      CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "expected on, off or optional, "
+        "got '", (char *) cmd->argv[1], "'", NULL));
+    }
+    verify = FTPS_VERIFY_OPTIONAL;
+
+  } else {
+    verify = verify ? FTPS_VERIFY_ON : FTPS_VERIFY_OFF;
+  }
+
+  add_int_param(cmd, verify);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSVerifyDepth depth */
+MODRET set_tlsverifydepth(cmd_rec *cmd) {
+  char *end = NULL;
+  long depth;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+
+  depth = strtol(cmd->argv[1], &end, 10);
+  if (end == NULL || *end != '\0' || depth < 0 || depth > 100) {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "expected a depth from 0 to 100, "
+      "got '", (char *) cmd->argv[1], "'", NULL));
+  }
+
+  add_int_param(cmd, (int) depth);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSVerifyOrder crl|ocsp ...
+ * CRLs are always checked (TLSCARevocationFile/Path); OCSP for client
+ * certificates is not done, which is said once. */
+MODRET set_tlsverifyorder(cmd_rec *cmd) {
+  unsigned int i;
+
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+  if (cmd->argc < 2 || cmd->argc > 3) {
+    CONF_ERROR(cmd, "wrong number of parameters");
+  }
+
+  for (i = 1; i < cmd->argc; i++) {
+    if (strcasecmp(cmd->argv[i], "crl") == 0) {
+      continue;
+    }
+    if (strcasecmp(cmd->argv[i], "ocsp") != 0) {
+      CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "unknown mechanism '",
+        (char *) cmd->argv[i], "' (expected crl or ocsp)", NULL));
+    }
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSVerifyOrder ocsp is "
+      "ignored: client certificates are checked against CRLs only");
+  }
+  return PR_HANDLED(cmd);
+}
+
 conftable ftps_conftab[] = {
   { "TLSCACertificateFile",     set_tlsfile,             NULL },
+  { "TLSCACertificatePath",     set_tlsfile,             NULL },
+  { "TLSCARevocationFile",      set_tlsfile,             NULL },
+  { "TLSCARevocationPath",      set_tlsfile,             NULL },
+  { "TLSDHParamFile",           set_tlsfile,             NULL },
+  { "TLSNextProtocol",          set_tlsbool,             NULL },
+  { "TLSSessionTickets",        set_tlsbool,             NULL },
+  { "TLSUserName",              set_tlsusername,         NULL },
+  { "TLSVerifyClient",          set_tlsverifyclient,     NULL },
+  { "TLSVerifyDepth",           set_tlsverifydepth,      NULL },
+  { "TLSVerifyOrder",           set_tlsverifyorder,      NULL },
   { "TLSCertificateChainFile",  set_tlsfile,             NULL },
   { "TLSCipherSuite",           set_tlsciphersuite,      NULL },
   { "TLSECCertificateFile",     set_tlsfile,             NULL },
@@ -351,6 +447,7 @@ conftable ftps_conftab[] = {
   { "TLSSessionCache",          set_tlssessioncache,     NULL },
   { "TLSTimeoutHandshake",      set_tlstimeouthandshake, NULL },
   { "TLSVerifyServer",          set_tlsverifyserver,     NULL },
+  { "LoadModule",               ftps_alias_loadmodule,   NULL },
   FTPS_COMPAT_CONFTAB,
   { NULL, NULL, NULL }
 };

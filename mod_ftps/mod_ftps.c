@@ -7,7 +7,9 @@
  * session.c, TLS in tls.c/netio.c, certificates in keypair.c/server.c.
  */
 #include "mod_ftps.h"
+#include "ftps/alias.h"
 #include "ftps/binding.h"
+#include "ftps/client.h"
 #include "ftps/deferstore.h"
 #include "ftps/log.h"
 #include "ftps/netio.h"
@@ -236,6 +238,15 @@ static void note_upload(cmd_rec *cmd) {
   }
 }
 
+/* start_ctrl_tls - the control handshake, then what the client's
+ * certificate must name (TLSOptions CommonNameRequired and friends) */
+static int start_ctrl_tls(struct ftps_error *err) {
+  if (ftps_netio_ctrl_start(err) < 0) {
+    return -1;
+  }
+  return ftps_client_check_names(sess_opts, err);
+}
+
 /* Command handlers
  */
 
@@ -291,7 +302,7 @@ MODRET ftps_auth(cmd_rec *cmd) {
     verdict == FTPS_AUTH_SSL ? "SSL" : "TLS");
 
   ftps_error_clear(&err);
-  if (ftps_netio_ctrl_start(&err) < 0) {
+  if (start_ctrl_tls(&err) < 0) {
     ftps_log("control connection: %s", err.msg);
     pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": TLS handshake with %s "
       "failed: %s", pr_netaddr_get_ipstr(session.c->remote_addr), err.msg);
@@ -453,14 +464,6 @@ static void ftps_postparse_ev(const void *event_data, void *user_data) {
   (void) event_data;
   (void) user_data;
 
-  /* Both modules would parse the same TLS* directives and both would
-   * answer AUTH: that can only end badly. */
-  if (pr_module_exists("mod_tls.c")) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": mod_tls and mod_ftps cannot "
-      "be loaded together: remove one of the two LoadModule lines");
-    refuse_to_start();
-  }
-
   if (ftps_server_load_all() < 0) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": refusing to start: fix the "
       "TLS configuration above");
@@ -487,6 +490,7 @@ static void ftps_mod_unload_ev(const void *event_data, void *user_data) {
 
   /* Nothing of ours may be called once the DSO is gone. */
   pr_event_unregister(&ftps_module, NULL, NULL);
+  ftps_alias_detach();
   ftps_server_free_all();
 }
 #endif /* PR_SHARED_MODULE */
@@ -501,6 +505,12 @@ static int ftps_init(void) {
 #endif /* PR_SHARED_MODULE */
   pr_event_register(&ftps_module, "core.postparse", ftps_postparse_ev, NULL);
   pr_event_register(&ftps_module, "core.restart", ftps_restart_ev, NULL);
+
+  /* Answer to <IfModule mod_tls.c>; refuse to load beside mod_tls, since
+   * both would parse the same TLS* directives and answer AUTH. */
+  if (ftps_alias_register() < 0) {
+    return -1;
+  }
 
   /* Read openssl.cnf now, as root and before any chroot. */
   if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1) {
@@ -526,7 +536,7 @@ static void start_implicit(void) {
   }
 
   ftps_error_clear(&err);
-  if (ftps_netio_ctrl_start(&err) < 0) {
+  if (start_ctrl_tls(&err) < 0) {
     ftps_log("implicit FTPS: control connection: %s", err.msg);
     pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": TLS handshake with %s "
       "failed: %s", pr_netaddr_get_ipstr(session.c->remote_addr), err.msg);
@@ -576,6 +586,7 @@ static int ftps_session_init(void) {
   update_data_protection();
 
   pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
+  ftps_client_sess_init();
 
   if (ftps_deferstore_install(session.pool) < 0) {
     pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": no deferred truncation of "
@@ -619,7 +630,7 @@ module ftps_module = {
   "ftps",                     /* module name: LoadModule mod_ftps.c */
   ftps_conftab,
   ftps_cmdtab,
-  NULL,                       /* no authentication handlers */
+  ftps_client_authtab,        /* certificate logins */
   ftps_init,
   ftps_session_init,
   MOD_FTPS_VERSION,

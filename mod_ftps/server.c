@@ -63,6 +63,12 @@ int ftps_server_session_cache(server_rec *s, long *timeout) {
   return c != NULL ? *((int *) c->argv[0]) : TRUE;
 }
 
+int ftps_server_verify_client(server_rec *s) {
+  int *verify = get_param_ptr(s->conf, "TLSVerifyClient", FALSE);
+
+  return verify != NULL ? *verify : FTPS_VERIFY_OFF;
+}
+
 int ftps_server_handshake_timeout(server_rec *s) {
   int *timeout = get_param_ptr(s->conf, "TLSTimeoutHandshake", FALSE);
 
@@ -234,6 +240,41 @@ static void ciphers_of(server_rec *s, struct ftps_context_props *props) {
   }
 }
 
+/* int_param - an int directive of s, or dflt */
+static int int_param(server_rec *s, const char *directive, int dflt) {
+  int *value = get_param_ptr(s->conf, directive, FALSE);
+
+  return value != NULL ? *value : dflt;
+}
+
+/* client_props_of - client certificates, DH, tickets, ALPN and the
+ * TLSOptions that shape the SSL_CTX */
+static void client_props_of(server_rec *s, struct ftps_context_props *props) {
+  unsigned long opts = ftps_server_options(s);
+
+  props->verify_client = int_param(s, "TLSVerifyClient", FTPS_VERIFY_OFF);
+  props->verify_depth = int_param(s, "TLSVerifyDepth", 0);
+  props->ca_path = get_param_ptr(s->conf, "TLSCACertificatePath", FALSE);
+  props->crl_file = get_param_ptr(s->conf, "TLSCARevocationFile", FALSE);
+  props->crl_path = get_param_ptr(s->conf, "TLSCARevocationPath", FALSE);
+  props->dh_file = get_param_ptr(s->conf, "TLSDHParamFile", FALSE);
+  props->tickets = int_param(s, "TLSSessionTickets", TRUE);
+  props->alpn = int_param(s, "TLSNextProtocol", TRUE);
+  props->allow_weak_dh = (opts & FTPS_OPT_ALLOW_WEAK_DH) != 0;
+  props->weak_security = (opts & FTPS_OPT_ALLOW_WEAK_SECURITY) != 0;
+  props->client_renegotiation =
+    (opts & FTPS_OPT_ALLOW_CLIENT_RENEGOTIATION) != 0;
+
+  if (props->verify_client == FTPS_VERIFY_OFF &&
+      (opts & (FTPS_OPT_COMMON_NAME_REQUIRED|FTPS_OPT_DNS_NAME_REQUIRED|
+               FTPS_OPT_IP_ADDRESS_REQUIRED))) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': TLSOptions "
+      "CommonNameRequired, dNSNameRequired and iPAddressRequired check "
+      "client certificates, and TLSVerifyClient is off: ignored",
+      server_name(s));
+  }
+}
+
 /* context_error - log why ftps_context_new failed, naming the directive */
 static void context_error(server_rec *s, int what, int index,
     const struct ftps_error *err) {
@@ -255,6 +296,21 @@ static void context_error(server_rec *s, int what, int index,
       break;
     case FTPS_CONTEXT_ERR_GROUPS:
       directive = "TLSECDHCurve";
+      break;
+    case FTPS_CONTEXT_ERR_CA_PATH:
+      directive = "TLSCACertificatePath";
+      break;
+    case FTPS_CONTEXT_ERR_CRL_FILE:
+      directive = "TLSCARevocationFile";
+      break;
+    case FTPS_CONTEXT_ERR_CRL_PATH:
+      directive = "TLSCARevocationPath";
+      break;
+    case FTPS_CONTEXT_ERR_DH_FILE:
+      directive = "TLSDHParamFile";
+      break;
+    case FTPS_CONTEXT_ERR_VERIFY:
+      directive = "TLSVerifyClient";
       break;
   }
 
@@ -306,6 +362,7 @@ static int load_server(server_rec *s) {
     props.groups = get_param_ptr(s->conf, "TLSECDHCurve", FALSE);
     pref = get_param_ptr(s->conf, "TLSServerCipherPreference", FALSE);
     props.server_preference = pref != NULL ? *pref : TRUE;
+    client_props_of(s, &props);
 
     pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": server '%s': %s",
       server_name(s), ftps_config_protocols_str(props.protocols, proto_str,

@@ -193,8 +193,15 @@ int ftps_tls_handshake(struct ftps_tls *tls, int *want,
   if (classify(tls, rc, want, "TLS handshake failed") < 0 &&
       errno != EAGAIN) {
     int xerrno = errno;
+    long verify = SSL_get_verify_result(tls->ssl);
 
-    ftps_error_set(err, "%s", tls->reason);
+    /* A refused client certificate: say why, not only "verify failed". */
+    if (verify != X509_V_OK) {
+      ftps_error_set(err, "%s (certificate: %s)", tls->reason,
+        X509_verify_cert_error_string(verify));
+    } else {
+      ftps_error_set(err, "%s", tls->reason);
+    }
     errno = xerrno;
   }
   return -1;

@@ -9,34 +9,23 @@
 
 modret_t *set_tlscompat(cmd_rec *cmd);
 modret_t *set_tlsrenegotiate(cmd_rec *cmd);
-modret_t *set_tlsverifyclient(cmd_rec *cmd);
 
 /* The conftable rows of the accepted-but-ignored directives. */
 #define FTPS_COMPAT_CONFTAB \
-  { "TLSCACertificatePath",     set_tlscompat, NULL }, \
-  { "TLSCARevocationFile",      set_tlscompat, NULL }, \
-  { "TLSCARevocationPath",      set_tlscompat, NULL }, \
   { "TLSControlsACLs",          set_tlscompat, NULL }, \
   { "TLSCryptoDevice",          set_tlscompat, NULL }, \
-  { "TLSDHParamFile",           set_tlscompat, NULL }, \
   { "TLSDSACertificateFile",    set_tlscompat, NULL }, \
   { "TLSDSACertificateKeyFile", set_tlscompat, NULL }, \
-  { "TLSNextProtocol",          set_tlscompat, NULL }, \
   { "TLSPKCS12File",            set_tlscompat, NULL }, \
   { "TLSPreSharedKey",          set_tlscompat, NULL }, \
   { "TLSRandomSeed",            set_tlscompat, NULL }, \
   { "TLSRenegotiate",           set_tlsrenegotiate, NULL }, \
   { "TLSServerInfoFile",        set_tlscompat, NULL }, \
   { "TLSSessionTicketKeys",     set_tlscompat, NULL }, \
-  { "TLSSessionTickets",        set_tlscompat, NULL }, \
   { "TLSStapling",              set_tlscompat, NULL }, \
   { "TLSStaplingCache",         set_tlscompat, NULL }, \
   { "TLSStaplingOptions",       set_tlscompat, NULL }, \
   { "TLSStaplingResponder",     set_tlscompat, NULL }, \
-  { "TLSStaplingTimeout",       set_tlscompat, NULL }, \
-  { "TLSUserName",              set_tlscompat, NULL }, \
-  { "TLSVerifyClient",          set_tlsverifyclient, NULL }, \
-  { "TLSVerifyDepth",           set_tlscompat, NULL }, \
-  { "TLSVerifyOrder",           set_tlscompat, NULL }
+  { "TLSStaplingTimeout",       set_tlscompat, NULL }
 
 #endif /* FTPS_COMPAT_H */

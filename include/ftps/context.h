@@ -24,7 +24,35 @@ struct ftps_context_props {
   long session_timeout;            /* seconds; 0 = default */
   int session_cache_off;           /* TLSSessionCache off: no resumption */
   const char *groups;              /* key exchange groups; NULL = default */
+
+  /* Client certificates (TLSVerifyClient and friends). */
+  int verify_client;               /* FTPS_VERIFY_* */
+  int verify_depth;                /* TLSVerifyDepth; 0 = default */
+  const char *ca_path;             /* TLSCACertificatePath, or NULL */
+  const char *crl_file;            /* TLSCARevocationFile, or NULL */
+  const char *crl_path;            /* TLSCARevocationPath, or NULL */
+
+  const char *dh_file;             /* TLSDHParamFile, or NULL (automatic) */
+  int allow_weak_dh;               /* TLSOptions AllowWeakDH */
+  int tickets;                     /* TLSSessionTickets (default 1): 0 =
+                                    * session IDs under TLS <= 1.2, and
+                                    * TLS 1.3 tickets that refer to this
+                                    * process's cache (stateful) */
+  int alpn;                        /* TLSNextProtocol: select ALPN "ftp" */
+  int weak_security;               /* TLSOptions AllowWeakSecurity */
+  int client_renegotiation;        /* TLSOptions AllowClientRenegotiations */
 };
+
+/* TLSVerifyClient */
+#define FTPS_VERIFY_OFF       0
+#define FTPS_VERIFY_ON        1   /* a valid certificate is required */
+#define FTPS_VERIFY_OPTIONAL  2   /* requested; verified if one is sent */
+
+/* mod_tls's default TLSVerifyDepth */
+#define FTPS_VERIFY_DEPTH_DEFAULT 9
+
+/* The smallest DH group used without TLSOptions AllowWeakDH. */
+#define FTPS_DH_MIN_BITS 2048
 
 /* Which property a failure is about, so the glue can name the directive. */
 #define FTPS_CONTEXT_ERR_OTHER        0
@@ -34,6 +62,11 @@ struct ftps_context_props {
 #define FTPS_CONTEXT_ERR_KEYPAIR      4   /* index in *err_index */
 #define FTPS_CONTEXT_ERR_CA_FILE      5
 #define FTPS_CONTEXT_ERR_GROUPS       6
+#define FTPS_CONTEXT_ERR_CA_PATH      7
+#define FTPS_CONTEXT_ERR_CRL_FILE     8
+#define FTPS_CONTEXT_ERR_CRL_PATH     9
+#define FTPS_CONTEXT_ERR_DH_FILE      10
+#define FTPS_CONTEXT_ERR_VERIFY       11   /* verification without a CA */
 
 /* ftps_context_props_init - default properties */
 void ftps_context_props_init(struct ftps_context_props *props);

@@ -36,6 +36,9 @@ unsigned long ftps_server_options(server_rec *s);
  * *timeout (if not NULL) gets its lifetime in seconds, 0 for the default */
 int ftps_server_session_cache(server_rec *s, long *timeout);
 
+/* ftps_server_verify_client - TLSVerifyClient of s: FTPS_VERIFY_* */
+int ftps_server_verify_client(server_rec *s);
+
 /* ftps_server_handshake_timeout - TLSTimeoutHandshake of s, in seconds */
 int ftps_server_handshake_timeout(server_rec *s);
 

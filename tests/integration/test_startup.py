@@ -107,9 +107,10 @@ def assert_no_key_material(srv, *texts):
 # -- helpers -----------------------------------------------------------------
 
 def _server(ctx, row, **kw):
-    if row.get("modules"):
+    if row.get("modules") or row.get("modules_after"):
         srv = ftpsd.Server(ctx.module, tls=_tls(row), extra=_extra(row),
-                           keep=ctx.keep, modules=row["modules"], **kw)
+                           keep=ctx.keep, modules=row.get("modules", ()),
+                           modules_after=row.get("modules_after", ()), **kw)
         ctx.own.append(srv)
         ctx.touched.append((srv, srv.log_mark()))
         return srv
@@ -318,6 +319,11 @@ OK_ROWS = [
     dict(name="encrypted_key_provider",
          tls={RSA: None, EC: "@ec.crt", ECKEY: "@encrypted.key"},
          extra=["TLSPassPhraseProvider @provider-secret.sh"], client="curl"),
+    dict(name="dh_param_file", extra=["TLSDHParamFile @dh2048.pem"],
+         client="curl"),
+    dict(name="verify_client_optional",
+         extra=["TLSVerifyClient optional", "TLSCACertificateFile @ca.pem",
+                "TLSCARevocationFile @ca.crl", "TLSVerifyDepth 3"]),
     dict(name="ecdh_curve", tls={"TLSECDHCurve": "X25519:P-256"},
          client="curl"),
     dict(name="server_cipher_preference_off",
@@ -380,15 +386,36 @@ FAIL_ROWS = [
          tls={RSA: None, EC: "@ec.crt", ECKEY: "@encrypted.key"},
          extra=["TLSPassPhraseProvider @provider-wrong.sh"],
          want=[ECKEY, "@encrypted.key", r"(?i)pass ?phrase"]),
-    dict(name="verify_client_on", extra=["TLSVerifyClient on"],
-         want=["TLSVerifyClient", "client certificates",
-               r"(?i)not supported"]),
+    dict(name="verify_client_without_ca", extra=["TLSVerifyClient on"],
+         want=["TLSVerifyClient", "TLSCACertificateFile",
+               r"(?i)cannot be verified"]),
+    dict(name="verify_client_bogus", extra=["TLSVerifyClient maybe"],
+         want=["TLSVerifyClient", "maybe", r"(?i)expected on, off or optional"]),
+    dict(name="crl_file_missing",
+         extra=["TLSVerifyClient on", "TLSCACertificateFile @ca.pem",
+                "TLSCARevocationFile @missing.crl"],
+         want=["TLSCARevocationFile", "@missing.crl", r"(?i)cannot load CRL"]),
+    dict(name="dh_weak", extra=["TLSDHParamFile @dh1024.pem"],
+         want=["TLSDHParamFile", "@dh1024.pem", r"(?i)1024 bits.*AllowWeakDH"]),
+    dict(name="dh_garbage", extra=["TLSDHParamFile @garbage.pem"],
+         want=["TLSDHParamFile", "@garbage.pem", r"(?i)no DH parameters"]),
+    dict(name="username_bogus", extra=["TLSUserName FullName"],
+         want=["TLSUserName", "FullName", r"(?i)expected CommonName"]),
+    dict(name="verify_depth_bogus", extra=["TLSVerifyDepth -3"],
+         want=["TLSVerifyDepth", "-3", r"(?i)expected a depth"]),
     dict(name="ecdh_curve_bogus", tls={"TLSECDHCurve": "bogus"},
          want=["TLSECDHCurve", "bogus", r"(?i)no usable group"]),
     dict(name="renegotiate_bogus", extra=["TLSRenegotiate sometimes 1"],
          want=["TLSRenegotiate", "sometimes", r"(?i)unknown"]),
     dict(name="with_mod_tls", modules=[MOD_TLS],
-         want=["mod_tls", "mod_ftps", r"(?i)together|both|conflict|cannot"]),
+         want=["mod_tls", "mod_ftps", r"(?i)cannot be loaded together"]),
+    dict(name="with_mod_tls_after", modules_after=[MOD_TLS],
+         want=["LoadModule mod_tls.c", "mod_ftps",
+               r"(?i)cannot be loaded together"]),
+    dict(name="with_mod_tls_shmcache",
+         modules_after=["/usr/lib/proftpd/mod_tls_shmcache.so"],
+         want=["mod_tls_shmcache.c", "mod_ftps",
+               r"(?i)companion of mod_tls.*remove its LoadModule"]),
 ]
 
 
@@ -447,8 +474,9 @@ def run_foreground(srv, timeout=10):
 
 
 def _run_fail(ctx, row):
-    if row.get("modules"):
-        missing = [m for m in row["modules"] if not os.path.exists(m)]
+    mods = list(row.get("modules", ())) + list(row.get("modules_after", ()))
+    if mods:
+        missing = [m for m in mods if not os.path.exists(m)]
         if missing:
             raise ftpsd.Skip("%s not installed" % ", ".join(missing))
     srv = _server(ctx, row)
