@@ -160,10 +160,15 @@ MODRET set_tlsoptions(cmd_rec *cmd) {
         "NoCertRequest is obsolete (no client certificate is requested "
         "unless TLSVerifyClient says so); ignored");
 
+    } else if (bit == FTPS_OPT_NO_EMPTY_FRAGMENTS) {
+      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSOptions "
+        "NoEmptyFragments is ignored: empty fragments only ever served "
+        "TLS 1.0, which mod_ftps does not enable unless asked");
+
     } else {
-      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSOptions %s is not "
-        "supported by this version of mod_ftps; ignored",
-        ftps_config_option_name(bit));
+      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSOptions NoAutoECDH "
+        "is ignored: OpenSSL 3 always picks the key exchange group; use "
+        "TLSECDHCurve to choose the groups");
     }
   }
 

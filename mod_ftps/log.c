@@ -70,3 +70,34 @@ void ftps_log(const char *fmt, ...) {
     (void) pr_log_writefile(log_fd, MOD_FTPS_VERSION, "%s", buf);
   }
 }
+
+/* diags_cb - TLSOptions EnableDiags: each handshake step and every alert,
+ * as OpenSSL names them (no key material passes through here) */
+static void diags_cb(const SSL *ssl, int where, int ret) {
+  const char *side = SSL_is_server(ssl) ? "server" : "client";
+
+  if (where & SSL_CB_ALERT) {
+    ftps_log("diags: %s alert %s: %s", (where & SSL_CB_READ) ? "received" :
+      "sent", SSL_alert_type_string_long(ret),
+      SSL_alert_desc_string_long(ret));
+
+  } else if (where & SSL_CB_HANDSHAKE_START) {
+    ftps_log("diags: %s handshake started", side);
+
+  } else if (where & SSL_CB_HANDSHAKE_DONE) {
+    ftps_log("diags: %s handshake done: %s, %s%s", side, SSL_get_version(ssl),
+      SSL_get_cipher_name(ssl), SSL_session_reused(ssl) ? ", resumed" : "");
+
+  } else if (where & SSL_CB_LOOP) {
+    ftps_log("diags: %s %s", side, SSL_state_string_long(ssl));
+
+  } else if ((where & SSL_CB_EXIT) && ret == 0) {
+    ftps_log("diags: %s failed in %s", side, SSL_state_string_long(ssl));
+  }
+}
+
+void ftps_log_diags(SSL_CTX *ctx) {
+  if (ctx != NULL) {
+    SSL_CTX_set_info_callback(ctx, diags_cb);
+  }
+}

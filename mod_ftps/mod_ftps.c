@@ -587,6 +587,9 @@ static int ftps_session_init(void) {
 
   pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
   ftps_client_sess_init();
+  if (sess_opts & FTPS_OPT_ENABLE_DIAGS) {
+    ftps_log_diags(sess_ctx);
+  }
 
   if (ftps_deferstore_install(session.pool) < 0) {
     pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": no deferred truncation of "

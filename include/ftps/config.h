@@ -84,7 +84,11 @@ int ftps_config_parse_bool(const char *value);
  * with a warning at startup. */
 #define FTPS_OPT_IMPLEMENTED  (FTPS_OPT_NO_SESSION_REUSE_REQUIRED|\
   FTPS_OPT_USE_IMPLICIT_SSL|FTPS_OPT_ALLOW_PER_USER|FTPS_OPT_STD_ENV_VARS|\
-  FTPS_OPT_EXPORT_CERT_DATA)
+  FTPS_OPT_EXPORT_CERT_DATA|FTPS_OPT_ALLOW_CLIENT_RENEGOTIATION|\
+  FTPS_OPT_ALLOW_DOT_LOGIN|FTPS_OPT_ALLOW_WEAK_DH|\
+  FTPS_OPT_ALLOW_WEAK_SECURITY|FTPS_OPT_COMMON_NAME_REQUIRED|\
+  FTPS_OPT_DNS_NAME_REQUIRED|FTPS_OPT_IP_ADDRESS_REQUIRED|\
+  FTPS_OPT_ENABLE_DIAGS|FTPS_OPT_IGNORE_SNI)
 
 /* ftps_config_parse_options - OR the named options into *opts.  Names are
  * matched exactly, as mod_tls does ("AllowClientRenegotiations" is an alias).

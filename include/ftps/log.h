@@ -4,6 +4,8 @@
 #ifndef FTPS_LOG_H
 #define FTPS_LOG_H
 
+#include <openssl/ssl.h>
+
 #include "mod_ftps.h"
 
 #define FTPS_TRACE_CHANNEL "ftps"
@@ -22,5 +24,9 @@ void ftps_log(const char *fmt, ...)
   __attribute__((format(printf, 1, 2)))
 #endif
   ;
+
+/* ftps_log_diags - TLSOptions EnableDiags: log ctx's handshake steps and
+ * alerts to the TLSLog (in the session process only) */
+void ftps_log_diags(SSL_CTX *ctx);
 
 #endif /* FTPS_LOG_H */
