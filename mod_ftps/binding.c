@@ -165,6 +165,10 @@ int ftps_binding_mark_data(SSL *ssl) {
   return ssl_state_add(ssl, BINDING_KIND_DATA);
 }
 
+int ftps_binding_is_data(const SSL *ssl) {
+  return ssl != NULL && (ssl_state(ssl) & BINDING_KIND_DATA) != 0;
+}
+
 int ftps_binding_verify(SSL *ssl, struct ftps_error *err) {
   if (ssl == NULL) {
     errno = EINVAL;

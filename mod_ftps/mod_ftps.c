@@ -16,6 +16,7 @@
 #include "ftps/policy.h"
 #include "ftps/server.h"
 #include "ftps/session.h"
+#include "ftps/sni.h"
 
 module ftps_module;
 
@@ -24,6 +25,7 @@ static SSL_CTX *sess_ctx = NULL;      /* NULL: no certificate, AUTH gets 431 */
 static unsigned long sess_opts = 0UL; /* TLSOptions */
 static struct ftps_sess sess;
 static int sess_cache_on = TRUE;      /* TLSSessionCache is not off */
+static int sess_started = FALSE;      /* TLS machinery in place */
 
 /* The reply for each verdict that refuses or answers a command. */
 static const struct {
@@ -315,6 +317,7 @@ MODRET ftps_auth(cmd_rec *cmd) {
   }
 
   ctrl_protected(verdict);
+  (void) ftps_sni_switch(cmd->pool);
   if (sess.flags & FTPS_SESS_FL_AUTH_SSL) {
     announce_protected_data(cmd);
   }
@@ -547,20 +550,61 @@ static void start_implicit(void) {
   /* mod_xfer, whose session init runs after ours, sees "TLS" and keeps
    * sendfile off. */
   ctrl_protected(FTPS_AUTH_SSL);
+  (void) ftps_sni_switch(session.pool);
+}
+
+/* sess_use_server - the settings of the vhost the session is on (at
+ * session start, and again when HOST or SNI moves it) */
+static void sess_use_server(server_rec *s) {
+  engine = ftps_server_engine(s);
+  sess_ctx = ftps_server_ctx(s);
+  sess_opts = ftps_server_options(s);
+  sess_cache_on = ftps_server_session_cache(s, NULL);
+  if (sess.policy & FTPS_SESS_POLICY_PER_USER ||
+      (sess_opts & FTPS_OPT_ALLOW_PER_USER)) {
+    sess.policy |= FTPS_SESS_POLICY_PER_USER;
+  }
+  (void) ftps_log_open(s);
+
+  ftps_netio_set_contexts(sess_ctx, ftps_server_client_ctx(s));
+  if (sess_opts & FTPS_OPT_ENABLE_DIAGS) {
+    ftps_log_diags(sess_ctx);
+  }
+  update_data_protection();
+}
+
+/* ftps_sess_reinit_ev - HOST (or SNI, see sni.c) moved the session to
+ * another vhost */
+static int sess_start(void);
+
+static void ftps_sess_reinit_ev(const void *event_data, void *user_data) {
+  (void) event_data;
+  (void) user_data;
+
+  if (!sess_started) {
+    (void) sess_start();
+    return;
+  }
+  sess_use_server(main_server);
+  refresh_required(NULL);
 }
 
 static int ftps_session_init(void) {
+  pr_event_register(&ftps_module, "core.session-reinit", ftps_sess_reinit_ev,
+    NULL);
+  return sess_start();
+}
+
+/* sess_start - the session's TLS machinery, once TLSEngine is on for the
+ * vhost it is on */
+static int sess_start(void) {
   struct ftps_required *req;
 
   engine = ftps_server_engine(main_server);
   if (!engine) {
     return 0;
   }
-
-  sess_ctx = ftps_server_ctx(main_server);
-  sess_opts = ftps_server_options(main_server);
-  sess_cache_on = ftps_server_session_cache(main_server, NULL);
-  (void) ftps_log_open(main_server);
+  sess_started = TRUE;
 
   /* A new token per FTP session: only its own tickets resume its data
    * connections (see binding.h). */
@@ -573,23 +617,18 @@ static int ftps_session_init(void) {
 
   req = get_param_ptr(main_server->conf, "TLSRequired", FALSE);
   ftps_sess_init(&sess, req);
-  if (sess_opts & FTPS_OPT_ALLOW_PER_USER) {
-    sess.policy |= FTPS_SESS_POLICY_PER_USER;
-  }
 
-  if (ftps_netio_install(sess_ctx, ftps_server_client_ctx(main_server),
+  if (ftps_netio_install(ftps_server_ctx(main_server),
+      ftps_server_client_ctx(main_server),
       ftps_server_handshake_timeout(main_server)) < 0) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": cannot register NetIO: %s",
       strerror(errno));
     return -1;
   }
-  update_data_protection();
+  sess_use_server(main_server);
 
   pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
   ftps_client_sess_init();
-  if (sess_opts & FTPS_OPT_ENABLE_DIAGS) {
-    ftps_log_diags(sess_ctx);
-  }
 
   if (ftps_deferstore_install(session.pool) < 0) {
     pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": no deferred truncation of "

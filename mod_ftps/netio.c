@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "ftps/netio.h"
+#include "ftps/peer.h"
 #include "ftps/binding.h"
 #include "ftps/log.h"
 
@@ -23,6 +24,10 @@
 static pool *netio_pool = NULL;
 static pr_netio_t *prev_ctrl = NULL, *prev_data = NULL;
 static SSL_CTX *netio_ctx = NULL, *netio_client_ctx = NULL;
+/* After SNI chose another vhost: the certificate data connections present.
+ * They are still created from netio_ctx, whose ticket keys and session
+ * cache hold the control session they must resume. */
+static SSL_CTX *netio_cert_ctx = NULL;
 static int netio_timeout = 0;
 
 /* A connection's read and write streams may sit on different descriptors
@@ -382,6 +387,11 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   if (tls == NULL) {
     return data_refuse(nstrm, NULL, err.msg, "");
   }
+  if (!data_client_mode &&
+      netio_cert_ctx != NULL &&
+      SSL_set_SSL_CTX(ftps_tls_ssl(tls), netio_cert_ctx) == NULL) {
+    return data_refuse(nstrm, tls, "cannot use the vhost's certificate", "");
+  }
 
   /* As the client (FXP), the certificate must name the server we reach. */
   if (data_client_mode &&
@@ -406,6 +416,17 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
       ftps_binding_verify(ftps_tls_ssl(tls), &err) < 0) {
     return data_refuse(nstrm, tls, err.msg, " (TLSOptions "
       "NoSessionReuseRequired allows this, e.g. for stock Python ftplib)");
+  }
+
+  /* A data connection must not present another client certificate than
+   * the control connection did. */
+  if (!data_client_mode &&
+      SSL_get0_peer_certificate(ftps_tls_ssl(tls)) != NULL &&
+      (ctrl_conn.tls == NULL ||
+       !ftps_peer_same(SSL_get0_peer_certificate(ftps_tls_ssl(ctrl_conn.tls)),
+         SSL_get0_peer_certificate(ftps_tls_ssl(tls))))) {
+    return data_refuse(nstrm, tls, "the data connection presented another "
+      "client certificate than the control connection", "");
   }
 
   attach(&data_conn, tls, session.d != NULL ? session.d->instrm : nstrm,
@@ -462,6 +483,17 @@ int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout) {
     return -1;
   }
   return 0;
+}
+
+void ftps_netio_set_contexts(SSL_CTX *ctx, SSL_CTX *client_ctx) {
+  if (ctrl_conn.tls == NULL) {
+    netio_ctx = ctx;
+    netio_cert_ctx = NULL;
+
+  } else {
+    netio_cert_ctx = ctx != netio_ctx ? ctx : NULL;
+  }
+  netio_client_ctx = client_ctx;
 }
 
 int ftps_netio_ctrl_start(struct ftps_error *err) {

@@ -12,6 +12,7 @@
 #include "ftps/context.h"
 #include "ftps/keypair.h"
 #include "ftps/passphrase.h"
+#include "ftps/sni.h"
 
 extern xaset_t *server_list;
 
@@ -387,6 +388,7 @@ static int load_server(server_rec *s) {
   }
 
   if (ctx != NULL) {
+    ftps_sni_install(ctx);
     st = pcalloc(server_pool, sizeof(*st));
     st->server = s;
     st->ctx = ctx;

@@ -39,6 +39,9 @@ int ftps_binding_mark_ctrl(SSL *ssl);
  * connection (its tickets are used, never renewed). */
 int ftps_binding_mark_data(SSL *ssl);
 
+/* ftps_binding_is_data - 1 if ssl was marked as a data connection */
+int ftps_binding_is_data(const SSL *ssl);
+
 /* ftps_binding_verify - after a data handshake: 0 if ssl resumed a session
  * carrying this process's token, else -1 (EPERM) with the reason in err. */
 int ftps_binding_verify(SSL *ssl, struct ftps_error *err);

@@ -19,6 +19,12 @@
  * (seconds, 0 = none) serve every handshake */
 int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout);
 
+/* ftps_netio_set_contexts - the session moved to another vhost (HOST, or
+ * SNI): its contexts serve the coming handshakes.  Once the control
+ * connection is protected, data connections keep resuming its session and
+ * only present ctx's certificate. */
+void ftps_netio_set_contexts(SSL_CTX *ctx, SSL_CTX *client_ctx);
+
 /* ftps_netio_ctrl_start - the server side of the control handshake (after
  * "234"): discards whatever plaintext the client sent after AUTH, then runs
  * the handshake within the timeout.  Returns 0, or -1 with err set. */
