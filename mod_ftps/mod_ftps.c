@@ -13,6 +13,7 @@
 #include "ftps/deferstore.h"
 #include "ftps/log.h"
 #include "ftps/netio.h"
+#include "ftps/passphrase.h"
 #include "ftps/policy.h"
 #include "ftps/server.h"
 #include "ftps/session.h"
@@ -590,6 +591,8 @@ static void ftps_sess_reinit_ev(const void *event_data, void *user_data) {
 }
 
 static int ftps_session_init(void) {
+  ftps_passphrase_sess_init();
+
   pr_event_register(&ftps_module, "core.session-reinit", ftps_sess_reinit_ev,
     NULL);
   return sess_start();

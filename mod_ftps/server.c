@@ -105,38 +105,63 @@ static const char *server_name(server_rec *s) {
   return s->ServerName != NULL ? s->ServerName : "(unnamed)";
 }
 
-/* read_file - read one file into kp as root; on failure log the directive,
- * the file and the reason, and return -1 */
+/* read_once - read one file into kp as root */
+static int read_once(struct ftps_keypair *kp, const char *path,
+    struct ftps_passphrase_req *req, struct ftps_error *err) {
+  int res, xerrno;
+
+  ftps_error_clear(err);
+  PRIVS_ROOT
+  res = ftps_keypair_read_file(kp, path, ftps_passphrase_cb, req, err);
+  xerrno = errno;
+  PRIVS_RELINQUISH
+
+  errno = xerrno;
+  return res;
+}
+
+/* read_file - read one file into kp; on failure log the directive, the
+ * file and the reason, and return -1.  An encrypted key opens with the
+ * provider's passphrase, else with the one typed at the terminal (at the
+ * first start; remembered for restarts). */
 static int read_file(server_rec *s, struct ftps_keypair *kp,
     const char *directive, const char *path, const char *key_type) {
   struct ftps_passphrase_req req;
   struct ftps_error err;
-  int res, xerrno;
+  int res;
 
   memset(&req, 0, sizeof(req));
   req.server = s;
   req.key_type = key_type;
+  req.key_path = path;
   req.provider = get_param_ptr(main_server->conf, "TLSPassPhraseProvider",
     FALSE);
 
-  ftps_error_clear(&err);
-  PRIVS_ROOT
-  res = ftps_keypair_read_file(kp, path, req.provider != NULL ?
-    ftps_passphrase_cb : NULL, &req, &err);
-  xerrno = errno;
-  PRIVS_RELINQUISH
+  /* A provider is asked again at each restart; a passphrase typed at the
+   * terminal is remembered, since a restart has no terminal. */
+  req.use_cache = req.provider == NULL;
 
+  res = read_once(kp, path, &req, &err);
   if (res < 0) {
+    int xerrno = errno;
+
+    if (xerrno == ENOKEY && req.used_cache) {
+      snprintf(req.why, sizeof(req.why), "the passphrase typed at startup "
+        "no longer opens it; start the daemon again from a terminal");
+      ftps_passphrase_forget(path);
+    }
+    ftps_passphrase_remember(NULL);
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): %s%s%s%s",
       directive, path, server_name(s), err.msg,
-      xerrno != ENOKEY ? "" : req.provider == NULL ?
-        " (no TLSPassPhraseProvider is configured)" :
-        " (TLSPassPhraseProvider: ",
-      xerrno == ENOKEY && req.provider != NULL ? (req.why[0] != '\0' ?
-        req.why : "wrong passphrase") : "",
-      xerrno == ENOKEY && req.provider != NULL ? ")" : "");
+      xerrno == ENOKEY ? " (" : "",
+      xerrno != ENOKEY ? "" : req.why[0] != '\0' ? req.why :
+        req.provider != NULL ? "TLSPassPhraseProvider: wrong passphrase" :
+        "wrong passphrase",
+      xerrno == ENOKEY ? ")" : "");
     return -1;
   }
+
+  ftps_passphrase_remember(&req);
   return 0;
 }
 

@@ -11,14 +11,34 @@
 
 struct ftps_passphrase_req {
   server_rec *server;
-  const char *provider;       /* absolute path of the program */
+  const char *provider;       /* absolute path of the program, or NULL */
   const char *key_type;       /* "RSA" or "EC" */
+  const char *key_path;       /* the file being read */
+  int use_cache;              /* try a passphrase remembered earlier */
+  int used_cache;             /* the passphrase came from the cache */
+  int prompted;               /* the passphrase was typed at the terminal */
   char why[256];              /* why no passphrase came, for the log */
 };
 
-/* ftps_passphrase_cb - an ftps_keypair_pass_cb: runs the provider (arg is
- * a struct ftps_passphrase_req) and writes its first output line to buf.
- * Returns the length, or -1 (the reason in req->why). */
+/* ftps_passphrase_cb - an ftps_keypair_pass_cb (arg is a struct
+ * ftps_passphrase_req): the passphrase remembered for this key file (after
+ * a restart), else the provider's first output line, else (only when
+ * standard input is a terminal, i.e. at an interactive start) what the
+ * administrator types.  Returns the length, or -1 (the reason in why). */
 int ftps_passphrase_cb(char *buf, int bufsz, int rwflag, void *arg);
+
+/* ftps_passphrase_remember - the key of req was read: keep the passphrase
+ * that opened it in locked memory, so that a restart (SIGHUP), which has no
+ * terminal, can open it again without asking */
+void ftps_passphrase_remember(const struct ftps_passphrase_req *req);
+
+/* ftps_passphrase_forget - wipe the remembered passphrases of a key file
+ * (key_path) or of all (NULL); sessions call it at start, since they never
+ * read keys */
+void ftps_passphrase_forget(const char *key_path);
+
+/* ftps_passphrase_sess_init - at session start: a session never reads
+ * keys, so it keeps no passphrase (nor the pointer to them) */
+void ftps_passphrase_sess_init(void);
 
 #endif /* FTPS_PASSPHRASE_H */
