@@ -4,8 +4,6 @@
  *
  * Each is checked for its context and argument count as mod_tls would, then
  * stored for later versions and announced once with a startup warning.
- * Values that ask for nothing beyond what mod_ftps does anyway
- * (TLSRenegotiate none) are accepted silently.
  */
 #include "mod_ftps.h"
 
@@ -78,43 +76,5 @@ modret_t *set_tlscompat(cmd_rec *cmd) {
   }
 
   warn_once(i);
-  return PR_HANDLED(cmd);
-}
-
-/* usage: TLSRenegotiate none | [ctrl secs] [data kb] [required on|off]
- * [timeout secs].  mod_ftps never renegotiates (SSL_OP_NO_RENEGOTIATION):
- * "none" and "required off" say nothing more. */
-modret_t *set_tlsrenegotiate(cmd_rec *cmd) {
-  int i;
-
-  CHECK_CONF(cmd, COMPAT_SERVER);
-  if (cmd->argc < 2) {
-    CONF_ERROR(cmd, "wrong number of parameters");
-  }
-
-  if (cmd->argc == 2 &&
-      strcasecmp(cmd->argv[1], "none") == 0) {
-    return PR_HANDLED(cmd);
-  }
-
-  for (i = 1; i + 1 < (int) cmd->argc; i += 2) {
-    const char *key = cmd->argv[i];
-
-    if (strcasecmp(key, "ctrl") != 0 &&
-        strcasecmp(key, "data") != 0 &&
-        strcasecmp(key, "required") != 0 &&
-        strcasecmp(key, "timeout") != 0) {
-      CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "unknown parameter '", key, "'",
-        NULL));
-    }
-    if (strcasecmp(key, "required") != 0) {
-      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSRenegotiate %s is "
-        "ignored: mod_ftps never renegotiates", key);
-    }
-  }
-  if ((cmd->argc - 1) % 2 != 0) {
-    CONF_ERROR(cmd, "parameters come in name/value pairs");
-  }
-
   return PR_HANDLED(cmd);
 }

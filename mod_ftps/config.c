@@ -7,6 +7,8 @@
  * success, so a caller may pass the current value and keep it on error.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -341,4 +343,95 @@ const char *ftps_config_option_name(unsigned long opt) {
     }
   }
   return NULL;
+}
+
+/* TLSRenegotiate */
+
+/* parse_positive - a decimal integer from 1 to LONG_MAX / 1024 (so that
+ * kilobytes still fit in bytes), or -1 */
+static long parse_positive(const char *s) {
+  char *end = NULL;
+  long n;
+
+  if (s == NULL ||
+      *s < '0' || *s > '9') {
+    return -1;
+  }
+
+  errno = 0;
+  n = strtol(s, &end, 10);
+  if (errno != 0 ||
+      *end != '\0' ||
+      n <= 0 ||
+      n > LONG_MAX / 1024) {
+    return -1;
+  }
+  return n;
+}
+
+int ftps_config_parse_renegotiate(int argc, const char *const *argv,
+    struct ftps_rekey *rekey, struct ftps_error *err) {
+  struct ftps_rekey r = { 0, 0, -1, 0 };
+  int i;
+
+  if (argc <= 0 || argv == NULL || rekey == NULL || argv[0] == NULL) {
+    return FTPS_CONFIG_FAIL(err, "TLSRenegotiate needs 'none' or name/value "
+      "pairs");
+  }
+
+  if (argc == 1 &&
+      strcasecmp(argv[0], "none") == 0) {
+    *rekey = r;
+    return 0;
+  }
+
+  if (argc % 2 != 0) {
+    return FTPS_CONFIG_FAIL(err, "TLSRenegotiate parameters come in "
+      "name/value pairs ('%s' has no value)", argv[argc - 1]);
+  }
+
+  for (i = 0; i < argc; i += 2) {
+    const char *name = argv[i], *value = argv[i + 1];
+    long n = -1;
+
+    if (name == NULL || value == NULL) {
+      return FTPS_CONFIG_FAIL(err, "missing TLSRenegotiate parameter");
+    }
+
+    if (strcasecmp(name, "required") == 0) {
+      r.required = ftps_config_parse_bool(value);
+      if (r.required < 0) {
+        return FTPS_CONFIG_FAIL(err, "TLSRenegotiate required '%s': expected "
+          "on or off", value);
+      }
+      continue;
+    }
+
+    if (strcasecmp(name, "ctrl") != 0 &&
+        strcasecmp(name, "data") != 0 &&
+        strcasecmp(name, "timeout") != 0) {
+      return FTPS_CONFIG_FAIL(err, "unknown TLSRenegotiate parameter '%s' "
+        "(expected ctrl, data, required or timeout)", name);
+    }
+
+    n = parse_positive(value);
+    if (n < 0) {
+      return FTPS_CONFIG_FAIL(err, "TLSRenegotiate %s '%s': expected a "
+        "positive number of %s", name, value,
+        strcasecmp(name, "data") == 0 ? "kilobytes" : "seconds");
+    }
+
+    if (strcasecmp(name, "ctrl") == 0) {
+      r.ctrl_secs = n;
+
+    } else if (strcasecmp(name, "data") == 0) {
+      r.data_kb = n;
+
+    } else {
+      r.timeout = n;
+    }
+  }
+
+  *rekey = r;
+  return 0;
 }

@@ -232,6 +232,38 @@ MODRET set_tlsprotocol(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
+/* usage: TLSRenegotiate none | [ctrl secs] [data kb] [required on|off]
+ *   [timeout secs]
+ * Honoured as TLS 1.3 key updates (see ftps/config.h); the two knobs that
+ * only govern waiting for a TLS 1.2 renegotiation say so. */
+MODRET set_tlsrenegotiate(cmd_rec *cmd) {
+  struct ftps_rekey rekey;
+  struct ftps_error err;
+  config_rec *c;
+
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+  if (cmd->argc < 2) {
+    CONF_ERROR(cmd, "wrong number of parameters");
+  }
+
+  if (ftps_config_parse_renegotiate(cmd->argc - 1,
+      (const char *const *) cmd->argv + 1, &rekey, &err) < 0) {
+    CONF_ERROR(cmd, pstrdup(cmd->tmp_pool, err.msg));
+  }
+
+  if (rekey.required == TRUE ||
+      rekey.timeout > 0) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSRenegotiate: "
+      "'required' and 'timeout' are ignored: mod_ftps never renegotiates "
+      "TLS 1.2, and a TLS 1.3 key update needs no answer to wait for");
+  }
+
+  c = add_config_param(cmd->argv[0], 1, NULL);
+  c->argv[0] = pcalloc(c->pool, sizeof(struct ftps_rekey));
+  memcpy(c->argv[0], &rekey, sizeof(rekey));
+  return PR_HANDLED(cmd);
+}
+
 /* usage: TLSRequired on|off|ctrl|data|!data|auth|... */
 MODRET set_tlsrequired(cmd_rec *cmd) {
   struct ftps_required req;
@@ -445,6 +477,7 @@ conftable ftps_conftab[] = {
   { "TLSOptions",               set_tlsoptions,          NULL },
   { "TLSPassPhraseProvider",    set_tlspassphraseprovider, NULL },
   { "TLSProtocol",              set_tlsprotocol,         NULL },
+  { "TLSRenegotiate",           set_tlsrenegotiate,      NULL },
   { "TLSRequired",              set_tlsrequired,         NULL },
   { "TLSRSACertificateFile",    set_tlsfile,             NULL },
   { "TLSRSACertificateKeyFile", set_tlsfile,             NULL },

@@ -557,6 +557,8 @@ static void start_implicit(void) {
 /* sess_use_server - the settings of the vhost the session is on (at
  * session start, and again when HOST or SNI moves it) */
 static void sess_use_server(server_rec *s) {
+  long rekey_ctrl, rekey_data;
+
   engine = ftps_server_engine(s);
   sess_ctx = ftps_server_ctx(s);
   sess_opts = ftps_server_options(s);
@@ -568,6 +570,8 @@ static void sess_use_server(server_rec *s) {
   (void) ftps_log_open(s);
 
   ftps_netio_set_contexts(sess_ctx, ftps_server_client_ctx(s));
+  ftps_server_rekey(s, &rekey_ctrl, &rekey_data);
+  ftps_netio_set_rekey(rekey_ctrl, rekey_data);
   if (sess_opts & FTPS_OPT_ENABLE_DIAGS) {
     ftps_log_diags(sess_ctx);
   }

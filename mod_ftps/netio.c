@@ -17,6 +17,7 @@
 #include "ftps/peer.h"
 #include "ftps/binding.h"
 #include "ftps/log.h"
+#include "ftps/rekey.h"
 
 /* How long a close_notify may take to send before we give up on it. */
 #define NETIO_SHUTDOWN_TIMEOUT_MS 5000L
@@ -36,6 +37,7 @@ static int netio_timeout = 0;
 struct attached {
   struct ftps_tls *tls;
   pr_netio_stream_t *in, *out;
+  struct ftps_rekey_state rekey;   /* TLSRenegotiate */
 };
 
 static struct attached ctrl_conn, data_conn;
@@ -43,6 +45,10 @@ static struct attached ctrl_conn, data_conn;
 static int data_protect = FALSE, data_require_reuse = TRUE;
 static int data_client_mode = FALSE;
 static int data_refused = FALSE;      /* the last data connection's TLS */
+
+/* TLSRenegotiate ctrl (seconds) and data (bytes); 0: never */
+static long rekey_ctrl_secs = 0;
+static unsigned long long rekey_data_bytes = 0;
 
 /* now_ms - a monotonic clock, in milliseconds */
 static long long now_ms(void) {
@@ -200,6 +206,18 @@ static void attach(struct attached *conn, struct ftps_tls *tls,
   conn->tls = tls;
   conn->in = in;
   conn->out = out;
+  ftps_rekey_start(&conn->rekey, now_ms());
+}
+
+/* release - free the TLS of conn, if any, and forget the streams */
+static void release(struct attached *conn) {
+  if (conn->tls != NULL &&
+      conn->rekey.count > 0) {
+    ftps_log("%s connection: %u TLS 1.3 key updates (TLSRenegotiate)",
+      conn == &ctrl_conn ? "control" : "data", conn->rekey.count);
+  }
+  ftps_tls_free(conn->tls);
+  attach(conn, NULL, NULL, NULL);
 }
 
 /* prev_of - the NetIO that handles nstrm when no TLS is attached */
@@ -211,12 +229,9 @@ static pr_netio_t *prev_of(pr_netio_stream_t *nstrm) {
 static void detach(pr_netio_stream_t *nstrm) {
   struct attached *conn = conn_of(nstrm);
 
-  if (conn == NULL) {
-    return;
+  if (conn != NULL) {
+    release(conn);
   }
-
-  ftps_tls_free(conn->tls);
-  attach(conn, NULL, NULL, NULL);
 }
 
 /* send_close_notify - end the TLS stream cleanly, waiting a little */
@@ -266,16 +281,80 @@ static int netio_poll_cb(pr_netio_stream_t *nstrm) {
   return prev_of(nstrm)->poll(nstrm);
 }
 
-/* tls_io - read or write through the TLS of nstrm, waiting as needed;
+/* rekey_due - are conn's keys due, n bytes having just gone through?
+ *
+ * A data connection renews only the keys of what we send: a downloading
+ * client never writes, so the KeyUpdate it would answer with would sit
+ * unread when we close, and the kernel would reset the connection under
+ * the client's last bytes; an uploading client never reads, and our
+ * KeyUpdate would reset its close in the same way (proftpd#959 is that
+ * trap with session tickets).  The client's own sending keys are its own
+ * to renew. */
+static int rekey_due(struct attached *conn, size_t n, int writing) {
+  if (conn == &data_conn) {
+    return writing &&
+      rekey_data_bytes > 0 &&
+      ftps_rekey_data_due(&conn->rekey, rekey_data_bytes, n, now_ms());
+  }
+
+  return rekey_ctrl_secs > 0 &&
+    ftps_rekey_ctrl_due(&conn->rekey, rekey_ctrl_secs, now_ms());
+}
+
+/* key_update_both_step, key_update_own_step - ftps_tls_key_update as
+ * tls_step_fns: the control connection, where the client both reads and
+ * writes, renews both directions; a data connection only ours */
+static int key_update_both_step(struct ftps_tls *tls, int *want) {
+  return ftps_tls_key_update(tls, TRUE, want);
+}
+
+static int key_update_own_step(struct ftps_tls *tls, int *want) {
+  return ftps_tls_key_update(tls, FALSE, want);
+}
+
+/* rekey - TLSRenegotiate: new TLS 1.3 traffic keys both ways (RFC 8446
+ * section 4.6.3), so that no key protects more than the configured amount
+ * of data or time.  A failure only stops further updates on conn: the
+ * connection itself reports any real breakage at its next I/O. */
+static void rekey(pr_netio_stream_t *nstrm, struct attached *conn) {
+  const char *which = conn == &ctrl_conn ? "control" : "data";
+
+  if (run_step(nstrm, conn->tls, conn == &ctrl_conn ?
+      key_update_both_step : key_update_own_step,
+      now_ms() + NETIO_SHUTDOWN_TIMEOUT_MS) < 0) {
+    if (errno == ENOTSUP) {
+      ftps_log("%s connection: %s keys are never renegotiated "
+        "(TLSRenegotiate applies to TLS 1.3)", which,
+        ftps_tls_protocol(conn->tls));
+
+    } else {
+      ftps_log("%s connection: TLS key update failed: %s", which,
+        ftps_tls_error(conn->tls));
+    }
+    conn->rekey.off = TRUE;
+    return;
+  }
+
+  ftps_rekey_done(&conn->rekey, now_ms());
+  pr_trace_msg(FTPS_TRACE_CHANNEL, 9, "%s connection: TLS 1.3 key update "
+    "%u sent", which, conn->rekey.count);
+}
+
+/* tls_io - read or write through the TLS of conn, waiting as needed;
  * returns what the core's read()/write() would */
-static int tls_io(pr_netio_stream_t *nstrm, struct ftps_tls *tls, char *buf,
+static int tls_io(pr_netio_stream_t *nstrm, struct attached *conn, char *buf,
     size_t len, int writing) {
+  struct ftps_tls *tls = conn->tls;
   int want = 0;
 
   for (;;) {
     ssize_t n = writing ? ftps_tls_write(tls, buf, len, &want) :
       ftps_tls_read(tls, buf, len, &want);
 
+    if (n > 0 &&
+        rekey_due(conn, (size_t) n, writing)) {
+      rekey(nstrm, conn);
+    }
     if (n >= 0) {
       return (int) n;
     }
@@ -296,21 +375,21 @@ static int tls_io(pr_netio_stream_t *nstrm, struct ftps_tls *tls, char *buf,
 }
 
 static int netio_read_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
-  struct ftps_tls *tls = tls_of(nstrm);
+  struct attached *conn = conn_of(nstrm);
 
-  if (tls == NULL) {
+  if (conn == NULL) {
     return prev_of(nstrm)->read(nstrm, buf, len);
   }
-  return tls_io(nstrm, tls, buf, len, FALSE);
+  return tls_io(nstrm, conn, buf, len, FALSE);
 }
 
 static int netio_write_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
-  struct ftps_tls *tls = tls_of(nstrm);
+  struct attached *conn = conn_of(nstrm);
 
-  if (tls == NULL) {
+  if (conn == NULL) {
     return prev_of(nstrm)->write(nstrm, buf, len);
   }
-  return tls_io(nstrm, tls, buf, len, TRUE);
+  return tls_io(nstrm, conn, buf, len, TRUE);
 }
 
 static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
@@ -369,8 +448,7 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   if (tls_of(nstrm) != NULL) {
     return 0;
   }
-  ftps_tls_free(data_conn.tls);
-  attach(&data_conn, NULL, NULL, NULL);
+  release(&data_conn);
   data_refused = FALSE;
 
   if (!data_protect) {
@@ -583,8 +661,7 @@ int ftps_netio_ctrl_clear(struct ftps_error *err) {
   res = close_ctrl_tls(tls, err);
   restore_flags(ftps_tls_fd(tls), flags);
 
-  ftps_tls_free(tls);
-  attach(&ctrl_conn, NULL, NULL, NULL);
+  release(&ctrl_conn);
   return res;
 }
 
@@ -601,4 +678,9 @@ void ftps_netio_set_data_protection(int protect, int require_reuse,
   data_protect = protect;
   data_require_reuse = require_reuse;
   data_client_mode = client_mode;
+}
+
+void ftps_netio_set_rekey(long ctrl_secs, long data_kb) {
+  rekey_ctrl_secs = ctrl_secs > 0 ? ctrl_secs : 0;
+  rekey_data_bytes = data_kb > 0 ? (unsigned long long) data_kb * 1024ULL : 0;
 }

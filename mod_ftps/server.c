@@ -70,6 +70,13 @@ int ftps_server_verify_client(server_rec *s) {
   return verify != NULL ? *verify : FTPS_VERIFY_OFF;
 }
 
+void ftps_server_rekey(server_rec *s, long *ctrl_secs, long *data_kb) {
+  struct ftps_rekey *rekey = get_param_ptr(s->conf, "TLSRenegotiate", FALSE);
+
+  *ctrl_secs = rekey != NULL ? rekey->ctrl_secs : 0;
+  *data_kb = rekey != NULL ? rekey->data_kb : 0;
+}
+
 int ftps_server_handshake_timeout(server_rec *s) {
   int *timeout = get_param_ptr(s->conf, "TLSTimeoutHandshake", FALSE);
 

@@ -19,6 +19,7 @@ struct ftps_tls {
   int fd;
   enum ftps_tls_kind kind;
   int shutdown_sent;
+  int key_update_started;        /* KeyUpdate scheduled, not yet sent */
   int failed;                    /* a fatal error: no close_notify allowed */
   char reason[FTPS_ERROR_MAX];   /* why the last call failed */
 };
@@ -329,6 +330,44 @@ int ftps_tls_new_ticket(struct ftps_tls *tls) {
     return -1;
   }
   return 0;
+}
+
+int ftps_tls_key_update(struct ftps_tls *tls, int both, int *want) {
+  int rc;
+
+  if (tls == NULL || want == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (SSL_version(tls->ssl) != TLS1_3_VERSION) {
+    errno = ENOTSUP;
+    return -1;
+  }
+  if (tls->failed || tls->shutdown_sent) {
+    errno = EPIPE;
+    return -1;
+  }
+
+  ERR_clear_error();
+  if (!tls->key_update_started) {
+    /* "Requested" asks the peer to update its sending keys too (RFC 8446
+     * section 4.6.3): it answers with a KeyUpdate of its own. */
+    if (SSL_key_update(tls->ssl, both ? SSL_KEY_UPDATE_REQUESTED :
+        SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
+      return fail(tls, EPROTO, "cannot schedule a key update");
+    }
+    tls->key_update_started = 1;
+  }
+
+  /* Sends the KeyUpdate now, rather than with the next write, which a
+   * connection that only receives (an upload) never makes. */
+  errno = 0;
+  rc = SSL_do_handshake(tls->ssl);
+  if (rc == 1) {
+    tls->key_update_started = 0;
+    return 0;
+  }
+  return classify(tls, rc, want, "TLS key update failed");
 }
 
 int ftps_tls_pending(const struct ftps_tls *tls) {

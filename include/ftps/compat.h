@@ -8,7 +8,6 @@
 #include "mod_ftps.h"
 
 modret_t *set_tlscompat(cmd_rec *cmd);
-modret_t *set_tlsrenegotiate(cmd_rec *cmd);
 
 /* The conftable rows of the accepted-but-ignored directives. */
 #define FTPS_COMPAT_CONFTAB \
@@ -19,7 +18,6 @@ modret_t *set_tlsrenegotiate(cmd_rec *cmd);
   { "TLSPKCS12File",            set_tlscompat, NULL }, \
   { "TLSPreSharedKey",          set_tlscompat, NULL }, \
   { "TLSRandomSeed",            set_tlscompat, NULL }, \
-  { "TLSRenegotiate",           set_tlsrenegotiate, NULL }, \
   { "TLSServerInfoFile",        set_tlscompat, NULL }, \
   { "TLSSessionTicketKeys",     set_tlscompat, NULL }, \
   { "TLSStapling",              set_tlscompat, NULL }, \

@@ -99,6 +99,26 @@ int ftps_config_parse_options(int argc, const char *const *argv,
 /* ftps_config_option_name - the canonical name of one FTPS_OPT_* bit */
 const char *ftps_config_option_name(unsigned long opt);
 
+/* TLSRenegotiate: under TLS 1.3, new traffic keys (KeyUpdate, RFC 8446
+ * section 4.6.3) every ctrl_secs on the control connection and every
+ * data_kb kilobytes on a data connection; 0 means never.  TLS 1.2 is never
+ * renegotiated.  required and timeout are mod_tls's knobs for waiting on a
+ * renegotiation: a key update needs no answer, so they are only kept to be
+ * reported. */
+struct ftps_rekey {
+  long ctrl_secs;
+  long data_kb;
+  int required;      /* -1 when not given */
+  long timeout;      /* 0 when not given */
+};
+
+/* ftps_config_parse_renegotiate - parse TLSRenegotiate's arguments: "none",
+ * or name/value pairs "ctrl" secs, "data" kb, "required" on|off, "timeout"
+ * secs, in any order (names case-insensitive, numbers positive decimal
+ * integers).  Returns 0 or -1 (EINVAL) with err set. */
+int ftps_config_parse_renegotiate(int argc, const char *const *argv,
+  struct ftps_rekey *rekey, struct ftps_error *err);
+
 /* The default cipher lists: AEAD ciphers with forward secrecy only. */
 #define FTPS_CIPHERS_DEFAULT \
   "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \

@@ -49,4 +49,9 @@ struct ftps_tls *ftps_netio_ctrl_tls(void);
 void ftps_netio_set_data_protection(int protect, int require_reuse,
   int client_mode);
 
+/* ftps_netio_set_rekey - TLSRenegotiate: under TLS 1.3, update the keys of
+ * the control connection once ctrl_secs have passed (at its next command
+ * or reply), and of a data connection every data_kb kilobytes; 0 = never */
+void ftps_netio_set_rekey(long ctrl_secs, long data_kb);
+
 #endif /* FTPS_NETIO_H */

@@ -39,6 +39,11 @@ int ftps_server_session_cache(server_rec *s, long *timeout);
 /* ftps_server_verify_client - TLSVerifyClient of s: FTPS_VERIFY_* */
 int ftps_server_verify_client(server_rec *s);
 
+/* ftps_server_rekey - TLSRenegotiate of s: seconds between key updates of
+ * the control connection, kilobytes between those of a data connection
+ * (0: never, also without the directive) */
+void ftps_server_rekey(server_rec *s, long *ctrl_secs, long *data_kb);
+
 /* ftps_server_handshake_timeout - TLSTimeoutHandshake of s, in seconds */
 int ftps_server_handshake_timeout(server_rec *s);
 

@@ -67,6 +67,14 @@ int ftps_tls_shutdown(struct ftps_tls *tls, int *want);
  * done: TLS 1.2 tickets and session IDs can be reused), or -1 */
 int ftps_tls_new_ticket(struct ftps_tls *tls);
 
+/* ftps_tls_key_update - one step of a TLS 1.3 key update (TLSRenegotiate):
+ * new keys for what we send, and with both set, a request that the peer
+ * renew its own (it answers with a KeyUpdate, which we must then read).
+ * 0 once the KeyUpdate is sent, -1/EAGAIN with *want, -1/ENOTSUP under
+ * TLS 1.2 (which mod_ftps never renegotiates), -1 with another errno when
+ * it cannot be sent.  Must not be called while a write waits for a retry. */
+int ftps_tls_key_update(struct ftps_tls *tls, int both, int *want);
+
 /* ftps_tls_close - a bidirectional TLS closure (CCC, RFC 4217 section 6):
  * send close_notify, then wait for the peer's.  0 when both have passed,
  * -1/EAGAIN with *want, or -1 with another errno (the peer sent data or

@@ -563,6 +563,94 @@ START_TEST(test_option_name_round_trip) {
 }
 END_TEST
 
+/* TLSRenegotiate */
+
+struct rekey_case {
+  const char *argv[9];       /* NULL-terminated */
+  int rc;
+  long ctrl_secs, data_kb;   /* when rc == 0 */
+  int required;
+  long timeout;
+  const char *msg;           /* substring of err when rc == -1 */
+};
+
+static const struct rekey_case rekey_cases[] = {
+  /* Errors. */
+  { { NULL }, -1, 0, 0, 0, 0, "needs 'none'" },
+  { { "ctrl" }, -1, 0, 0, 0, 0, "'ctrl' has no value" },
+  { { "ctrl", "60", "data" }, -1, 0, 0, 0, 0, "'data' has no value" },
+  { { "sometimes", "1" }, -1, 0, 0, 0, 0,
+    "unknown TLSRenegotiate parameter 'sometimes'" },
+  { { "ctrl", "0" }, -1, 0, 0, 0, 0, "ctrl '0': expected a positive number "
+    "of seconds" },
+  { { "ctrl", "-5" }, -1, 0, 0, 0, 0, "ctrl '-5'" },
+  { { "ctrl", "+5" }, -1, 0, 0, 0, 0, "ctrl '+5'" },
+  { { "ctrl", " 5" }, -1, 0, 0, 0, 0, "ctrl ' 5'" },
+  { { "ctrl", "5s" }, -1, 0, 0, 0, 0, "ctrl '5s'" },
+  { { "data", "" }, -1, 0, 0, 0, 0, "data '': expected a positive number of "
+    "kilobytes" },
+  { { "data", "99999999999999999999" }, -1, 0, 0, 0, 0, "data '9999" },
+  { { "data", "9007199254740993" }, -1, 0, 0, 0, 0, "data '9007" },
+  { { "timeout", "x" }, -1, 0, 0, 0, 0, "timeout 'x'" },
+  { { "required", "maybe" }, -1, 0, 0, 0, 0, "required 'maybe': expected on "
+    "or off" },
+  { { "none", "ctrl", "5" }, -1, 0, 0, 0, 0, "'5' has no value" },
+  { { "none", "none" }, -1, 0, 0, 0, 0, "unknown TLSRenegotiate parameter "
+    "'none'" },
+  /* Valid. */
+  { { "none" }, 0, 0, 0, -1, 0, NULL },
+  { { "NONE" }, 0, 0, 0, -1, 0, NULL },
+  { { "required", "off" }, 0, 0, 0, 0, 0, NULL },
+  { { "required", "on" }, 0, 0, 0, 1, 0, NULL },
+  { { "ctrl", "3600" }, 0, 3600, 0, -1, 0, NULL },
+  { { "data", "1048576" }, 0, 0, 1048576, -1, 0, NULL },
+  { { "CTRL", "1", "Data", "64" }, 0, 1, 64, -1, 0, NULL },
+  { { "ctrl", "14400", "data", "1073741824", "required", "off", "timeout",
+      "30" }, 0, 14400, 1073741824L, 0, 30, NULL },
+  { { "timeout", "30", "ctrl", "10", "ctrl", "20" }, 0, 20, 0, -1, 30, NULL },
+};
+
+START_TEST(test_renegotiate_table) {
+  const struct rekey_case *c = &rekey_cases[_i];
+  struct ftps_rekey r = { SENTINEL, SENTINEL, SENTINEL, SENTINEL };
+  struct ftps_error err;
+  int argc = 0, rc;
+
+  while (c->argv[argc] != NULL) {
+    argc++;
+  }
+  ftps_error_clear(&err);
+  errno = 0;
+  rc = ftps_config_parse_renegotiate(argc, c->argv, &r, &err);
+  ck_assert_int_eq(rc, c->rc);
+
+  if (rc < 0) {
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_msg(strstr(err.msg, c->msg) != NULL, "row %d: '%s' lacks '%s'",
+      _i, err.msg, c->msg);
+    ck_assert_int_eq(r.ctrl_secs, SENTINEL);
+    ck_assert_int_eq(r.data_kb, SENTINEL);
+    return;
+  }
+
+  ck_assert_int_eq(r.ctrl_secs, c->ctrl_secs);
+  ck_assert_int_eq(r.data_kb, c->data_kb);
+  ck_assert_int_eq(r.required, c->required);
+  ck_assert_int_eq(r.timeout, c->timeout);
+}
+END_TEST
+
+START_TEST(test_renegotiate_null_args) {
+  struct ftps_rekey r;
+  const char *none[] = { "none" };
+
+  ck_assert_int_eq(ftps_config_parse_renegotiate(1, NULL, &r, NULL), -1);
+  ck_assert_int_eq(ftps_config_parse_renegotiate(1, none, NULL, NULL), -1);
+  ck_assert_int_eq(ftps_config_parse_renegotiate(0, none, &r, NULL), -1);
+  ck_assert_int_eq(ftps_config_parse_renegotiate(1, none, &r, NULL), 0);
+}
+END_TEST
+
 Suite *config_suite(void) {
   Suite *s = suite_create("config");
   TCase *tc;
@@ -589,6 +677,11 @@ Suite *config_suite(void) {
   tcase_add_loop_test(tc, test_options_table, 0, NELEMS(opt_cases));
   tcase_add_loop_test(tc, test_option_name_table, 0, NELEMS(opt_name_cases));
   tcase_add_loop_test(tc, test_option_name_round_trip, 0, 17);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("renegotiate");
+  tcase_add_test(tc, test_renegotiate_null_args);
+  tcase_add_loop_test(tc, test_renegotiate_table, 0, NELEMS(rekey_cases));
   suite_add_tcase(s, tc);
 
   return s;
