@@ -102,6 +102,41 @@ static void refresh_required(cmd_rec *cmd) {
   ftps_policy_required(cmd, &sess.required);
 }
 
+/* set_xfer_buffers - protected transfers move FTPS_TLS_DATA_BUFSZ at a
+ * time.  mod_xfer and the core size their transfer buffers from the
+ * server's TCP buffer lengths (16 KiB by default): a download would then
+ * cost a file read, a poll of the control connection and a write per TLS
+ * record.  The lengths only size buffers here; the sockets' own buffers
+ * are set only when SocketOptions asked for them, and those stay as the
+ * administrator chose. */
+static void set_xfer_buffers(int protect) {
+  static server_rec *saved_for = NULL;
+  static int saved_snd = 0, saved_rcv = 0;
+
+  /* The core sized this transfer's buffer when it began, and clips each
+   * write to the current length: growing it now would overflow that
+   * buffer (a PROT in the middle of a transfer). */
+  if (session.xfer.p != NULL ||
+      (session.sf_flags & SF_XFER)) {
+    return;
+  }
+
+  if (saved_for != main_server) {
+    saved_for = main_server;
+    saved_snd = main_server->tcp_sndbuf_len;
+    saved_rcv = main_server->tcp_rcvbuf_len;
+  }
+
+  if (!main_server->tcp_sndbuf_override) {
+    main_server->tcp_sndbuf_len = protect && saved_snd < FTPS_TLS_DATA_BUFSZ ?
+      FTPS_TLS_DATA_BUFSZ : saved_snd;
+  }
+  if (!main_server->tcp_rcvbuf_override) {
+    main_server->tcp_rcvbuf_len = protect && saved_rcv < FTPS_TLS_DATA_BUFSZ ?
+      FTPS_TLS_DATA_BUFSZ : saved_rcv;
+  }
+}
+
 /* update_data_protection - tell the NetIO layer what the next data
  * connection must be */
 static void update_data_protection(void) {
@@ -117,6 +152,7 @@ static void update_data_protection(void) {
   }
   ftps_netio_set_data_protection(ftps_sess_data_protected(&sess),
     require_reuse, (sess.flags & FTPS_SESS_FL_SSCN) ? TRUE : FALSE);
+  set_xfer_buffers(ftps_sess_data_protected(&sess));
 }
 
 /* export_cert - TLSOptions ExportCertData: a certificate, in PEM, in the

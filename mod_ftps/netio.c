@@ -272,10 +272,10 @@ static pr_netio_stream_t *netio_reopen_cb(pr_netio_stream_t *nstrm, int fd,
 static int netio_poll_cb(pr_netio_stream_t *nstrm) {
   struct ftps_tls *tls = tls_of(nstrm);
 
-  /* Decrypted bytes already buffered: select() would not see them. */
+  /* Bytes already inside the TLS layer: select() would not see them. */
   if (tls != NULL &&
       nstrm->strm_mode == PR_NETIO_IO_RD &&
-      ftps_tls_pending(tls) > 0) {
+      ftps_tls_buffered(tls)) {
     return 1;
   }
   return prev_of(nstrm)->poll(nstrm);
@@ -340,6 +340,36 @@ static void rekey(pr_netio_stream_t *nstrm, struct attached *conn) {
     "%u sent", which, conn->rekey.count);
 }
 
+/* io_failed - log why TLS I/O on nstrm failed; -1, errno kept */
+static int io_failed(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
+  int xerrno = errno;
+
+  ftps_log("%s connection: %s", nstrm->strm_type == PR_NETIO_STRM_CTRL ?
+    "control" : "data", ftps_tls_error(tls));
+  errno = xerrno;
+  return -1;
+}
+
+/* read_buffered - after a read: append what the TLS layer already holds
+ * (records read ahead), up to len bytes, without waiting; the bytes added.
+ * The core then writes the file in large pieces too.  A close_notify or an
+ * error met here is left for the next read to report. */
+static size_t read_buffered(struct ftps_tls *tls, char *buf, size_t len) {
+  size_t got = 0;
+
+  while (got < len &&
+         ftps_tls_buffered(tls)) {
+    int want = 0;
+    ssize_t n = ftps_tls_read(tls, buf + got, len - got, &want);
+
+    if (n <= 0) {
+      break;
+    }
+    got += (size_t) n;
+  }
+  return got;
+}
+
 /* tls_io - read or write through the TLS of conn, waiting as needed;
  * returns what the core's read()/write() would */
 static int tls_io(pr_netio_stream_t *nstrm, struct attached *conn, char *buf,
@@ -351,21 +381,25 @@ static int tls_io(pr_netio_stream_t *nstrm, struct attached *conn, char *buf,
     ssize_t n = writing ? ftps_tls_write(tls, buf, len, &want) :
       ftps_tls_read(tls, buf, len, &want);
 
-    if (n > 0 &&
-        rekey_due(conn, (size_t) n, writing)) {
-      rekey(nstrm, conn);
+    if (n > 0) {
+      if (writing &&
+          run_step(nstrm, tls, ftps_tls_flush, 0) < 0) {
+        return io_failed(nstrm, tls);
+      }
+      if (!writing &&
+          conn == &data_conn) {
+        n += (ssize_t) read_buffered(tls, buf + n, len - (size_t) n);
+      }
+      if (rekey_due(conn, (size_t) n, writing)) {
+        rekey(nstrm, conn);
+      }
     }
     if (n >= 0) {
       return (int) n;
     }
 
     if (errno != EAGAIN) {
-      int xerrno = errno;
-
-      ftps_log("%s connection: %s", nstrm->strm_type == PR_NETIO_STRM_CTRL ?
-        "control" : "data", ftps_tls_error(tls));
-      errno = xerrno;
-      return -1;
+      return io_failed(nstrm, tls);
     }
 
     if (wait_fd(nstrm, nstrm->strm_fd, want, 0) < 0) {

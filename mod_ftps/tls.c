@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 
 #include "ftps/binding.h"
+#include "ftps/coalesce.h"
 #include "ftps/eofguard.h"
 #include "ftps/tls.h"
 
@@ -46,6 +47,16 @@ struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
   ERR_clear_error();
   tls->ssl = SSL_new(ctx);
   bio = ftps_eofguard_new(BIO_new_socket(fd, BIO_NOCLOSE));
+  if (bio != NULL &&
+      kind != FTPS_TLS_CTRL) {
+    BIO *gather = ftps_coalesce_new(bio, FTPS_TLS_DATA_BUFSZ +
+      FTPS_TLS_DATA_BUFSZ / 8);
+
+    if (gather == NULL) {
+      BIO_free_all(bio);
+    }
+    bio = gather;
+  }
   if (tls->ssl == NULL ||
       bio == NULL) {
     ftps_error_set_ssl(err, "cannot create a TLS connection");
@@ -55,6 +66,13 @@ struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
     return NULL;
   }
   SSL_set_bio(tls->ssl, bio, bio);
+
+  if (kind != FTPS_TLS_CTRL) {
+    /* Read as many records per read(2) as have arrived, instead of a
+     * header and a body per record. */
+    SSL_set_read_ahead(tls->ssl, 1);
+    SSL_set_default_read_buffer_len(tls->ssl, FTPS_TLS_DATA_BUFSZ);
+  }
 
   if (kind == FTPS_TLS_DATA_CLIENT) {
     SSL_set_connect_state(tls->ssl);
@@ -260,6 +278,35 @@ ssize_t ftps_tls_write(struct ftps_tls *tls, const void *buf, size_t len,
   return classify(tls, rc, want, "TLS write failed");
 }
 
+int ftps_tls_flush(struct ftps_tls *tls, int *want) {
+  BIO *wbio;
+
+  if (tls == NULL || want == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+
+  wbio = SSL_get_wbio(tls->ssl);
+  if (wbio == NULL ||
+      BIO_wpending(wbio) <= 0) {
+    return 0;
+  }
+
+  errno = 0;
+  if (BIO_flush(wbio) > 0) {
+    return 0;
+  }
+
+  if (BIO_should_retry(wbio)) {
+    *want = FTPS_WANT_WRITE;
+    errno = EAGAIN;
+    return -1;
+  }
+
+  tls->failed = 1;
+  return fail(tls, errno != 0 ? errno : EPIPE, "TLS write failed");
+}
+
 int ftps_tls_shutdown(struct ftps_tls *tls, int *want) {
   int rc;
 
@@ -268,7 +315,9 @@ int ftps_tls_shutdown(struct ftps_tls *tls, int *want) {
     return -1;
   }
   if (tls->shutdown_sent) {
-    return 0;
+    /* OpenSSL flushes the alert itself, but ignores a flush that would
+     * block: what is still held goes out now. */
+    return ftps_tls_flush(tls, want);
   }
 
   /* OpenSSL forbids SSL_shutdown after a fatal error; and an aborted
@@ -285,7 +334,7 @@ int ftps_tls_shutdown(struct ftps_tls *tls, int *want) {
     /* 0: our close_notify is sent; the peer's is not awaited: it is the
      * sender's close_notify that marks the end of the data. */
     tls->shutdown_sent = 1;
-    return 0;
+    return ftps_tls_flush(tls, want);
   }
 
   return classify(tls, rc, want, "TLS shutdown failed");
@@ -368,6 +417,11 @@ int ftps_tls_key_update(struct ftps_tls *tls, int both, int *want) {
     return 0;
   }
   return classify(tls, rc, want, "TLS key update failed");
+}
+
+int ftps_tls_buffered(const struct ftps_tls *tls) {
+  return tls != NULL &&
+    (SSL_pending(tls->ssl) > 0 || SSL_has_pending(tls->ssl) == 1);
 }
 
 int ftps_tls_pending(const struct ftps_tls *tls) {
