@@ -278,6 +278,7 @@ def assert_accepted(srv, who, version=None, what=""):
 NO_CERT = r"(?i)handshake failure|certificate required"
 UNKNOWN_CA = r"(?i)unknown ca"
 REVOKED = r"(?i)certificate revoked"
+LOST_ALERT = r"(?i)EOF occurred|connection reset|broken pipe"
 
 
 def assert_refused(srv, who, version=None, what="", alert=None):
@@ -291,7 +292,10 @@ def assert_refused(srv, who, version=None, what="", alert=None):
                              "the session ended, but USER got 331"
                              % (what, who or "no certificate",
                                 version or "any"))
-    if alert:
+    # Under TLS 1.3 the client has sent USER by the time the server reads
+    # its certificate; a server that closes with USER unread resets the
+    # connection, which can discard the alert before the client reads it.
+    if alert and not (version == "1.3" and re.search(LOST_ALERT, how)):
         assert re.search(alert, how), "%s%s (TLS %s): refused, but not " \
             "with the alert %r: %s" % (what, who or "no certificate",
                                       version or "any", alert, how)
@@ -753,3 +757,239 @@ def test_clientcert_username_auth_order(ctx):
             ("bob", "bob", PW["bob"], 230),
         ], "TLSUserName CommonName, %s" % order)
         srv.cleanup()
+
+
+# -- TLSOptions AllowDotLogin --------------------------------------------------------
+
+def _dotlogin_server(ctx):
+    return _server(ctx, _verify("optional"),
+                   extra=["TLSOptions AllowDotLogin"], auth_order=CERT_AUTH)
+
+
+def _put_tlslogin(srv, who="alice", mode=0o644, uid=ftpsd.UID,
+                  symlink=False):
+    """~ftpuser/.tlslogin holding who's certificate (or a symlink to such a
+    file elsewhere)."""
+    path = os.path.join(srv.home, ".tlslogin")
+    if os.path.lexists(path):
+        os.unlink(path)
+    with open(ident(who)[0], "rb") as f:
+        pem = f.read()
+    target = os.path.join(srv.dir, "tlslogin-target") if symlink else path
+    with open(target, "wb") as f:
+        f.write(pem)
+    os.chown(target, uid, ftpsd.GID)
+    os.chmod(target, mode)
+    if symlink:
+        os.symlink(target, path)
+
+
+def test_clientcert_dotlogin(ctx):
+    srv = _dotlogin_server(ctx)
+    user, pw = srv.user, srv.password
+    # no ~/.tlslogin yet: the certificate alone is no password
+    _check_logins(srv, [("alice", user, "wrong", 530)], "no ~/.tlslogin")
+    _put_tlslogin(srv)
+    _check_logins(srv, [
+        ("alice", user, "wrong", 230),
+        ("alice", user, pw, 230),
+        ("bob", user, "wrong", 530),               # not listed
+        ("bob", user, pw, 230),
+        (None, user, "wrong", 530),
+    ], "~/.tlslogin (0644, owned by the user) holding alice's certificate")
+    roundtrip(srv, "alice")
+    # the file may also hold several certificates
+    with open(os.path.join(srv.home, ".tlslogin"), "ab") as f:
+        with open(ident("bob")[0], "rb") as inp:
+            f.write(inp.read())
+    _check_logins(srv, [("bob", user, "wrong", 230),
+                        ("alice", user, "wrong", 230)],
+                  "~/.tlslogin holding alice's and bob's certificates")
+
+
+def test_clientcert_dotlogin_owned_by_root(ctx):
+    srv = _dotlogin_server(ctx)
+    _put_tlslogin(srv, uid=0)
+    _check_logins(srv, [("alice", srv.user, "wrong", 230)],
+                  "~/.tlslogin owned by root, 0644")
+
+
+def test_clientcert_dotlogin_unsafe_files_ignored(ctx):
+    srv = _dotlogin_server(ctx)
+    for what, kw in (("writable by the group (0664)", dict(mode=0o664)),
+                     ("writable by others (0646)", dict(mode=0o646)),
+                     ("owned by another user (uid 4242)", dict(uid=4242)),
+                     ("a symlink to a 0644 file of the user",
+                      dict(symlink=True))):
+        _put_tlslogin(srv, **kw)
+        _check_logins(srv, [("alice", srv.user, "wrong", 530),
+                            ("alice", srv.user, srv.password, 230)],
+                      "~/.tlslogin " + what)
+    # and the same file made safe again is honoured (the test can fail)
+    _put_tlslogin(srv)
+    _check_logins(srv, [("alice", srv.user, "wrong", 230)],
+                  "~/.tlslogin 0644 after the unsafe variants")
+
+
+def test_clientcert_dotlogin_curl(ctx):
+    ctx.need("curl")
+    srv = _dotlogin_server(ctx)
+    _put_tlslogin(srv)
+    data = os.urandom(50 * 1024 + 9)
+    srv.home_file("dot.bin", data)
+    out = os.path.join(srv.client_dir, "dot.bin")
+    p = curl_cert(srv, "alice", "/dot.bin", output=out, password="any")
+    assert p.returncode == 0 and sha256_file(out) == sha256(data), \
+        "curl --cert alice, ~/.tlslogin, wrong password: %s" % describe(p)
+    p = curl_cert(srv, "bob", "/", password="any")
+    assert p.returncode != 0, \
+        "curl --cert bob (not in ~/.tlslogin), wrong password, logged in: " \
+        "%s" % describe(p)
+
+
+# -- CommonNameRequired, dNSNameRequired, iPAddressRequired ------------------------
+
+# (option, UseReverseDNS, {certificate: accepted?}).  alice: CN alice,
+# DNS localhost, IP 127.0.0.1; bob: e-mail only; cn-ip: CN 127.0.0.1;
+# cn-localhost: CN localhost; dns-ip: a DNS subjectAltName "127.0.0.1".
+# With UseReverseDNS off the client's name is its address.
+NAME_ROWS = [
+    ("iPAddressRequired", "off", {"alice": True, "bob": False,
+                                  "cn-ip": False}),
+    ("CommonNameRequired", "off", {"cn-ip": True, "alice": False,
+                                   "bob": False, "cn-localhost": False}),
+    ("dNSNameRequired", "off", {"dns-ip": True, "alice": False,
+                                "bob": False, "cn-ip": False}),
+    ("iPAddressRequired", "on", {"alice": True, "bob": False}),
+    ("CommonNameRequired", "on", {"cn-localhost": True, "alice": False,
+                                  "cn-ip": False}),
+    ("dNSNameRequired", "on", {"alice": True, "bob": False,
+                               "cn-localhost": False}),
+]
+
+
+def _reverse_is_localhost():
+    try:
+        return socket.gethostbyaddr("127.0.0.1")[0] == "localhost"
+    except OSError:
+        return False
+
+
+def _names_table(ctx, rdns):
+    if rdns == "on" and not _reverse_is_localhost():
+        raise Skip("127.0.0.1 does not resolve back to localhost here")
+    wrong = []
+    for option, r, want in NAME_ROWS:
+        if r != rdns:
+            continue
+        srv = _server(ctx, _verify("on"), extra=["TLSOptions " + option],
+                      start=False)
+        srv.replace_conf("UseReverseDNS", "UseReverseDNS " + rdns)
+        srv.start()
+        for who, ok in sorted(want.items()):
+            for v in ("1.2", "1.3"):
+                status, how = control(srv, who, v)
+                if status == "ok":
+                    how.close()
+                if (status == "ok") != ok:
+                    wrong.append("TLSOptions %s, UseReverseDNS %s, %s, TLS "
+                                 "%s: want %s, got %s"
+                                 % (option, rdns, who, v,
+                                    "accepted" if ok else "session ended",
+                                    "accepted" if status == "ok" else how))
+                elif not ok and not how.startswith("421"):
+                    wrong.append("TLSOptions %s, %s, TLS %s: want the "
+                                 "handshake to succeed and '421' to end the "
+                                 "session, got %s" % (option, who, v, how))
+        if want.get("alice"):
+            roundtrip(srv, "alice")
+        srv.cleanup()
+    assert not wrong, "\n".join(wrong)
+
+
+def test_clientcert_names_required_no_reverse_dns(ctx):
+    _names_table(ctx, "off")
+
+
+def test_clientcert_names_required_reverse_dns(ctx):
+    _names_table(ctx, "on")
+
+
+# -- data connections: the control connection's certificate only ---------------------
+
+REUSE_OFF = "TLSOptions NoSessionReuseRequired"
+
+
+def _data_with(srv, ctrl_who, data_who, name, version=None):
+    """Control connection with ctrl_who's certificate, logged in, PROT P;
+    RETR name over a data connection that makes a full handshake (no
+    resumption) presenting data_who's.  Returns (final reply, bytes)."""
+    r = Raw(srv)
+    try:
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        r.starttls(ctx=cctx(ctrl_who, version))
+        r.login()
+        expect(r.cmd("PBSZ 0"), 200, "PBSZ 0")
+        expect(r.cmd("PROT P"), 200, "PROT P")
+        expect(r.cmd("TYPE I"), 200, "TYPE I")
+        plain = r.pasv()
+        r.send("RETR %s\r\n" % name)
+        expect(r.reply(), 150, "RETR %s" % name)
+        got = b""
+        try:
+            d = cctx(data_who, version).wrap_socket(
+                plain, server_hostname="localhost")
+            d.settimeout(TIMEOUT)
+            try:
+                while True:
+                    chunk = d.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            except (ssl.SSLError, OSError):
+                pass
+            finally:
+                d.close()
+        except (ssl.SSLError, OSError):
+            plain.close()
+        return r.reply(), got
+    finally:
+        r.close()
+
+
+def test_clientcert_data_other_certificate_425(ctx):
+    srv = _server(ctx, _verify("on"), extra=[REUSE_OFF])
+    data = os.urandom(80 * 1024 + 11)
+    srv.home_file("d.bin", data)
+    for v in ("1.2", "1.3"):
+        (code, text), got = _data_with(srv, "alice", "alice", "d.bin", v)
+        assert code == 226 and sha256(got) == sha256(data), \
+            "TLS %s: control and data connection both alice (data not " \
+            "resumed): want 226 and the file, got %r, %d bytes" \
+            % (v, text, len(got))
+        (code, text), got = _data_with(srv, "alice", "bob", "d.bin", v)
+        assert code == 425 and not got, \
+            "TLS %s: control alice, data connection bob: want 425 and no " \
+            "bytes, got %r, %d bytes" % (v, text, len(got))
+        (code, text), got = _data_with(srv, "alice", "eve", "d.bin", v)
+        assert code == 425 and not got, \
+            "TLS %s: control alice, data connection eve (untrusted): want " \
+            "425 and no bytes, got %r, %d bytes" % (v, text, len(got))
+
+
+def test_clientcert_data_certificate_without_control_one_425(ctx):
+    """TLSVerifyClient optional: a control connection without a certificate
+    cannot gain one on a data connection."""
+    srv = _server(ctx, _verify("optional"), extra=[REUSE_OFF])
+    data = os.urandom(30 * 1024 + 1)
+    srv.home_file("d.bin", data)
+    for v in ("1.2", "1.3"):
+        (code, text), got = _data_with(srv, None, None, "d.bin", v)
+        assert code == 226 and sha256(got) == sha256(data), \
+            "TLS %s: no certificate on either connection: want 226 and the " \
+            "file, got %r, %d bytes" % (v, text, len(got))
+        (code, text), got = _data_with(srv, None, "alice", "d.bin", v)
+        assert code == 425 and not got, \
+            "TLS %s: control without a certificate, data connection alice: " \
+            "want 425 and no bytes, got %r, %d bytes" % (v, text, len(got))
+
