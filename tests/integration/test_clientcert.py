@@ -522,6 +522,35 @@ def test_clientcert_ca_path_and_crl_path(ctx):
     assert_accepted(srv, "alice", what="CA and CRL paths: ")
 
 
+def _tls_log_since(srv, mark):
+    try:
+        with open(srv.tls_log, errors="replace") as f:
+            f.seek(mark[1])
+            return f.read()
+    except OSError:
+        return ""
+
+
+def test_clientcert_refusal_reason_in_tls_log(ctx):
+    """README (TLSLog): refusals with their reason, OpenSSL's text.  A
+    refused certificate is logged with why it was refused, not only
+    'certificate verify failed'."""
+    srv = _server(ctx, _verify("on", TLSCARevocationFile="@ca.crl"),
+                  extra=["TLSVerifyDepth 0"])
+    for who, reason in (("eve", r"self[- ]signed certificate"),
+                        ("mallory", r"certificate revoked"),
+                        ("depth2", r"certificate chain too long"),
+                        (None, r"(?i)did not return a certificate|"
+                               r"no certificate")):
+        for v in ("1.2", "1.3"):
+            mark = srv.log_mark()
+            assert_refused(srv, who, v, "TLSLog reason: ")
+            log = _tls_log_since(srv, mark)
+            assert re.search(reason, log), \
+                "%s, TLS %s refused: want the TLSLog to say %r, it says:\n%s" \
+                % (who or "no certificate", v, reason, log)
+
+
 # -- TLSVerifyClient optional ------------------------------------------------------
 
 def test_clientcert_optional_no_certificate_password_login(ctx):
