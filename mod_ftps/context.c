@@ -26,6 +26,7 @@ void ftps_context_props_init(struct ftps_context_props *props) {
   props->server_preference = 1;
   props->tickets = 1;
   props->alpn = 1;
+  props->verify_depth = -1;
 }
 
 /* proto_version - the OpenSSL version constant for one FTPS_PROTO_ bit */

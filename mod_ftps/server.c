@@ -286,7 +286,7 @@ static void client_props_of(server_rec *s, struct ftps_context_props *props) {
   unsigned long opts = ftps_server_options(s);
 
   props->verify_client = int_param(s, "TLSVerifyClient", FTPS_VERIFY_OFF);
-  props->verify_depth = int_param(s, "TLSVerifyDepth", 0);
+  props->verify_depth = int_param(s, "TLSVerifyDepth", -1);
   props->ca_path = get_param_ptr(s->conf, "TLSCACertificatePath", FALSE);
   props->crl_file = get_param_ptr(s->conf, "TLSCARevocationFile", FALSE);
   props->crl_path = get_param_ptr(s->conf, "TLSCARevocationPath", FALSE);

@@ -214,13 +214,16 @@ int ftps_tls_handshake(struct ftps_tls *tls, int *want,
     int xerrno = errno;
     long verify = SSL_get_verify_result(tls->ssl);
 
-    /* A refused client certificate: say why, not only "verify failed". */
+    /* A refused certificate: say why, not only "verify failed".  The
+     * reason goes into tls->reason itself, which is what callers stepping
+     * without err (netio's handshake loop) report. */
     if (verify != X509_V_OK) {
-      ftps_error_set(err, "%s (certificate: %s)", tls->reason,
-        X509_verify_cert_error_string(verify));
-    } else {
-      ftps_error_set(err, "%s", tls->reason);
+      size_t len = strlen(tls->reason);
+
+      snprintf(tls->reason + len, sizeof(tls->reason) - len,
+        " (certificate: %s)", X509_verify_cert_error_string(verify));
     }
+    ftps_error_set(err, "%s", tls->reason);
     errno = xerrno;
   }
   return -1;

@@ -116,7 +116,7 @@ int ftps_verify_setup(SSL_CTX *ctx, const struct ftps_context_props *props,
 
   /* mod_tls counts the client's own certificate in TLSVerifyDepth, OpenSSL
    * only the CAs above it: one more keeps configurations meaning the same. */
-  depth = props->verify_depth > 0 ? props->verify_depth :
+  depth = props->verify_depth >= 0 ? props->verify_depth :
     FTPS_VERIFY_DEPTH_DEFAULT;
   SSL_CTX_set_verify_depth(ctx, depth + 1);
   return 0;

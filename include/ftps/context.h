@@ -27,7 +27,9 @@ struct ftps_context_props {
 
   /* Client certificates (TLSVerifyClient and friends). */
   int verify_client;               /* FTPS_VERIFY_* */
-  int verify_depth;                /* TLSVerifyDepth; 0 = default */
+  int verify_depth;                /* TLSVerifyDepth, counted as mod_tls
+                                    * counts it (0 is a valid depth);
+                                    * < 0 = default */
   const char *ca_path;             /* TLSCACertificatePath, or NULL */
   const char *crl_file;            /* TLSCARevocationFile, or NULL */
   const char *crl_path;            /* TLSCARevocationPath, or NULL */
