@@ -199,6 +199,21 @@ static int alpn_select_cb(SSL *ssl, const unsigned char **out,
   return SSL_TLSEXT_ERR_OK;
 }
 
+/* below_security_level - is code OpenSSL's refusal of a key or signature
+ * that the security level forbids? */
+static int below_security_level(unsigned long code) {
+  if (ERR_GET_LIB(code) != ERR_LIB_SSL) {
+    return 0;
+  }
+  switch (ERR_GET_REASON(code)) {
+    case SSL_R_EE_KEY_TOO_SMALL:
+    case SSL_R_CA_KEY_TOO_SMALL:
+    case SSL_R_CA_MD_TOO_WEAK:
+      return 1;
+  }
+  return 0;
+}
+
 /* set_keypairs - install each certificate with its key and chain */
 static int set_keypairs(SSL_CTX *ctx, const struct ftps_context_props *props,
     int *what, int *index, struct ftps_error *err) {
@@ -219,7 +234,18 @@ static int set_keypairs(SSL_CTX *ctx, const struct ftps_context_props *props,
      * so a fullchain.pem needs no separate TLSCertificateChainFile. */
     if (SSL_CTX_use_cert_and_key(ctx, kp->cert, kp->key, kp->chain,
         1) != 1) {
+      /* OpenSSL names the weakness ("ee key too small"), not the way out:
+       * the administrator must learn that it is a policy, and which
+       * option relaxes it. */
+      int weak = below_security_level(ERR_peek_last_error());
+
       ftps_error_set_ssl(err, "cannot use the certificate and key");
+      if (weak) {
+        size_t len = strlen(err->msg);
+
+        snprintf(err->msg + len, sizeof(err->msg) - len, " (below OpenSSL's "
+          "security level; TLSOptions AllowWeakSecurity allows it)");
+      }
       *what = FTPS_CONTEXT_ERR_KEYPAIR;
       *index = i;
       errno = EINVAL;

@@ -311,7 +311,8 @@ static void client_props_of(server_rec *s, struct ftps_context_props *props) {
 /* context_error - log why ftps_context_new failed, naming the directive */
 static void context_error(server_rec *s, int what, int index,
     const struct ftps_error *err) {
-  const char *directive = "TLSEngine";
+  const char *directive = "TLSEngine", *file = NULL;
+  int i, n;
 
   switch (what) {
     case FTPS_CONTEXT_ERR_PROTOCOLS:
@@ -323,6 +324,19 @@ static void context_error(server_rec *s, int what, int index,
       break;
     case FTPS_CONTEXT_ERR_KEYPAIR:
       directive = cert_directives[index].cert_directive;
+      /* The index counts the configured pairs, in cert_directives order:
+       * find the directive of the index-th one, and name its file. */
+      for (i = 0, n = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
+        const char *path = get_param_ptr(s->conf,
+          cert_directives[i].cert_directive, FALSE);
+
+        if (path != NULL &&
+            n++ == index) {
+          directive = cert_directives[i].cert_directive;
+          file = path;
+          break;
+        }
+      }
       break;
     case FTPS_CONTEXT_ERR_CA_FILE:
       directive = "TLSCACertificateFile";
@@ -347,8 +361,9 @@ static void context_error(server_rec *s, int what, int index,
       break;
   }
 
-  pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s (server '%s'): %s",
-    directive, server_name(s), err->msg);
+  pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s%s%s (server '%s'): %s",
+    directive, file != NULL ? " " : "", file != NULL ? file : "",
+    server_name(s), err->msg);
 }
 
 /* load_server - build the SSL_CTX of one server; 0 also when it has no

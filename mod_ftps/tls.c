@@ -22,8 +22,33 @@ struct ftps_tls {
   int shutdown_sent;
   int key_update_started;        /* KeyUpdate scheduled, not yet sent */
   int failed;                    /* a fatal error: no close_notify allowed */
+  int refused_reneg;             /* we answered a renegotiation with
+                                  * no_renegotiation */
   char reason[FTPS_ERROR_MAX];   /* why the last call failed */
 };
+
+/* Appended to the reason of a failure that follows a refused
+ * renegotiation. */
+static const char reneg_note[] = " (after we refused the client's "
+  "renegotiation; TLSOptions AllowClientRenegotiations allows it)";
+
+/* msg_cb - notice the no_renegotiation alert we send: OpenSSL refuses a
+ * client's renegotiation silently, and the client then usually ends the
+ * connection with a handshake_failure alert that, logged alone, would not
+ * say that the renegotiation was the cause */
+static void msg_cb(int write_p, int version, int content_type,
+    const void *buf, size_t len, SSL *ssl, void *arg) {
+  struct ftps_tls *tls = arg;
+
+  (void) version;
+  (void) ssl;
+  if (write_p &&
+      content_type == SSL3_RT_ALERT &&
+      len >= 2 &&
+      ((const unsigned char *) buf)[1] == SSL_AD_NO_RENEGOTIATION) {
+    tls->refused_reneg = 1;
+  }
+}
 
 struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
     struct ftps_error *err) {
@@ -79,6 +104,8 @@ struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
     return tls;
   }
   SSL_set_accept_state(tls->ssl);
+  SSL_set_msg_callback(tls->ssl, msg_cb);
+  SSL_set_msg_callback_arg(tls->ssl, tls);
 
   if (kind == FTPS_TLS_DATA) {
     /* No tickets on data connections: an uploading client never reads
@@ -129,8 +156,9 @@ static int fail(struct ftps_tls *tls, int xerrno, const char *what) {
   char reasons[FTPS_ERROR_MAX];
 
   ftps_error_ssl_reasons(reasons, sizeof(reasons));
-  snprintf(tls->reason, sizeof(tls->reason), "%.100s%s%.400s", what,
-    reasons[0] != '\0' ? ": " : "", reasons);
+  snprintf(tls->reason, sizeof(tls->reason), "%.100s%s%.300s%s", what,
+    reasons[0] != '\0' ? ": " : "", reasons,
+    tls->refused_reneg ? reneg_note : "");
   errno = xerrno;
   return -1;
 }
@@ -168,8 +196,8 @@ static int classify(struct ftps_tls *tls, int rc, int *want,
       if (xerrno == 0 || xerrno == EAGAIN) {
         return fail(tls, ECONNRESET, "connection closed without close_notify");
       }
-      snprintf(tls->reason, sizeof(tls->reason), "%s: %s", what,
-        strerror(xerrno));
+      snprintf(tls->reason, sizeof(tls->reason), "%s: %s%s", what,
+        strerror(xerrno), tls->refused_reneg ? reneg_note : "");
       ERR_clear_error();
       errno = xerrno;
       return -1;
