@@ -47,6 +47,23 @@ MODRET set_tlsfile(cmd_rec *cmd) {
     CONF_ERROR(cmd, problem);
   }
 
+  /* OpenSSL only looks into a hashed directory when it needs a
+   * certificate or CRL, so a missing one would go unnoticed until a client
+   * certificate fails to verify: check it now, as mod_tls does. */
+  if (strcasecmp(cmd->argv[0], "TLSCACertificatePath") == 0 ||
+      strcasecmp(cmd->argv[0], "TLSCARevocationPath") == 0) {
+    struct stat st;
+
+    if (stat(cmd->argv[1], &st) < 0) {
+      CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "cannot use '",
+        (char *) cmd->argv[1], "': ", strerror(errno), NULL));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "'", (char *) cmd->argv[1],
+        "' is not a directory", NULL));
+    }
+  }
+
   add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
   return PR_HANDLED(cmd);
 }
