@@ -12,6 +12,22 @@
 #include "ftps/context.h"
 #include "ftps/peer.h"
 
+static unsigned int conf_errors = 0;
+
+modret_t *ftps_conf_error(cmd_rec *cmd, const char *msg) {
+  conf_errors++;
+  return PR_ERROR_MSG(cmd, NULL, pstrcat(cmd->tmp_pool, cmd->argv[0], ": ",
+    msg, NULL));
+}
+
+unsigned int ftps_conf_errors(void) {
+  return conf_errors;
+}
+
+void ftps_conf_errors_reset(void) {
+  conf_errors = 0;
+}
+
 /* check_path - directive arguments that name files must be absolute:
  * sessions may chroot, and a relative path would then mean another file. */
 static const char *check_path(cmd_rec *cmd) {
