@@ -9,7 +9,8 @@ One test per directive (test_corpus_<Directive>).  For each row:
   the directives mod_ftps honours) the daemon starts and serves a real
   client (ftplib: login, RETR compared by sha256);
 * every invalid value makes `proftpd -t` fail with one line naming the
-  directive, the value and a reason, in every context;
+  directive, the value and a reason, in every context, and also from an
+  Include'd file (where ProFTPD itself only warns and skips the rest);
 * every context the directive is not allowed in (of S V G A D) makes
   `proftpd -t` fail with a line naming the directive and the context.
 Where Debian's mod_tls.so is installed, it is the reference: the valid
@@ -361,6 +362,11 @@ def build(ctx, where, body, module=None, name="corpus"):
     port = srv.port
     if where == "S":
         srv.append_conf(body)
+    elif where == "I":      # server config, from an Include'd file
+        inc = os.path.join(srv.dir, "included.conf")
+        with open(inc, "w") as f:
+            f.write("\n".join(body) + "\n")
+        srv.append_conf(["Include " + inc])
     elif where == "G":
         srv.append_conf(["<Global>"] + ["  " + l for l in body]
                         + ["</Global>"])
@@ -505,6 +511,13 @@ def _check_row(ctx, row):
                      % (what, rc, [getattr(n, "pattern", n)
                                    for n in needles], out[-1500:]))
             srv.cleanup()
+        # the same in an Include'd file, where ProFTPD itself only warns
+        srv, _ = build(ctx, "I", ["%s %s" % (d, value)] + with_)
+        rc, out = check_config(srv)
+        if rc == 0:
+            fail("%s %s in an Include'd file: proftpd -t passed:\n%s"
+                 % (d, _res(value, srv), out[-1200:]))
+        srv.cleanup()
         if oracle and value not in row.get("stricter", ()):
             rc, out = _mod_tls_verdict(ctx, "S", ["%s %s" % (d, value)]
                                        + with_)
