@@ -30,4 +30,19 @@
 extern module ftps_module;
 extern conftable ftps_conftab[];
 
+/* ProFTPD 1.3.8 takes a directive's error inside an Include'd file (such as
+ * Debian's tls.conf and modules.conf) for a mere warning: it skips the rest
+ * of that file and starts anyway, e.g. without the TLSRequired below a
+ * typo, or without the modules listed after a refused LoadModule.  So every
+ * error of our handlers (CONF_ERROR, and CHECK_CONF/CHECK_ARGS through it)
+ * is counted, and the postparse refuses to start if there was one. */
+#undef CONF_ERROR
+#define CONF_ERROR(x, s)  return ftps_conf_error((x), (s))
+
+modret_t *ftps_conf_error(cmd_rec *cmd, const char *msg);
+
+/* How many directive errors since the last reset (each parse). */
+unsigned int ftps_conf_errors(void);
+void ftps_conf_errors_reset(void);
+
 #endif /* MOD_FTPS_H */

@@ -2,38 +2,64 @@
  * compat.c - mod_tls directives that mod_ftps accepts without honouring
  * them (yet), so that a configuration written for mod_tls still starts.
  *
- * Each is checked for its context and argument count as mod_tls would, then
+ * Each is checked for its context, argument count and values as mod_tls
+ * would (a value mod_tls refuses is refused, not silently ignored), then
  * stored for later versions and announced once with a startup warning.
  */
 #include "mod_ftps.h"
 
 #define COMPAT_SERVER  (CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL)
 
+/* What the values must look like: mod_tls's grammar, so that a value
+ * mod_tls refuses is refused here too, and not silently "ignored". */
+enum compat_kind {
+  COMPAT_ANY = 0,        /* any words */
+  COMPAT_FILE,           /* an absolute path of an existing file */
+  COMPAT_BOOL,           /* on|off */
+  COMPAT_DURATION,       /* a timeout */
+  COMPAT_CACHE,          /* type:/info */
+  COMPAT_ACLS,           /* actions allow|deny user|group list */
+  COMPAT_PSK,            /* identity hex:/path */
+  COMPAT_TICKET_KEYS,    /* age secs | count n, in pairs */
+  COMPAT_STAPLING_OPTS   /* NoFakeTryLater, NoNonce, NoVerify */
+};
+
 static const struct {
   const char *name;
   int contexts;
   int max_args;          /* 0: any */
+  enum compat_kind kind;
   const char *why;       /* what is ignored */
 } compat_directives[] = {
-  { "TLSControlsACLs",        CONF_ROOT, 0, "there are no ftpdctl actions" },
-  { "TLSCryptoDevice",        COMPAT_SERVER, 1, "OpenSSL 3 uses providers, "
-    "not engines" },
-  { "TLSDSACertificateFile",  COMPAT_SERVER, 1, "DSA certificates are not "
+  { "TLSControlsACLs",        CONF_ROOT, 4, COMPAT_ACLS, "there are no "
+    "ftpdctl actions" },
+  { "TLSCryptoDevice",        COMPAT_SERVER, 1, COMPAT_ANY, "OpenSSL 3 uses "
+    "providers, not engines" },
+  { "TLSDSACertificateFile",  COMPAT_SERVER, 1, COMPAT_FILE, "DSA "
+    "certificates are not supported" },
+  { "TLSDSACertificateKeyFile", COMPAT_SERVER, 1, COMPAT_FILE, "DSA "
+    "certificates are not supported" },
+  { "TLSPKCS12File",          COMPAT_SERVER, 1, COMPAT_FILE, "use PEM "
+    "files" },
+  { "TLSPreSharedKey",        COMPAT_SERVER, 2, COMPAT_PSK, "TLS-PSK is not "
     "supported" },
-  { "TLSDSACertificateKeyFile", COMPAT_SERVER, 1, "DSA certificates are not "
-    "supported" },
-  { "TLSPKCS12File",          COMPAT_SERVER, 1, "use PEM files" },
-  { "TLSPreSharedKey",        COMPAT_SERVER, 2, "TLS-PSK is not supported" },
-  { "TLSRandomSeed",          COMPAT_SERVER, 1, "OpenSSL 3 seeds itself" },
-  { "TLSServerInfoFile",      COMPAT_SERVER, 1, "no custom extensions" },
-  { "TLSSessionTicketKeys",   CONF_ROOT, 0, "ticket keys live as long as "
-    "the daemon" },
-  { "TLSStapling",            COMPAT_SERVER, 1, "no OCSP stapling" },
-  { "TLSStaplingCache",       CONF_ROOT, 1, "no OCSP stapling" },
-  { "TLSStaplingOptions",     COMPAT_SERVER, 0, "no OCSP stapling" },
-  { "TLSStaplingResponder",   COMPAT_SERVER, 1, "no OCSP stapling" },
-  { "TLSStaplingTimeout",     COMPAT_SERVER, 1, "no OCSP stapling" },
-  { NULL, 0, 0, NULL }
+  { "TLSRandomSeed",          COMPAT_SERVER, 1, COMPAT_ANY, "OpenSSL 3 seeds "
+    "itself" },
+  { "TLSServerInfoFile",      COMPAT_SERVER, 1, COMPAT_ANY, "no custom "
+    "extensions" },
+  { "TLSSessionTicketKeys",   CONF_ROOT, 0, COMPAT_TICKET_KEYS, "ticket keys "
+    "live as long as the daemon" },
+  { "TLSStapling",            COMPAT_SERVER, 1, COMPAT_BOOL, "no OCSP "
+    "stapling" },
+  { "TLSStaplingCache",       CONF_ROOT, 1, COMPAT_CACHE, "no OCSP "
+    "stapling" },
+  { "TLSStaplingOptions",     COMPAT_SERVER, 0, COMPAT_STAPLING_OPTS, "no "
+    "OCSP stapling" },
+  { "TLSStaplingResponder",   COMPAT_SERVER, 0, COMPAT_ANY, "no OCSP "
+    "stapling" },
+  { "TLSStaplingTimeout",     COMPAT_SERVER, 1, COMPAT_DURATION, "no OCSP "
+    "stapling" },
+  { NULL, 0, 0, COMPAT_ANY, NULL }
 };
 
 /* compat_find - the table row of a directive */
@@ -61,8 +87,119 @@ static void warn_once(int i) {
     compat_directives[i].why);
 }
 
+/* check_value - NULL if the values fit the directive's grammar, else why
+ * not, naming the value */
+static const char *check_value(cmd_rec *cmd, enum compat_kind kind) {
+  pool *p = cmd->tmp_pool;
+  char *arg = cmd->argv[1];
+  struct stat st;
+  unsigned int i;
+  int n;
+
+  switch (kind) {
+    case COMPAT_ANY:
+      break;
+
+    case COMPAT_FILE:
+      if (*arg != '/') {
+        return pstrcat(p, "'", arg, "' must be an absolute path", NULL);
+      }
+      if (stat(arg, &st) < 0) {
+        return pstrcat(p, "cannot use '", arg, "': ", strerror(errno), NULL);
+      }
+      if (!S_ISREG(st.st_mode)) {
+        return pstrcat(p, "cannot use '", arg, "': not a regular file", NULL);
+      }
+      break;
+
+    case COMPAT_BOOL:
+      if (get_boolean(cmd, 1) == -1) {
+        return pstrcat(p, "expected Boolean parameter, got '", arg, "'",
+          NULL);
+      }
+      break;
+
+    case COMPAT_DURATION:
+      if (pr_str_get_duration(arg, &n) < 0) {
+        return pstrcat(p, "error parsing timeout value '", arg, "'", NULL);
+      }
+      break;
+
+    case COMPAT_CACHE:
+      if (strchr(arg, ':') == NULL) {
+        return pstrcat(p, "expected type:/info, got '", arg, "'", NULL);
+      }
+      break;
+
+    case COMPAT_ACLS:
+      if (cmd->argc != 5) {
+        return "expected: actions allow|deny user|group list";
+      }
+      if (strcasecmp(cmd->argv[2], "allow") != 0 &&
+          strcasecmp(cmd->argv[2], "deny") != 0) {
+        return pstrcat(p, "expected allow or deny, got '",
+          (char *) cmd->argv[2], "'", NULL);
+      }
+      if (strcasecmp(cmd->argv[3], "user") != 0 &&
+          strcasecmp(cmd->argv[3], "group") != 0) {
+        return pstrcat(p, "expected user or group, got '",
+          (char *) cmd->argv[3], "'", NULL);
+      }
+      break;
+
+    case COMPAT_PSK:
+      if (cmd->argc != 3) {
+        return "expected: identity hex:/path";
+      }
+      if (strncmp(cmd->argv[2], "hex:", 4) != 0) {
+        return pstrcat(p, "unsupported key format '", (char *) cmd->argv[2],
+          "' (expected hex:/path)", NULL);
+      }
+      break;
+
+    case COMPAT_TICKET_KEYS:
+      if ((cmd->argc - 1) % 2 != 0) {
+        return "parameters come in name/value pairs (age secs, count n)";
+      }
+      for (i = 1; i + 1 < cmd->argc; i += 2) {
+        char *key = cmd->argv[i], *val = cmd->argv[i+1], *end = NULL;
+
+        if (strcasecmp(key, "age") == 0) {
+          if (pr_str_get_duration(val, &n) < 0 || n <= 0) {
+            return pstrcat(p, "error parsing age value '", val, "'", NULL);
+          }
+
+        } else if (strcasecmp(key, "count") == 0) {
+          if (strtol(val, &end, 10) < 1 || end == NULL || *end != '\0') {
+            return pstrcat(p, "expected a count of at least 1, got '", val,
+              "'", NULL);
+          }
+
+        } else {
+          return pstrcat(p, "unknown parameter '", key, "'", NULL);
+        }
+      }
+      break;
+
+    case COMPAT_STAPLING_OPTS:
+      for (i = 1; i < cmd->argc; i++) {
+        const char *opt = cmd->argv[i];
+
+        if (strcmp(opt, "NoFakeTryLater") != 0 &&
+            strcmp(opt, "NoNonce") != 0 &&
+            strcmp(opt, "NoVerify") != 0) {
+          return pstrcat(p, "unknown TLSStaplingOption '", opt, "'", NULL);
+        }
+      }
+      break;
+  }
+
+  return NULL;
+}
+
 /* usage: any of the directives above */
 modret_t *set_tlscompat(cmd_rec *cmd) {
+  const char *problem;
   int i = compat_find(cmd->argv[0]);
 
   if (i < 0) {
@@ -73,6 +210,11 @@ modret_t *set_tlscompat(cmd_rec *cmd) {
       (compat_directives[i].max_args > 0 &&
        (int) cmd->argc - 1 > compat_directives[i].max_args)) {
     CONF_ERROR(cmd, "wrong number of parameters");
+  }
+
+  problem = check_value(cmd, compat_directives[i].kind);
+  if (problem != NULL) {
+    CONF_ERROR(cmd, (char *) problem);
   }
 
   warn_once(i);

@@ -347,7 +347,8 @@ static SSL_CTX *context_base(const SSL_METHOD *method,
 
   if (props->ca_file != NULL &&
       SSL_CTX_load_verify_file(ctx, props->ca_file) != 1) {
-    ftps_error_set_ssl(err, "cannot load CA certificates");
+    ftps_error_set_ssl(err, "cannot load CA certificates from %s",
+      props->ca_file);
     *what = FTPS_CONTEXT_ERR_CA_FILE;
     errno = EINVAL;
     goto err;

@@ -12,6 +12,22 @@
 #include "ftps/context.h"
 #include "ftps/peer.h"
 
+static unsigned int conf_errors = 0;
+
+modret_t *ftps_conf_error(cmd_rec *cmd, const char *msg) {
+  conf_errors++;
+  return PR_ERROR_MSG(cmd, NULL, pstrcat(cmd->tmp_pool, cmd->argv[0], ": ",
+    msg, NULL));
+}
+
+unsigned int ftps_conf_errors(void) {
+  return conf_errors;
+}
+
+void ftps_conf_errors_reset(void) {
+  conf_errors = 0;
+}
+
 /* check_path - directive arguments that name files must be absolute:
  * sessions may chroot, and a relative path would then mean another file. */
 static const char *check_path(cmd_rec *cmd) {
@@ -45,6 +61,23 @@ MODRET set_tlsfile(cmd_rec *cmd) {
   problem = check_path(cmd);
   if (problem != NULL) {
     CONF_ERROR(cmd, problem);
+  }
+
+  /* OpenSSL only looks into a hashed directory when it needs a
+   * certificate or CRL, so a missing one would go unnoticed until a client
+   * certificate fails to verify: check it now, as mod_tls does. */
+  if (strcasecmp(cmd->argv[0], "TLSCACertificatePath") == 0 ||
+      strcasecmp(cmd->argv[0], "TLSCARevocationPath") == 0) {
+    struct stat st;
+
+    if (stat(cmd->argv[1], &st) < 0) {
+      CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "cannot use '",
+        (char *) cmd->argv[1], "': ", strerror(errno), NULL));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "'", (char *) cmd->argv[1],
+        "' is not a directory", NULL));
+    }
   }
 
   add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);

@@ -501,8 +501,20 @@ static void refuse_to_start(void) {
 }
 
 static void ftps_postparse_ev(const void *event_data, void *user_data) {
+  unsigned int errors = ftps_conf_errors();
+
   (void) event_data;
   (void) user_data;
+
+  ftps_conf_errors_reset();
+  if (errors > 0) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": refusing to start: %u TLS "
+      "configuration line%s refused above (in an Include'd file, ProFTPD "
+      "skips the rest of the file after an error and would start without "
+      "it)", errors, errors == 1 ? " was" : "s were");
+    refuse_to_start();
+    return;
+  }
 
   if (ftps_server_load_all() < 0) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": refusing to start: fix the "
@@ -517,6 +529,7 @@ static void ftps_restart_ev(const void *event_data, void *user_data) {
 
   /* Rebuilt from the new configuration at the next postparse. */
   ftps_server_free_all();
+  ftps_conf_errors_reset();
 }
 
 #ifdef PR_SHARED_MODULE

@@ -424,6 +424,18 @@ FAIL_ROWS = [
          modules_after=["/usr/lib/proftpd/mod_tls_shmcache.so"],
          want=["mod_tls_shmcache.c", "mod_ftps",
                r"(?i)companion of mod_tls.*remove its LoadModule"]),
+] + [
+    dict(name="with_" + _c, modules_after=["/usr/lib/proftpd/%s.so" % _c],
+         want=[_c + ".c", "mod_ftps",
+               r"(?i)companion of mod_tls.*remove its LoadModule"])
+    for _c in ("mod_tls_fscache", "mod_tls_memcache", "mod_tls_redis")
+] + [
+    # Loaded before mod_ftps, a companion fails in mod_dso (it imports
+    # mod_tls's symbols), before mod_ftps can say anything: the startup
+    # still stops, with mod_dso's message naming the module.
+    dict(name="with_mod_tls_fscache_before",
+         modules=["/usr/lib/proftpd/mod_tls_fscache.so"],
+         want=["mod_tls_fscache.c", "LoadModule", r"(?i)error loading"]),
 ]
 
 
