@@ -39,6 +39,16 @@ static int use_ctx(SSL *ssl, SSL_CTX *ctx) {
   return 0;
 }
 
+/* version_allowed - may ctx's vhost speak the version ssl negotiated? */
+static int version_allowed(const SSL *ssl, SSL_CTX *ctx) {
+  long min = SSL_CTX_get_min_proto_version(ctx);
+  long max = SSL_CTX_get_max_proto_version(ctx);
+  int version = SSL_version(ssl);
+
+  return (min == 0 || version >= min) &&
+    (max == 0 || version <= max);
+}
+
 /* sni_cb - during the ClientHello of a control handshake */
 static int sni_cb(SSL *ssl, int *alert, void *arg) {
   const char *name, *host;
@@ -82,6 +92,17 @@ static int sni_cb(SSL *ssl, int *alert, void *arg) {
     ftps_log("SNI '%s' names vhost '%s', which has no TLS certificate; "
       "staying with '%s'", name, s->ServerName, main_server->ServerName);
     return SSL_TLSEXT_ERR_OK;
+  }
+
+  /* OpenSSL picks the version before this callback, from the default
+   * server's TLSProtocol, and SSL_set_SSL_CTX() does not revisit it: a
+   * version the chosen vhost does not allow must end the handshake, as it
+   * would after HOST. */
+  if (!version_allowed(ssl, ctx)) {
+    ftps_log("SNI '%s' names vhost '%s', whose TLSProtocol does not allow "
+      "%s: handshake refused", name, s->ServerName, SSL_get_version(ssl));
+    *alert = SSL_AD_PROTOCOL_VERSION;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
 
   if (use_ctx(ssl, ctx) < 0) {
