@@ -20,14 +20,24 @@
 static server_rec *sni_server = NULL;   /* chosen, not yet switched to */
 static char sni_name[256];
 
-/* use_ctx - present ctx's certificate, and ask for client certificates as
- * its vhost does */
+/* use_ctx - present ctx's certificate, and ask for client certificates,
+ * issue tickets and renegotiate as its vhost does */
 static int use_ctx(SSL *ssl, SSL_CTX *ctx) {
   STACK_OF(X509_NAME) *names;
+  uint64_t opts;
 
   if (SSL_set_SSL_CTX(ssl, ctx) == NULL) {
     return -1;
   }
+
+  /* SSL_set_SSL_CTX() keeps the options and ticket count the connection
+   * got from the default server's context (TLSSessionTickets, TLSSessionCache
+   * off, TLSServerCipherPreference, AllowClientRenegotiations); OpenSSL
+   * reads them again after this callback. */
+  opts = SSL_CTX_get_options(ctx);
+  SSL_clear_options(ssl, SSL_get_options(ssl) & ~opts);
+  SSL_set_options(ssl, opts);
+  SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(ctx));
   SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx),
     SSL_CTX_get_verify_callback(ctx));
   SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(ctx));
