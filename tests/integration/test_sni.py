@@ -861,3 +861,27 @@ def test_sni_vhost_client_certificates(ctx):
         raise AssertionError("SNI b.example (TLSVerifyClient on), TLS %s, "
                              "no client certificate: the session was "
                              "accepted" % version)
+
+
+def test_sni_vhost_session_tickets_off(ctx):
+    """Vhost b has TLSSessionTickets off (the default server has tickets
+    on): under TLS 1.2, a control connection that names b.example by SNI
+    gets no ticket, as one naming it by HOST gets none, while a.example
+    and the default server hand one out; data connections resume either
+    way (by session ID)."""
+    srv = sni_server(ctx, vhost_extra={"b.example": [
+        "TLSSessionTickets off"]})
+    for sni, host, want in ((None, None, True), ("a.example", None, True),
+                            (None, "b.example", False),
+                            ("b.example", None, False)):
+        key = host or sni or DEFAULT
+        what = "HOST %s, SNI %s, TLS 1.2" % (host, sni)
+        f = sni_ftps(srv, sni, version="1.2", host=host)
+        try:
+            assert_session_on(srv, f, key, what)
+            got = f.sock.session.has_ticket
+            assert got == want, "%s: session ticket issued: %s, want %s " \
+                "(%s: TLSSessionTickets %s)" % (what, got, want, key,
+                                                "on" if want else "off")
+        finally:
+            close_quietly(f)
