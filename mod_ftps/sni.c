@@ -20,14 +20,24 @@
 static server_rec *sni_server = NULL;   /* chosen, not yet switched to */
 static char sni_name[256];
 
-/* use_ctx - present ctx's certificate, and ask for client certificates as
- * its vhost does */
+/* use_ctx - present ctx's certificate, and ask for client certificates,
+ * issue tickets and renegotiate as its vhost does */
 static int use_ctx(SSL *ssl, SSL_CTX *ctx) {
   STACK_OF(X509_NAME) *names;
+  uint64_t opts;
 
   if (SSL_set_SSL_CTX(ssl, ctx) == NULL) {
     return -1;
   }
+
+  /* SSL_set_SSL_CTX() keeps the options and ticket count the connection
+   * got from the default server's context (TLSSessionTickets, TLSSessionCache
+   * off, TLSServerCipherPreference, AllowClientRenegotiations); OpenSSL
+   * reads them again after this callback. */
+  opts = SSL_CTX_get_options(ctx);
+  SSL_clear_options(ssl, SSL_get_options(ssl) & ~opts);
+  SSL_set_options(ssl, opts);
+  SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(ctx));
   SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx),
     SSL_CTX_get_verify_callback(ctx));
   SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(ctx));
@@ -37,6 +47,16 @@ static int use_ctx(SSL *ssl, SSL_CTX *ctx) {
     SSL_set_client_CA_list(ssl, names);
   }
   return 0;
+}
+
+/* version_allowed - may ctx's vhost speak the version ssl negotiated? */
+static int version_allowed(const SSL *ssl, SSL_CTX *ctx) {
+  long min = SSL_CTX_get_min_proto_version(ctx);
+  long max = SSL_CTX_get_max_proto_version(ctx);
+  int version = SSL_version(ssl);
+
+  return (min == 0 || version >= min) &&
+    (max == 0 || version <= max);
 }
 
 /* sni_cb - during the ClientHello of a control handshake */
@@ -82,6 +102,17 @@ static int sni_cb(SSL *ssl, int *alert, void *arg) {
     ftps_log("SNI '%s' names vhost '%s', which has no TLS certificate; "
       "staying with '%s'", name, s->ServerName, main_server->ServerName);
     return SSL_TLSEXT_ERR_OK;
+  }
+
+  /* OpenSSL picks the version before this callback, from the default
+   * server's TLSProtocol, and SSL_set_SSL_CTX() does not revisit it: a
+   * version the chosen vhost does not allow must end the handshake, as it
+   * would after HOST. */
+  if (!version_allowed(ssl, ctx)) {
+    ftps_log("SNI '%s' names vhost '%s', whose TLSProtocol does not allow "
+      "%s: handshake refused", name, s->ServerName, SSL_get_version(ssl));
+    *alert = SSL_AD_PROTOCOL_VERSION;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
 
   if (use_ctx(ssl, ctx) < 0) {
