@@ -2,7 +2,7 @@
 """bench.py - mod_ftps against mod_tls and plain ProFTPD (issue 6).
 
 Usage:
-    make bench                 # full run, about 15 minutes
+    make bench                 # full run, about 12 minutes
     make bench-quick           # a quick look: 64 MiB files, 1 repeat
     python3 contrib/bench/bench.py [--quick] [--module PATH] [--out FILE]
         [--repeat N] [--size-mib N] [--sessions N] [--idle N] [--files N]
