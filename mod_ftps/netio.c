@@ -275,7 +275,7 @@ static int netio_poll_cb(pr_netio_stream_t *nstrm) {
   /* Bytes already inside the TLS layer: select() would not see them. */
   if (tls != NULL &&
       nstrm->strm_mode == PR_NETIO_IO_RD &&
-      ftps_tls_buffered(tls)) {
+      ftps_tls_read_ready(tls)) {
     return 1;
   }
   return prev_of(nstrm)->poll(nstrm);
@@ -358,7 +358,7 @@ static size_t read_buffered(struct ftps_tls *tls, char *buf, size_t len) {
   size_t got = 0;
 
   while (got < len &&
-         ftps_tls_buffered(tls)) {
+         ftps_tls_read_ready(tls)) {
     int want = 0;
     ssize_t n = ftps_tls_read(tls, buf + got, len - got, &want);
 
@@ -469,6 +469,18 @@ static void prepare_data_socket(int fd) {
   }
 }
 
+/* data_refuse_after_handshake - refuse a data connection whose handshake
+ * succeeded: end its TLS with close_notify first.  Closed without it, the
+ * client's TLS library reports a truncated stream (OpenSSL 3: "unexpected
+ * eof", and Python's ftplib then fails in unwrap()) instead of reading the
+ * 425 that says why.  The empty stream is never taken as a transfer: the
+ * reply says it failed. */
+static int data_refuse_after_handshake(pr_netio_stream_t *nstrm,
+    struct ftps_tls *tls, const char *why, const char *hint) {
+  send_close_notify(nstrm, tls);
+  return data_refuse(nstrm, tls, why, hint);
+}
+
 static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   struct ftps_error err;
   struct ftps_tls *tls;
@@ -526,7 +538,7 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   if (data_require_reuse &&
       !data_client_mode &&
       ftps_binding_verify(ftps_tls_ssl(tls), &err) < 0) {
-    return data_refuse(nstrm, tls, err.msg, " (TLSOptions "
+    return data_refuse_after_handshake(nstrm, tls, err.msg, " (TLSOptions "
       "NoSessionReuseRequired allows this, e.g. for stock Python ftplib)");
   }
 
@@ -537,7 +549,8 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
       (ctrl_conn.tls == NULL ||
        !ftps_peer_same(SSL_get0_peer_certificate(ftps_tls_ssl(ctrl_conn.tls)),
          SSL_get0_peer_certificate(ftps_tls_ssl(tls))))) {
-    return data_refuse(nstrm, tls, "the data connection presented another "
+    return data_refuse_after_handshake(nstrm, tls, "the data connection "
+      "presented another "
       "client certificate than the control connection", "");
   }
 

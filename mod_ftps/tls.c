@@ -227,6 +227,17 @@ int ftps_tls_handshake(struct ftps_tls *tls, int *want,
   errno = 0;
   rc = SSL_do_handshake(tls->ssl);
   if (rc == 1) {
+    /* OpenSSL does not flush after a server's last flight (a TLS 1.2
+     * Finished): what the coalescing BIO holds must reach the client
+     * before the handshake counts as done, also when the connection is
+     * then refused. */
+    if (ftps_tls_flush(tls, want) < 0) {
+      if (errno != EAGAIN) {
+        ftps_error_set(err, "%s", tls->reason);
+      }
+      return -1;
+    }
+
     if (tls->kind == FTPS_TLS_CTRL &&
         ftps_binding_mark_ctrl(tls->ssl) < 0) {
       fail(tls, ENOMEM, "cannot bind the control session");
@@ -450,9 +461,12 @@ int ftps_tls_key_update(struct ftps_tls *tls, int both, int *want) {
   return classify(tls, rc, want, "TLS key update failed");
 }
 
-int ftps_tls_buffered(const struct ftps_tls *tls) {
+int ftps_tls_read_ready(const struct ftps_tls *tls) {
   return tls != NULL &&
-    (SSL_pending(tls->ssl) > 0 || SSL_has_pending(tls->ssl) == 1);
+    (SSL_pending(tls->ssl) > 0 ||
+     SSL_has_pending(tls->ssl) == 1 ||
+     (SSL_get_shutdown(tls->ssl) & SSL_RECEIVED_SHUTDOWN) ||
+     tls->failed);
 }
 
 int ftps_tls_pending(const struct ftps_tls *tls) {

@@ -101,9 +101,11 @@ int ftps_tls_close(struct ftps_tls *tls, int *want);
 /* ftps_tls_pending - plaintext bytes already decrypted and buffered */
 int ftps_tls_pending(const struct ftps_tls *tls);
 
-/* ftps_tls_buffered - 1 if bytes wait inside the TLS layer, decrypted or
- * as records read ahead from the socket (which select() cannot see) */
-int ftps_tls_buffered(const struct ftps_tls *tls);
+/* ftps_tls_read_ready - 1 if a read would answer at once without the
+ * socket: bytes wait inside the TLS layer (decrypted, or records read
+ * ahead, which select() cannot see), or the peer's close_notify or a
+ * failure was already met */
+int ftps_tls_read_ready(const struct ftps_tls *tls);
 
 /* ftps_tls_error - why the last call failed, for the log ("" if none) */
 const char *ftps_tls_error(const struct ftps_tls *tls);

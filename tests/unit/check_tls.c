@@ -813,6 +813,33 @@ START_TEST(test_tls_client_close_notify) {
 }
 END_TEST
 
+/* Records read ahead: the data and the close_notify after it arrive in
+ * one read(2).  Once a read has taken both, the socket holds nothing more,
+ * yet the next read answers at once (0): the NetIO poll must say so, or
+ * the core waits on an idle socket until its timeout. */
+START_TEST(test_tls_read_ahead_close_notify) {
+  struct conn c;
+  SSL_CTX *cctx = open_version(&c, FTPS_TLS_DATA, versions[_i]);
+  unsigned char buf[64];
+  int want = 0;
+
+  round_trip(&c);
+  ck_assert_int_eq(ftps_tls_read_ready(c.server), 0);
+  ck_assert_int_eq(SSL_write(c.client, "last bytes", 10), 10);
+  ck_assert_int_ge(SSL_shutdown(c.client), 0);
+
+  ck_assert_int_eq(ftps_tls_read(c.server, buf, sizeof(buf), &want), 10);
+  /* the close_notify waits inside, read ahead */
+  ck_assert_int_eq(ftps_tls_read_ready(c.server), 1);
+  ck_assert_int_eq(ftps_tls_read(c.server, buf, sizeof(buf), &want), 0);
+  /* consumed now, and still a read would answer at once */
+  ck_assert_int_eq(ftps_tls_read_ready(c.server), 1);
+  ck_assert_int_eq(ftps_tls_read(c.server, buf, sizeof(buf), &want), 0);
+  conn_close(&c);
+  SSL_CTX_free(cctx);
+}
+END_TEST
+
 START_TEST(test_tls_truncation) {
   struct conn c;
   SSL_CTX *cctx = open_version(&c, FTPS_TLS_DATA, versions[_i]);
@@ -1317,6 +1344,8 @@ Suite *tls_suite(void) {
   tcase_add_loop_test(tc, test_tls_large_write, 0, NELEMS(versions));
   tcase_add_loop_test(tc, test_tls_shutdown, 0, NELEMS(versions));
   tcase_add_loop_test(tc, test_tls_client_close_notify, 0, NELEMS(versions));
+  tcase_add_loop_test(tc, test_tls_read_ahead_close_notify, 0,
+    NELEMS(versions));
   tcase_add_loop_test(tc, test_tls_truncation, 0, NELEMS(versions));
   tcase_add_loop_test(tc, test_tls_write_after_peer_gone, 0,
     NELEMS(versions));
