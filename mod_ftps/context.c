@@ -199,6 +199,33 @@ static int alpn_select_cb(SSL *ssl, const unsigned char **out,
   return SSL_TLSEXT_ERR_OK;
 }
 
+/* The security callback OpenSSL had before ours (its default policy). */
+static int (*default_security_cb)(const SSL *, const SSL_CTX *, int, int,
+  int, void *, void *) = NULL;
+
+/* weak_dh_security_cb - OpenSSL's security policy, except that DH groups
+ * of 1024 bits and more (80 bits of security, as OpenSSL counts them) pass
+ * (TLSOptions AllowWeakDH): lowering the whole security level would let
+ * small RSA keys and SHA-1 signatures in too. */
+static int weak_dh_security_cb(const SSL *ssl, const SSL_CTX *ctx, int op,
+    int bits, int nid, void *other, void *ex) {
+  if ((op & ~SSL_SECOP_PEER) == SSL_SECOP_TMP_DH &&
+      bits >= 80) {
+    return 1;
+  }
+  return default_security_cb(ssl, ctx, op, bits, nid, other, ex);
+}
+
+/* allow_weak_dh - install weak_dh_security_cb in front of ctx's policy */
+static void allow_weak_dh(SSL_CTX *ctx) {
+  if (default_security_cb == NULL) {
+    default_security_cb = SSL_CTX_get_security_callback(ctx);
+  }
+  if (default_security_cb != NULL) {
+    SSL_CTX_set_security_callback(ctx, weak_dh_security_cb);
+  }
+}
+
 /* below_security_level - is code OpenSSL's refusal of a key or signature
  * that the security level forbids? */
 static int below_security_level(unsigned long code) {
@@ -323,13 +350,13 @@ static SSL_CTX *context_base(const SSL_METHOD *method,
   }
 
   /* AllowWeakSecurity: OpenSSL's security level 0 (small keys, SHA-1
-   * signatures), for clients that cannot do better. */
+   * signatures), for clients that cannot do better.  AllowWeakDH lets
+   * smaller DH groups through, and nothing else. */
   if (props->weak_security) {
     SSL_CTX_set_security_level(ctx, 0);
 
-  } else if (props->allow_weak_dh &&
-             SSL_CTX_get_security_level(ctx) > 1) {
-    SSL_CTX_set_security_level(ctx, 1);
+  } else if (props->allow_weak_dh) {
+    allow_weak_dh(ctx);
   }
 
   if (set_ciphers(ctx, props, what, err) < 0 ||

@@ -126,17 +126,25 @@ MODRET set_tlsbool(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
-/* usage: TLSLog path|none */
+/* usage: TLSLog path|none
+ * mod_tls accepts a relative path, which the daemon (whose directory is /)
+ * opens as /path: accepted the same way, with a warning, so that such a
+ * configuration still starts. */
 MODRET set_tlslog(cmd_rec *cmd) {
+  const char *path;
+
   CHECK_ARGS(cmd, 1);
   CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
 
-  if (strcasecmp(cmd->argv[1], "none") != 0 &&
-      check_path(cmd) != NULL) {
-    CONF_ERROR(cmd, check_path(cmd));
+  path = cmd->argv[1];
+  if (strcasecmp(path, "none") != 0 &&
+      *path != '/') {
+    path = pdircat(cmd->tmp_pool, "/", path, NULL);
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSLog '%s' is a relative "
+      "path; using %s", (char *) cmd->argv[1], path);
   }
 
-  add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
+  add_config_param_str(cmd->argv[0], 1, path);
   return PR_HANDLED(cmd);
 }
 
@@ -255,8 +263,10 @@ MODRET set_tlsprotocol(cmd_rec *cmd) {
   }
   if (protos & (FTPS_PROTO_TLSV1|FTPS_PROTO_TLSV1_1)) {
     pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSProtocol: TLSv1 and "
-      "TLSv1.1 are obsolete and insecure (RFC 8996); OpenSSL's security "
-      "level may still refuse them");
+      "TLSv1.1 are obsolete and insecure (RFC 8996); clients of these "
+      "versions also need ciphers they know (the default list is TLS 1.2 "
+      "AEAD only: TLSCipherSuite DEFAULT:!ADH:!EXPORT:!DES) and OpenSSL's "
+      "security level 0 (TLSOptions AllowWeakSecurity)");
   }
 
   c = add_config_param(cmd->argv[0], 1, NULL);

@@ -114,8 +114,9 @@ int ftps_verify_setup(SSL_CTX *ctx, const struct ftps_context_props *props,
   }
   SSL_CTX_set_verify(ctx, mode, verify_cb);
 
-  /* mod_tls counts the client's own certificate in TLSVerifyDepth, OpenSSL
-   * only the CAs above it: one more keeps configurations meaning the same. */
+  /* mod_tls hands OpenSSL TLSVerifyDepth + 1, so that a depth of n admits
+   * up to n + 1 CA certificates between the client's certificate and the
+   * trusted root; the same here, so that a depth means the same chains. */
   depth = props->verify_depth >= 0 ? props->verify_depth :
     FTPS_VERIFY_DEPTH_DEFAULT;
   SSL_CTX_set_verify_depth(ctx, depth + 1);

@@ -694,9 +694,9 @@ def _weak_tls(directive, crt, key):
             KEY_DIRECTIVE[directive]: fx(key)}
 
 
-def _weak_refused(ctx, directive, crt, key, reason):
+def _weak_refused(ctx, directive, crt, key, reason, extra=()):
     srv = ctx.server(tls=_weak_tls(directive, crt, key), start=False,
-                     shared=False)
+                     shared=False, extra=list(extra))
     rc, out = srv.check()
     line = next((l for l in out.splitlines()
                  if directive in l and fx(crt) in l
@@ -733,6 +733,14 @@ def _weak_works(ctx, directive, crt, key):
 def test_features_weak_cert_refused(ctx):
     for directive, crt, key, reason in WEAK_ROWS:
         _weak_refused(ctx, directive, crt, key, reason)
+
+
+def test_features_weak_dh_is_not_weak_security(ctx):
+    """AllowWeakDH lets small DH groups through and nothing else: weak
+    certificates are still refused."""
+    for directive, crt, key, reason in WEAK_ROWS:
+        _weak_refused(ctx, directive, crt, key, reason,
+                      extra=["TLSOptions AllowWeakDH"])
 
 
 def test_features_weak_cert_allowed(ctx):
