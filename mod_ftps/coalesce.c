@@ -9,10 +9,36 @@
 
 struct coalesce {
   char *buf;
-  size_t cap;
+  size_t size;      /* allocated */
+  size_t cap;       /* the most it may grow to */
   size_t start;     /* first byte not yet passed on */
   size_t end;       /* one past the last byte held */
 };
+
+/* The first allocation: a handshake flight, or one full record. */
+#define COALESCE_FIRST_SIZE  (20 * 1024)
+
+/* grow - room for want bytes, up to the capacity; 0, or -1 (no memory:
+ * the held bytes stay as they are) */
+static int grow(struct coalesce *c, size_t want) {
+  size_t size = c->size > 0 ? c->size * 2 : COALESCE_FIRST_SIZE;
+  char *buf;
+
+  if (size < want) {
+    size = want;
+  }
+  if (size > c->cap) {
+    size = c->cap;
+  }
+
+  buf = realloc(c->buf, size);
+  if (buf == NULL) {
+    return -1;
+  }
+  c->buf = buf;
+  c->size = size;
+  return 0;
+}
 
 static BIO_METHOD *coalesce_method = NULL;
 
@@ -46,14 +72,15 @@ static int coalesce_write(BIO *bio, const char *data, int len) {
   }
   BIO_clear_retry_flags(bio);
 
-  if (c->buf == NULL) {
-    c->buf = malloc(c->cap);
-    if (c->buf == NULL) {
-      return -1;
-    }
+  /* Small writes (handshakes, listings) keep a small buffer; a bulk
+   * transfer grows it to the capacity within a few records. */
+  if (c->end + (size_t) len > c->size &&
+      c->size < c->cap &&
+      grow(c, c->end + (size_t) len) < 0) {
+    return -1;
   }
 
-  if (c->end + (size_t) len > c->cap) {
+  if (c->end + (size_t) len > c->size) {
     rc = drain(bio, c);
     if (rc <= 0) {
       return -1;
@@ -61,7 +88,7 @@ static int coalesce_write(BIO *bio, const char *data, int len) {
   }
 
   /* Larger than the whole buffer: nothing to gather it with. */
-  if ((size_t) len > c->cap) {
+  if ((size_t) len > c->size) {
     rc = BIO_write(next, data, len);
     BIO_copy_next_retry(bio);
     return rc;

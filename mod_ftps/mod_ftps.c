@@ -102,13 +102,14 @@ static void refresh_required(cmd_rec *cmd) {
   ftps_policy_required(cmd, &sess.required);
 }
 
-/* set_xfer_buffers - protected transfers move FTPS_TLS_DATA_BUFSZ at a
- * time.  mod_xfer and the core size their transfer buffers from the
+/* set_xfer_buffers - protected file transfers move FTPS_TLS_DATA_BUFSZ at
+ * a time.  mod_xfer and the core size their transfer buffers from the
  * server's TCP buffer lengths (16 KiB by default): a download would then
  * cost a file read, a poll of the control connection and a write per TLS
  * record.  The lengths only size buffers here; the sockets' own buffers
  * are set only when SocketOptions asked for them, and those stay as the
- * administrator chose. */
+ * administrator chose.  Listings keep the small buffers: ProFTPD's pools
+ * never give memory back, and an idle session would carry them. */
 static void set_xfer_buffers(int protect) {
   static server_rec *saved_for = NULL;
   static int saved_snd = 0, saved_rcv = 0;
@@ -152,7 +153,14 @@ static void update_data_protection(void) {
   }
   ftps_netio_set_data_protection(ftps_sess_data_protected(&sess),
     require_reuse, (sess.flags & FTPS_SESS_FL_SSCN) ? TRUE : FALSE);
-  set_xfer_buffers(ftps_sess_data_protected(&sess));
+}
+
+/* is_file_xfer - a command that moves a file's content */
+static int is_file_xfer(const char *name) {
+  return strcasecmp(name, C_RETR) == 0 ||
+    strcasecmp(name, C_STOR) == 0 ||
+    strcasecmp(name, C_APPE) == 0 ||
+    strcasecmp(name, C_STOU) == 0;
 }
 
 /* export_cert - TLSOptions ExportCertData: a certificate, in PEM, in the
@@ -303,6 +311,7 @@ MODRET ftps_any(cmd_rec *cmd) {
         ftps_sess_is_data_cmd(cmd->argv[0])) {
       refresh_ticket();
       note_upload(cmd);
+      set_xfer_buffers(is_file_xfer(cmd->argv[0]));
     }
     return PR_DECLINED(cmd);
   }

@@ -7,6 +7,7 @@
  * would cost a 200 ms back-off per wait (PR_TUNABLE_EINTR_RETRY_INTERVAL).
  */
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <netinet/tcp.h>
@@ -211,6 +212,8 @@ static void attach(struct attached *conn, struct ftps_tls *tls,
 
 /* release - free the TLS of conn, if any, and forget the streams */
 static void release(struct attached *conn) {
+  int had_tls = conn->tls != NULL;
+
   if (conn->tls != NULL &&
       conn->rekey.count > 0) {
     ftps_log("%s connection: %u TLS 1.3 key updates (TLSRenegotiate)",
@@ -218,6 +221,14 @@ static void release(struct attached *conn) {
   }
   ftps_tls_free(conn->tls);
   attach(conn, NULL, NULL, NULL);
+
+  /* A data connection's buffers (records read ahead, records gathered)
+   * go back to the system, not only to malloc: an idle session keeps no
+   * transfer's memory. */
+  if (had_tls &&
+      conn == &data_conn) {
+    (void) malloc_trim(0);
+  }
 }
 
 /* prev_of - the NetIO that handles nstrm when no TLS is attached */
@@ -517,6 +528,12 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
     return data_refuse(nstrm, tls, "cannot use the vhost's certificate", "");
   }
 
+  /* An upload reads records in large pieces (the file is written so). */
+  if (session.xfer.direction == PR_NETIO_IO_RD &&
+      session.xfer.bufsize >= FTPS_TLS_DATA_BUFSZ) {
+    ftps_tls_bulk_reads(tls);
+  }
+
   /* As the client (FXP), the certificate must name the server we reach. */
   if (data_client_mode &&
       session.d != NULL &&
@@ -650,6 +667,11 @@ int ftps_netio_ctrl_start(struct ftps_error *err) {
   }
 
   attach(&ctrl_conn, tls, session.c->instrm, session.c->outstrm);
+
+  /* The handshake's scratch memory (key shares, transcript, certificate
+   * work) is free again: hand its pages back, so that an idle session
+   * carries only what it holds. */
+  (void) malloc_trim(0);
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "ftps/keypair.h"
 #include "ftps/passphrase.h"
 #include "ftps/sni.h"
+#include "ftps/warmup.h"
 
 extern xaset_t *server_list;
 
@@ -436,6 +437,8 @@ static int load_server(server_rec *s) {
 
   if (ctx != NULL) {
     ftps_sni_install(ctx);
+    pr_log_debug(DEBUG5, MOD_FTPS_VERSION ": server '%s': %d warm-up "
+      "handshakes", server_name(s), ftps_warmup_run(ctx));
     st = pcalloc(server_pool, sizeof(*st));
     st->server = s;
     st->ctx = ctx;

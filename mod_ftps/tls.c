@@ -96,7 +96,6 @@ struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
     /* Read as many records per read(2) as have arrived, instead of a
      * header and a body per record. */
     SSL_set_read_ahead(tls->ssl, 1);
-    SSL_set_default_read_buffer_len(tls->ssl, FTPS_TLS_DATA_BUFSZ);
   }
 
   if (kind == FTPS_TLS_DATA_CLIENT) {
@@ -123,6 +122,12 @@ struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
   }
 
   return tls;
+}
+
+void ftps_tls_bulk_reads(struct ftps_tls *tls) {
+  if (tls != NULL) {
+    SSL_set_default_read_buffer_len(tls->ssl, FTPS_TLS_DATA_BUFSZ);
+  }
 }
 
 int ftps_tls_expect_peer_ip(struct ftps_tls *tls, const char *ip) {

@@ -20,7 +20,7 @@
 
 /* ftps_coalesce_new - a coalescing BIO of capacity bytes pushed in front
  * of next (which it then owns), or NULL.  The buffer is allocated at the
- * first write. */
+ * first write, small, and grows to capacity only as writes need it. */
 BIO *ftps_coalesce_new(BIO *next, size_t capacity);
 
 #endif /* FTPS_COALESCE_H */

@@ -45,6 +45,11 @@ struct ftps_tls;
 struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
   struct ftps_error *err);
 
+/* ftps_tls_bulk_reads - before the handshake of an upload: read records
+ * FTPS_TLS_DATA_BUFSZ at a time (a larger read buffer for the data
+ * connection's life) */
+void ftps_tls_bulk_reads(struct ftps_tls *tls);
+
 /* ftps_tls_expect_peer_ip - client side: the peer's certificate must name
  * this IP address (when the context verifies peers).  0 or -1. */
 int ftps_tls_expect_peer_ip(struct ftps_tls *tls, const char *ip);

@@ -23,6 +23,7 @@
 #include "ftps/context.h"
 #include "ftps/keypair.h"
 #include "ftps/tls.h"
+#include "ftps/warmup.h"
 #include "unit.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -436,6 +437,31 @@ START_TEST(test_context_props) {
   ctx = server_ctx(&props);
   ck_assert_int_eq(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
   ck_assert_int_eq(SSL_CTX_get_max_proto_version(ctx), TLS1_3_VERSION);
+  SSL_CTX_free(ctx);
+}
+END_TEST
+
+/* warmup: both versions, each with a resumption, and nothing left in the
+ * server's session cache that a session could resume later */
+START_TEST(test_warmup_default) {
+  ck_assert_int_eq(ftps_warmup_run(NULL), 0);
+  ck_assert_int_eq(ftps_warmup_run(sctx), 4);
+  ck_assert_int_eq(SSL_CTX_sess_number(sctx), 0);
+}
+END_TEST
+
+START_TEST(test_warmup_tls13_only) {
+  struct ftps_context_props props;
+  SSL_CTX *ctx;
+
+  ftps_context_props_init(&props);
+  props.keypairs[0] = &kp;
+  props.nkeypairs = 1;
+  props.protocols = FTPS_PROTO_TLSV1_3;
+  ctx = server_ctx(&props);
+  ck_assert_int_eq(ftps_warmup_run(ctx), 2);
+  ck_assert_int_eq(SSL_CTX_sess_number(ctx), 0);
+  ck_assert_int_eq((int) ERR_peek_error(), 0);
   SSL_CTX_free(ctx);
 }
 END_TEST
@@ -1326,6 +1352,8 @@ Suite *tls_suite(void) {
   tcase_add_test(tc, test_context_defaults);
   tcase_add_test(tc, test_context_props);
   tcase_add_test(tc, test_context_null_props);
+  tcase_add_test(tc, test_warmup_default);
+  tcase_add_test(tc, test_warmup_tls13_only);
   tcase_add_loop_test(tc, test_context_bad_props, 0, NELEMS(bad_props_cases));
   tcase_add_test(tc, test_context_bad_keypair);
   tcase_add_loop_test(tc, test_handshake_version, 0, NELEMS(versions));
