@@ -428,6 +428,16 @@ class Server:
         return "\n".join(out)
 
 
+def tls_log_since(srv, mark):
+    """The TLSLog written after srv.log_mark() returned mark ("" if none)."""
+    try:
+        with open(srv.tls_log, errors="replace") as f:
+            f.seek(mark[1])
+            return f.read()
+    except OSError:
+        return ""
+
+
 def write_file(path, data=None, size=None):
     if data is None:
         data = b""

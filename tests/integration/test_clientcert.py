@@ -523,13 +523,7 @@ def test_clientcert_ca_path_and_crl_path(ctx):
     assert_accepted(srv, "alice", what="CA and CRL paths: ")
 
 
-def _tls_log_since(srv, mark):
-    try:
-        with open(srv.tls_log, errors="replace") as f:
-            f.seek(mark[1])
-            return f.read()
-    except OSError:
-        return ""
+_tls_log_since = ftpsd.tls_log_since
 
 
 def test_clientcert_refusal_reason_in_tls_log(ctx):

@@ -251,9 +251,10 @@ ROWS = [
 
 def test_corpus_covers_every_directive(ctx):
     names = [r["d"] for r in ROWS]
+    tests = [r.get("name", r["d"]) for r in ROWS]
     assert len(MOD_TLS_DIRECTIVES) == 44, len(MOD_TLS_DIRECTIVES)
     missing = sorted(set(MOD_TLS_DIRECTIVES) - set(names))
-    dups = sorted(n for n in set(names) if names.count(n) > 1)
+    dups = sorted(n for n in set(tests) if tests.count(n) > 1)
     assert not missing and not dups, \
         "corpus rows: missing %r, duplicated %r" % (missing, dups)
     assert len(TLS_OPTIONS) == 17, len(TLS_OPTIONS)
@@ -318,16 +319,23 @@ BASE = {
 }
 
 
-def _env():
-    return ftpsd.daemon_env()
+def _env(sanitized=True):
+    """The daemons' environment: tests/asan.sh preloads the sanitizer
+    into them, but not into the mod_tls oracle (not our code: Debian's
+    mod_tls reads past a buffer while parsing, which ASan would report)."""
+    if sanitized:
+        return ftpsd.daemon_env()
+    env = dict(os.environ)
+    env.pop("FTPS_DAEMON_PRELOAD", None)
+    return env
 
 
-def check_config(srv, timeout=30):
+def check_config(srv, timeout=30, sanitized=True):
     """proftpd -t without a terminal (a passphrase prompt must not hang)."""
     p = subprocess.run([ftpsd.PROFTPD, "-t", "-c", srv.conf],
                        stdin=subprocess.DEVNULL, capture_output=True,
                        text=True, timeout=timeout, start_new_session=True,
-                       env=_env())
+                       env=_env(sanitized))
     return p.returncode, p.stdout + p.stderr
 
 
@@ -436,7 +444,7 @@ def _have_mod_tls():
 
 def _mod_tls_verdict(ctx, where, body):
     srv, _ = build(ctx, where, body, module=MOD_TLS, name="corpus-modtls")
-    rc, out = check_config(srv)
+    rc, out = check_config(srv, sanitized=False)
     srv.cleanup()
     return rc, out
 

@@ -163,13 +163,7 @@ def _line(out, pattern):
     return m.group(0) if m else None
 
 
-def _tls_log_since(srv, mark):
-    try:
-        with open(srv.tls_log, errors="replace") as f:
-            f.seek(mark[1])
-            return f.read()
-    except OSError:
-        return ""
+_tls_log_since = ftpsd.tls_log_since
 
 
 def _messages(srv, mark):

@@ -8,6 +8,7 @@ import os
 import re
 import time
 
+import ftpsd
 from clients import (ftps, close_quietly, retr_bytes, StockFTP_TLS)
 from ftpsd import sha256
 
@@ -16,13 +17,7 @@ PAST = LIFETIME + 2   # a pause longer than the lifetime
 LOG_RE = re.compile(r"\[(\d+)\]: (.*)$")
 
 
-def _tls_log_since(srv, mark):
-    try:
-        with open(srv.tls_log, errors="replace") as f:
-            f.seek(mark[1])
-            return f.read()
-    except OSError:
-        return ""
+_tls_log_since = ftpsd.tls_log_since
 
 
 def _data_lines(srv, mark):

@@ -17,6 +17,7 @@ import re
 import socket
 import ssl
 
+import ftpsd
 from clients import (ReusingFTP_TLS, ftps, close_quietly, retr_bytes,
                      context, run, describe, lftp, CURL_VERSION)
 from ftpsd import sha256, sha256_file
@@ -26,13 +27,7 @@ CURL_TIMEOUT = 60
 LOG_RE = re.compile(r"\[(\d+)\]: (.*)$")
 
 
-def _tls_log_since(srv, mark):
-    try:
-        with open(srv.tls_log, errors="replace") as f:
-            f.seek(mark[1])
-            return f.read()
-    except OSError:
-        return ""
+_tls_log_since = ftpsd.tls_log_since
 
 
 def _by_pid(text):

@@ -6,6 +6,7 @@ against TLSCACertificateFile."""
 import ftplib
 import os
 
+import ftpsd
 from clients import Raw, expect, ftps, close_quietly
 from ftpsd import cert, sha256, sha256_file
 
@@ -19,13 +20,7 @@ CONNECTOR = {"TLSCACertificateFile": cert("selfsigned.pem")}
 LISTENER_EXTRA = ["TLSOptions NoSessionReuseRequired"]
 
 
-def _tls_log_since(srv, mark):
-    try:
-        with open(srv.tls_log, errors="replace") as f:
-            f.seek(mark[1])
-            return f.read()
-    except OSError:
-        return ""
+_tls_log_since = ftpsd.tls_log_since
 
 
 def _auth(srv):
