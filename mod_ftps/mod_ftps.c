@@ -716,6 +716,13 @@ static int sess_start(void) {
   return 0;
 }
 
+/* ftps_log_any - the command is answered and its data connection closed */
+MODRET ftps_log_any(cmd_rec *cmd) {
+  (void) cmd;
+  ftps_netio_trim();
+  return PR_DECLINED(cmd);
+}
+
 static cmdtable ftps_cmdtab[] = {
   { PRE_CMD,  C_ANY,  G_NONE, ftps_any,       FALSE, FALSE, CL_NONE, NULL },
   { CMD,      C_AUTH, G_NONE, ftps_auth,      FALSE, FALSE, CL_SEC,  NULL },
@@ -728,6 +735,8 @@ static cmdtable ftps_cmdtab[] = {
     NULL },
   { POST_CMD_ERR, C_APPE, G_NONE, ftps_post_upload_err, FALSE, FALSE, CL_NONE,
     NULL },
+  { LOG_CMD,  C_ANY,  G_NONE, ftps_log_any,   FALSE, FALSE, CL_NONE, NULL },
+  { LOG_CMD_ERR, C_ANY, G_NONE, ftps_log_any,   FALSE, FALSE, CL_NONE, NULL },
   { 0, NULL, NULL, NULL, 0, 0, 0, NULL }
 };
 

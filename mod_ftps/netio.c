@@ -46,6 +46,8 @@ static struct attached ctrl_conn, data_conn;
 static int data_protect = FALSE, data_require_reuse = TRUE;
 static int data_client_mode = FALSE;
 static int data_refused = FALSE;      /* the last data connection's TLS */
+static int data_released = FALSE;     /* a data TLS freed, memory not yet
+                                       * given back */
 
 /* TLSRenegotiate ctrl (seconds) and data (bytes); 0: never */
 static long rekey_ctrl_secs = 0;
@@ -212,7 +214,10 @@ static void attach(struct attached *conn, struct ftps_tls *tls,
 
 /* release - free the TLS of conn, if any, and forget the streams */
 static void release(struct attached *conn) {
-  int had_tls = conn->tls != NULL;
+  if (conn->tls != NULL &&
+      conn == &data_conn) {
+    data_released = TRUE;
+  }
 
   if (conn->tls != NULL &&
       conn->rekey.count > 0) {
@@ -221,14 +226,6 @@ static void release(struct attached *conn) {
   }
   ftps_tls_free(conn->tls);
   attach(conn, NULL, NULL, NULL);
-
-  /* A data connection's buffers (records read ahead, records gathered)
-   * go back to the system, not only to malloc: an idle session keeps no
-   * transfer's memory. */
-  if (had_tls &&
-      conn == &data_conn) {
-    (void) malloc_trim(0);
-  }
 }
 
 /* prev_of - the NetIO that handles nstrm when no TLS is attached */
@@ -732,6 +729,15 @@ int ftps_netio_ctrl_clear(struct ftps_error *err) {
 
   release(&ctrl_conn);
   return res;
+}
+
+void ftps_netio_trim(void) {
+  /* Not while the connection closes: the trim would hold its port (and
+   * a narrow PassivePorts range) a little longer. */
+  if (data_released) {
+    data_released = FALSE;
+    (void) malloc_trim(0);
+  }
 }
 
 int ftps_netio_data_refused(void) {

@@ -36,6 +36,12 @@ int ftps_netio_ctrl_start(struct ftps_error *err);
  * session: the state of the stream is unknown). */
 int ftps_netio_ctrl_clear(struct ftps_error *err);
 
+/* ftps_netio_trim - after a command whose data connection had TLS: give
+ * the connection's buffers (records read ahead, records gathered) back to
+ * the system, not only to malloc, so that an idle session keeps none of a
+ * transfer's memory */
+void ftps_netio_trim(void);
+
 /* ftps_netio_data_refused - 1 if the TLS of the last data connection was
  * refused (failed handshake, or no resumption of the control session) */
 int ftps_netio_data_refused(void);
