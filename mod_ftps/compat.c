@@ -89,109 +89,127 @@ static void warn_once(int i) {
 
 /* check_value - NULL if the values fit the directive's grammar, else why
  * not, naming the value */
+/* check_file - an absolute path to a regular file */
+static const char *check_file(pool *p, const char *arg) {
+  struct stat st;
+
+  if (*arg != '/') {
+    return pstrcat(p, "'", arg, "' must be an absolute path", NULL);
+  }
+  if (stat(arg, &st) < 0) {
+    return pstrcat(p, "cannot use '", arg, "': ", strerror(errno), NULL);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return pstrcat(p, "cannot use '", arg, "': not a regular file", NULL);
+  }
+  return NULL;
+}
+
+/* check_acls - actions allow|deny user|group list */
+static const char *check_acls(cmd_rec *cmd) {
+  if (cmd->argc != 5) {
+    return "expected: actions allow|deny user|group list";
+  }
+  if (strcasecmp(cmd->argv[2], "allow") != 0 &&
+      strcasecmp(cmd->argv[2], "deny") != 0) {
+    return pstrcat(cmd->tmp_pool, "expected allow or deny, got '",
+      (char *) cmd->argv[2], "'", NULL);
+  }
+  if (strcasecmp(cmd->argv[3], "user") != 0 &&
+      strcasecmp(cmd->argv[3], "group") != 0) {
+    return pstrcat(cmd->tmp_pool, "expected user or group, got '",
+      (char *) cmd->argv[3], "'", NULL);
+  }
+  return NULL;
+}
+
+/* check_ticket_keys - name/value pairs: age secs, count n */
+static const char *check_ticket_keys(cmd_rec *cmd) {
+  pool *p = cmd->tmp_pool;
+  unsigned int i;
+  int n;
+
+  if ((cmd->argc - 1) % 2 != 0) {
+    return "parameters come in name/value pairs (age secs, count n)";
+  }
+  for (i = 1; i + 1 < cmd->argc; i += 2) {
+    char *key = cmd->argv[i], *val = cmd->argv[i+1], *end = NULL;
+
+    if (strcasecmp(key, "age") == 0) {
+      if (pr_str_get_duration(val, &n) < 0 || n <= 0) {
+        return pstrcat(p, "error parsing age value '", val, "'", NULL);
+      }
+
+    } else if (strcasecmp(key, "count") == 0) {
+      if (strtol(val, &end, 10) < 1 || end == NULL || *end != '\0') {
+        return pstrcat(p, "expected a count of at least 1, got '", val,
+          "'", NULL);
+      }
+
+    } else {
+      return pstrcat(p, "unknown parameter '", key, "'", NULL);
+    }
+  }
+  return NULL;
+}
+
+/* check_stapling_opts - TLSStaplingOptions names */
+static const char *check_stapling_opts(cmd_rec *cmd) {
+  unsigned int i;
+
+  for (i = 1; i < cmd->argc; i++) {
+    const char *opt = cmd->argv[i];
+
+    if (strcmp(opt, "NoFakeTryLater") != 0 &&
+        strcmp(opt, "NoNonce") != 0 &&
+        strcmp(opt, "NoVerify") != 0) {
+      return pstrcat(cmd->tmp_pool, "unknown TLSStaplingOption '", opt, "'",
+        NULL);
+    }
+  }
+  return NULL;
+}
+
 static const char *check_value(cmd_rec *cmd, enum compat_kind kind) {
   pool *p = cmd->tmp_pool;
   char *arg = cmd->argv[1];
-  struct stat st;
-  unsigned int i;
   int n;
 
   switch (kind) {
     case COMPAT_ANY:
-      break;
+      return NULL;
 
     case COMPAT_FILE:
-      if (*arg != '/') {
-        return pstrcat(p, "'", arg, "' must be an absolute path", NULL);
-      }
-      if (stat(arg, &st) < 0) {
-        return pstrcat(p, "cannot use '", arg, "': ", strerror(errno), NULL);
-      }
-      if (!S_ISREG(st.st_mode)) {
-        return pstrcat(p, "cannot use '", arg, "': not a regular file", NULL);
-      }
-      break;
+      return check_file(p, arg);
 
     case COMPAT_BOOL:
-      if (get_boolean(cmd, 1) == -1) {
-        return pstrcat(p, "expected Boolean parameter, got '", arg, "'",
-          NULL);
-      }
-      break;
+      return get_boolean(cmd, 1) == -1 ?
+        pstrcat(p, "expected Boolean parameter, got '", arg, "'", NULL) : NULL;
 
     case COMPAT_DURATION:
-      if (pr_str_get_duration(arg, &n) < 0) {
-        return pstrcat(p, "error parsing timeout value '", arg, "'", NULL);
-      }
-      break;
+      return pr_str_get_duration(arg, &n) < 0 ?
+        pstrcat(p, "error parsing timeout value '", arg, "'", NULL) : NULL;
 
     case COMPAT_CACHE:
-      if (strchr(arg, ':') == NULL) {
-        return pstrcat(p, "expected type:/info, got '", arg, "'", NULL);
-      }
-      break;
+      return strchr(arg, ':') == NULL ?
+        pstrcat(p, "expected type:/info, got '", arg, "'", NULL) : NULL;
 
     case COMPAT_ACLS:
-      if (cmd->argc != 5) {
-        return "expected: actions allow|deny user|group list";
-      }
-      if (strcasecmp(cmd->argv[2], "allow") != 0 &&
-          strcasecmp(cmd->argv[2], "deny") != 0) {
-        return pstrcat(p, "expected allow or deny, got '",
-          (char *) cmd->argv[2], "'", NULL);
-      }
-      if (strcasecmp(cmd->argv[3], "user") != 0 &&
-          strcasecmp(cmd->argv[3], "group") != 0) {
-        return pstrcat(p, "expected user or group, got '",
-          (char *) cmd->argv[3], "'", NULL);
-      }
-      break;
+      return check_acls(cmd);
 
     case COMPAT_PSK:
       if (cmd->argc != 3) {
         return "expected: identity hex:/path";
       }
-      if (strncmp(cmd->argv[2], "hex:", 4) != 0) {
-        return pstrcat(p, "unsupported key format '", (char *) cmd->argv[2],
-          "' (expected hex:/path)", NULL);
-      }
-      break;
+      return strncmp(cmd->argv[2], "hex:", 4) != 0 ?
+        pstrcat(p, "unsupported key format '", (char *) cmd->argv[2],
+          "' (expected hex:/path)", NULL) : NULL;
 
     case COMPAT_TICKET_KEYS:
-      if ((cmd->argc - 1) % 2 != 0) {
-        return "parameters come in name/value pairs (age secs, count n)";
-      }
-      for (i = 1; i + 1 < cmd->argc; i += 2) {
-        char *key = cmd->argv[i], *val = cmd->argv[i+1], *end = NULL;
-
-        if (strcasecmp(key, "age") == 0) {
-          if (pr_str_get_duration(val, &n) < 0 || n <= 0) {
-            return pstrcat(p, "error parsing age value '", val, "'", NULL);
-          }
-
-        } else if (strcasecmp(key, "count") == 0) {
-          if (strtol(val, &end, 10) < 1 || end == NULL || *end != '\0') {
-            return pstrcat(p, "expected a count of at least 1, got '", val,
-              "'", NULL);
-          }
-
-        } else {
-          return pstrcat(p, "unknown parameter '", key, "'", NULL);
-        }
-      }
-      break;
+      return check_ticket_keys(cmd);
 
     case COMPAT_STAPLING_OPTS:
-      for (i = 1; i < cmd->argc; i++) {
-        const char *opt = cmd->argv[i];
-
-        if (strcmp(opt, "NoFakeTryLater") != 0 &&
-            strcmp(opt, "NoNonce") != 0 &&
-            strcmp(opt, "NoVerify") != 0) {
-          return pstrcat(p, "unknown TLSStaplingOption '", opt, "'", NULL);
-        }
-      }
-      break;
+      return check_stapling_opts(cmd);
   }
 
   return NULL;

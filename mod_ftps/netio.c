@@ -489,6 +489,81 @@ static int data_refuse_after_handshake(pr_netio_stream_t *nstrm,
   return data_refuse(nstrm, tls, why, hint);
 }
 
+/* data_tls_new - the TLS of a new data connection, ready for its
+ * handshake; NULL when it is refused (the core then answers 425) */
+static struct ftps_tls *data_tls_new(pr_netio_stream_t *nstrm) {
+  struct ftps_error err;
+  struct ftps_tls *tls;
+
+  ftps_error_clear(&err);
+  tls = data_client_mode ?
+    ftps_tls_new(netio_client_ctx, nstrm->strm_fd, FTPS_TLS_DATA_CLIENT,
+      &err) :
+    ftps_tls_new(netio_ctx, nstrm->strm_fd, FTPS_TLS_DATA, &err);
+  if (tls == NULL) {
+    (void) data_refuse(nstrm, NULL, err.msg, "");
+    return NULL;
+  }
+
+  if (!data_client_mode &&
+      netio_cert_ctx != NULL &&
+      SSL_set_SSL_CTX(ftps_tls_ssl(tls), netio_cert_ctx) == NULL) {
+    (void) data_refuse(nstrm, tls, "cannot use the vhost's certificate", "");
+    return NULL;
+  }
+
+  /* An upload reads records in large pieces (the file is written so). */
+  if (session.xfer.direction == PR_NETIO_IO_RD &&
+      session.xfer.bufsize >= FTPS_TLS_DATA_BUFSZ) {
+    ftps_tls_bulk_reads(tls);
+  }
+
+  /* As the client (FXP), the certificate must name the server we reach. */
+  if (data_client_mode &&
+      session.d != NULL &&
+      ftps_tls_expect_peer_ip(tls,
+        pr_netaddr_get_ipstr(session.d->remote_addr)) < 0) {
+    (void) data_refuse(nstrm, tls, "cannot set the expected peer address",
+      "");
+    return NULL;
+  }
+  return tls;
+}
+
+/* data_tls_accepted - the checks after a data handshake: 0, or -1 when the
+ * connection is refused */
+static int data_tls_accepted(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
+  struct ftps_error err;
+  X509 *cert = SSL_get0_peer_certificate(ftps_tls_ssl(tls));
+
+  if (data_client_mode) {
+    return 0;
+  }
+
+  /* RFC 4217 section 10.2: a server may insist that the data connection
+   * reuses the control connection's session, so that no third party can
+   * steal the transfer by connecting to the data port first.  As the TLS
+   * client (SSCN) there is no session of ours to resume. */
+  ftps_error_clear(&err);
+  if (data_require_reuse &&
+      ftps_binding_verify(ftps_tls_ssl(tls), &err) < 0) {
+    return data_refuse_after_handshake(nstrm, tls, err.msg, " (TLSOptions "
+      "NoSessionReuseRequired allows this, e.g. for stock Python ftplib)");
+  }
+
+  /* A data connection must not present another client certificate than
+   * the control connection did. */
+  if (cert != NULL &&
+      (ctrl_conn.tls == NULL ||
+       !ftps_peer_same(SSL_get0_peer_certificate(ftps_tls_ssl(ctrl_conn.tls)),
+         cert))) {
+    return data_refuse_after_handshake(nstrm, tls, "the data connection "
+      "presented another client certificate than the control connection",
+      "");
+  }
+  return 0;
+}
+
 static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   struct ftps_error err;
   struct ftps_tls *tls;
@@ -510,34 +585,9 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   }
 
   prepare_data_socket(nstrm->strm_fd);
-
-  ftps_error_clear(&err);
-  tls = data_client_mode ?
-    ftps_tls_new(netio_client_ctx, nstrm->strm_fd, FTPS_TLS_DATA_CLIENT,
-      &err) :
-    ftps_tls_new(netio_ctx, nstrm->strm_fd, FTPS_TLS_DATA, &err);
+  tls = data_tls_new(nstrm);
   if (tls == NULL) {
-    return data_refuse(nstrm, NULL, err.msg, "");
-  }
-  if (!data_client_mode &&
-      netio_cert_ctx != NULL &&
-      SSL_set_SSL_CTX(ftps_tls_ssl(tls), netio_cert_ctx) == NULL) {
-    return data_refuse(nstrm, tls, "cannot use the vhost's certificate", "");
-  }
-
-  /* An upload reads records in large pieces (the file is written so). */
-  if (session.xfer.direction == PR_NETIO_IO_RD &&
-      session.xfer.bufsize >= FTPS_TLS_DATA_BUFSZ) {
-    ftps_tls_bulk_reads(tls);
-  }
-
-  /* As the client (FXP), the certificate must name the server we reach. */
-  if (data_client_mode &&
-      session.d != NULL &&
-      ftps_tls_expect_peer_ip(tls,
-        pr_netaddr_get_ipstr(session.d->remote_addr)) < 0) {
-    return data_refuse(nstrm, tls, "cannot set the expected peer address",
-      "");
+    return -1;
   }
 
   if (handshake(tls, &err) < 0) {
@@ -545,27 +595,8 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
       " (as TLS client: SSCN ON; see TLSVerifyServer)" : "");
   }
 
-  /* RFC 4217 section 10.2: a server may insist that the data connection
-   * reuses the control connection's session, so that no third party can
-   * steal the transfer by connecting to the data port first.  As the TLS
-   * client (SSCN) there is no session of ours to resume. */
-  if (data_require_reuse &&
-      !data_client_mode &&
-      ftps_binding_verify(ftps_tls_ssl(tls), &err) < 0) {
-    return data_refuse_after_handshake(nstrm, tls, err.msg, " (TLSOptions "
-      "NoSessionReuseRequired allows this, e.g. for stock Python ftplib)");
-  }
-
-  /* A data connection must not present another client certificate than
-   * the control connection did. */
-  if (!data_client_mode &&
-      SSL_get0_peer_certificate(ftps_tls_ssl(tls)) != NULL &&
-      (ctrl_conn.tls == NULL ||
-       !ftps_peer_same(SSL_get0_peer_certificate(ftps_tls_ssl(ctrl_conn.tls)),
-         SSL_get0_peer_certificate(ftps_tls_ssl(tls))))) {
-    return data_refuse_after_handshake(nstrm, tls, "the data connection "
-      "presented another "
-      "client certificate than the control connection", "");
+  if (data_tls_accepted(nstrm, tls) < 0) {
+    return -1;
   }
 
   attach(&data_conn, tls, session.d != NULL ? session.d->instrm : nstrm,

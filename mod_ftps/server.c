@@ -369,14 +369,47 @@ static void context_error(server_rec *s, int what, int index,
 
 /* load_server - build the SSL_CTX of one server; 0 also when it has no
  * certificate (a warning: AUTH will get 431) */
+/* server_props_of - the context properties of s, but its keypairs */
+static void server_props_of(server_rec *s, struct ftps_context_props *props) {
+  unsigned int *protos = get_param_ptr(s->conf, "TLSProtocol", FALSE);
+  int *pref = get_param_ptr(s->conf, "TLSServerCipherPreference", FALSE);
+  char proto_str[64];
+
+  props->protocols = protos != NULL ? *protos : FTPS_PROTO_DEFAULT;
+  props->ca_file = get_param_ptr(s->conf, "TLSCACertificateFile", FALSE);
+  ciphers_of(s, props);
+  props->session_cache_off = !ftps_server_session_cache(s,
+    &props->session_timeout);
+  props->groups = get_param_ptr(s->conf, "TLSECDHCurve", FALSE);
+  props->server_preference = pref != NULL ? *pref : TRUE;
+  client_props_of(s, props);
+
+  pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": server '%s': %s",
+    server_name(s), ftps_config_protocols_str(props->protocols, proto_str,
+    sizeof(proto_str)));
+}
+
+/* remember - s's contexts, ready for its sessions: SNI installed, and
+ * OpenSSL's state warmed before any session is forked (ftps/warmup.h) */
+static void remember(server_rec *s, SSL_CTX *ctx, SSL_CTX *client_ctx) {
+  struct server_tls *st;
+
+  ftps_sni_install(ctx);
+  pr_log_debug(DEBUG5, MOD_FTPS_VERSION ": server '%s': %d warm-up "
+    "handshakes", server_name(s), ftps_warmup_run(ctx));
+  st = pcalloc(server_pool, sizeof(*st));
+  st->server = s;
+  st->ctx = ctx;
+  st->client_ctx = client_ctx;
+  st->next = servers;
+  servers = st;
+}
+
 static int load_server(server_rec *s) {
   struct ftps_keypair kps[FTPS_CONTEXT_MAX_KEYPAIRS];
   struct ftps_context_props props;
   struct ftps_error err;
-  struct server_tls *st;
-  unsigned int *protos;
-  int *pref, i, res = 0, what = 0, index = 0;
-  char proto_str[64];
+  int i, res = 0, what = 0, index = 0;
   SSL_CTX *ctx = NULL, *client_ctx = NULL;
 
   ftps_context_props_init(&props);
@@ -402,20 +435,7 @@ static int load_server(server_rec *s) {
   }
 
   if (res == 0 && props.nkeypairs > 0) {
-    protos = get_param_ptr(s->conf, "TLSProtocol", FALSE);
-    props.protocols = protos != NULL ? *protos : FTPS_PROTO_DEFAULT;
-    props.ca_file = get_param_ptr(s->conf, "TLSCACertificateFile", FALSE);
-    ciphers_of(s, &props);
-    props.session_cache_off = !ftps_server_session_cache(s,
-      &props.session_timeout);
-    props.groups = get_param_ptr(s->conf, "TLSECDHCurve", FALSE);
-    pref = get_param_ptr(s->conf, "TLSServerCipherPreference", FALSE);
-    props.server_preference = pref != NULL ? *pref : TRUE;
-    client_props_of(s, &props);
-
-    pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": server '%s': %s",
-      server_name(s), ftps_config_protocols_str(props.protocols, proto_str,
-      sizeof(proto_str)));
+    server_props_of(s, &props);
 
     PRIVS_ROOT
     ctx = ftps_context_new(&props, &what, &index, &err);
@@ -436,15 +456,7 @@ static int load_server(server_rec *s) {
   }
 
   if (ctx != NULL) {
-    ftps_sni_install(ctx);
-    pr_log_debug(DEBUG5, MOD_FTPS_VERSION ": server '%s': %d warm-up "
-      "handshakes", server_name(s), ftps_warmup_run(ctx));
-    st = pcalloc(server_pool, sizeof(*st));
-    st->server = s;
-    st->ctx = ctx;
-    st->client_ctx = client_ctx;
-    st->next = servers;
-    servers = st;
+    remember(s, ctx, client_ctx);
   }
 
   /* The SSL_CTX holds its own references; our copies go. */
