@@ -87,8 +87,6 @@ static void warn_once(int i) {
     compat_directives[i].why);
 }
 
-/* check_value - NULL if the values fit the directive's grammar, else why
- * not, naming the value */
 /* check_file - an absolute path to a regular file */
 static const char *check_file(pool *p, const char *arg) {
   struct stat st;
@@ -170,6 +168,8 @@ static const char *check_stapling_opts(cmd_rec *cmd) {
   return NULL;
 }
 
+/* check_value - NULL if the values fit the directive's grammar, else why
+ * not, naming the value */
 static const char *check_value(cmd_rec *cmd, enum compat_kind kind) {
   pool *p = cmd->tmp_pool;
   char *arg = cmd->argv[1];

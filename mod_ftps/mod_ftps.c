@@ -307,11 +307,14 @@ MODRET ftps_any(cmd_rec *cmd) {
   refresh_required(cmd);
   verdict = ftps_sess_check_cmd(&sess, cmd->argv[0]);
   if (verdict == FTPS_OK) {
-    if (ftps_sess_data_protected(&sess) &&
-        ftps_sess_is_data_cmd(cmd->argv[0])) {
-      refresh_ticket();
-      note_upload(cmd);
-      set_xfer_buffers(is_file_xfer(cmd->argv[0]));
+    if (ftps_sess_is_data_cmd(cmd->argv[0])) {
+      int protect = ftps_sess_data_protected(&sess);
+
+      if (protect) {
+        refresh_ticket();
+        note_upload(cmd);
+      }
+      set_xfer_buffers(protect && is_file_xfer(cmd->argv[0]));
     }
     return PR_DECLINED(cmd);
   }

@@ -320,8 +320,9 @@ static int key_update_own_step(struct ftps_tls *tls, int *want) {
   return ftps_tls_key_update(tls, FALSE, want);
 }
 
-/* rekey - TLSRenegotiate: new TLS 1.3 traffic keys both ways (RFC 8446
- * section 4.6.3), so that no key protects more than the configured amount
+/* rekey - TLSRenegotiate: new TLS 1.3 traffic keys (RFC 8446 section
+ * 4.6.3), both ways on the control connection, ours on a data connection
+ * (see rekey_due), so that no key protects more than the configured amount
  * of data or time.  A failure only stops further updates on conn: the
  * connection itself reports any real breakage at its next I/O. */
 static void rekey(pr_netio_stream_t *nstrm, struct attached *conn) {
@@ -695,11 +696,6 @@ int ftps_netio_ctrl_start(struct ftps_error *err) {
   }
 
   attach(&ctrl_conn, tls, session.c->instrm, session.c->outstrm);
-
-  /* The handshake's scratch memory (key shares, transcript, certificate
-   * work) is free again: hand its pages back, so that an idle session
-   * carries only what it holds. */
-  (void) malloc_trim(0);
   return 0;
 }
 

@@ -367,8 +367,6 @@ static void context_error(server_rec *s, int what, int index,
     server_name(s), err->msg);
 }
 
-/* load_server - build the SSL_CTX of one server; 0 also when it has no
- * certificate (a warning: AUTH will get 431) */
 /* server_props_of - the context properties of s, but its keypairs */
 static void server_props_of(server_rec *s, struct ftps_context_props *props) {
   unsigned int *protos = get_param_ptr(s->conf, "TLSProtocol", FALSE);
@@ -405,6 +403,8 @@ static void remember(server_rec *s, SSL_CTX *ctx, SSL_CTX *client_ctx) {
   servers = st;
 }
 
+/* load_server - build the SSL_CTX of one server; 0 also when it has no
+ * certificate (a warning: AUTH will get 431) */
 static int load_server(server_rec *s) {
   struct ftps_keypair kps[FTPS_CONTEXT_MAX_KEYPAIRS];
   struct ftps_context_props props;

@@ -455,8 +455,8 @@ int ftps_tls_key_update(struct ftps_tls *tls, int both, int *want) {
     tls->key_update_started = 1;
   }
 
-  /* Sends the KeyUpdate now, rather than with the next write, which a
-   * connection that only receives (an upload) never makes. */
+  /* Sends the KeyUpdate now, where the caller decided the keys are due,
+   * rather than with whatever write comes next. */
   errno = 0;
   rc = SSL_do_handshake(tls->ssl);
   if (rc == 1) {
@@ -468,7 +468,7 @@ int ftps_tls_key_update(struct ftps_tls *tls, int both, int *want) {
 
 int ftps_tls_read_ready(const struct ftps_tls *tls) {
   return tls != NULL &&
-    (SSL_pending(tls->ssl) > 0 ||
+    (ftps_tls_pending(tls) > 0 ||
      SSL_has_pending(tls->ssl) == 1 ||
      (SSL_get_shutdown(tls->ssl) & SSL_RECEIVED_SHUTDOWN) ||
      tls->failed);

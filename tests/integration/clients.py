@@ -381,6 +381,14 @@ def expect(got, want, what):
 
 # -- implicit FTPS (TLSOptions UseImplicitSSL) -------------------------------
 
+def peer_cert_der(server, ctx, port=None):
+    """AUTH TLS and a handshake with ctx: the server's certificate (DER)."""
+    with Raw(server, port=port) as r:
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        r.starttls(ctx=ctx)
+        return r.sock.getpeercert(binary_form=True)
+
+
 class ImplicitFTP_TLS(ReusingFTP_TLS):
     """Implicit FTPS: TLS from the first byte, before the banner, and data
     connections protected without PBSZ/PROT (data_tls=False: in clear).

@@ -25,7 +25,6 @@ user (same uid/gid, its own home) to the AuthUserFile.
 """
 
 import os
-import re
 import shutil
 import signal
 import socket
@@ -426,6 +425,57 @@ class Server:
             out.append("==> %s <==" % os.path.basename(path))
             out.extend(lines)
         return "\n".join(out)
+
+
+def read_text(path):
+    """A file's text ("" when it cannot be read)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def line_with(text, *needles):
+    """The first line of text holding every needle (a str, or a compiled
+    regex), or None."""
+    for line in text.splitlines():
+        if all((n.search(line) if hasattr(n, "search") else n in line)
+               for n in needles):
+            return line
+    return None
+
+
+def check_config(srv, timeout=30, env=None):
+    """proftpd -t without a terminal (a passphrase prompt must not hang):
+    (exit status, output).  env defaults to daemon_env()."""
+    p = subprocess.run([PROFTPD, "-t", "-c", srv.conf],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=timeout, start_new_session=True,
+                       env=daemon_env() if env is None else env)
+    return p.returncode, p.stdout + p.stderr
+
+
+def run_foreground(srv, timeout=20):
+    """proftpd -n as an init script would run it, output to srv's stderr
+    log: its exit status, or None if it was still running after timeout
+    (it is then killed)."""
+    with open(srv.stderr_path, "ab") as err:
+        p = subprocess.Popen([PROFTPD, "-n", "-c", srv.conf],
+                             stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                             start_new_session=True, env=daemon_env())
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=10)
+        return None
+
+
+def cert_der(name):
+    """A fixture certificate (PEM) in DER form."""
+    import ssl
+    return ssl.PEM_cert_to_DER_cert(read_text(cert(name)))
 
 
 def tls_log_since(srv, mark):

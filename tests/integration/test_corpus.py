@@ -37,7 +37,7 @@ import subprocess
 import ftpsd
 from clients import (Raw, StockFTP_TLS, ReusingFTP_TLS, expect, ftps,
                      close_quietly, retr_bytes, curl, curl_implicit,
-                     describe, context, implicit_ftps)
+                     describe, context, implicit_ftps, peer_cert_der)
 from ftpsd import sha256, free_port
 
 MOD_TLS = "/usr/lib/proftpd/mod_tls.so"
@@ -331,12 +331,8 @@ def _env(sanitized=True):
 
 
 def check_config(srv, timeout=30, sanitized=True):
-    """proftpd -t without a terminal (a passphrase prompt must not hang)."""
-    p = subprocess.run([ftpsd.PROFTPD, "-t", "-c", srv.conf],
-                       stdin=subprocess.DEVNULL, capture_output=True,
-                       text=True, timeout=timeout, start_new_session=True,
-                       env=_env(sanitized))
-    return p.returncode, p.stdout + p.stderr
+    """proftpd -t without a terminal, the oracle unsanitized (see _env)."""
+    return ftpsd.check_config(srv, timeout, env=_env(sanitized))
 
 
 def _vhost_block(srv, port, body, base):
@@ -408,12 +404,7 @@ class _At:
         self.user, self.password = srv.user, srv.password
 
 
-def _line_with(text, *needles):
-    for line in text.splitlines():
-        if all((n.search(line) if hasattr(n, "search") else n in line)
-               for n in needles):
-            return line
-    return None
+_line_with = ftpsd.line_with
 
 
 def _serve(srv, port, client="reuse"):
@@ -610,16 +601,10 @@ def _retr_check(at, ctx_=None, cls=ReusingFTP_TLS, name="case.bin",
     return info
 
 
-def _der(name):
-    with open(ftpsd.cert(name)) as f:
-        return ssl.PEM_cert_to_DER_cert(f.read())
+_der = ftpsd.cert_der
 
 
-def _peer_der(srv, ctx_, port=None):
-    with Raw(srv, port=port) as r:
-        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
-        r.starttls(ctx=ctx_)
-        return r.sock.getpeercert(binary_form=True)
+_peer_der = peer_cert_der
 
 
 def _case_server(ctx, tls, extra=(), name="case"):

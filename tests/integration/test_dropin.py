@@ -25,7 +25,6 @@ import hashlib
 import io
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -252,42 +251,15 @@ def _check(srv):
     """proftpd -t without a terminal: (rc, output + what went to the
     SystemLog during it)."""
     mark = srv.log_mark()
-    p = subprocess.run([ftpsd.PROFTPD, "-t", "-c", srv.conf],
-                       stdin=subprocess.DEVNULL, capture_output=True,
-                       text=True, timeout=60, start_new_session=True,
-                       env=ftpsd.daemon_env())
-    return p.returncode, p.stdout + p.stderr + srv.log_since(mark, 200)
+    rc, out = ftpsd.check_config(srv, 60)
+    return rc, out + srv.log_since(mark, 200)
 
 
-def run_foreground(srv, timeout=20):
-    """proftpd -n as an init script would run it: its exit status, or None
-    if it was still running after timeout (then it is killed)."""
-    with open(srv.stderr_path, "ab") as err:
-        p = subprocess.Popen([ftpsd.PROFTPD, "-n", "-c", srv.conf],
-                             stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                             start_new_session=True, env=ftpsd.daemon_env())
-    try:
-        return p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait(timeout=10)
-        return None
+run_foreground = ftpsd.run_foreground
 
 
-def _line_with(text, *needles):
-    for line in text.splitlines():
-        if all((n.search(line) if hasattr(n, "search") else n in line)
-               for n in needles):
-            return line
-    return None
-
-
-def _read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
+_line_with = ftpsd.line_with
+_read = ftpsd.read_text
 
 
 # -- what every working configuration must do ----------------------------------

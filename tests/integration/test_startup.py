@@ -15,11 +15,10 @@ the fixture directory itself); they are resolved when the row runs.
 import os
 import re
 import ssl
-import subprocess
 
 import ftpsd
 from clients import (Raw, expect, ftps, close_quietly, retr_bytes, s_client,
-                     curl, describe, context)
+                     curl, describe, context, peer_cert_der)
 from ftpsd import sha256
 
 RSA, RSAKEY = "TLSRSACertificateFile", "TLSRSACertificateKeyFile"
@@ -44,19 +43,7 @@ def _extra(row):
             for line in row.get("extra", ())]
 
 
-def _env():
-    """The daemons' environment (tests/asan.sh preloads ASan into them)."""
-    f = getattr(ftpsd, "daemon_env", None)
-    return f() if f else None
-
-
-def check_config(srv, timeout=30):
-    """proftpd -t without a terminal (a passphrase prompt must not hang)."""
-    p = subprocess.run([ftpsd.PROFTPD, "-t", "-c", srv.conf],
-                       stdin=subprocess.DEVNULL, capture_output=True,
-                       text=True, timeout=timeout, start_new_session=True,
-                       env=_env())
-    return p.returncode, p.stdout + p.stderr
+check_config = ftpsd.check_config
 
 
 # -- private keys must never be logged ---------------------------------------
@@ -86,12 +73,7 @@ def key_lines():
     return _key_lines
 
 
-def _read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
+_read = ftpsd.read_text
 
 
 def assert_no_key_material(srv, *texts):
@@ -118,13 +100,7 @@ def _server(ctx, row, **kw):
                       shared=False)
 
 
-def _line_with(text, *needles):
-    """The first line holding every needle (str, or compiled regex)."""
-    for line in text.splitlines():
-        if all((n.search(line) if hasattr(n, "search") else n in line)
-               for n in needles):
-            return line
-    return None
+_line_with = ftpsd.line_with
 
 
 def _ftplib_retr(srv, version=None):
@@ -161,15 +137,10 @@ def _handshake_fails(srv, ctx_):
                              % (r.sock.version(), r.sock.cipher()))
 
 
-def _der(name):
-    return ssl.PEM_cert_to_DER_cert(_read(ftpsd.cert(name)))
+_der = ftpsd.cert_der
 
 
-def _peer_cert(srv, ctx_):
-    with Raw(srv) as r:
-        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
-        r.starttls(ctx=ctx_)
-        return r.sock.getpeercert(binary_form=True)
+_peer_cert = peer_cert_der
 
 
 # -- row-specific checks (after the basic client check) ----------------------
@@ -480,17 +451,7 @@ def _run_ok(ctx, row):
 def run_foreground(srv, timeout=10):
     """proftpd -n as a start-up would run it: (exit status or None if it
     was still running after timeout, stderr)."""
-    with open(srv.stderr_path, "ab") as err:
-        p = subprocess.Popen([ftpsd.PROFTPD, "-n", "-c", srv.conf],
-                             stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                             start_new_session=True, env=_env())
-    try:
-        rc = p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait(timeout=10)
-        rc = None
-    return rc, _read(srv.stderr_path)
+    return ftpsd.run_foreground(srv, timeout), _read(srv.stderr_path)
 
 
 def _run_fail(ctx, row):
