@@ -13,6 +13,7 @@ struct coalesce {
   size_t cap;       /* the most it may grow to */
   size_t start;     /* first byte not yet passed on */
   size_t end;       /* one past the last byte held */
+  int direct;       /* the kernel encrypts: writes go straight through */
 };
 
 /* The first allocation: a handshake flight, or one full record. */
@@ -61,6 +62,20 @@ static int drain(BIO *bio, struct coalesce *c) {
   return 1;
 }
 
+/* write_direct - pass data straight on, after anything held */
+static int write_direct(BIO *bio, struct coalesce *c, const char *data,
+    int len) {
+  int rc;
+
+  if (c->end > c->start &&
+      drain(bio, c) <= 0) {
+    return -1;
+  }
+  rc = BIO_write(BIO_next(bio), data, len);
+  BIO_copy_next_retry(bio);
+  return rc;
+}
+
 /* coalesce_write - take the whole record, or nothing (a retry) */
 static int coalesce_write(BIO *bio, const char *data, int len) {
   struct coalesce *c = BIO_get_data(bio);
@@ -71,6 +86,17 @@ static int coalesce_write(BIO *bio, const char *data, int len) {
     return 0;
   }
   BIO_clear_retry_flags(bio);
+
+  /* Under kernel TLS, OpenSSL writes plaintext, and announces each record
+   * that is not application data (an alert, a handshake message) with a
+   * control call to the socket BIO that applies to the very next write:
+   * nothing may be gathered across it.  The kernel makes the records, and
+   * gathering would only add a copy. */
+  if (c->direct ||
+      BIO_get_ktls_send(next)) {
+    c->direct = 1;
+    return write_direct(bio, c, data, len);
+  }
 
   /* Small writes (handshakes, listings) keep a small buffer; a bulk
    * transfer grows it to the capacity within a few records. */

@@ -110,7 +110,7 @@ MODRET set_tlsciphersuite(cmd_rec *cmd) {
 }
 
 /* usage: TLSEngine, TLSNextProtocol, TLSServerCipherPreference,
- *   TLSSessionTickets: on|off */
+ *   TLSSessionTickets, FTPSKernelTLS: on|off */
 MODRET set_tlsbool(cmd_rec *cmd) {
   int value;
 
@@ -498,6 +498,7 @@ MODRET set_tlsverifyorder(cmd_rec *cmd) {
 }
 
 conftable ftps_conftab[] = {
+  { "FTPSKernelTLS",            set_tlsbool,             NULL },
   { "TLSCACertificateFile",     set_tlsfile,             NULL },
   { "TLSCACertificatePath",     set_tlsfile,             NULL },
   { "TLSCARevocationFile",      set_tlsfile,             NULL },

@@ -633,6 +633,7 @@ static void sess_use_server(server_rec *s) {
   ftps_netio_set_contexts(sess_ctx, ftps_server_client_ctx(s));
   ftps_server_rekey(s, &rekey_ctrl, &rekey_data);
   ftps_netio_set_rekey(rekey_ctrl, rekey_data);
+  ftps_netio_set_kernel_tls(ftps_server_kernel_tls(s));
   if (sess_opts & FTPS_OPT_ENABLE_DIAGS) {
     ftps_log_diags(sess_ctx);
   }

@@ -19,6 +19,7 @@
 #include "ftps/binding.h"
 #include "ftps/log.h"
 #include "ftps/rekey.h"
+#include "ftps/ktls.h"
 
 /* How long a close_notify may take to send before we give up on it. */
 #define NETIO_SHUTDOWN_TIMEOUT_MS 5000L
@@ -48,6 +49,8 @@ static int data_client_mode = FALSE;
 static int data_refused = FALSE;      /* the last data connection's TLS */
 static int data_released = FALSE;     /* a data TLS freed, memory not yet
                                        * given back */
+
+static int data_kernel_tls = TRUE;     /* FTPSKernelTLS */
 
 /* TLSRenegotiate ctrl (seconds) and data (bytes); 0: never */
 static long rekey_ctrl_secs = 0;
@@ -328,6 +331,16 @@ static int key_update_own_step(struct ftps_tls *tls, int *want) {
 static void rekey(pr_netio_stream_t *nstrm, struct attached *conn) {
   const char *which = conn == &ctrl_conn ? "control" : "data";
 
+  /* OpenSSL 3.0 does not hand new keys to the kernel (tls13_update_key
+   * renews only its own cipher state): after a KeyUpdate the kernel would
+   * go on with the old keys, and the client could decrypt nothing more. */
+  if (ftps_tls_kernel_send(conn->tls)) {
+    ftps_log("%s connection: kernel TLS keys are not updated "
+      "(TLSRenegotiate data needs user-space TLS: FTPSKernelTLS off)", which);
+    conn->rekey.off = TRUE;
+    return;
+  }
+
   if (run_step(nstrm, conn->tls, conn == &ctrl_conn ?
       key_update_both_step : key_update_own_step,
       now_ms() + NETIO_SHUTDOWN_TIMEOUT_MS) < 0) {
@@ -513,6 +526,11 @@ static struct ftps_tls *data_tls_new(pr_netio_stream_t *nstrm) {
     return NULL;
   }
 
+  if (data_kernel_tls &&
+      ftps_ktls_available()) {
+    ftps_tls_kernel_offload(tls);
+  }
+
   /* An upload reads records in large pieces (the file is written so). */
   if (session.xfer.direction == PR_NETIO_IO_RD &&
       session.xfer.bufsize >= FTPS_TLS_DATA_BUFSZ) {
@@ -565,6 +583,33 @@ static int data_tls_accepted(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
   return 0;
 }
 
+/* data_path - which code protects the connection's records, for its log
+ * line: the kernel's (ftps/ktls.h) or OpenSSL's, and why */
+static const char *data_path(const struct ftps_tls *tls) {
+  static char why[192];
+  int send = ftps_tls_kernel_send(tls), recv = ftps_tls_kernel_recv(tls);
+
+  if (send && recv) {
+    return "kernel TLS (send and receive)";
+  }
+  if (send) {
+    return "kernel TLS send, user-space TLS receive";
+  }
+  if (recv) {
+    return "kernel TLS receive, user-space TLS send";
+  }
+  if (!data_kernel_tls) {
+    return "user-space TLS (FTPSKernelTLS off)";
+  }
+  if (!ftps_ktls_available()) {
+    pr_snprintf(why, sizeof(why), "user-space TLS (kernel TLS unavailable: "
+      "%s)", ftps_ktls_reason());
+    return why;
+  }
+  return "user-space TLS (OpenSSL kept the records: protocol version or "
+    "cipher not offloadable)";
+}
+
 static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   struct ftps_error err;
   struct ftps_tls *tls;
@@ -602,8 +647,9 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
 
   attach(&data_conn, tls, session.d != NULL ? session.d->instrm : nstrm,
     session.d != NULL ? session.d->outstrm : nstrm);
-  ftps_log("data connection protected: %s, %s%s", ftps_tls_protocol(tls),
-    ftps_tls_cipher(tls), ftps_tls_resumed(tls) ? ", resumed" : "");
+  ftps_log("data connection protected: %s, %s%s; %s", ftps_tls_protocol(tls),
+    ftps_tls_cipher(tls), ftps_tls_resumed(tls) ? ", resumed" : "",
+    data_path(tls));
   return 0;
 }
 
@@ -780,6 +826,10 @@ void ftps_netio_set_data_protection(int protect, int require_reuse,
   data_protect = protect;
   data_require_reuse = require_reuse;
   data_client_mode = client_mode;
+}
+
+void ftps_netio_set_kernel_tls(int on) {
+  data_kernel_tls = on;
 }
 
 void ftps_netio_set_rekey(long ctrl_secs, long data_kb) {

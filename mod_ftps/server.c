@@ -14,6 +14,7 @@
 #include "ftps/passphrase.h"
 #include "ftps/sni.h"
 #include "ftps/warmup.h"
+#include "ftps/ktls.h"
 
 extern xaset_t *server_list;
 
@@ -76,6 +77,12 @@ void ftps_server_rekey(server_rec *s, long *ctrl_secs, long *data_kb) {
 
   *ctrl_secs = rekey != NULL ? rekey->ctrl_secs : 0;
   *data_kb = rekey != NULL ? rekey->data_kb : 0;
+}
+
+int ftps_server_kernel_tls(server_rec *s) {
+  int *on = get_param_ptr(s->conf, "FTPSKernelTLS", FALSE);
+
+  return on != NULL ? *on : TRUE;
 }
 
 int ftps_server_handshake_timeout(server_rec *s) {
@@ -484,6 +491,32 @@ static int check_policy(server_rec *s) {
   return 0;
 }
 
+/* probe_kernel_tls - ask the kernel once per (re)start, in the master,
+ * whether it offers kernel TLS, when a server would use it */
+static void probe_kernel_tls(void) {
+  server_rec *s;
+
+  for (s = (server_rec *) server_list->xas_list; s != NULL; s = s->next) {
+    if (ftps_server_engine(s) &&
+        ftps_server_kernel_tls(s)) {
+      break;
+    }
+  }
+  if (s == NULL) {
+    return;
+  }
+
+  if (ftps_ktls_probe()) {
+    pr_log_pri(PR_LOG_INFO, MOD_FTPS_VERSION ": kernel TLS available: "
+      "protected data connections use it where OpenSSL can hand it the "
+      "connection's cipher");
+
+  } else {
+    pr_log_pri(PR_LOG_INFO, MOD_FTPS_VERSION ": kernel TLS unavailable (%s): "
+      "data connections use user-space TLS", ftps_ktls_reason());
+  }
+}
+
 int ftps_server_load_all(void) {
   server_rec *s;
   int res = 0;
@@ -499,6 +532,7 @@ int ftps_server_load_all(void) {
     }
   }
 
+  probe_kernel_tls();
   return res;
 }
 

@@ -130,6 +130,24 @@ void ftps_tls_bulk_reads(struct ftps_tls *tls) {
   }
 }
 
+void ftps_tls_kernel_offload(struct ftps_tls *tls) {
+  if (tls != NULL) {
+    SSL_set_options(tls->ssl, SSL_OP_ENABLE_KTLS);
+  }
+}
+
+int ftps_tls_kernel_send(const struct ftps_tls *tls) {
+  BIO *wbio = tls != NULL ? SSL_get_wbio(tls->ssl) : NULL;
+
+  return wbio != NULL && BIO_get_ktls_send(wbio) ? 1 : 0;
+}
+
+int ftps_tls_kernel_recv(const struct ftps_tls *tls) {
+  BIO *rbio = tls != NULL ? SSL_get_rbio(tls->ssl) : NULL;
+
+  return rbio != NULL && BIO_get_ktls_recv(rbio) ? 1 : 0;
+}
+
 int ftps_tls_expect_peer_ip(struct ftps_tls *tls, const char *ip) {
   if (tls == NULL || ip == NULL ||
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls->ssl), ip) != 1) {
@@ -435,7 +453,8 @@ int ftps_tls_key_update(struct ftps_tls *tls, int both, int *want) {
     errno = EINVAL;
     return -1;
   }
-  if (SSL_version(tls->ssl) != TLS1_3_VERSION) {
+  if (SSL_version(tls->ssl) != TLS1_3_VERSION ||
+      ftps_tls_kernel_send(tls)) {
     errno = ENOTSUP;
     return -1;
   }

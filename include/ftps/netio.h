@@ -60,4 +60,9 @@ void ftps_netio_set_data_protection(int protect, int require_reuse,
  * or reply), and of a data connection every data_kb kilobytes; 0 = never */
 void ftps_netio_set_rekey(long ctrl_secs, long data_kb);
 
+/* ftps_netio_set_kernel_tls - FTPSKernelTLS: offer protected data
+ * connections to kernel TLS (when ftps/ktls.h found the kernel able); each
+ * connection's TLSLog line then says which path it took */
+void ftps_netio_set_kernel_tls(int on);
+
 #endif /* FTPS_NETIO_H */

@@ -44,6 +44,9 @@ int ftps_server_verify_client(server_rec *s);
  * (0: never, also without the directive) */
 void ftps_server_rekey(server_rec *s, long *ctrl_secs, long *data_kb);
 
+/* ftps_server_kernel_tls - FTPSKernelTLS of s (on by default) */
+int ftps_server_kernel_tls(server_rec *s);
+
 /* ftps_server_handshake_timeout - TLSTimeoutHandshake of s, in seconds */
 int ftps_server_handshake_timeout(server_rec *s);
 

@@ -50,6 +50,17 @@ struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
  * connection's life) */
 void ftps_tls_bulk_reads(struct ftps_tls *tls);
 
+/* ftps_tls_kernel_offload - before the handshake: let OpenSSL hand the
+ * record layer to the kernel once the keys are known (ftps/ktls.h), where
+ * the kernel, version and cipher allow; else the connection stays in user
+ * space, which ftps_tls_kernel_send/recv tell afterwards */
+void ftps_tls_kernel_offload(struct ftps_tls *tls);
+
+/* ftps_tls_kernel_send, ftps_tls_kernel_recv - 1 if the kernel encrypts
+ * what we send (decrypts what we receive) on this connection */
+int ftps_tls_kernel_send(const struct ftps_tls *tls);
+int ftps_tls_kernel_recv(const struct ftps_tls *tls);
+
 /* ftps_tls_expect_peer_ip - client side: the peer's certificate must name
  * this IP address (when the context verifies peers).  0 or -1. */
 int ftps_tls_expect_peer_ip(struct ftps_tls *tls, const char *ip);
