@@ -13,6 +13,7 @@
 #include "ftps/deferstore.h"
 #include "ftps/log.h"
 #include "ftps/netio.h"
+#include "ftps/sendfile.h"
 #include "ftps/passphrase.h"
 #include "ftps/policy.h"
 #include "ftps/server.h"
@@ -723,6 +724,7 @@ static int sess_start(void) {
 /* ftps_log_any - the command is answered and its data connection closed */
 MODRET ftps_log_any(cmd_rec *cmd) {
   (void) cmd;
+  (void) ftps_sendfile_allow(FALSE);
   ftps_netio_trim();
   return PR_DECLINED(cmd);
 }

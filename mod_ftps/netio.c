@@ -20,6 +20,7 @@
 #include "ftps/log.h"
 #include "ftps/rekey.h"
 #include "ftps/ktls.h"
+#include "ftps/sendfile.h"
 
 /* How long a close_notify may take to send before we give up on it. */
 #define NETIO_SHUTDOWN_TIMEOUT_MS 5000L
@@ -220,6 +221,8 @@ static void release(struct attached *conn) {
   if (conn->tls != NULL &&
       conn == &data_conn) {
     data_released = TRUE;
+    /* sendfile must not outlive the kernel TLS of this connection */
+    (void) ftps_sendfile_allow(FALSE);
   }
 
   if (conn->tls != NULL &&
@@ -613,6 +616,7 @@ static const char *data_path(const struct ftps_tls *tls) {
 static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   struct ftps_error err;
   struct ftps_tls *tls;
+  int sendfile_ok;
 
   if (nstrm->strm_type != PR_NETIO_STRM_DATA) {
     return prev_of(nstrm)->postopen(nstrm);
@@ -647,9 +651,12 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
 
   attach(&data_conn, tls, session.d != NULL ? session.d->instrm : nstrm,
     session.d != NULL ? session.d->outstrm : nstrm);
-  ftps_log("data connection protected: %s, %s%s; %s", ftps_tls_protocol(tls),
-    ftps_tls_cipher(tls), ftps_tls_resumed(tls) ? ", resumed" : "",
-    data_path(tls));
+  sendfile_ok = ftps_sendfile_allow(!data_client_mode &&
+    session.xfer.direction == PR_NETIO_IO_WR && ftps_tls_kernel_send(tls));
+  ftps_log("data connection protected: %s, %s%s; %s%s",
+    ftps_tls_protocol(tls), ftps_tls_cipher(tls),
+    ftps_tls_resumed(tls) ? ", resumed" : "", data_path(tls),
+    sendfile_ok ? " (files by sendfile)" : "");
   return 0;
 }
 

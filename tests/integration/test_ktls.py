@@ -55,21 +55,30 @@ def expected_path(version):
         "kernel TLS send"
 
 
-def check_paths(log, version, want_n, what):
+def check_paths(log, version, kinds, what):
+    """kinds: "down" or "up" per data connection, in order.  A download on
+    a kernel-TLS connection goes by sendfile (the kernel encrypts it); an
+    upload, or any user-space connection, never does."""
     lines = path_lines(log)
-    assert len(lines) == want_n, \
+    assert len(lines) == len(kinds), \
         "%s: want %d 'data connection protected' lines, got %r" \
-        % (what, want_n, lines)
+        % (what, len(kinds), lines)
     want = expected_path(version)
-    for line in lines:
+    for line, kind in zip(lines, kinds):
         assert ("TLSv%s" % version) in line and want in line, \
             "%s: data connection line should say %r (kernel offers tls " \
             "ULP: %s), got %r" % (what, want, kernel_offers_tls(), line)
+        by_sendfile = "(files by sendfile)" in line
+        assert by_sendfile == (kind == "down" and kernel_offers_tls()), \
+            "%s: %s connection %s sendfile: %r" \
+            % (what, kind, "uses" if by_sendfile else "does not use", line)
 
 
 def test_ktls_paths_curl_lftp_ftplib(ctx):
     """TLS 1.2 and 1.3: a 3 MiB download and upload with curl, lftp and
-    ftplib arrive intact, and each data connection logs its path."""
+    ftplib arrive intact, and each data connection logs its path.  Where
+    downloads go by sendfile, the clients' decryption of every byte proves
+    the kernel encrypted them."""
     data = os.urandom((3 << 20) + 5)
     for version in ("1.2", "1.3"):
         srv = ctx.server(tls={"TLSProtocol": "TLSv" + version})
@@ -84,7 +93,7 @@ def test_ktls_paths_curl_lftp_ftplib(ctx):
         assert p.returncode == 0, "curl RETR: %s" % describe(p)
         p = curl(srv, "/curl-up.bin", version=version, upload=src)
         assert p.returncode == 0, "curl STOR: %s" % describe(p)
-        check_paths(tls_log_since(srv, mark), version, 2,
+        check_paths(tls_log_since(srv, mark), version, ["down", "up"],
                     "curl TLS %s" % version)
 
         mark = srv.log_mark()
@@ -92,7 +101,7 @@ def test_ktls_paths_curl_lftp_ftplib(ctx):
                                                           "lftp.bin"),
                        "put %s -o lftp-up.bin" % src], version=version)
         assert p.returncode == 0, "lftp get/put: %s" % describe(p)
-        check_paths(tls_log_since(srv, mark), version, 2,
+        check_paths(tls_log_since(srv, mark), version, ["down", "up"],
                     "lftp TLS %s" % version)
 
         mark = srv.log_mark()
@@ -103,7 +112,7 @@ def test_ktls_paths_curl_lftp_ftplib(ctx):
         finally:
             close_quietly(f)
         assert sha256(got) == sha256(data), "ftplib RETR differs"
-        check_paths(tls_log_since(srv, mark), version, 2,
+        check_paths(tls_log_since(srv, mark), version, ["down", "up"],
                     "ftplib TLS %s" % version)
 
         for name in ("curl.bin", "lftp.bin"):
