@@ -669,6 +669,10 @@ class Bench:
         self.add("%s MB/s, %s" % (op, client), t, mbs, wall=wall,
                  client_cpu_s_per_gb=ccpu / (self.size / 1e9))
         self.add("server CPU s/GB, %s %s" % (op, client), t, cpu_gb, cpu=cpu)
+        # The client's own CPU bounds the rate: with one core each, a
+        # download cannot go faster than 1 GB per client CPU s/GB.
+        self.add("client CPU s/GB, %s %s" % (op, client), t,
+                 ccpu / (self.size / 1e9))
         self.cpu_checks.append((t, "%s %s" % (op, client), cpu,
                                 w.seen_seconds()))
         log("  %-8s %-4s %s %7.0f MB/s  server CPU %.2f s/GB, client %.2f"
@@ -960,6 +964,7 @@ GOALS = [
     ("RETR MB/s", True, 2.0, "%.0f"),
     ("STOR MB/s", True, 1.5, "%.0f"),
     ("server CPU s/GB", False, 0.35, "%.2f"),
+    ("client CPU s/GB", None, None, "%.2f"),
     ("server CPU ms/session", False, 0.6, "%.2f"),
     ("USS kB per idle session", False, 0.8, "%.0f"),
     ("small files/s", True, 1.3, "%.0f"),
