@@ -133,6 +133,11 @@ void ftps_tls_bulk_reads(struct ftps_tls *tls) {
 void ftps_tls_kernel_offload(struct ftps_tls *tls) {
   if (tls != NULL) {
     SSL_set_options(tls->ssl, SSL_OP_ENABLE_KTLS);
+    /* OpenSSL gives the kernel the receiving side only if nothing past the
+     * handshake was read yet, as whole records: read-ahead could hold the
+     * client's first data records, or part of one.  It comes back after
+     * the handshake where the kernel did not take that side. */
+    SSL_set_read_ahead(tls->ssl, 0);
   }
 }
 
@@ -259,6 +264,11 @@ int ftps_tls_handshake(struct ftps_tls *tls, int *want,
         ftps_error_set(err, "%s", tls->reason);
       }
       return -1;
+    }
+
+    if ((SSL_get_options(tls->ssl) & SSL_OP_ENABLE_KTLS) &&
+        !ftps_tls_kernel_recv(tls)) {
+      SSL_set_read_ahead(tls->ssl, 1);
     }
 
     if (tls->kind == FTPS_TLS_CTRL &&

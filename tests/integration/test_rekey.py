@@ -62,11 +62,13 @@ def client(srv, ctx, cls=ReusingFTP_TLS):
 
 
 def rekey_server(ctx, directive, version=None, extra=()):
+    """A server with TLSRenegotiate directive; in user space, where keys can
+    be updated (kernel TLS keeps its keys: test_ktls)."""
     tls = {}
     if version:
         tls["TLSProtocol"] = version
-    return ctx.server(tls=tls, extra=["TLSRenegotiate " + directive] +
-                      list(extra))
+    return ctx.server(tls=tls, extra=["TLSRenegotiate " + directive,
+                                      "FTPSKernelTLS off"] + list(extra))
 
 
 def key_update_lines(srv):
