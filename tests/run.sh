@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh - mod_ftps's test suite: "all" (configure freshness, symbols, Check
-# unit tests, integration tests against the real proftpd), "unit" or
-# "integration".  The last line is "N passed, N failed".
+# unit tests, integration tests against the real proftpd, and the kernel TLS
+# tests in a guest that has kernel TLS), "unit", "integration" or
+# "ktls-vm".  The last line is "N passed, N failed".
 set -u
 
 what=${1:-all}
@@ -72,12 +73,51 @@ run_integration() {
   count "$p" "$f"
 }
 
+# run_ktls_vm - test_ktls once more in a guest whose kernel has kernel TLS
+# (contrib/ktls-vm): on this kind of machine the host kernel has none, so
+# only there do data connections really take the kernel paths (and
+# downloads go by sendfile).  FTPS_KTLS_VM=no leaves it out.
+run_ktls_vm() {
+  if [ "${FTPS_KTLS_VM:-yes}" = "no" ]; then
+    echo "# kernel TLS guest: left out (FTPS_KTLS_VM=no)"
+    return
+  fi
+  dir=$top
+  case "$top" in
+    # The guest sees the host's files, except these (tmpfs there).
+    /tmp/*|/run/*|/var/run/*)
+      dir=$(mktemp -d /var/tmp/mod_ftps-ktls.XXXXXX)
+      tar -C "$top" --exclude=./tests/tmp -cf - . | tar -C "$dir" -xf - ;;
+  esac
+  (cd "$dir" && bash contrib/ktls-vm/run.sh -t 1200 -- sh -c \
+    'if grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp; then
+       exec /usr/bin/python3 tests/integration/run.py -k ktls \
+         --module "$PWD/mod_ftps.so"
+     fi
+     echo "the guest kernel offers no tls ULP"; exit 1') >"$log" 2>&1
+  sed 's/^/[kernel TLS guest] /' "$log"
+  [ "$dir" = "$top" ] || rm -rf "$dir"
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "not ok - kernel TLS guest: no summary (see above)"
+    count 0 1
+    return
+  fi
+  p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+  f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  count "$p" "$f"
+}
+
 case "$what" in
   all)
     run_step configure sh tests/check-configure.sh
     run_step symbols sh tests/check-symbols.sh mod_ftps.so
     run_unit
     run_integration
+    run_ktls_vm
+    ;;
+  ktls-vm)
+    run_ktls_vm
     ;;
   unit)
     run_unit
@@ -86,7 +126,7 @@ case "$what" in
     run_integration
     ;;
   *)
-    echo "usage: $0 [all|unit|integration]" >&2
+    echo "usage: $0 [all|unit|integration|ktls-vm]" >&2
     exit 2
     ;;
 esac
