@@ -388,6 +388,29 @@ err:
   return NULL;
 }
 
+/* build_chains - the chain of each certificate without one, built once
+ * from the CA store as OpenSSL would build it at every handshake (the same
+ * certificates are sent): a session no longer verifies its own certificate
+ * (CPU, and private pages written by the store's lookups) */
+static void build_chains(SSL_CTX *ctx) {
+  int rc;
+
+  for (rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); rc == 1;
+      rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+    STACK_OF(X509) *chain = NULL;
+
+    if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && chain != NULL) {
+      continue;
+    }
+
+    /* Errors are ignored as in the handshake's own building: the chain is
+     * whatever the store gave.  A failure leaves it to the handshake. */
+    (void) SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR|
+      SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
+  }
+  ERR_clear_error();
+}
+
 SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
     int *what, int *index, struct ftps_error *err) {
   SSL_CTX *ctx;
@@ -417,6 +440,7 @@ SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
     SSL_CTX_free(ctx);
     return NULL;
   }
+  build_chains(ctx);
   return ctx;
 }
 

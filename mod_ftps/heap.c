@@ -1,0 +1,84 @@
+/*
+ * heap.c - the master's free heap chunks taken before sessions fork (see
+ * ftps/heap.h).
+ */
+#include <malloc.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "ftps/heap.h"
+
+#define HEAP_MAX_PLUGS   100000       /* allocations per call, at most */
+#define HEAP_TCACHE_ROOM (512 * 1024) /* free chunks mallinfo2() counts as
+                                       * used (glibc's per-thread cache) */
+#define HEAP_BIG_MAX     (64 * 1024)  /* below the mmap threshold */
+#define HEAP_SMALL_MAX   1024         /* one size class at a time up to here */
+
+struct plug {
+  struct plug *next;
+};
+
+static struct plug *plugs = NULL;
+
+/* plug_size - take free chunks for requests of size until one comes from
+ * the top (at or above top), or the limits are reached; the bytes taken */
+static size_t plug_size(size_t size, uintptr_t top, size_t room,
+    size_t *count) {
+  size_t kept = 0;
+
+  while (*count < HEAP_MAX_PLUGS && kept + size <= room) {
+    struct plug *p = malloc(size);
+
+    if (p == NULL) {
+      break;
+    }
+    if ((uintptr_t) p >= top) {
+      /* Next to the top: where the session's allocations should go. */
+      free(p);
+      break;
+    }
+    p->next = plugs;
+    plugs = p;
+    kept += size;
+    (*count)++;
+  }
+  return kept;
+}
+
+size_t ftps_heap_plug(void) {
+  struct mallinfo2 mi;
+  uintptr_t top;
+  size_t size, room, kept = 0, count = 0;
+  void *brk;
+
+  brk = sbrk(0);
+  mi = mallinfo2();
+  if (brk == (void *) -1 || mi.arena == 0 || mi.keepcost > mi.arena ||
+      mi.keepcost > mi.fordblks) {
+    return 0;
+  }
+
+  /* The top chunk ends at the break (a main arena grown by brk()); what
+   * lies below it and is free is at most fordblks less the top. */
+  top = (uintptr_t) brk - mi.keepcost;
+  room = mi.fordblks - mi.keepcost + HEAP_TCACHE_ROOM;
+
+  /* Big first, so that the split remainders go to the smaller sizes; then
+   * each small size class, as glibc keeps those apart. */
+  for (size = HEAP_BIG_MAX; size > HEAP_SMALL_MAX; size /= 2) {
+    kept += plug_size(size, top, room - kept, &count);
+  }
+  for (size = HEAP_SMALL_MAX; size >= 32; size -= 16) {
+    kept += plug_size(size - sizeof(size_t), top, room - kept, &count);
+  }
+  return kept;
+}
+
+void ftps_heap_unplug(void) {
+  while (plugs != NULL) {
+    struct plug *p = plugs;
+
+    plugs = p->next;
+    free(p);
+  }
+}
