@@ -58,19 +58,25 @@ run_unit() {
   done
 }
 
-run_integration() {
-  /usr/bin/python3 tests/integration/run.py --module "$top/mod_ftps.so" \
-    ${FTPS_TEST_ARGS:-} >"$log" 2>&1
-  cat "$log"
+# count_summary NAME - add the runner's "N passed, N failed" line in $log;
+# a missing line (a crash, a guest that never ran the tests) is a failure
+count_summary() {
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
   if [ -z "$line" ]; then
-    echo "not ok - integration: the runner printed no summary"
+    echo "not ok - $1: the runner printed no summary (see above)"
     count 0 1
     return
   fi
   p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
   f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
   count "$p" "$f"
+}
+
+run_integration() {
+  /usr/bin/python3 tests/integration/run.py --module "$top/mod_ftps.so" \
+    ${FTPS_TEST_ARGS:-} >"$log" 2>&1
+  cat "$log"
+  count_summary integration
 }
 
 # run_ktls_vm - test_ktls once more in a guest whose kernel has kernel TLS
@@ -97,15 +103,7 @@ run_ktls_vm() {
      echo "the guest kernel offers no tls ULP"; exit 1') >"$log" 2>&1
   sed 's/^/[kernel TLS guest] /' "$log"
   [ "$dir" = "$top" ] || rm -rf "$dir"
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-  if [ -z "$line" ]; then
-    echo "not ok - kernel TLS guest: no summary (see above)"
-    count 0 1
-    return
-  fi
-  p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
-  f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
-  count "$p" "$f"
+  count_summary "kernel TLS guest"
 }
 
 case "$what" in
