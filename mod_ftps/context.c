@@ -388,6 +388,35 @@ err:
   return NULL;
 }
 
+/* prebuild_chains - a certificate given without its chain gets one from
+ * the CA store (TLSCACertificateFile/Path): OpenSSL would otherwise build
+ * it in every handshake, a full X509_verify_cert() each time.  Built once
+ * here, with the same store and the same leniency (errors only cut the
+ * chain short), the handshake sends the same certificates. */
+static void prebuild_chains(SSL_CTX *ctx) {
+  X509 *current = SSL_CTX_get0_certificate(ctx);
+  int rc;
+
+  ERR_set_mark();
+  for (rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); rc == 1;
+       rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+    STACK_OF(X509) *chain = NULL;
+
+    if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 &&
+        chain == NULL) {
+      (void) SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR|
+        SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
+    }
+  }
+  ERR_pop_to_mark();
+
+  /* Leave the certificate that was current so. */
+  for (rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
+       rc == 1 && SSL_CTX_get0_certificate(ctx) != current;
+       rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+  }
+}
+
 SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
     int *what, int *index, struct ftps_error *err) {
   SSL_CTX *ctx;
@@ -417,6 +446,7 @@ SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
     SSL_CTX_free(ctx);
     return NULL;
   }
+  prebuild_chains(ctx);
   return ctx;
 }
 
