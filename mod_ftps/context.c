@@ -306,6 +306,12 @@ static int set_sessions(SSL_CTX *ctx, const struct ftps_context_props *props,
   } else {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 
+    /* One TLS 1.3 ticket after the control handshake, not OpenSSL's two:
+     * it is for a later control connection; each data command gets its
+     * own (see ftps_netio_ticket_before_data), and a ticket costs as much
+     * to make as a resumption. */
+    SSL_CTX_set_num_tickets(ctx, 1);
+
     /* TLSSessionTickets off: TLS <= 1.2 resumes by session ID only; with
      * SSL_OP_NO_TICKET, TLS 1.3 tickets become stateful references into
      * this process's cache (no cross-session resumption). */
