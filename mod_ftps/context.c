@@ -306,6 +306,12 @@ static int set_sessions(SSL_CTX *ctx, const struct ftps_context_props *props,
   } else {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 
+    /* One TLS 1.3 ticket after the control handshake, not OpenSSL's two:
+     * it is for a later control connection; each data command gets its
+     * own (see ftps_netio_ticket_before_data), and a ticket costs as much
+     * to make as a resumption. */
+    SSL_CTX_set_num_tickets(ctx, 1);
+
     /* TLSSessionTickets off: TLS <= 1.2 resumes by session ID only; with
      * SSL_OP_NO_TICKET, TLS 1.3 tickets become stateful references into
      * this process's cache (no cross-session resumption). */
@@ -388,27 +394,33 @@ err:
   return NULL;
 }
 
-/* build_chains - the chain of each certificate without one, built once
- * from the CA store as OpenSSL would build it at every handshake (the same
- * certificates are sent): a session no longer verifies its own certificate
- * (CPU, and private pages written by the store's lookups) */
-static void build_chains(SSL_CTX *ctx) {
+/* prebuild_chains - a certificate given without its chain gets one from
+ * the CA store (TLSCACertificateFile/Path): OpenSSL would otherwise build
+ * it in every handshake, a full X509_verify_cert() each time.  Built once
+ * here, with the same store and the same leniency (errors only cut the
+ * chain short), the handshake sends the same certificates. */
+static void prebuild_chains(SSL_CTX *ctx) {
+  X509 *current = SSL_CTX_get0_certificate(ctx);
   int rc;
 
+  ERR_set_mark();
   for (rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); rc == 1;
-      rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+       rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
     STACK_OF(X509) *chain = NULL;
 
-    if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && chain != NULL) {
-      continue;
+    if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 &&
+        chain == NULL) {
+      (void) SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR|
+        SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
     }
-
-    /* Errors are ignored as in the handshake's own building: the chain is
-     * whatever the store gave.  A failure leaves it to the handshake. */
-    (void) SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR|
-      SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
   }
-  ERR_clear_error();
+  ERR_pop_to_mark();
+
+  /* Leave the certificate that was current so. */
+  for (rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
+       rc == 1 && SSL_CTX_get0_certificate(ctx) != current;
+       rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+  }
 }
 
 SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
@@ -440,7 +452,7 @@ SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
     SSL_CTX_free(ctx);
     return NULL;
   }
-  build_chains(ctx);
+  prebuild_chains(ctx);
   return ctx;
 }
 

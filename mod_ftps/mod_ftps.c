@@ -245,21 +245,6 @@ static void announce_protected_data(cmd_rec *cmd) {
   destroy_pool(prot->pool);
 }
 
-/* refresh_ticket - TLS 1.3 clients use each session ticket once (OpenSSL
- * clients such as curl do), and data connections issue none (proftpd#959):
- * hand the client a fresh ticket on the control connection before every
- * transfer.  It travels with the next reply (150), which the client reads
- * before its data handshake.  This also renews tickets near expiry in long
- * sessions (proftpd#1931). */
-static void refresh_ticket(void) {
-  struct ftps_tls *tls = ftps_netio_ctrl_tls();
-
-  if (tls != NULL &&
-      ftps_tls_new_ticket(tls) < 0) {
-    ftps_log("control connection: %s", ftps_tls_error(tls));
-  }
-}
-
 /* limit_allows - <Limit AUTH PBSZ PROT CCC SSCN> in force where the session
  * is: the core leaves such checks to the module that handles the command */
 static int limit_allows(cmd_rec *cmd) {
@@ -313,7 +298,7 @@ MODRET ftps_any(cmd_rec *cmd) {
       int protect = ftps_sess_data_protected(&sess);
 
       if (protect) {
-        refresh_ticket();
+        ftps_netio_ticket_before_data();
         note_upload(cmd);
       }
       set_xfer_buffers(protect && is_file_xfer(cmd->argv[0]));
@@ -733,8 +718,12 @@ static int sess_start(void) {
 
 /* ftps_log_any - the command is answered and its data connection closed */
 MODRET ftps_log_any(cmd_rec *cmd) {
-  (void) cmd;
   (void) ftps_sendfile_allow(FALSE);
+  if (engine &&
+      ftps_sess_is_data_cmd(cmd->argv[0]) &&
+      ftps_sess_data_protected(&sess)) {
+    ftps_netio_ticket_after_data();
+  }
   ftps_netio_trim();
   return PR_DECLINED(cmd);
 }

@@ -25,6 +25,16 @@
 /* How long a close_notify may take to send before we give up on it. */
 #define NETIO_SHUTDOWN_TIMEOUT_MS 5000L
 
+/* How long the control connection must stay quiet after a transfer before
+ * its memory is given back: clients sending file after file would
+ * otherwise fault the same pages in again for every transfer. */
+#define NETIO_IDLE_TRIM_MS 100
+
+/* A ticket sent after a transfer serves the next data command if that
+ * comes within this time, or half the ticket's lifetime if that is
+ * shorter; later, a fresh one goes with its reply. */
+#define NETIO_TICKET_FRESH_MS 60000LL
+
 static pool *netio_pool = NULL;
 static pr_netio_t *prev_ctrl = NULL, *prev_data = NULL;
 static SSL_CTX *netio_ctx = NULL, *netio_client_ctx = NULL;
@@ -50,6 +60,10 @@ static int data_client_mode = FALSE;
 static int data_refused = FALSE;      /* the last data connection's TLS */
 static int data_released = FALSE;     /* a data TLS freed, memory not yet
                                        * given back */
+static int trim_armed = FALSE;        /* ...and its command answered */
+static int ticket_due = FALSE;        /* a protected data command ended */
+static long long ticket_sent = 0;     /* when the ticket for the next one
+                                       * went out; 0: none yet */
 
 static int data_kernel_tls = TRUE;     /* FTPSKernelTLS */
 
@@ -283,8 +297,69 @@ static pr_netio_stream_t *netio_reopen_cb(pr_netio_stream_t *nstrm, int fd,
   return prev_of(nstrm)->reopen(nstrm, fd, mode);
 }
 
+/* send_due_ticket - the ticket for the next data connection, sent while
+ * the client reads the last reply, so that neither its making nor its
+ * sending waits in the next command's reply */
+static void send_due_ticket(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
+  if (!ticket_due ||
+      tls == NULL) {
+    return;
+  }
+  ticket_due = FALSE;
+
+  if (ftps_tls_new_ticket(tls) < 0 ||
+      run_step(nstrm, tls, ftps_tls_send_queued,
+        now_ms() + NETIO_SHUTDOWN_TIMEOUT_MS) < 0) {
+    ftps_log("control connection: %s", ftps_tls_error(tls));
+    return;
+  }
+  ticket_sent = now_ms();
+}
+
+/* idle_trim - give a transfer's memory back once the control connection
+ * has been quiet for NETIO_IDLE_TRIM_MS; a command that comes sooner
+ * postpones it (the next quiet wait tries again) */
+static void idle_trim(int fd) {
+  struct pollfd pfd;
+
+  if (!trim_armed) {
+    return;
+  }
+
+  pfd.fd = fd;
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  if (poll(&pfd, 1, NETIO_IDLE_TRIM_MS) != 0) {
+    return;
+  }
+
+  trim_armed = FALSE;
+  data_released = FALSE;
+  (void) malloc_trim(0);
+}
+
+/* ctrl_idle_work - the control connection is about to wait for the next
+ * command; not during a transfer, whose ABOR checks poll it too */
+static void ctrl_idle_work(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
+  if (session.d != NULL ||
+      (session.sf_flags & SF_XFER)) {
+    return;
+  }
+
+  send_due_ticket(nstrm, tls);
+  if (tls == NULL ||
+      !ftps_tls_read_ready(tls)) {
+    idle_trim(nstrm->strm_fd);
+  }
+}
+
 static int netio_poll_cb(pr_netio_stream_t *nstrm) {
   struct ftps_tls *tls = tls_of(nstrm);
+
+  if (nstrm->strm_type == PR_NETIO_STRM_CTRL &&
+      nstrm->strm_mode == PR_NETIO_IO_RD) {
+    ctrl_idle_work(nstrm, tls);
+  }
 
   /* Bytes already inside the TLS layer: select() would not see them. */
   if (tls != NULL &&
@@ -813,11 +888,49 @@ int ftps_netio_ctrl_clear(struct ftps_error *err) {
 
 void ftps_netio_trim(void) {
   /* Not while the connection closes: the trim would hold its port (and
-   * a narrow PassivePorts range) a little longer. */
+   * a narrow PassivePorts range) a little longer.  Not at once either:
+   * see idle_trim. */
   if (data_released) {
-    data_released = FALSE;
-    (void) malloc_trim(0);
+    trim_armed = TRUE;
   }
+}
+
+/* ticket_fresh - 1 if the ticket sent after the last data command will
+ * still resume a data connection made now */
+static int ticket_fresh(struct ftps_tls *tls) {
+  long long window = NETIO_TICKET_FRESH_MS;
+  long lifetime = ftps_tls_session_lifetime(tls);
+
+  if (ticket_sent <= 0) {
+    return FALSE;
+  }
+  if (lifetime > 0 &&
+      (long long) lifetime * 500LL < window) {
+    window = (long long) lifetime * 500LL;
+  }
+  return now_ms() - ticket_sent < window;
+}
+
+void ftps_netio_ticket_before_data(void) {
+  int fresh = ticket_fresh(ctrl_conn.tls);
+
+  ticket_due = FALSE;
+  ticket_sent = 0;
+  if (fresh ||
+      ctrl_conn.tls == NULL) {
+    return;
+  }
+
+  /* None sent since the last transfer (the first one, a pipelined
+   * command), or a stale one: queue it, to go with the reply (150). */
+  if (ftps_tls_new_ticket(ctrl_conn.tls) < 0) {
+    ftps_log("control connection: %s", ftps_tls_error(ctrl_conn.tls));
+  }
+}
+
+void ftps_netio_ticket_after_data(void) {
+  ticket_due = ctrl_conn.tls != NULL;
+  ticket_sent = 0;
 }
 
 int ftps_netio_data_refused(void) {

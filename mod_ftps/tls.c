@@ -456,6 +456,29 @@ int ftps_tls_new_ticket(struct ftps_tls *tls) {
   return 0;
 }
 
+int ftps_tls_send_queued(struct ftps_tls *tls, int *want) {
+  int rc;
+
+  if (tls == NULL || want == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (tls->failed || tls->shutdown_sent) {
+    errno = EPIPE;
+    return -1;
+  }
+
+  /* A queued ticket puts the connection back "in init": the handshake
+   * machinery writes it out, without application data. */
+  ERR_clear_error();
+  errno = 0;
+  rc = SSL_do_handshake(tls->ssl);
+  if (rc == 1) {
+    return ftps_tls_flush(tls, want);
+  }
+  return classify(tls, rc, want, "cannot send a session ticket");
+}
+
 int ftps_tls_key_update(struct ftps_tls *tls, int both, int *want) {
   int rc;
 
@@ -521,6 +544,12 @@ SSL *ftps_tls_ssl(const struct ftps_tls *tls) {
 
 int ftps_tls_resumed(const struct ftps_tls *tls) {
   return tls != NULL ? SSL_session_reused(tls->ssl) : 0;
+}
+
+long ftps_tls_session_lifetime(const struct ftps_tls *tls) {
+  SSL_SESSION *sess = tls != NULL ? SSL_get0_session(tls->ssl) : NULL;
+
+  return sess != NULL ? SSL_SESSION_get_timeout(sess) : 0;
 }
 
 const char *ftps_tls_server_name(const struct ftps_tls *tls) {

@@ -38,9 +38,23 @@ int ftps_netio_ctrl_clear(struct ftps_error *err);
 
 /* ftps_netio_trim - after a command whose data connection had TLS: give
  * the connection's buffers (records read ahead, records gathered) back to
- * the system, not only to malloc, so that an idle session keeps none of a
- * transfer's memory */
+ * the system, not only to malloc, once the control connection has been
+ * quiet for a moment, so that an idle session keeps none of a transfer's
+ * memory */
 void ftps_netio_trim(void);
+
+/* ftps_netio_ticket_before_data - before a protected data command: TLS
+ * 1.3 clients use each session ticket once, and data connections issue
+ * none (proftpd#959), so the client must hold a fresh one for the data
+ * handshake.  Queues one to go with the next reply, unless one went out
+ * since the previous data command (ftps_netio_ticket_after_data) and is
+ * still fresh (proftpd#1931: tickets near expiry in long sessions). */
+void ftps_netio_ticket_before_data(void);
+
+/* ftps_netio_ticket_after_data - a protected data command is answered: the
+ * ticket for the next one is sent when the control connection next waits
+ * for a command, while the client reads this reply */
+void ftps_netio_ticket_after_data(void);
 
 /* ftps_netio_data_refused - 1 if the TLS of the last data connection was
  * refused (failed handshake, or no resumption of the control session) */

@@ -100,6 +100,11 @@ int ftps_tls_shutdown(struct ftps_tls *tls, int *want);
  * done: TLS 1.2 tickets and session IDs can be reused), or -1 */
 int ftps_tls_new_ticket(struct ftps_tls *tls);
 
+/* ftps_tls_send_queued - write out now what is queued for the peer (a
+ * ticket from ftps_tls_new_ticket) instead of with the next write: 0, or
+ * -1/EAGAIN with *want, -1 with another errno */
+int ftps_tls_send_queued(struct ftps_tls *tls, int *want);
+
 /* ftps_tls_key_update - one step of a TLS 1.3 key update (TLSRenegotiate):
  * new keys for what we send, and with both set, a request that the peer
  * renew its own (it answers with a KeyUpdate, which we must then read).
@@ -134,6 +139,10 @@ SSL *ftps_tls_ssl(const struct ftps_tls *tls);
 
 /* ftps_tls_resumed - 1 if the handshake resumed an earlier session */
 int ftps_tls_resumed(const struct ftps_tls *tls);
+
+/* ftps_tls_session_lifetime - seconds the connection's session (and the
+ * tickets it issues) stays resumable; 0 when unknown */
+long ftps_tls_session_lifetime(const struct ftps_tls *tls);
 
 /* ftps_tls_server_name - the SNI host name the client sent, or "" */
 const char *ftps_tls_server_name(const struct ftps_tls *tls);
