@@ -417,9 +417,8 @@ static void prebuild_chains(SSL_CTX *ctx) {
   ERR_pop_to_mark();
 
   /* Leave the certificate that was current so. */
-  for (rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
-       rc == 1 && SSL_CTX_get0_certificate(ctx) != current;
-       rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+  if (current != NULL) {
+    (void) SSL_CTX_select_current_cert(ctx, current);
   }
 }
 

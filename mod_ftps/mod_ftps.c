@@ -229,22 +229,6 @@ static void ctrl_protected(enum ftps_verdict verdict) {
     ftps_tls_cipher(tls), ftps_tls_resumed(tls) ? ", resumed" : "");
 }
 
-/* announce_protected_data - after AUTH SSL the data channel is protected
- * with no PROT command; mod_xfer learns of protection only from PROT, and
- * would otherwise send files with sendfile(2), in clear, onto the TLS data
- * connection.  Tell it as if "PROT P" had been accepted. */
-static void announce_protected_data(cmd_rec *cmd) {
-  cmd_rec *prot;
-
-  prot = pr_cmd_alloc(cmd->pool, 2, pstrdup(cmd->pool, C_PROT),
-    pstrdup(cmd->pool, "P"));
-  prot->arg = pstrdup(prot->pool, "P");
-  prot->cmd_class = CL_SEC;
-  prot->cmd_id = pr_cmd_get_id(C_PROT);
-  (void) pr_cmd_dispatch_phase(prot, POST_CMD, 0);
-  destroy_pool(prot->pool);
-}
-
 /* limit_allows - <Limit AUTH PBSZ PROT CCC SSCN> in force where the session
  * is: the core leaves such checks to the module that handles the command */
 static int limit_allows(cmd_rec *cmd) {
@@ -354,8 +338,11 @@ MODRET ftps_auth(cmd_rec *cmd) {
 
   ctrl_protected(verdict);
   (void) ftps_sni_switch(cmd->pool);
+  /* After AUTH SSL the data channel is protected with no PROT command;
+   * mod_xfer learns of protection only from PROT, and would otherwise send
+   * files with sendfile(2), in clear, onto the TLS data connection. */
   if (sess.flags & FTPS_SESS_FL_AUTH_SSL) {
-    announce_protected_data(cmd);
+    ftps_sendfile_forbid();
   }
   return PR_HANDLED(cmd);
 }
@@ -724,7 +711,6 @@ MODRET ftps_log_any(cmd_rec *cmd) {
       ftps_sess_data_protected(&sess)) {
     ftps_netio_ticket_after_data();
   }
-  ftps_netio_trim();
   return PR_DECLINED(cmd);
 }
 

@@ -60,7 +60,6 @@ static int data_client_mode = FALSE;
 static int data_refused = FALSE;      /* the last data connection's TLS */
 static int data_released = FALSE;     /* a data TLS freed, memory not yet
                                        * given back */
-static int trim_armed = FALSE;        /* ...and its command answered */
 static int ticket_due = FALSE;        /* a protected data command ended */
 static long long ticket_sent = 0;     /* when the ticket for the next one
                                        * went out; 0: none yet */
@@ -316,13 +315,17 @@ static void send_due_ticket(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
   ticket_sent = now_ms();
 }
 
-/* idle_trim - give a transfer's memory back once the control connection
- * has been quiet for NETIO_IDLE_TRIM_MS; a command that comes sooner
- * postpones it (the next quiet wait tries again) */
+/* idle_trim - give a transfer's buffers (records read ahead, records
+ * gathered) back to the system, not only to malloc, once the control
+ * connection has been quiet for NETIO_IDLE_TRIM_MS, so that an idle session
+ * keeps none of a transfer's memory; a command that comes sooner postpones
+ * it (the next quiet wait tries again).  Only between commands (see
+ * ctrl_idle_work): during one, the trim would hold a closing data
+ * connection's port, and a narrow PassivePorts range, a little longer. */
 static void idle_trim(int fd) {
   struct pollfd pfd;
 
-  if (!trim_armed) {
+  if (!data_released) {
     return;
   }
 
@@ -333,7 +336,6 @@ static void idle_trim(int fd) {
     return;
   }
 
-  trim_armed = FALSE;
   data_released = FALSE;
   (void) malloc_trim(0);
 }
@@ -409,28 +411,13 @@ static int key_update_own_step(struct ftps_tls *tls, int *want) {
 static void rekey(pr_netio_stream_t *nstrm, struct attached *conn) {
   const char *which = conn == &ctrl_conn ? "control" : "data";
 
-  /* OpenSSL 3.0 does not hand new keys to the kernel (tls13_update_key
-   * renews only its own cipher state): after a KeyUpdate the kernel would
-   * go on with the old keys, and the client could decrypt nothing more. */
-  if (ftps_tls_kernel_send(conn->tls)) {
-    ftps_log("%s connection: kernel TLS keys are not updated "
-      "(TLSRenegotiate data needs user-space TLS: FTPSKernelTLS off)", which);
-    conn->rekey.off = TRUE;
-    return;
-  }
-
   if (run_step(nstrm, conn->tls, conn == &ctrl_conn ?
       key_update_both_step : key_update_own_step,
       now_ms() + NETIO_SHUTDOWN_TIMEOUT_MS) < 0) {
-    if (errno == ENOTSUP) {
-      ftps_log("%s connection: %s keys are never renegotiated "
-        "(TLSRenegotiate applies to TLS 1.3)", which,
-        ftps_tls_protocol(conn->tls));
-
-    } else {
-      ftps_log("%s connection: TLS key update failed: %s", which,
-        ftps_tls_error(conn->tls));
-    }
+    /* ENOTSUP: this connection's keys cannot be updated (TLS 1.2, kernel
+     * TLS), and the reason says which. */
+    ftps_log("%s connection: %s%s", which, errno == ENOTSUP ? "" :
+      "TLS key update failed: ", ftps_tls_error(conn->tls));
     conn->rekey.off = TRUE;
     return;
   }
@@ -884,15 +871,6 @@ int ftps_netio_ctrl_clear(struct ftps_error *err) {
 
   release(&ctrl_conn);
   return res;
-}
-
-void ftps_netio_trim(void) {
-  /* Not while the connection closes: the trim would hold its port (and
-   * a narrow PassivePorts range) a little longer.  Not at once either:
-   * see idle_trim. */
-  if (data_released) {
-    trim_armed = TRUE;
-  }
 }
 
 /* ticket_fresh - 1 if the ticket sent after the last data command will

@@ -8,7 +8,10 @@
 static int allowed = FALSE;
 
 /* tell_xfer - hand mod_xfer's PROT handler "PROT <level>": 0, or -1 when
- * mod_xfer (or its handler) is not there */
+ * mod_xfer (or its handler) is not there.  Called directly, not through
+ * pr_cmd_dispatch_phase(), which would point session.curr_cmd_rec (and
+ * curr_cmd, curr_phase) at this short-lived command in the middle of the
+ * real one. */
 static int tell_xfer(const char *level) {
   module *m = pr_module_get("mod_xfer.c");
   cmdtable *tab;
@@ -38,23 +41,24 @@ static int tell_xfer(const char *level) {
   return 0;
 }
 
-int ftps_sendfile_allow(int kernel_send) {
-  int want = kernel_send ? TRUE : FALSE;
-
-  if (want == allowed) {
-    return allowed;
-  }
-
-  if (want) {
-    if (tell_xfer("C") == 0) {
-      allowed = TRUE;
-    }
-    return allowed;
-  }
-
-  /* Back to "protected".  Should mod_xfer have gone (it cannot, while a
-   * session runs), there is nothing left that could use sendfile. */
+void ftps_sendfile_forbid(void) {
+  /* Should mod_xfer be missing, there is nothing that could use
+   * sendfile. */
   (void) tell_xfer("P");
   allowed = FALSE;
+}
+
+int ftps_sendfile_allow(int kernel_send) {
+  if (!kernel_send) {
+    if (allowed) {
+      ftps_sendfile_forbid();
+    }
+    return FALSE;
+  }
+
+  if (!allowed &&
+      tell_xfer("C") == 0) {
+    allowed = TRUE;
+  }
   return allowed;
 }

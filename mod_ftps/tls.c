@@ -456,9 +456,23 @@ int ftps_tls_new_ticket(struct ftps_tls *tls) {
   return 0;
 }
 
-int ftps_tls_send_queued(struct ftps_tls *tls, int *want) {
+/* send_post_handshake - write out a queued post-handshake message (a
+ * ticket, a KeyUpdate): it puts the connection back "in init", and the
+ * handshake machinery sends it without application data.  0, or -1 as
+ * classify() says. */
+static int send_post_handshake(struct ftps_tls *tls, int *want,
+    const char *what) {
   int rc;
 
+  errno = 0;
+  rc = SSL_do_handshake(tls->ssl);
+  if (rc == 1) {
+    return ftps_tls_flush(tls, want);
+  }
+  return classify(tls, rc, want, what);
+}
+
+int ftps_tls_send_queued(struct ftps_tls *tls, int *want) {
   if (tls == NULL || want == NULL) {
     errno = EINVAL;
     return -1;
@@ -468,26 +482,30 @@ int ftps_tls_send_queued(struct ftps_tls *tls, int *want) {
     return -1;
   }
 
-  /* A queued ticket puts the connection back "in init": the handshake
-   * machinery writes it out, without application data. */
   ERR_clear_error();
-  errno = 0;
-  rc = SSL_do_handshake(tls->ssl);
-  if (rc == 1) {
-    return ftps_tls_flush(tls, want);
-  }
-  return classify(tls, rc, want, "cannot send a session ticket");
+  return send_post_handshake(tls, want, "cannot send a session ticket");
 }
 
 int ftps_tls_key_update(struct ftps_tls *tls, int both, int *want) {
-  int rc;
-
   if (tls == NULL || want == NULL) {
     errno = EINVAL;
     return -1;
   }
-  if (SSL_version(tls->ssl) != TLS1_3_VERSION ||
-      ftps_tls_kernel_send(tls)) {
+  if (SSL_version(tls->ssl) != TLS1_3_VERSION) {
+    snprintf(tls->reason, sizeof(tls->reason), "%s keys are never "
+      "renegotiated (TLSRenegotiate applies to TLS 1.3)",
+      SSL_get_version(tls->ssl));
+    errno = ENOTSUP;
+    return -1;
+  }
+
+  /* OpenSSL 3.0 does not hand new keys to the kernel (tls13_update_key
+   * renews only its own cipher state): after a KeyUpdate the kernel would
+   * go on with the old keys, and the peer could decrypt nothing more. */
+  if (ftps_tls_kernel_send(tls)) {
+    snprintf(tls->reason, sizeof(tls->reason), "kernel TLS keys are not "
+      "updated (TLSRenegotiate data needs user-space TLS: FTPSKernelTLS "
+      "off)");
     errno = ENOTSUP;
     return -1;
   }
@@ -509,13 +527,11 @@ int ftps_tls_key_update(struct ftps_tls *tls, int both, int *want) {
 
   /* Sends the KeyUpdate now, where the caller decided the keys are due,
    * rather than with whatever write comes next. */
-  errno = 0;
-  rc = SSL_do_handshake(tls->ssl);
-  if (rc == 1) {
-    tls->key_update_started = 0;
-    return 0;
+  if (send_post_handshake(tls, want, "TLS key update failed") < 0) {
+    return -1;
   }
-  return classify(tls, rc, want, "TLS key update failed");
+  tls->key_update_started = 0;
+  return 0;
 }
 
 int ftps_tls_read_ready(const struct ftps_tls *tls) {

@@ -36,13 +36,6 @@ int ftps_netio_ctrl_start(struct ftps_error *err);
  * session: the state of the stream is unknown). */
 int ftps_netio_ctrl_clear(struct ftps_error *err);
 
-/* ftps_netio_trim - after a command whose data connection had TLS: give
- * the connection's buffers (records read ahead, records gathered) back to
- * the system, not only to malloc, once the control connection has been
- * quiet for a moment, so that an idle session keeps none of a transfer's
- * memory */
-void ftps_netio_trim(void);
-
 /* ftps_netio_ticket_before_data - before a protected data command: TLS
  * 1.3 clients use each session ticket once, and data connections issue
  * none (proftpd#959), so the client must hold a fresh one for the data

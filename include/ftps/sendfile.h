@@ -1,5 +1,6 @@
 /*
- * ftps/sendfile.h - downloads by sendfile(2) where the kernel encrypts.
+ * ftps/sendfile.h - what mod_xfer knows of data protection: downloads by
+ * sendfile(2) only where the kernel encrypts.
  *
  * mod_xfer never uses sendfile under PROT P: it learns from each PROT
  * command (its POST_CMD handler) that the data channel is protected, and
@@ -21,5 +22,10 @@
  * 0 returns mod_xfer to "protected".  Returns the state now in force
  * (1: sendfile allowed); 0 also when mod_xfer is not loaded. */
 int ftps_sendfile_allow(int kernel_send);
+
+/* ftps_sendfile_forbid - tell mod_xfer the data channel is protected, as
+ * if "PROT P" had been accepted (after AUTH SSL, which protects it without
+ * a PROT command) */
+void ftps_sendfile_forbid(void);
 
 #endif /* FTPS_SENDFILE_H */

@@ -108,9 +108,11 @@ int ftps_tls_send_queued(struct ftps_tls *tls, int *want);
 /* ftps_tls_key_update - one step of a TLS 1.3 key update (TLSRenegotiate):
  * new keys for what we send, and with both set, a request that the peer
  * renew its own (it answers with a KeyUpdate, which we must then read).
- * 0 once the KeyUpdate is sent, -1/EAGAIN with *want, -1/ENOTSUP under
- * TLS 1.2 (which mod_ftps never renegotiates), -1 with another errno when
- * it cannot be sent.  Must not be called while a write waits for a retry. */
+ * 0 once the KeyUpdate is sent, -1/EAGAIN with *want, -1/ENOTSUP when
+ * this connection's keys cannot be updated (TLS 1.2, which mod_ftps never
+ * renegotiates; kernel TLS; ftps_tls_error says which), -1 with another
+ * errno when it cannot be sent.  Must not be called while a write waits
+ * for a retry. */
 int ftps_tls_key_update(struct ftps_tls *tls, int both, int *want);
 
 /* ftps_tls_close - a bidirectional TLS closure (CCC, RFC 4217 section 6):

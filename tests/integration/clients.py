@@ -129,6 +129,14 @@ def close_quietly(f):
             pass
 
 
+def reply_to(f, cmd):
+    """The server's reply to cmd, error replies included, as text."""
+    try:
+        return f.sendcmd(cmd)
+    except ftplib.Error as e:
+        return str(e)
+
+
 def retr_bytes(f, name):
     buf = []
     f.retrbinary("RETR " + name, buf.append)

@@ -25,6 +25,7 @@ user (same uid/gid, its own home) to the AuthUserFile.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -486,6 +487,20 @@ def tls_log_since(srv, mark):
             return f.read()
     except OSError:
         return ""
+
+
+TLS_LOG_RE = re.compile(r"\[(\d+)\]: (.*)$")
+
+
+def tls_messages(srv, mark):
+    """The TLSLog's messages since mark, as (pid, message) pairs: without
+    the date and the "mod_ftps/x.y[pid]: " prefix."""
+    out = []
+    for line in tls_log_since(srv, mark).splitlines():
+        m = TLS_LOG_RE.search(line)
+        if m:
+            out.append((m.group(1), m.group(2)))
+    return out
 
 
 def write_file(path, data=None, size=None):

@@ -523,9 +523,6 @@ def test_clientcert_ca_path_and_crl_path(ctx):
     assert_accepted(srv, "alice", what="CA and CRL paths: ")
 
 
-_tls_log_since = ftpsd.tls_log_since
-
-
 def test_clientcert_refusal_reason_in_tls_log(ctx):
     """README (TLSLog): refusals with their reason, OpenSSL's text.  A
     refused certificate is logged with why it was refused, not only
@@ -540,7 +537,7 @@ def test_clientcert_refusal_reason_in_tls_log(ctx):
         for v in ("1.2", "1.3"):
             mark = srv.log_mark()
             assert_refused(srv, who, v, "TLSLog reason: ")
-            log = _tls_log_since(srv, mark)
+            log = ftpsd.tls_log_since(srv, mark)
             assert re.search(reason, log), \
                 "%s, TLS %s refused: want the TLSLog to say %r, it says:\n%s" \
                 % (who or "no certificate", v, reason, log)

@@ -34,14 +34,12 @@ import threading
 import time
 
 import ftpsd
-from clients import (curl, describe, ftps, close_quietly, retr_bytes,
-                     s_client, context, ClientError)
-from ftpsd import sha256, sha256_file
+from clients import describe, ftps, close_quietly, retr_bytes, s_client
+from ftpsd import sha256_file
 
 RSA_TLS = {"TLSRSACertificateFile": "@rsa.crt",
            "TLSRSACertificateKeyFile": "@rsa.key"}
 DHE = "DHE-RSA-AES128-GCM-SHA256"
-LOG_RE = re.compile(r"\[(\d+)\]: (.*)$")
 
 
 # -- fixtures ----------------------------------------------------------------
@@ -163,17 +161,9 @@ def _line(out, pattern):
     return m.group(0) if m else None
 
 
-_tls_log_since = ftpsd.tls_log_since
-
-
 def _messages(srv, mark):
     """TLSLog messages since mark (without date and pid)."""
-    out = []
-    for line in _tls_log_since(srv, mark).splitlines():
-        m = LOG_RE.search(line)
-        if m:
-            out.append(m.group(2))
-    return out
+    return [m for _, m in ftpsd.tls_messages(srv, mark)]
 
 
 def _wait_log(srv, mark, pattern, timeout=10):

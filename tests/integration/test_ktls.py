@@ -12,6 +12,7 @@ module, to run this file on both kinds.  Either way the bytes must arrive
 intact, with curl (OpenSSL), lftp (GnuTLS) and Python ftplib.
 """
 
+import functools
 import io
 import os
 import socket
@@ -23,8 +24,10 @@ from ftpsd import sha256, tls_log_since
 TCP_ULP = 31
 
 
+@functools.lru_cache(maxsize=None)
 def kernel_offers_tls():
-    """Does this kernel accept the tls ULP on a TCP connection?"""
+    """Does this kernel accept the tls ULP on a TCP connection?  (Asked
+    once: the answer does not change while the suite runs.)"""
     lsock = socket.socket()
     try:
         lsock.bind(("127.0.0.1", 0))

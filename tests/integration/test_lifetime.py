@@ -14,20 +14,12 @@ from ftpsd import sha256
 
 LIFETIME = 3          # seconds, TLSSessionCache internal: LIFETIME
 PAST = LIFETIME + 2   # a pause longer than the lifetime
-LOG_RE = re.compile(r"\[(\d+)\]: (.*)$")
-
-
-_tls_log_since = ftpsd.tls_log_since
 
 
 def _data_lines(srv, mark):
     """TLSLog messages about data connections since mark."""
-    out = []
-    for line in _tls_log_since(srv, mark).splitlines():
-        m = LOG_RE.search(line)
-        if m and "data connection" in m.group(2):
-            out.append(m.group(2))
-    return out
+    return [m for _, m in ftpsd.tls_messages(srv, mark)
+            if "data connection" in m]
 
 
 def _retr_past_lifetime(ctx, version):

@@ -13,7 +13,6 @@ control connection's TLS session, for as long as the session lasts.
 import filecmp
 import ftplib
 import os
-import re
 import socket
 import ssl
 
@@ -24,27 +23,21 @@ from ftpsd import sha256, sha256_file
 
 N_CURL = 6
 CURL_TIMEOUT = 60
-LOG_RE = re.compile(r"\[(\d+)\]: (.*)$")
 
 
-_tls_log_since = ftpsd.tls_log_since
-
-
-def _by_pid(text):
-    """{pid: [messages]} of TLSLog lines."""
+def _by_pid(srv, mark):
+    """{pid: [messages]} of the TLSLog since mark."""
     out = {}
-    for line in text.splitlines():
-        m = LOG_RE.search(line)
-        if m:
-            out.setdefault(m.group(1), []).append(m.group(2))
+    for pid, msg in ftpsd.tls_messages(srv, mark):
+        out.setdefault(pid, []).append(msg)
     return out
 
 
 def _one_session(srv, mark, n, what):
     """The TLSLog since mark shows one FTP session (pid) with n resumed,
     protected data connections and nothing else."""
-    text = _tls_log_since(srv, mark)
-    pids = _by_pid(text)
+    text = ftpsd.tls_log_since(srv, mark)
+    pids = _by_pid(srv, mark)
     ctrl = [p for p, msgs in pids.items()
             if any(m.startswith("control connection protected") for m in msgs)]
     assert len(ctrl) == 1, "%s: want 1 control connection in TLSLog, got " \

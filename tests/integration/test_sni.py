@@ -27,9 +27,9 @@ import ssl
 import subprocess
 
 import ftpsd
-from clients import (Raw, ReusingFTP_TLS, StockFTP_TLS, context, expect,
-                     close_quietly, retr_bytes, run, describe, _feed,
-                     TIMEOUT)
+from clients import (Raw, ReusingFTP_TLS, context, expect,
+                     close_quietly, reply_to, retr_bytes, run, describe,
+                     _feed, TIMEOUT)
 from ftpsd import sha256
 
 NAMES = ("a.example", "b.example")
@@ -458,10 +458,7 @@ def test_sni_host_after_auth(ctx):
     for host, code in (("a.example", 220), ("b.example", 504)):
         f = sni_ftps(srv, "a.example", login=False, prot_p=False)
         try:
-            try:
-                resp = f.sendcmd("HOST " + host)
-            except ftplib.Error as e:
-                resp = str(e)
+            resp = reply_to(f, "HOST " + host)
             assert resp.startswith(str(code)), "SNI a.example, HOST %s " \
                 "after AUTH: expected %d, got %r" % (host, code, resp)
             f.login(srv.user, srv.password)
@@ -474,10 +471,7 @@ def test_sni_host_after_auth(ctx):
                            ("c.example", 504, DEFAULT)):
         f = sni_ftps(srv, sni, login=False, prot_p=False)
         try:
-            try:
-                resp = f.sendcmd("HOST a.example")
-            except ftplib.Error as e:
-                resp = str(e)
+            resp = reply_to(f, "HOST a.example")
             assert resp.startswith(str(code)), "SNI %s, HOST a.example " \
                 "after AUTH: expected %d, got %r" % (sni, code, resp)
             f.login(srv.user, srv.password)
@@ -511,10 +505,7 @@ def test_sni_ignore_sni(ctx):
             close_quietly(f)
     f = sni_ftps(srv, "a.example", login=False, prot_p=False)
     try:
-        try:
-            resp = f.sendcmd("HOST a.example")
-        except ftplib.Error as e:
-            resp = str(e)
+        resp = reply_to(f, "HOST a.example")
         assert resp.startswith("503"), "IgnoreSNI, SNI a.example, HOST " \
             "a.example after AUTH: expected 503, got %r" % resp
     finally:
@@ -683,10 +674,7 @@ def test_sni_vhost_tls_required(ctx):
         try:
             what = "SNI %s" % sni
             if key == "a.example":
-                try:
-                    resp = f.sendcmd("PROT C")
-                except ftplib.Error as e:
-                    resp = str(e)
+                resp = reply_to(f, "PROT C")
                 assert resp.startswith("534"), "%s (TLSRequired on): PROT " \
                     "C: expected 534, got %r" % (what, resp)
                 try:
@@ -726,10 +714,7 @@ def test_sni_vhost_tls_required_looser(ctx):
         close_quietly(f)
     f = sni_ftps(srv, None, prot_p=False)
     try:
-        try:
-            resp = f.sendcmd("PROT C")
-        except ftplib.Error as e:
-            resp = str(e)
+        resp = reply_to(f, "PROT C")
         assert resp.startswith("534"), "default (TLSRequired on): PROT C: " \
             "expected 534, got %r" % resp
     finally:

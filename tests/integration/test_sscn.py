@@ -20,9 +20,6 @@ CONNECTOR = {"TLSCACertificateFile": cert("selfsigned.pem")}
 LISTENER_EXTRA = ["TLSOptions NoSessionReuseRequired"]
 
 
-_tls_log_since = ftpsd.tls_log_since
-
-
 def _auth(srv):
     r = Raw(srv)
     expect(r.banner, 220, "banner")
@@ -153,7 +150,7 @@ def test_sscn_fxp_a_to_b(ctx):
     data, path, got_s, got_d = _fxp(a, b)
     _check_fxp_ok("FXP A->B", data, path, got_s, got_d)
     for (srv, mark), who in zip(marks, "AB"):
-        log = _tls_log_since(srv, mark)
+        log = ftpsd.tls_log_since(srv, mark)
         assert "data connection protected" in log, \
             "%s's TLSLog shows no protected data connection:\n%s" \
             % (who, log[-2000:])
@@ -197,7 +194,7 @@ def test_sscn_fxp_untrusted_peer_refused(ctx):
     assert not (os.path.exists(path) and
                 sha256_file(path) == sha256(data)), \
         "the copy completed despite the failed verification"
-    log = _tls_log_since(a, (0, 0))
+    log = ftpsd.tls_log_since(a, (0, 0))
     assert "certificate verify failed" in log, \
         "A's TLSLog does not say why:\n%s" % log[-2000:]
 
