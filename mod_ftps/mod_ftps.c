@@ -237,8 +237,8 @@ static int limit_allows(cmd_rec *cmd) {
   return dir_check(cmd->tmp_pool, cmd, G_NONE, (char *) dir, NULL) != 0;
 }
 
-/* note_upload - before STOR/APPE: what a refused data connection must
- * not damage (see deferstore.h) */
+/* note_upload - before STOR/APPE, protected or not: what a failed upload
+ * must not damage (see deferstore.h) */
 static void note_upload(cmd_rec *cmd) {
   char *path;
 
@@ -251,8 +251,7 @@ static void note_upload(cmd_rec *cmd) {
 
   path = dir_best_path(cmd->tmp_pool, cmd->arg);
   if (path != NULL) {
-    ftps_deferstore_expect(session.pool, path,
-      pr_cmd_cmp(cmd, PR_CMD_STOR_ID) == 0);
+    ftps_deferstore_expect(path, pr_cmd_cmp(cmd, PR_CMD_STOR_ID) == 0);
   }
 }
 
@@ -283,8 +282,8 @@ MODRET ftps_any(cmd_rec *cmd) {
 
       if (protect) {
         ftps_netio_ticket_before_data();
-        note_upload(cmd);
       }
+      note_upload(cmd);
       set_xfer_buffers(protect && is_file_xfer(cmd->argv[0]));
     }
     return PR_DECLINED(cmd);
@@ -434,6 +433,21 @@ MODRET ftps_prot(cmd_rec *cmd) {
 
   return answer(cmd, verdict, verdict == FTPS_NEED_SECURE_CTRL ? C_PROT :
     (cmd->argc > 1 ? (char *) cmd->argv[1] : ""));
+}
+
+/* ftps_post_upload - the upload succeeded: only now may an empty one
+ * replace the file's content (the 226 is not sent yet) */
+MODRET ftps_post_upload(cmd_rec *cmd) {
+  if (ftps_deferstore_succeeded() < 0) {
+    int xerrno = errno;
+
+    ftps_log("%s %s: the upload was empty, but the old content could not be "
+      "removed: %s", (char *) cmd->argv[0], cmd->arg, strerror(xerrno));
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s: the upload was empty, "
+      "but the old content could not be removed: %s", (char *) cmd->argv[0],
+      cmd->arg, strerror(xerrno));
+  }
+  return PR_DECLINED(cmd);
 }
 
 MODRET ftps_post_upload_err(cmd_rec *cmd) {
@@ -682,9 +696,13 @@ static int sess_start(void) {
   pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
   ftps_client_sess_init();
 
+  /* README promises that a failed upload loses nothing: a session that
+   * cannot keep the promise does not start. */
   if (ftps_deferstore_install(session.pool) < 0) {
-    pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": no deferred truncation of "
-      "overwritten uploads: %s", strerror(errno));
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": cannot add the FSIO layer "
+      "that keeps failed uploads from damaging files: %s; ending the "
+      "session", strerror(errno));
+    return -1;
   }
 
   if (sess_opts & FTPS_OPT_USE_IMPLICIT_SSL) {
@@ -722,6 +740,8 @@ static cmdtable ftps_cmdtab[] = {
   { CMD,      C_CCC,  G_NONE, ftps_ccc,       TRUE,  FALSE, CL_SEC,  NULL },
   { CMD,      "SSCN", G_NONE, ftps_sscn,      TRUE,  FALSE, CL_SEC,  NULL },
   { POST_CMD, C_PASS, G_NONE, ftps_post_pass, FALSE, FALSE, CL_NONE, NULL },
+  { POST_CMD, C_STOR, G_NONE, ftps_post_upload, FALSE, FALSE, CL_NONE, NULL },
+  { POST_CMD, C_APPE, G_NONE, ftps_post_upload, FALSE, FALSE, CL_NONE, NULL },
   { POST_CMD_ERR, C_STOR, G_NONE, ftps_post_upload_err, FALSE, FALSE, CL_NONE,
     NULL },
   { POST_CMD_ERR, C_APPE, G_NONE, ftps_post_upload_err, FALSE, FALSE, CL_NONE,
