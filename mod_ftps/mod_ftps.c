@@ -279,6 +279,17 @@ MODRET ftps_any(cmd_rec *cmd) {
   if (verdict == FTPS_OK) {
     if (ftps_sess_is_data_cmd(cmd->argv[0])) {
       int protect = ftps_sess_data_protected(&sess);
+      const char *reached;
+
+      /* A recursive or globbing listing in clear must not carry the names
+       * of a directory below whose TLSRequired demands data protection. */
+      if (!protect &&
+          (reached = ftps_policy_listing_reaches(cmd)) != NULL) {
+        ftps_log("%s %s refused: it would list %s, where TLSRequired "
+          "demands a protected data channel, in clear", (char *) cmd->argv[0],
+          cmd->arg != NULL ? cmd->arg : "", reached);
+        return answer(cmd, FTPS_NEED_DATA_TLS, NULL);
+      }
 
       if (protect) {
         ftps_netio_ticket_before_data();

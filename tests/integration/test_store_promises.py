@@ -280,7 +280,7 @@ def test_store_memory_flat(ctx):
     """Item 17: each protected STOR to a path that did not exist kept a copy
     of the path in the session pool (about 540 bytes, forever).  4000 such
     STORs of 200-character names must not grow the session by more than
-    256 KiB (the old code grew by about 550 KB)."""
+    256 KiB (the old code grew by about 1.1 MB)."""
     srv = ctx.server(shared=False)
     f = ftps(srv, version="1.2")
     try:
@@ -291,5 +291,79 @@ def test_store_memory_flat(ctx):
         grown = _rss_anon(pid) - before
         assert grown < 256 * 1024, \
             "4000 STORs grew the session by %d bytes" % grown
+    finally:
+        close_quietly(f)
+
+
+# -- listings that reach a protected directory --------------------------------
+
+CTRL = {"TLSRequired": "ctrl"}
+SECRET = "secret-name-%s.txt"
+
+
+def _listing_tree(srv):
+    """home/a.txt; secure/ (<Directory> TLSRequired on), vault/ (.ftpaccess
+    TLSRequired on) and open/open/ (no rule), each with a file whose name
+    must not travel in clear."""
+    srv.home_file("a.txt", b"a\n")
+    for sub in ("secure", "vault", "open", os.path.join("open", "deeper")):
+        d = os.path.join(srv.home, sub)
+        os.makedirs(d, 0o755, exist_ok=True)
+        os.chown(d, 65534, 65534)
+        srv.home_file(os.path.join(sub, SECRET % os.path.basename(sub)),
+                      b"x\n")
+    srv.home_file(os.path.join("vault", ".ftpaccess"), b"TLSRequired on\n")
+    os.chmod(os.path.join(srv.home, "vault", ".ftpaccess"), 0o644)
+
+
+def _listing(f, cmd):
+    lines = []
+    try:
+        f.retrlines(cmd, lines.append)
+    except ftplib.error_perm as e:
+        return str(e), lines
+    return "226", lines
+
+
+def test_listing_reaching_protected_dir_522(ctx):
+    """Item 7: under PROT C, LIST -R, LIST -R ., NLST */* (and friends)
+    from the parent listed the names in a directory whose TLSRequired
+    demands a protected data channel.  They get 522 now; listings that
+    reach no such directory still work in clear, and under PROT P all of
+    them list everything."""
+    srv = ctx.server(CTRL, extra=["<Directory ~/secure>", "  TLSRequired on",
+                                  "</Directory>"])
+    _listing_tree(srv)
+    f = ftps(srv, prot_p=False)
+    try:
+        f.voidcmd("PBSZ 0")
+        f.prot_c()
+        failures = []
+        for cmd in ("LIST -R", "LIST -R .", "NLST */*", "LIST -laR",
+                    "NLST -R", "LIST -R /", "LIST */*", "NLST s*/*",
+                    "NLST v*/*", "LIST -R open/..", "LIST -R s*"):
+            code, lines = _listing(f, cmd)
+            text = "\n".join(lines)
+            if not code.startswith("522"):
+                failures.append("%s: %s (%d lines%s)" % (
+                    cmd, code, len(lines), ", secret names listed"
+                    if "secret-name-secure" in text or
+                    "secret-name-vault" in text else ""))
+        assert not failures, "PROT C listings reaching a protected " \
+            "directory: " + "; ".join(failures)
+        for cmd, want in (("LIST -R open", "secret-name-deeper"),
+                          ("NLST o*/*", "secret-name-open"),
+                          ("NLST *", "secure"), ("LIST s*", "secure"),
+                          ("NLST *.txt", "a.txt"), ("LIST", "a.txt")):
+            code, lines = _listing(f, cmd)
+            assert code == "226" and want in "\n".join(lines), \
+                "PROT C %s (reaches no protected directory): %s %r" % (
+                    cmd, code, lines)
+        f.prot_p()
+        code, lines = _listing(f, "LIST -R")
+        text = "\n".join(lines)
+        assert code == "226" and "secret-name-secure" in text and \
+            "secret-name-vault" in text, "PROT P LIST -R: %s %r" % (code,
+                                                                   lines)
     finally:
         close_quietly(f)
