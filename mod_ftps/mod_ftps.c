@@ -446,9 +446,21 @@ MODRET ftps_prot(cmd_rec *cmd) {
     (cmd->argc > 1 ? (char *) cmd->argv[1] : ""));
 }
 
+/* is_upload - STOR or APPE, the uploads deferstore.c looks after */
+static int is_upload(cmd_rec *cmd) {
+  return pr_cmd_cmp(cmd, PR_CMD_STOR_ID) == 0 ||
+    pr_cmd_cmp(cmd, PR_CMD_APPE_ID) == 0;
+}
+
 /* ftps_post_upload - the upload succeeded: only now may an empty one
- * replace the file's content (the 226 is not sent yet) */
+ * replace the file's content.  A wildcard handler, so that it runs before
+ * the other modules' POST_CMD STOR handlers (mod_quotatab's size tally),
+ * and the 226 is not sent yet. */
 MODRET ftps_post_upload(cmd_rec *cmd) {
+  if (!is_upload(cmd)) {
+    return PR_DECLINED(cmd);
+  }
+
   if (ftps_deferstore_succeeded() < 0) {
     int xerrno = errno;
 
@@ -462,8 +474,9 @@ MODRET ftps_post_upload(cmd_rec *cmd) {
 }
 
 MODRET ftps_post_upload_err(cmd_rec *cmd) {
-  (void) cmd;
-  ftps_deferstore_failed();
+  if (is_upload(cmd)) {
+    ftps_deferstore_failed();
+  }
   return PR_DECLINED(cmd);
 }
 
@@ -751,11 +764,8 @@ static cmdtable ftps_cmdtab[] = {
   { CMD,      C_CCC,  G_NONE, ftps_ccc,       TRUE,  FALSE, CL_SEC,  NULL },
   { CMD,      "SSCN", G_NONE, ftps_sscn,      TRUE,  FALSE, CL_SEC,  NULL },
   { POST_CMD, C_PASS, G_NONE, ftps_post_pass, FALSE, FALSE, CL_NONE, NULL },
-  { POST_CMD, C_STOR, G_NONE, ftps_post_upload, FALSE, FALSE, CL_NONE, NULL },
-  { POST_CMD, C_APPE, G_NONE, ftps_post_upload, FALSE, FALSE, CL_NONE, NULL },
-  { POST_CMD_ERR, C_STOR, G_NONE, ftps_post_upload_err, FALSE, FALSE, CL_NONE,
-    NULL },
-  { POST_CMD_ERR, C_APPE, G_NONE, ftps_post_upload_err, FALSE, FALSE, CL_NONE,
+  { POST_CMD, C_ANY,  G_NONE, ftps_post_upload, FALSE, FALSE, CL_NONE, NULL },
+  { POST_CMD_ERR, C_ANY, G_NONE, ftps_post_upload_err, FALSE, FALSE, CL_NONE,
     NULL },
   { LOG_CMD,  C_ANY,  G_NONE, ftps_log_any,   FALSE, FALSE, CL_NONE, NULL },
   { LOG_CMD_ERR, C_ANY, G_NONE, ftps_log_any,   FALSE, FALSE, CL_NONE, NULL },

@@ -15,6 +15,7 @@ import time
 
 from clients import ftps, close_quietly, StockFTP_TLS
 
+CTRL = {"TLSRequired": "ctrl"}   # data protection left to PROT
 DAS = ["DeleteAbortedStores on"]
 HIDDEN = ["HiddenStores on", "DeleteAbortedStores on"]
 CONFIGS = (("default", []), ("DeleteAbortedStores", DAS),
@@ -94,7 +95,7 @@ def _refused_tls_simple(ctx, label, extra, cmd):
         close_quietly(f)
 
 
-def _cut_before_data(ctx, label, extra, name, old):
+def _cut_before_data(ctx, label, extra, name, old, cmd="STOR", rest=None):
     """Handshake completed, then the client closes without data and
     without close_notify: 426, and nothing lost."""
     srv = ctx.server(extra=extra)
@@ -103,11 +104,11 @@ def _cut_before_data(ctx, label, extra, name, old):
     f = ftps(srv)
     try:
         f.voidcmd("TYPE I")
-        conn, _ = f.ntransfercmd("STOR " + name)
+        conn, _ = f.ntransfercmd("%s %s" % (cmd, name), rest)
         _cut(conn)
         resp = _final(f)
         assert resp.startswith("426"), \
-            "STOR cut before data (%s): want 426, got %r" % (label, resp)
+            "%s cut before data (%s): want 426, got %r" % (cmd, label, resp)
         f.voidcmd("NOOP")
     finally:
         close_quietly(f)
@@ -120,6 +121,15 @@ def test_store_cut_before_data_keeps_file(ctx):
     for label, extra in CONFIGS:
         srv = _cut_before_data(ctx, label, extra, "keep.bin", OLD)
         _kept(srv, "keep.bin", "STOR cut before data (%s)" % label)
+        # APPE and a restarted STOR never truncate, but DeleteAbortedStores
+        # removed the whole file
+        srv = _cut_before_data(ctx, label, extra, "keep.bin", OLD, "APPE")
+        _kept(srv, "keep.bin", "APPE cut before data (%s)" % label)
+        if label != "HiddenStores":   # which refuses REST (501)
+            srv = _cut_before_data(ctx, label, extra, "keep.bin", OLD,
+                                   "STOR", rest=10)
+            _kept(srv, "keep.bin", "REST 10 + STOR cut before data (%s)"
+                  % label)
 
 
 def test_store_cut_before_data_new_file_not_left(ctx):
@@ -144,12 +154,13 @@ def _refusing_port():
 def test_store_port_refused_keeps_file(ctx):
     """Item 14b: the PORT target refuses the connection (425): the old file
     was truncated."""
-    for label, extra in CONFIGS:
-        srv = ctx.server(extra=extra)
+    for (label, extra), prot in [(c, p) for c in CONFIGS for p in "PC"]:
+        srv = ctx.server(CTRL, extra=extra)
         srv.home_file("keep.bin", OLD)
-        f = ftps(srv)
+        f = ftps(srv, prot_p=(prot == "P"))
         s = _refusing_port()
         try:
+            f.voidcmd("PROT " + prot)
             f.voidcmd("TYPE I")
             host, port = s.getsockname()
             f.voidcmd("PORT %s,%d,%d" % (host.replace(".", ","), port >> 8,
@@ -157,9 +168,10 @@ def test_store_port_refused_keeps_file(ctx):
             f.putcmd("STOR keep.bin")
             resp = _final(f)
             assert resp.startswith("425"), \
-                "STOR to a refusing PORT target (%s): %r" % (label, resp)
-            _kept(srv, "keep.bin", "STOR to a refusing PORT target (%s)"
-                  % label)
+                "STOR to a refusing PORT target (%s, PROT %s): %r" % (
+                    label, prot, resp)
+            _kept(srv, "keep.bin", "STOR to a refusing PORT target (%s, "
+                  "PROT %s)" % (label, prot))
         finally:
             s.close()
             close_quietly(f)
@@ -296,8 +308,6 @@ def test_store_memory_flat(ctx):
 
 
 # -- listings that reach a protected directory --------------------------------
-
-CTRL = {"TLSRequired": "ctrl"}
 SECRET = "secret-name-%s.txt"
 
 
@@ -365,5 +375,24 @@ def test_listing_reaching_protected_dir_522(ctx):
         assert code == "226" and "secret-name-secure" in text and \
             "secret-name-vault" in text, "PROT P LIST -R: %s %r" % (code,
                                                                    lines)
+    finally:
+        close_quietly(f)
+
+
+def test_listing_listoptions_recursive_522(ctx):
+    """ListOptions -R makes every LIST recursive: under PROT C a plain LIST
+    from the parent of a protected directory gets 522 too."""
+    srv = ctx.server(CTRL, extra=["<Directory ~/secure>", "  TLSRequired on",
+                                  "</Directory>", 'ListOptions "-R"'])
+    _listing_tree(srv)
+    f = ftps(srv, prot_p=False)
+    try:
+        f.prot_c()
+        code, lines = _listing(f, "LIST")
+        assert code.startswith("522"), \
+            "PROT C LIST with ListOptions -R: %s %r" % (code, lines)
+        code, lines = _listing(f, "LIST open")
+        assert code == "226" and "secret-name-deeper" in "\n".join(lines), \
+            "PROT C LIST open with ListOptions -R: %s %r" % (code, lines)
     finally:
         close_quietly(f)
