@@ -14,6 +14,7 @@ import ssl
 import time
 
 from clients import ftps, close_quietly, StockFTP_TLS
+from ftpsd import Skip
 
 CTRL = {"TLSRequired": "ctrl"}   # data protection left to PROT
 DAS = ["DeleteAbortedStores on"]
@@ -293,6 +294,9 @@ def test_store_memory_flat(ctx):
     of the path in the session pool (about 540 bytes, forever).  4000 such
     STORs of 200-character names must not grow the session by more than
     256 KiB (the old code grew by about 1.1 MB)."""
+    if os.environ.get("FTPS_DAEMON_PRELOAD"):
+        raise Skip("AddressSanitizer's quarantine keeps freed memory: the "
+                   "session's size says nothing there")
     srv = ctx.server(shared=False)
     f = ftps(srv, version="1.2")
     try:
