@@ -21,8 +21,9 @@ static struct {
   int arrived;                    /* a byte of the upload was written */
   int kept_fd;                    /* the target after its close, until the
                                    * command's outcome is known */
+  int kept_errno;                 /* why kept_fd is -1 */
   char path[PR_TUNABLE_PATH_MAX]; /* the target */
-} up = { FALSE, FALSE, 0, 0, FALSE, FALSE, -1, FALSE, FALSE, -1, "" };
+} up = { FALSE, FALSE, 0, 0, FALSE, FALSE, -1, FALSE, FALSE, -1, 0, "" };
 
 /* next_fs - the layer below ours that implements the callback at offset */
 static pr_fs_t *next_fs(size_t offset) {
@@ -117,14 +118,7 @@ static int defer_close(pr_fh_t *fh, int fd) {
      * that an empty upload that succeeds can still empty this very file. */
     if (up.deferred) {
       up.kept_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-      if (up.kept_fd < 0) {
-        ftps_log("upload of %s: cannot keep the file open: %s; it keeps its "
-          "old content whatever the outcome", up.path, strerror(errno));
-        pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": upload of %s: cannot keep "
-          "the file open: %s; it keeps its old content whatever the outcome",
-          up.path, strerror(errno));
-        up.deferred = FALSE;
-      }
+      up.kept_errno = errno;
     }
   }
   return next->close(fh, fd);
@@ -195,10 +189,15 @@ void ftps_deferstore_expect(const char *path, int overwrite) {
 int ftps_deferstore_succeeded(void) {
   int res = 0, xerrno = 0;
 
-  if (up.kept_fd >= 0 &&
-      up.deferred) {
-    res = ftruncate(up.kept_fd, 0);
-    xerrno = errno;
+  if (up.deferred) {
+    if (up.kept_fd < 0) {
+      res = -1;
+      xerrno = up.kept_errno;
+
+    } else if (ftruncate(up.kept_fd, 0) < 0) {
+      res = -1;
+      xerrno = errno;
+    }
   }
   ftps_deferstore_forget();
   errno = xerrno;
