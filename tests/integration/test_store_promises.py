@@ -9,10 +9,13 @@ demands a protected data channel."""
 import ftplib
 import io
 import os
+import shutil
 import socket
 import ssl
+import subprocess
 import time
 
+import ftpsd
 from clients import ftps, close_quietly, StockFTP_TLS
 from ftpsd import Skip
 
@@ -400,3 +403,63 @@ def test_listing_listoptions_recursive_522(ctx):
             "PROT C LIST open with ListOptions -R: %s %r" % (code, lines)
     finally:
         close_quietly(f)
+
+
+# -- quotas ------------------------------------------------------------------
+
+QUOTATAB = ("/usr/lib/proftpd/mod_quotatab.so",
+            "/usr/lib/proftpd/mod_quotatab_file.so")
+
+
+def _uploaded_bytes(tally):
+    out = subprocess.run(["ftpquota", "--show-records", "--type=tally",
+                          "--table-path=" + tally, "--units=B"],
+                         capture_output=True, text=True, timeout=30).stdout
+    for line in out.splitlines():
+        if "Uploaded bytes:" in line:
+            value = line.split(":", 1)[1].strip()
+            return 0.0 if value == "unlimited" else float(value)  # 0 shows so
+    raise AssertionError("no tally record: %r" % out)
+
+
+def test_store_empty_overwrite_quota_tally(ctx):
+    """The empty upload's truncation happens after the transfer: it must
+    come before mod_quotatab's POST_CMD STOR measures the file, whichever
+    module is loaded first (a STOR-named handler of ours ran after
+    mod_quotatab's when mod_quotatab was loaded later, and the tally kept
+    the old 10000 bytes)."""
+    if not all(os.path.exists(m) for m in QUOTATAB) or \
+            not shutil.which("ftpquota"):
+        raise Skip("mod_quotatab or ftpquota not installed")
+    for order in ("modules", "modules_after"):
+        srv = ftpsd.Server(ctx.module, tls=CTRL, **{order: QUOTATAB})
+        ctx.own.append(srv)
+        limit = os.path.join(srv.dir, "limit.tab")
+        tally = os.path.join(srv.dir, "tally.tab")
+        for args in (["--create-table", "--table-path=" + limit,
+                      "--type=limit"],
+                     ["--create-table", "--table-path=" + tally,
+                      "--type=tally"],
+                     ["--add-record", "--type=limit", "--table-path=" + limit,
+                      "--name=" + srv.user, "--quota-type=user",
+                      "--bytes-upload=100", "--units=Mb",
+                      "--limit-type=hard"]):
+            subprocess.run(["ftpquota"] + args, check=True, timeout=30,
+                           capture_output=True)
+        for path in (limit, tally):
+            os.chmod(path, 0o666)
+        srv.append_conf(["QuotaEngine on", "QuotaLimitTable file:" + limit,
+                         "QuotaTallyTable file:" + tally])
+        srv.start()
+        f = ftps(srv)
+        try:
+            f.storbinary("STOR q.bin", io.BytesIO(b"x" * 10000))
+            assert _uploaded_bytes(tally) == 10000, "tally after 10000 bytes"
+            f.storbinary("STOR q.bin", io.BytesIO(b""))
+            assert _content(srv, "q.bin") == b"", "empty STOR: q.bin not empty"
+            got = _uploaded_bytes(tally)
+            assert got == 0, "mod_quotatab (%s mod_ftps) counts %d bytes " \
+                "after an empty overwrite, want 0" % (
+                    "before" if order == "modules" else "after", got)
+        finally:
+            close_quietly(f)
