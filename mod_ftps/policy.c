@@ -2,7 +2,6 @@
  * policy.c - which TLSRequired governs a command (ftps/policy.h).
  */
 #include "ftps/policy.h"
-#include "ftps/log.h"
 #include "ftps/session.h"
 
 /* How far a listing's reach is checked (mod_ls's recursion has no limit
@@ -14,7 +13,7 @@
 /* A walk below a listing's starting point. */
 struct reach {
   cmd_rec *cmd;
-  pr_table_t *seen;             /* "dev:ino" of the directories looked at */
+  pr_table_t *seen;             /* "dev:ino:depth:pattern" looked at */
   unsigned int level;           /* below the starting point */
   const char *found;            /* the first that requires data TLS */
 };
@@ -113,6 +112,27 @@ static int dir_requires_data(cmd_rec *cmd, const char *dir) {
     found->data == FTPS_DATA_REQUIRED;
 }
 
+/* first_visit - 1 if the directory st was not yet looked at this way (each
+ * directory once for each way it is reached: symbolic links may loop), 0
+ * if it was, -1 past FTPS_POLICY_MAX_DIRS directories */
+static int first_visit(struct reach *r, const struct stat *st,
+    const char *pattern, unsigned int depth) {
+  char buf[80], *key;
+
+  pr_snprintf(buf, sizeof(buf), "%lu:%lu:%u:", (unsigned long) st->st_dev,
+    (unsigned long) st->st_ino, depth);
+  key = pstrcat(r->cmd->tmp_pool, buf, pattern != NULL ? pattern : "", NULL);
+  if (pr_table_get(r->seen, key, NULL) != NULL) {
+    return 0;
+  }
+
+  if (pr_table_count(r->seen) >= FTPS_POLICY_MAX_DIRS) {
+    return -1;
+  }
+  (void) pr_table_add(r->seen, key, "", 1);
+  return 1;
+}
+
 /* walk - look at dir and below it: at the directories whose names match
  * the glob components in pattern (NULL: none left), then at depth levels
  * more (UINT_MAX: all; symbolic links followed, as a glob or ShowSymlinks
@@ -122,7 +142,7 @@ static int walk(struct reach *r, const char *dir, const char *pattern,
   struct dirent *ent;
   struct stat st;
   void *dh;
-  char *comp = NULL, *key, buf[80];
+  char *comp = NULL;
   const char *next = NULL;
   int res = 0;
 
@@ -130,26 +150,22 @@ static int walk(struct reach *r, const char *dir, const char *pattern,
     return 0;
   }
 
-  /* Each directory once for each way it is reached: symbolic links may
-   * loop. */
-  pr_snprintf(buf, sizeof(buf), "%lu:%lu:%u:", (unsigned long) st.st_dev,
-    (unsigned long) st.st_ino, depth);
-  key = pstrcat(r->cmd->tmp_pool, buf, pattern != NULL ? pattern : "", NULL);
-  if (pr_table_get(r->seen, key, NULL) != NULL) {
+  res = first_visit(r, &st, pattern, depth);
+  if (res == 0) {
     return 0;
   }
 
-  if (pr_table_count(r->seen) >= FTPS_POLICY_MAX_DIRS ||
+  if (res < 0 ||
       r->level > FTPS_POLICY_MAX_DEPTH) {
     r->found = "(a tree too large or too deep to be checked)";
     return 1;
   }
-  (void) pr_table_add(r->seen, key, "", 1);
 
   if (dir_requires_data(r->cmd, dir)) {
     r->found = pstrdup(r->cmd->tmp_pool, dir);
     return 1;
   }
+  res = 0;
 
   /* mod_ls lists what a glob's last component matches, not the content
    * of the directories it matches (unless -R). */

@@ -463,3 +463,33 @@ def test_store_empty_overwrite_quota_tally(ctx):
                     "before" if order == "modules" else "after", got)
         finally:
             close_quietly(f)
+
+
+def test_listing_symlink_loop_terminates(ctx):
+    """The reach check follows symbolic links (a glob or ShowSymlinks off
+    would): a link back to its parent must neither hang nor refuse a PROT C
+    LIST -R where nothing is protected, and a link into the protected
+    directory must be refused."""
+    srv = ctx.server(CTRL, extra=["<Directory ~/secure>", "  TLSRequired on",
+                                  "</Directory>"])
+    _listing_tree(srv)
+    other = os.path.join(srv.home, "open", "deeper")
+    loop = os.path.join(other, "loop")
+    if not os.path.islink(loop):
+        os.symlink("..", loop)
+    f = ftps(srv, prot_p=False)
+    try:
+        f.prot_c()
+        code, lines = _listing(f, "LIST -R open")
+        os.unlink(loop)
+        assert code == "226", "PROT C LIST -R open with a loop: %s" % code
+        link = os.path.join(srv.home, "open", "to-secure")
+        os.symlink("../secure", link)
+        try:
+            code, lines = _listing(f, "NLST o*/*/*")
+            assert code.startswith("522"), \
+                "PROT C NLST through a link to secure/: %s %r" % (code, lines)
+        finally:
+            os.unlink(link)
+    finally:
+        close_quietly(f)
