@@ -350,7 +350,7 @@ class Session:
                              suppress_ragged_eofs=False)
 
     def xfer(self, cmd, how="resume", upload=None, cut=False, who=None,
-             serve=None, abor_after=None, port=None, rest=True):
+             serve=None, abor_after=None, port=None, rest=True, late=False):
         """One data command over PASV (port=closed port: PORT to it).
         how: resume (this session), full (a fresh handshake presenting
         who's certificate), other (another FTP session's TLS session),
@@ -359,7 +359,9 @@ class Session:
         serve; under SSCN ON, resume means a peer the daemon trusts, full
         and other one it does not.
         upload: bytes to send (cut: then close TCP without close_notify).
-        abor_after: send ABOR after that many downloaded bytes."""
+        abor_after: send ABOR after that many downloaded bytes.  late:
+        read a download only after its final reply (a slow reader: what
+        the daemon called complete must still arrive, whole)."""
         r = self.r
         if self.feature == "sscn" and serve is None and how in (
                 "resume", "full", "other"):
@@ -380,12 +382,18 @@ class Session:
             if sock:
                 sock.close()
             return Res(pre, b"", pre, None)
-        got, end, d = b"", None, sock
+        got, end, d, final = b"", None, sock, None
         try:
             d = self._wrap(sock, how, who, serve)
-            if how == "plain":
+            if how == "plain" and upload is None:
+                # what arrives unasked (plaintext?), then plaintext that
+                # ends the daemon's wait for a handshake
+                got = _listen(d, 2)
                 d.sendall(b"PLAIN TEXT, NOT TLS\r\n")
-            if upload is None:
+                more, end = _drain(d, r, None)
+                got += more
+            elif upload is None:
+                final = _reply(r) if late else None
                 got, end = _drain(d, r, abor_after)
             else:
                 d.sendall(upload)
@@ -399,7 +407,7 @@ class Session:
             end = end or "error: %s" % e
         finally:
             d.close()
-        final = _reply(r)
+        final = final or _reply(r)
         # ABOR gets its own reply after the transfer's (426 or 226)
         abor = _reply(r) if abor_after is not None and final[0] else None
         return Res(pre, got, final, end, abor)
@@ -410,6 +418,21 @@ def _reply(r):
         return r.reply()
     except (EOFError, OSError) as e:
         return 0, "control connection ended (%s)" % e
+
+
+def _listen(d, secs):
+    """What d delivers within secs (until EOF)."""
+    got = b""
+    d.settimeout(secs)
+    try:
+        while True:
+            chunk = d.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except (socket.timeout, OSError):
+        pass
+    return got
 
 
 def _drain(d, r, abor_after):
@@ -600,10 +623,18 @@ def p_truncation(s, cell):
          "426", res)
     data = os.urandom(1 << 20)
     s.put("d.bin", data)
-    res = s.xfer("RETR d.bin", serve=TRUSTED_T if s.feature == "sscn" else None)
+    res = s.xfer("RETR d.bin")
     want(res.final[0] == 226 and res.end == "notify" and
          res.got == data[s.rest or 0:], cell, "RETR: want 226, the file "
          "and close_notify", res)
+    if s.feature == "sscn":
+        # a peer that sends TLS 1.3 tickets, as most servers do, and reads
+        # once the daemon has answered 226
+        res = s.xfer("RETR d.bin", serve=TRUSTED_T, late=True)
+        want(res.final[0] != 226 or (res.end == "notify" and res.got ==
+                                     data), cell, "RETR to a TLS server "
+             "that sent session tickets, read after the final reply: 226 "
+             "but not the whole file with close_notify", res)
 
 
 def p_upload(s, cell):
@@ -627,7 +658,8 @@ def p_upload(s, cell):
              % (what, codes, None if now is None else len(now)), res)
     new = os.urandom(5000)
     res = s.xfer("STOR keep.bin", upload=new)
-    exp = old[:s.rest] + new if s.rest else new
+    # REST + STOR writes over the old bytes in place (as plain FTP does)
+    exp = old[:s.rest] + new + old[s.rest + len(new):] if s.rest else new
     want(res.final[0] == 226 and content(path) == exp, cell,
          "a successful STOR: want 226 and the new content", res)
 
@@ -725,7 +757,7 @@ def c_truncation_abor(ctx, cell):
 
 def c_upload_abor(ctx, cell):
     """ABOR of a STOR over an existing file before any byte was sent
-    leaves the file as it was."""
+    leaves the file as it was (426 and 226, in either order)."""
     srv = make_server(ctx, "upload", "abor")
     s = Session(ctx, srv, "abor")
     old = MARK + os.urandom(100000)
@@ -737,11 +769,15 @@ def c_upload_abor(ctx, cell):
         assert pre[0] == 150, "%s: STOR: %r" % (cell, pre)
         d = s.tctx.wrap_socket(d, server_hostname="localhost",
                                session=s.session)
+        # as a client that gives up: ABOR, and its end of the data
+        # connection closed (ProFTPD reads ABOR once the data ends)
         s.r.send("ABOR\r\n")
-        replies = [_reply(s.r), _reply(s.r)]
     finally:
         d.close()
+    replies = [_reply(s.r), _reply(s.r)]
     now = content(path)
+    assert {c for c, _ in replies} == {426, 226}, "%s: ABOR of a STOR: " \
+        "want 426 and 226, got %r" % (cell, replies)
     assert now == old, "%s: ABOR of a STOR before any byte (replies %r): " \
         "keep.bin has %s bytes, want the old %d" % (
             cell, replies, None if now is None else len(now), len(old))
