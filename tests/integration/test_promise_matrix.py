@@ -335,12 +335,16 @@ class Session:
         o.close()
         return sess
 
-    def _wrap(self, sock, how, who, serve):
+    def _wrap(self, sock, how, who, serve, via):
         if serve:
             return sctx(serve).wrap_socket(sock, server_side=True,
                                            suppress_ragged_eofs=False)
         if how in ("plain", "clear"):
             return sock
+        if how == "foreign":
+            return via[0].wrap_socket(sock, server_hostname="localhost",
+                                      session=via[1],
+                                      suppress_ragged_eofs=False)
         if how == "full":
             c, sess = cctx(self.version, who), None
         else:
@@ -350,12 +354,14 @@ class Session:
                              suppress_ragged_eofs=False)
 
     def xfer(self, cmd, how="resume", upload=None, cut=False, who=None,
-             serve=None, abor_after=None, port=None, rest=True, late=False):
+             serve=None, abor_after=None, port=None, rest=True, late=False,
+             via=None):
         """One data command over PASV (port=closed port: PORT to it).
         how: resume (this session), full (a fresh handshake presenting
         who's certificate), other (another FTP session's TLS session),
         plain (no TLS: plaintext is sent, whatever arrives is kept), clear
-        (no TLS, for PROT C).  serve: act as the TLS server presenting
+        (no TLS, for PROT C), foreign (via=(context, session) of another
+        client).  serve: act as the TLS server presenting
         serve; under SSCN ON, resume means a peer the daemon trusts, full
         and other one it does not.
         upload: bytes to send (cut: then close TCP without close_notify).
@@ -384,7 +390,7 @@ class Session:
             return Res(pre, b"", pre, None)
         got, end, d, final = b"", None, sock, None
         try:
-            d = self._wrap(sock, how, who, serve)
+            d = self._wrap(sock, how, who, serve, via)
             if how == "plain" and upload is None:
                 # what arrives unasked (plaintext?), then plaintext that
                 # ends the daemon's wait for a handshake
@@ -526,6 +532,13 @@ def p_clientcert(s, cell):
         res = s.xfer("RETR c.bin", "full", who=who)
         want(res.final[0] == 425 and not res.got, cell, "RETR, data "
              "connection with %s certificate: want 425" % name, res)
+    bctx = cctx(s.version, BOB)
+    o = open_ctl(s.srv, "explicit" if s.feature in ("sni", "peruser", "ccc")
+                 else s.feature, bctx, sni=None)
+    res = s.xfer("RETR c.bin", "foreign", via=(bctx, o.sock.session))
+    o.close()
+    want(res.final[0] == 425 and not res.got, cell, "RETR, data connection "
+         "resuming bob's FTP session: want 425", res)
     assert not logs_in(s.srv, s.feature, cctx(s.version)), \
         "%s: a control connection without a certificate logged in" % cell
 
@@ -611,6 +624,25 @@ def p_noplain(s, cell):
     if s.feature == "ccc":
         expect(s.r.cmd("AUTH TLS"), 534, "%s: AUTH after CCC" % cell)
     plaintext_after_auth(s.srv, s.feature, cell)
+    if s.feature not in ("implicit", "peruser"):
+        injected_before_tls(s, cell)
+
+
+def injected_before_tls(s, cell):
+    """USER sent in clear in the same packet as AUTH TLS (a man in the
+    middle's injection) is discarded, not executed under TLS."""
+    r = Ctl(s.srv, cctx(s.version), sni=VHOST if s.feature == "sni"
+            else "localhost")
+    try:
+        r.send("AUTH TLS\r\nUSER %s\r\n" % s.srv.user)
+        expect(r.reply(), 234, "%s: AUTH TLS" % cell)
+        r.buf = b""        # the plaintext reply to USER, if one came
+        r.starttls()
+        code, text = r.cmd("PASS " + s.srv.password)
+        assert code == 503, "%s: USER injected in clear before the " \
+            "handshake was executed: PASS got %r" % (cell, text)
+    finally:
+        r.close()
 
 
 def p_truncation(s, cell):
@@ -621,6 +653,12 @@ def p_truncation(s, cell):
     res = s.xfer("STOR t.bin", upload=os.urandom(300000), cut=True)
     want(res.final[0] == 426, cell, "STOR cut without close_notify: want "
          "426", res)
+    if s.feature in ("hidden", "delaborted"):
+        # the cut upload must not stand under its name as if complete
+        now = content(os.path.join(s.home, "t.bin"))
+        want(now is None and not leftovers(s.home), cell, "a cut STOR "
+             "under %s: want no t.bin (it has %s bytes)" % (
+                 s.feature, None if now is None else len(now)), res)
     data = os.urandom(1 << 20)
     s.put("d.bin", data)
     res = s.xfer("RETR d.bin")
@@ -717,6 +755,22 @@ def c_clientcert_ticket(ctx, cell, version):
         "default server, resumed with SNI %s (TLSVerifyClient on), " \
         "logged in the vhost's user without a certificate" % (
             cell, version, VHOST)
+    # the same vhost chosen by HOST (RFC 7151) before AUTH, without SNI
+    r = Ctl(srv, tctx, sni=None)
+    try:
+        expect(r.cmd("HOST " + VHOST), 220, "%s: HOST" % cell)
+        expect(r.cmd("AUTH TLS"), 234, "%s: AUTH TLS" % cell)
+        r.starttls(session=sess)
+        code, text = r.cmd("USER bonly")
+        if code == 331:
+            code, text = r.cmd("PASS bpass")
+    except (ssl.SSLError, OSError, EOFError):
+        code, text = 0, "refused"
+    finally:
+        r.close()
+    assert code not in (230, 232), "%s: TLS %s: HOST %s, then a session " \
+        "of the default server resumed: the vhost's user logged in without " \
+        "a certificate" % (cell, version, VHOST)
 
 
 def c_required_ccc(ctx, cell):
@@ -783,7 +837,34 @@ def c_upload_abor(ctx, cell):
             cell, replies, None if now is None else len(now), len(old))
 
 
+def c_clientcert_sighup(ctx, cell):
+    """A restart turns TLSVerifyClient on: sessions resumed from before it
+    (TLS 1.2 and 1.3) do not log in without a certificate; the generic
+    probe then runs in a session opened after the restart (one opened
+    before keeps the configuration it started with)."""
+    srv = make_server(ctx, "binding", "sighup")
+    old = {}
+    for v in ("1.2", "1.3"):
+        t = cctx(v)
+        r = open_ctl(srv, "explicit", t)
+        old[v] = (t, r.sock.session)
+        r.close()
+    srv.append_conf(["%s %s" % kv for kv in VERIFY_ON.items()] +
+                    ["TLSOptions NoSessionReuseRequired"])
+    sighup(srv)
+    s = Session(ctx, srv, "explicit", who=ALICE)
+    try:
+        for v, (t, sess) in sorted(old.items()):
+            assert not logs_in(srv, "explicit", t, session=sess), \
+                "%s: TLS %s: a session from before the restart logged in " \
+                "without a certificate under TLSVerifyClient on" % (cell, v)
+        p_clientcert(s, cell)
+    finally:
+        s.r.close()
+
+
 CUSTOM = {
+    ("clientcert", "sighup"): c_clientcert_sighup,
     ("clientcert", "sni"): c_clientcert_sni,
     ("clientcert", "tls12"): lambda ctx, c: c_clientcert_ticket(ctx, c, "1.2"),
     ("clientcert", "tls13"): lambda ctx, c: c_clientcert_ticket(ctx, c, "1.3"),
