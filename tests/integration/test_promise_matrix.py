@@ -775,7 +775,9 @@ def c_clientcert_ticket(ctx, cell, version):
 
 def c_required_ccc(ctx, cell):
     """After CCC (TLSRequired auth), PROT cannot drop the protection, and
-    <Directory> TLSRequired on (ctrl+data) refuses what names it."""
+    <Directory> TLSRequired on (ctrl+data) refuses the commands that name
+    it, control commands (STAT, SIZE, MKD) as well as transfers; a refusal
+    leaves the session able to go on elsewhere."""
     srv = make_server(ctx, "required", "ccc")
     s = Session(ctx, srv, "ccc")
     secret = "secret-%s.txt" % os.urandom(4).hex()
@@ -783,6 +785,19 @@ def c_required_ccc(ctx, cell):
     a = os.urandom(3000)
     s.put("a.txt", a)
     expect(s.r.cmd("PROT C"), 503, "%s: PROT C after CCC" % cell)
+    # control commands that name secure/ over the now clear control
+    # connection: refused, nothing of secure/ in the reply, and the
+    # session is not left stuck in secure/'s rule (PWD still works)
+    for cmd in ("STAT secure", "SIZE secure/" + secret, "MKD secure/new"):
+        code, text = s.r.cmd(cmd)
+        assert code >= 500 and secret not in text, "%s: %s with the " \
+            "control channel in clear: want a refusal (TLSRequired on " \
+            "there), got %r" % (cell, cmd, text)
+        code, text = s.r.cmd("PWD")
+        assert code == 257, "%s: PWD in home after %s: want 257, got %r" \
+            % (cell, cmd, text)
+    assert not os.path.exists(os.path.join(s.home, "secure", "new")), \
+        "%s: MKD secure/new in clear created it" % cell
     for cmd in ("RETR secure/" + secret, "LIST secure"):
         res = s.xfer(cmd)
         want(res.final[0] >= 500 and MARK not in res.got and
