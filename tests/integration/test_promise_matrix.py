@@ -36,7 +36,7 @@ import time
 
 import ftpsd
 from clients import Raw, context, expect
-from ftpsd import cert, sha256
+from ftpsd import cert
 
 PROMISES = ("binding", "clientcert", "required", "noplain", "truncation",
             "upload")
@@ -81,7 +81,6 @@ EVE = (cert("client-untrusted.crt"), cert("client-untrusted.key"))
 TRUSTED = (cert("selfsigned.pem"), None)
 TRUSTED_T = TRUSTED + ("tickets",)
 VERIFY_ON = {"TLSVerifyClient": "on", "TLSCACertificateFile": cert("ca.pem")}
-CERT_AUTH = "AuthOrder mod_auth_file.c mod_ftps.c"
 VHOST = "b.example"
 
 
@@ -773,6 +772,39 @@ def c_clientcert_ticket(ctx, cell, version):
         "a certificate" % (cell, version, VHOST)
 
 
+def c_clientcert_peruser(ctx, cell):
+    """TLSUserName CommonName with TLSVerifyClient optional and
+    AllowPerUser (so logins in clear are possible): user alice logs in
+    with any password only with alice's verified certificate; not in
+    clear, not without a certificate, not with bob's."""
+    srv = ctx.server({"TLSRequired": "off", "TLSVerifyClient": "optional",
+                      "TLSCACertificateFile": cert("ca.pem"),
+                      "TLSUserName": "CommonName",
+                      "TLSOptions": "AllowPerUser"}, start=False,
+                     shared=False)
+    srv.replace_conf("AuthOrder", "AuthOrder mod_auth_file.c mod_ftps.c")
+    srv.add_user("alice", "alicepw")
+    srv.cell_home = srv.home
+    srv.start()
+    r = Ctl(srv, None)
+    try:
+        code, text = r.cmd("USER alice")
+        if code == 331:
+            code, text = _reply_or_eof(r, "PASS wrong")
+        assert code not in (230, 232), "%s: alice with a wrong password " \
+            "in clear: logged in (%r)" % (cell, text)
+    finally:
+        r.close()
+    for v in ("1.2", "1.3"):
+        for name, who, ok in (("no", None, False), ("bob's", BOB, False),
+                              ("alice's", ALICE, True)):
+            got = logs_in(srv, "explicit", cctx(v, who), user="alice",
+                          password="wrong")
+            assert got == ok, "%s: TLS %s, %s certificate, USER alice, a " \
+                "wrong password: want %s" % (cell, v, name,
+                                             "a login" if ok else "530")
+
+
 def c_required_ccc(ctx, cell):
     """After CCC (TLSRequired auth), PROT cannot drop the protection, and
     <Directory> TLSRequired on (ctrl+data) refuses the commands that name
@@ -880,6 +912,7 @@ def c_clientcert_sighup(ctx, cell):
 
 CUSTOM = {
     ("clientcert", "sighup"): c_clientcert_sighup,
+    ("clientcert", "peruser"): c_clientcert_peruser,
     ("clientcert", "sni"): c_clientcert_sni,
     ("clientcert", "tls12"): lambda ctx, c: c_clientcert_ticket(ctx, c, "1.2"),
     ("clientcert", "tls13"): lambda ctx, c: c_clientcert_ticket(ctx, c, "1.3"),
