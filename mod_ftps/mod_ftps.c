@@ -104,6 +104,23 @@ static void refresh_required(cmd_rec *cmd) {
   ftps_policy_required(cmd, &sess.required);
 }
 
+/* refresh_session_required - the TLSRequired of the session as a whole
+ * (vhost, or <Anonymous> once logged in), without the <Directory> it is
+ * in: PROT sets the protection of every later transfer, wherever it goes,
+ * so a directory's rule is for the transfer commands to enforce (522), as
+ * mod_tls does, not for PROT to refuse (RFC 4217 section 9) */
+static void refresh_session_required(void) {
+  struct ftps_required *found;
+
+  found = get_param_ptr(TOPLEVEL_CONF, "TLSRequired", FALSE);
+  if (found != NULL) {
+    sess.required = *found;
+
+  } else {
+    memset(&sess.required, 0, sizeof(sess.required));
+  }
+}
+
 /* set_xfer_buffers - protected file transfers move FTPS_TLS_DATA_BUFSZ at
  * a time.  mod_xfer and the core size their transfer buffers from the
  * server's TCP buffer lengths (16 KiB by default): a download would then
@@ -388,14 +405,18 @@ MODRET ftps_sscn(cmd_rec *cmd) {
     return PR_DECLINED(cmd);
   }
 
+  /* mod_tls's replies, which clients and scripts may match. */
   if (cmd->argc > 2) {
-    pr_response_add_err(R_504, "SSCN: Too many arguments");
+    pr_response_add_err(R_504, "SSCN: Invalid argument");
+    pr_cmd_set_errno(cmd, EINVAL);
+    errno = EINVAL;
     return PR_ERROR(cmd);
   }
 
   if (!limit_allows(cmd)) {
-    pr_response_add_err(R_550, "%s: %s", (char *) cmd->argv[0],
-      strerror(EACCES));
+    pr_response_add_err(R_550, "SSCN: Operation not permitted");
+    pr_cmd_set_errno(cmd, EPERM);
+    errno = EPERM;
     return PR_ERROR(cmd);
   }
 
@@ -428,7 +449,7 @@ MODRET ftps_prot(cmd_rec *cmd) {
     return answer(cmd, FTPS_PROT_REFUSED, NULL);
   }
 
-  refresh_required(NULL);
+  refresh_session_required();
   verdict = ftps_sess_prot(&sess, cmd->argc > 1 ? cmd->argv[1] : NULL);
   update_data_protection();
 
@@ -623,16 +644,27 @@ static void sess_use_server(server_rec *s) {
   update_data_protection();
 }
 
+/* sess_fail - the session's TLS state could not be set up: end the
+ * session (fail closed).  Running on without it would let TLSRequired and
+ * the data-connection binding go unenforced. */
+static void sess_fail(const char *what, int xerrno) {
+  pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s: %s; ending the session",
+    what, strerror(xerrno));
+  ftps_log("%s: %s; ending the session", what, strerror(xerrno));
+  pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_SESSION_INIT_FAILED,
+    what);
+}
+
 /* ftps_sess_reinit_ev - HOST (or SNI, see sni.c) moved the session to
  * another vhost */
-static int sess_start(void);
+static void sess_start(void);
 
 static void ftps_sess_reinit_ev(const void *event_data, void *user_data) {
   (void) event_data;
   (void) user_data;
 
   if (!sess_started) {
-    (void) sess_start();
+    sess_start();
     return;
   }
   sess_use_server(main_server);
@@ -644,27 +676,26 @@ static int ftps_session_init(void) {
 
   pr_event_register(&ftps_module, "core.session-reinit", ftps_sess_reinit_ev,
     NULL);
-  return sess_start();
+  sess_start();
+  return 0;
 }
 
 /* sess_start - the session's TLS machinery, once TLSEngine is on for the
- * vhost it is on */
-static int sess_start(void) {
+ * vhost it is on; a failure ends the session (at session start, or after
+ * HOST moved it to a vhost with TLSEngine on) */
+static void sess_start(void) {
   struct ftps_required *req;
 
   engine = ftps_server_engine(main_server);
   if (!engine) {
-    return 0;
+    return;
   }
   sess_started = TRUE;
 
   /* A new token per FTP session: only its own tickets resume its data
    * connections (see binding.h). */
   if (ftps_binding_renew() < 0) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": no random bytes for the "
-      "session binding; disabling TLS for this session");
-    engine = FALSE;
-    return 0;
+    sess_fail("no random bytes for the session binding", errno);
   }
 
   req = get_param_ptr(main_server->conf, "TLSRequired", FALSE);
@@ -673,14 +704,11 @@ static int sess_start(void) {
   if (ftps_netio_install(ftps_server_ctx(main_server),
       ftps_server_client_ctx(main_server),
       ftps_server_handshake_timeout(main_server)) < 0) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": cannot register NetIO: %s",
-      strerror(errno));
-    return -1;
+    sess_fail("cannot register the TLS NetIO", errno);
   }
   sess_use_server(main_server);
 
   pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
-  ftps_client_sess_init();
 
   if (ftps_deferstore_install(session.pool) < 0) {
     pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": no deferred truncation of "
@@ -700,7 +728,6 @@ static int sess_start(void) {
   pr_help_add(C_AUTH, "<sp> TLS|SSL", TRUE);
   pr_help_add(C_PBSZ, "<sp> 0", TRUE);
   pr_help_add(C_PROT, "<sp> C|P", TRUE);
-  return 0;
 }
 
 /* ftps_log_any - the command is answered and its data connection closed */

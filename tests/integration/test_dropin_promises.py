@@ -1,0 +1,389 @@
+"""Drop-in promises (issue 11): where a mod_tls configuration or client
+must get what mod_tls gives, and where a failure must end the session.
+
+Each test that compares with mod_tls runs the same configuration with
+Debian's mod_tls.so (the oracle) when it is installed, and with mod_ftps.
+
+* fail closed: a session whose TLS state cannot be set up (no random bytes
+  for its binding token, at session start or after HOST) ends; the random
+  generator is made to fail by an LD_PRELOAD shim built here with cc;
+* certificate logins (TLSUserName, AllowDotLogin): USER answers
+  "232 User NAME logged in" whatever AuthOrder lists, also on a vhost
+  reached by HOST whose default server has no certificate login;
+* dNSNameRequired: exact names only (no wildcards), and off (with a log
+  line) under UseReverseDNS off;
+* Protocols without ftps: an FTPS login gets 530 and the session ends;
+* StdEnvVars/ExportCertData: the TLS_* variables mod_tls documents;
+* AllowPerUser with TLSRequired auth: starts, and applies after login;
+* reply texts of SSCN and of PROT C under a <Directory> requiring data TLS.
+"""
+
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+
+import ftpsd
+from ftpsd import Skip, cert
+from clients import Raw, expect, context, close_quietly, ftps
+
+MOD_TLS = "/usr/lib/proftpd/mod_tls.so"
+
+
+def _modules(ctx):
+    """(label, module path) pairs: mod_ftps, and mod_tls when installed."""
+    out = [("mod_ftps", ctx.module)]
+    if os.path.exists(MOD_TLS):
+        out.append(("mod_tls", MOD_TLS))
+    return out
+
+
+def _server(ctx, module=None, tls=None, extra=(), auth_order=None,
+            users=(), start=True, env=None):
+    """A server this test owns; auth_order replaces the AuthOrder line;
+    users are (name, password) pairs; env adds to the daemon's environment
+    (only while it starts)."""
+    srv = ftpsd.Server(module or ctx.module, tls=tls, extra=list(extra),
+                       keep=ctx.keep, name="promises")
+    ctx.own.append(srv)
+    ctx.touched.append((srv, srv.log_mark()))
+    if auth_order is not None and auth_order != "AuthOrder mod_auth_file.c":
+        srv.replace_conf("AuthOrder", auth_order)
+    for name, pw in users:
+        srv.add_user(name, pw)
+    if start:
+        _start(srv, env)
+    return srv
+
+
+def _start(srv, env=None):
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    try:
+        os.environ.update(env or {})
+        srv.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def cctx(who=None, version=None):
+    """A client context presenting a fixture certificate (client-WHO) or a
+    file pair (crt, key), or none."""
+    c = context(version)
+    if isinstance(who, tuple):
+        c.load_cert_chain(*who)
+    elif who:
+        c.load_cert_chain(cert("client-%s.crt" % who),
+                          cert("client-%s.key" % who))
+    return c
+
+
+def _closed(sock, timeout=10):
+    """Does the peer close sock within timeout?"""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+        return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+def tls_raw(srv, who=None, version=None, host=None):
+    """Raw client: HOST host (if given), AUTH TLS with who's certificate."""
+    r = Raw(srv)
+    try:
+        expect(r.banner, 220, "banner")
+        if host:
+            expect(r.cmd("HOST " + host), 220, "HOST " + host)
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        # SNI must agree with HOST
+        r.sock = cctx(who, version).wrap_socket(
+            r.sock, server_hostname=host or "localhost")
+        return r
+    except BaseException:
+        r.close()
+        raise
+
+
+# -- the random-generator shim -------------------------------------------------
+
+SHIM_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <unistd.h>
+
+/* RAND_bytes and RAND_priv_bytes fail while FLAG exists. */
+static int failing(void) { return access(FLAG, F_OK) == 0; }
+
+int RAND_bytes(unsigned char *buf, int num) {
+  static int (*real)(unsigned char *, int);
+  if (failing()) return 0;
+  if (real == NULL) real = (int (*)(unsigned char *, int))
+    dlsym(RTLD_NEXT, "RAND_bytes");
+  return real(buf, num);
+}
+
+int RAND_priv_bytes(unsigned char *buf, int num) {
+  static int (*real)(unsigned char *, int);
+  if (failing()) return 0;
+  if (real == NULL) real = (int (*)(unsigned char *, int))
+    dlsym(RTLD_NEXT, "RAND_priv_bytes");
+  return real(buf, num);
+}
+"""
+
+
+def _rand_shim(srv):
+    """Build the shim for srv: (its LD_PRELOAD environment, flag path)."""
+    if not shutil.which("cc"):
+        raise Skip("no C compiler")
+    flag = os.path.join(srv.dir, "rand-fails")
+    src = os.path.join(srv.dir, "randshim.c")
+    so = os.path.join(srv.dir, "randshim.so")
+    with open(src, "w") as f:
+        f.write(SHIM_C)
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", '-DFLAG="%s"' % flag,
+                    "-o", so, src, "-ldl"], check=True, capture_output=True,
+                   timeout=60)
+    os.chmod(so, 0o755)
+    pre = os.environ.get("FTPS_DAEMON_PRELOAD", "")
+    return {"FTPS_DAEMON_PRELOAD": (pre + " " + so).strip()}, flag
+
+
+def _session_ended(srv, host=None):
+    """Connect (and HOST host): the session must end before a USER in
+    clear is answered.  Returns what happened, for messages."""
+    try:
+        r = Raw(srv)
+    except (EOFError, OSError) as e:
+        return "closed before the banner (%s)" % e
+    with r:
+        try:
+            if host:
+                code, text = r.cmd("HOST " + host)
+                if code != 220:
+                    assert _closed(r.sock), "HOST %s: %r, and the session " \
+                        "goes on" % (host, text)
+                    return "HOST answered %r, then closed" % text
+            code, text = r.cmd("USER " + srv.user)
+        except (EOFError, OSError) as e:
+            return "closed (%s)" % e
+        raise AssertionError("the session went on after its TLS state "
+                             "failed: USER in clear got %r" % text)
+
+
+def test_promise_rand_failure_ends_session(ctx):
+    """TLSRequired on: with no random bytes for the binding token the
+    session ends (it ran with TLS off, and USER got 331 in clear)."""
+    srv = _server(ctx, start=False)
+    env, flag = _rand_shim(srv)
+    _start(srv, env)
+    # the shim in place but not failing: a normal FTPS session
+    f = ftps(srv)
+    f.retrlines("LIST", lambda line: None)
+    close_quietly(f)
+    mark = srv.log_mark()
+    open(flag, "w").close()
+    try:
+        _session_ended(srv)
+    finally:
+        os.unlink(flag)
+    log = srv.log_since(mark, n=200)
+    assert "no random bytes for the session binding" in log and \
+        "ending the session" in log, "no log line says why:\n" + log
+    f = ftps(srv)
+    close_quietly(f)
+
+
+def _host_vhost(srv, name, lines):
+    """A name-based vhost (ServerAlias name) on srv's port, reached by
+    HOST; TLS as the default server's unless lines replace it."""
+    base = [
+        "Port %d" % srv.port,
+        'ServerName "vhost %s"' % name,
+        "ServerAlias %s" % name,
+        "AuthOrder mod_auth_file.c",
+        "AuthUserFile " + os.path.join(srv.dir, "passwd"),
+        "RequireValidShell off",
+        "DefaultRoot ~",
+        "TLSEngine on",
+        "TLSLog " + srv.tls_log,
+        "TLSRSACertificateFile " + cert(),
+        "TLSProtocol TLSv1.2 TLSv1.3",
+        "TLSRequired on",
+    ]
+    replaced = {l.split()[0] for l in lines}
+    body = [l for l in base if l.split()[0] not in replaced] + list(lines)
+    return ["<VirtualHost 127.0.0.1>"] + ["  " + l for l in body] + \
+        ["</VirtualHost>"]
+
+
+def test_promise_rand_failure_after_host_ends_session(ctx):
+    """The default server has TLSEngine off; HOST moves the session to a
+    vhost with TLSEngine on and TLSRequired on: a failing random generator
+    there ends the session too (the re-init event ignored it)."""
+    srv = _server(ctx, tls={"TLSEngine": "off", "TLSRequired": None},
+                  start=False)
+    srv.append_conf(_host_vhost(srv, "a.example", []))
+    env, flag = _rand_shim(srv)
+    _start(srv, env)
+    with Raw(srv) as r:
+        expect(r.cmd("HOST a.example"), 220, "HOST a.example")
+        expect(r.cmd("USER " + srv.user), 550, "USER in clear on the vhost")
+    open(flag, "w").close()
+    try:
+        _session_ended(srv, host="a.example")
+    finally:
+        os.unlink(flag)
+
+
+# -- certificate logins: 232 at USER ------------------------------------------
+
+CA = {"TLSCACertificateFile": cert("ca.pem"), "TLSVerifyClient": "optional"}
+USERS = [("alice", "alice-pw"), ("bob", "bob-pw")]
+
+
+def _user_reply(srv, who, user, host=None):
+    """USER user with who's certificate: the reply, and after 232 a PWD
+    (the session is logged in)."""
+    with tls_raw(srv, who, host=host) as r:
+        got = r.cmd("USER " + user)
+        if got[0] == 232:
+            expect(r.cmd("PWD"), 257, "PWD after 232")
+        return got
+
+
+def test_promise_cert_login_232(ctx):
+    """TLSUserName CommonName and AllowDotLogin: USER answers "232 User
+    alice logged in" (no PASS) with mod_tls and mod_ftps, under each
+    AuthOrder, including one that lists neither module."""
+    wrong = []
+    orders = ("AuthOrder mod_auth_file.c",
+              "AuthOrder mod_auth_file.c mod_tls.c",
+              "AuthOrder mod_tls.c mod_auth_file.c",
+              "# no AuthOrder")
+    for label, module in _modules(ctx):
+        for order in orders + (("AuthOrder mod_auth_file.c mod_ftps.c",)
+                               if label == "mod_ftps" else ()):
+            srv = _server(ctx, module, tls=CA, users=USERS,
+                          extra=["TLSUserName CommonName"],
+                          auth_order=order)
+            for who, user, want in (("alice", "alice",
+                                     (232, "232 User alice logged in")),
+                                    ("bob", "alice", 331),
+                                    (None, "alice", 331)):
+                code, text = _user_reply(srv, who, user)
+                ok = (code, text) == want if isinstance(want, tuple) \
+                    else code == want
+                if not ok:
+                    wrong.append("%s, %s, certificate %s, USER %s: want %r, "
+                                 "got %r" % (label, order, who, user, want,
+                                             text))
+            srv.cleanup()
+    assert not wrong, "\n".join(wrong)
+
+
+def test_promise_dotlogin_232(ctx):
+    wrong = []
+    for label, module in _modules(ctx):
+        srv = _server(ctx, module, tls=CA, extra=["TLSOptions AllowDotLogin"])
+        path = os.path.join(srv.home, ".tlslogin")
+        with open(cert("client-alice.crt"), "rb") as inp, \
+                open(path, "wb") as out:
+            out.write(inp.read())
+        os.chown(path, ftpsd.UID, ftpsd.GID)
+        os.chmod(path, 0o644)
+        for who, want in (("alice", 232), ("bob", 331)):
+            code, text = _user_reply(srv, who, srv.user)
+            if code != want:
+                wrong.append("%s, AllowDotLogin, certificate %s: want %d, got "
+                             "%r" % (label, who, want, text))
+        srv.cleanup()
+    assert not wrong, "\n".join(wrong)
+
+
+def test_promise_cert_login_on_host_vhost(ctx):
+    """Only the vhost reached by HOST configures TLSUserName: the
+    certificate logs alice in there (the handlers were registered only
+    when the session's first server had a certificate login)."""
+    srv = _server(ctx, tls=CA, users=USERS, start=False,
+                  auth_order="AuthOrder mod_auth_file.c mod_tls.c")
+    srv.append_conf(_host_vhost(srv, "a.example", [
+        "AuthOrder mod_auth_file.c mod_tls.c",
+        "TLSCACertificateFile " + cert("ca.pem"),
+        "TLSVerifyClient optional",
+        "TLSUserName CommonName"]))
+    srv.start()
+    code, text = _user_reply(srv, "alice", "alice")
+    assert code == 331, "default server (no TLSUserName): %r" % text
+    code, text = _user_reply(srv, "alice", "alice", host="a.example")
+    assert (code, text) == (232, "232 User alice logged in"), \
+        "vhost a.example with TLSUserName CommonName: %r" % text
+
+
+# -- reply texts ----------------------------------------------------------------
+
+def _sscn_replies(srv):
+    with tls_raw(srv) as r:
+        r.login()
+        return [r.cmd("SSCN ON OFF"), r.cmd("SSCN ON")]
+
+
+def test_promise_sscn_replies(ctx):
+    """SSCN with too many arguments, and refused by <Limit SSCN>: mod_tls's
+    codes and texts."""
+    want = [(504, "504 SSCN: Invalid argument"),
+            (550, "550 SSCN: Operation not permitted")]
+    for label, module in _modules(ctx):
+        srv = _server(ctx, module, tls={"TLSRequired": "off"},
+                      extra=["<Limit SSCN>", "  DenyAll", "</Limit>"])
+        got = _sscn_replies(srv)
+        assert got == want, "%s: want %r, got %r" % (label, want, got)
+        srv.cleanup()
+
+
+def _dir_data_replies(srv):
+    sec = os.path.join(srv.home, "sec")
+    with tls_raw(srv) as r:
+        r.login()
+        out = [r.cmd("PBSZ 0"), r.cmd("PROT P"), r.cmd("CWD sec"),
+               r.cmd("PROT C"), r.cmd("LIST"), r.cmd("NLST"),
+               r.cmd("RETR f")]
+    assert os.path.isdir(sec)
+    return out
+
+
+def test_promise_prot_c_in_data_directory(ctx):
+    """<Directory> with TLSRequired data, the session's TLSRequired off:
+    PROT C there is accepted (it is session-wide) and the transfers get
+    "522 SSL/TLS required on the data channel", as with mod_tls (mod_ftps
+    refused PROT C with 534)."""
+    results = {}
+    for label, module in _modules(ctx):
+        srv = _server(ctx, module, tls={"TLSRequired": "off"}, start=False)
+        sec = os.path.join(srv.home, "sec")
+        os.mkdir(sec)
+        os.chown(sec, ftpsd.UID, ftpsd.GID)
+        with open(os.path.join(sec, "f"), "w") as f:
+            f.write("secret\n")
+        srv.append_conf(["<Directory %s>" % sec, "  TLSRequired data",
+                         "</Directory>"])
+        srv.start()
+        results[label] = _dir_data_replies(srv)
+        srv.cleanup()
+    got = results["mod_ftps"]
+    want = [200, 200, 250, 200, 522, 522, 522]
+    assert [c for c, _ in got] == want, "mod_ftps: want %r, got %r" \
+        % (want, got)
+    assert got[4][1] == "522 SSL/TLS required on the data channel", got
+    if "mod_tls" in results:
+        assert results["mod_tls"] == got, "mod_tls %r, mod_ftps %r" \
+            % (results["mod_tls"], got)
