@@ -463,6 +463,34 @@ MODRET ftps_post_upload_err(cmd_rec *cmd) {
   return PR_DECLINED(cmd);
 }
 
+/* protocols_allow_ftps - does the Protocols in force for the logged-in
+ * user (mod_ifsession may have changed it) allow FTPS?  mod_auth checks
+ * "ftp" only when no RFC 2228 mechanism is in use: "ftps" is the TLS
+ * module's to check. */
+static int protocols_allow_ftps(void) {
+  config_rec *c;
+  array_header *list;
+  unsigned int i;
+
+  c = find_config(main_server->conf, CONF_PARAM, "Protocols", FALSE);
+  if (c == NULL ||
+      session.rfc2228_mech == NULL ||
+      strcmp(session.rfc2228_mech, "TLS") != 0) {
+    return TRUE;
+  }
+
+  list = c->argv[0];
+  for (i = 0; i < list->nelts; i++) {
+    const char *proto = ((char **) list->elts)[i];
+
+    if (proto != NULL &&
+        strcasecmp(proto, "ftps") == 0) {
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
 MODRET ftps_post_pass(cmd_rec *cmd) {
   (void) cmd;
 
@@ -472,9 +500,17 @@ MODRET ftps_post_pass(cmd_rec *cmd) {
 
   ftps_sess_set_logged_in(&sess);
 
+  /* A POST_CMD cannot fail the PASS: end the session, as mod_tls does. */
+  if (!protocols_allow_ftps()) {
+    ftps_log("user %s: ftps denied by Protocols; disconnecting",
+      session.user ? session.user : "(unknown)");
+    pr_response_send(R_530, "%s", "Login incorrect.");
+    pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_CONFIG_ACL,
+      "Denied by Protocols setting");
+  }
+
   /* TLSOptions AllowPerUser: now that the user's configuration is in
-   * force, apply its TLSRequired.  A POST_CMD cannot fail the PASS; end
-   * the session instead, as mod_tls does. */
+   * force, apply its TLSRequired (ending the session if not met). */
   if (sess.policy & FTPS_SESS_POLICY_PER_USER) {
     refresh_required(NULL);
     if (!ftps_sess_login_allowed(&sess)) {

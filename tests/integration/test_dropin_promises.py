@@ -387,3 +387,58 @@ def test_promise_prot_c_in_data_directory(ctx):
     if "mod_tls" in results:
         assert results["mod_tls"] == got, "mod_tls %r, mod_ftps %r" \
             % (results["mod_tls"], got)
+
+
+# -- Protocols ------------------------------------------------------------------
+
+def _ftps_login(srv, host=None):
+    """USER/PASS over AUTH TLS: the PASS reply, and whether the session
+    then ended (EOF within 5 s)."""
+    with tls_raw(srv, host=host) as r:
+        expect(r.cmd("USER " + srv.user), 331, "USER")
+        code, text = r.cmd("PASS " + srv.password)
+        if code == 230:
+            expect(r.cmd("PWD"), 257, "PWD after 230")
+            return text, False
+        return text, _closed(r.sock, 5)
+
+
+def test_promise_protocols_without_ftps(ctx):
+    """Protocols without ftps: an FTPS login gets "530 Login incorrect."
+    and the session ends, as with mod_tls; with ftps listed it logs in."""
+    wrong = []
+    for label, module in _modules(ctx):
+        for protocols, ok in (("ftp", False), ("sftp", False),
+                              ("ftps", True), ("ftp ftps", True)):
+            srv = _server(ctx, module, tls={"TLSRequired": "off"},
+                          extra=["Protocols " + protocols])
+            text, ended = _ftps_login(srv)
+            want = ("230 User ftpuser logged in", False) if ok else \
+                ("530 Login incorrect.", True)
+            if (text, ended) != want:
+                wrong.append("%s, Protocols %s: want %r, got %r"
+                             % (label, protocols, want, (text, ended)))
+            srv.cleanup()
+    assert not wrong, "\n".join(wrong)
+
+
+def test_promise_protocols_sftp_on_host_vhost(ctx):
+    """A vhost reached by HOST with "Protocols sftp" refuses the FTPS
+    login; the default server (no Protocols) accepts it."""
+    srv = _server(ctx, start=False)
+    srv.append_conf(_host_vhost(srv, "a.example", ["Protocols sftp"]))
+    srv.start()
+    assert _ftps_login(srv) == ("230 User ftpuser logged in", False)
+    got = _ftps_login(srv, host="a.example")
+    assert got == ("530 Login incorrect.", True), \
+        "vhost with Protocols sftp: %r" % (got,)
+
+
+def test_promise_protocols_ftp_clear_login(ctx):
+    """Protocols ftp, TLSRequired off: a login in clear is mod_auth's to
+    allow, and works (mod_tls 1.3.8 refuses it too: its bug #1679, not
+    copied)."""
+    srv = _server(ctx, tls={"TLSRequired": "off"}, extra=["Protocols ftp"])
+    with Raw(srv) as r:
+        r.login()
+        expect(r.cmd("PWD"), 257, "PWD")
