@@ -37,8 +37,16 @@ int ftps_client_check_names(unsigned long opts, struct ftps_error *err) {
   if (opts & FTPS_OPT_COMMON_NAME_REQUIRED) {
     flags |= FTPS_PEER_NEED_CN;
   }
+  /* Without reverse DNS the client's name is its address, which no DNS
+   * name can equal: mod_tls turns the option off, and says so. */
   if (opts & FTPS_OPT_DNS_NAME_REQUIRED) {
-    flags |= FTPS_PEER_NEED_DNS;
+    if (ServerUseReverseDNS) {
+      flags |= FTPS_PEER_NEED_DNS;
+
+    } else {
+      ftps_log("UseReverseDNS is off: TLSOptions dNSNameRequired has no "
+        "client name to compare; disabled, as mod_tls does");
+    }
   }
   if (opts & FTPS_OPT_IP_ADDRESS_REQUIRED) {
     flags |= FTPS_PEER_NEED_IP;

@@ -442,3 +442,30 @@ def test_promise_protocols_ftp_clear_login(ctx):
     with Raw(srv) as r:
         r.login()
         expect(r.cmd("PWD"), 257, "PWD")
+
+
+# -- dNSNameRequired --------------------------------------------------------------
+
+def test_promise_dns_name_required_without_reverse_dns(ctx):
+    """UseReverseDNS off: the client's name is its address, which no DNS
+    name can equal; mod_tls turns dNSNameRequired off and logs it, so a
+    certificate without a DNS subjectAltName (bob) logs in (mod_ftps
+    ended the session, and took DNS:*.0.0.1 for 127.0.0.1)."""
+    wrong = []
+    for label, module in _modules(ctx):
+        srv = _server(ctx, module, tls=dict(CA, TLSVerifyClient="on"),
+                      extra=["TLSOptions dNSNameRequired"])
+        for who in ("bob", "alice"):
+            try:
+                with tls_raw(srv, who) as r:
+                    r.login()
+                    expect(r.cmd("PWD"), 257, "PWD")
+            except (AssertionError, OSError, EOFError) as e:
+                wrong.append("%s, certificate %s: %s" % (label, who, e))
+        log = ftpsd.read_text(srv.tls_log)
+        if not re.search(r"(?i)reverse ?DNS.*off.*dNSNameRequired|"
+                         r"dNSNameRequired.*disabl", log):
+            wrong.append("%s: no TLSLog line says dNSNameRequired is off:\n%s"
+                         % (label, log[-2000:]))
+        srv.cleanup()
+    assert not wrong, "\n".join(wrong)
