@@ -9,6 +9,7 @@
 #include "mod_ftps.h"
 #include "ftps/alias.h"
 #include "ftps/binding.h"
+#include "ftps/certvars.h"
 #include "ftps/client.h"
 #include "ftps/deferstore.h"
 #include "ftps/heap.h"
@@ -182,14 +183,13 @@ static int is_file_xfer(const char *name) {
     strcasecmp(name, C_STOU) == 0;
 }
 
-/* export_cert - TLSOptions ExportCertData: a certificate, in PEM, in the
- * environment (never a key) */
-static void export_cert(struct ftps_tls *tls, int peer, const char *name) {
-  char *pem = ftps_tls_cert_pem(tls, peer);
+/* set_env - one TLS_* variable (setenv copies it) */
+static void set_env(const char *name, const char *value, void *arg) {
+  (void) arg;
 
-  if (pem != NULL) {
-    (void) pr_env_set(session.pool, name, pem);
-    free(pem);
+  if (pr_env_set(session.pool, name, value) < 0) {
+    pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": cannot set %s in the "
+      "environment: %s", name, strerror(errno));
   }
 }
 
@@ -208,6 +208,7 @@ static void set_notes(struct ftps_tls *tls) {
     { "TLS_SERVER_NAME",     ftps_tls_server_name(tls),  TRUE },
     { "TLS_LIBRARY_VERSION", ftps_tls_library(),         FALSE },
   };
+  unsigned int flags;
   size_t i;
 
   for (i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
@@ -224,9 +225,14 @@ static void set_notes(struct ftps_tls *tls) {
     }
   }
 
-  if (sess_opts & FTPS_OPT_EXPORT_CERT_DATA) {
-    export_cert(tls, 0, "TLS_SERVER_CERT");
-    export_cert(tls, 1, "TLS_CLIENT_CERT");
+  /* The session ID, key sizes and certificate fields of StdEnvVars, the
+   * certificates of ExportCertData, as mod_tls names them. */
+  flags = ((sess_opts & FTPS_OPT_STD_ENV_VARS) ? FTPS_CERTVARS_STD : 0) |
+    ((sess_opts & FTPS_OPT_EXPORT_CERT_DATA) ? FTPS_CERTVARS_EXPORT : 0);
+  if (tls != NULL &&
+      ftps_certvars_conn(ftps_tls_ssl(tls), flags, set_env, NULL) < 0) {
+    ftps_log("TLSOptions StdEnvVars/ExportCertData: some variables are "
+      "missing: %s", strerror(errno));
   }
 }
 

@@ -469,3 +469,83 @@ def test_promise_dns_name_required_without_reverse_dns(ctx):
                          % (label, log[-2000:]))
         srv.cleanup()
     assert not wrong, "\n".join(wrong)
+
+
+# -- StdEnvVars / ExportCertData ------------------------------------------------
+
+DN_VARS = ["S_DN", "S_DN_CN", "I_DN", "I_DN_CN", "M_VERSION", "V_START",
+           "V_END", "A_SIG", "A_KEY"]
+ENV_VARS = ["FTPS", "TLS_PROTOCOL", "TLS_CIPHER", "TLS_SESSION_ID",
+            "TLS_CIPHER_KEYSIZE_POSSIBLE", "TLS_CIPHER_KEYSIZE_USED",
+            "TLS_CLIENT_M_SERIAL", "TLS_SERVER_M_SERIAL"] + \
+    ["TLS_CLIENT_" + v for v in DN_VARS] + \
+    ["TLS_SERVER_" + v for v in DN_VARS]
+PEM_VARS = ["TLS_CLIENT_CERT", "TLS_SERVER_CERT"]
+
+
+def _env_log(ctx, module, options, names, who="alice", version="1.3"):
+    """A session with who's certificate and TLSOptions options: the values
+    LogFormat %{NAME}e logs for names at PWD ("-" when unset)."""
+    fmt = "#REC#%m@@" + "@@".join("%%{%s}e" % n for n in names)
+    srv = _server(ctx, module, tls=CA, start=False,
+                  extra=["TLSOptions " + options])
+    log = os.path.join(srv.dir, "env.log")
+    srv.append_conf(['LogFormat envvars "%s"' % fmt,
+                     "ExtendedLog %s ALL envvars" % log])
+    srv.start()
+    with tls_raw(srv, who, version) as r:
+        r.login()
+        expect(r.cmd("PWD"), 257, "PWD")
+        expect(r.cmd("QUIT"), 221, "QUIT")
+        _closed(r.sock, 5)
+    text = ftpsd.read_text(log)
+    srv.cleanup()
+    # PEM values span lines: records start with #REC#
+    for rec in text.split("#REC#"):
+        fields = rec.rstrip("\n").split("@@")
+        if fields[0] == "PWD":
+            return dict(zip(names, fields[1:]))
+    raise AssertionError("no PWD line in %r" % text)
+
+
+def _serial(crt):
+    out = subprocess.run(["openssl", "x509", "-in", crt, "-noout", "-serial"],
+                         capture_output=True, text=True, check=True)
+    return str(int(out.stdout.strip().split("=", 1)[1], 16))
+
+
+def test_promise_std_env_vars(ctx):
+    """TLSOptions StdEnvVars: the session ID, the key sizes, and the
+    fields of both certificates, as mod_tls sets them (mod_ftps left
+    TLS_SESSION_ID empty and had no certificate fields)."""
+    got = _env_log(ctx, ctx.module, "StdEnvVars", ENV_VARS)
+    missing = [n for n in ENV_VARS if got.get(n, "-") in ("-", "")]
+    assert not missing, "unset with StdEnvVars: %s\n%r" % (missing, got)
+    assert re.fullmatch(r"[0-9A-F]{64}", got["TLS_SESSION_ID"]), got
+    assert got["TLS_CLIENT_S_DN_CN"] == "alice", got
+    assert got["TLS_CLIENT_I_DN"] == "CN = mod_ftps test root CA", got
+    assert got["TLS_CLIENT_M_SERIAL"] == \
+        _serial(cert("client-alice.crt")), got
+    assert got["TLS_SERVER_S_DN_CN"] == "localhost", got
+    bits = re.search(r"_(128|256)_", got["TLS_CIPHER"]).group(1)
+    assert got["TLS_CIPHER_KEYSIZE_USED"] == bits, got
+    if os.path.exists(MOD_TLS):
+        ref = _env_log(ctx, MOD_TLS, "StdEnvVars", ENV_VARS)
+        # mod_tls gives the serial only when it is under 4 bytes long; the
+        # cipher is each server's preference
+        diff = ["%s: mod_tls %r, mod_ftps %r" % (n, ref[n], got[n])
+                for n in ENV_VARS if not n.endswith("M_SERIAL") and
+                not n.startswith("TLS_CIPHER") and
+                n != "TLS_SESSION_ID" and ref[n] != got[n]]
+        assert not diff, "\n".join(diff)
+        assert re.fullmatch(r"[0-9A-F]{64}", ref["TLS_SESSION_ID"]), ref
+
+
+def test_promise_export_cert_data(ctx):
+    """ExportCertData alone: the certificates in PEM, no other field."""
+    names = PEM_VARS + ["TLS_CLIENT_S_DN_CN"]
+    for label, module in _modules(ctx):
+        got = _env_log(ctx, module, "ExportCertData", names)
+        assert got["TLS_CLIENT_S_DN_CN"] in ("", "-"), (label, got)
+        for n in PEM_VARS:
+            assert "BEGIN CERTIFICATE" in got[n], (label, n, got)
