@@ -516,9 +516,10 @@ MODRET ftps_post_pass(cmd_rec *cmd) {
   }
 
   /* TLSOptions AllowPerUser: now that the user's configuration is in
-   * force, apply its TLSRequired (ending the session if not met). */
+   * force (<Anonymous>, mod_ifsession), apply its TLSRequired, ending the
+   * session if not met; a <Directory>'s rule is for the commands there. */
   if (sess.policy & FTPS_SESS_POLICY_PER_USER) {
-    refresh_required(NULL);
+    refresh_session_required();
     if (!ftps_sess_login_allowed(&sess)) {
       ftps_log("user %s: TLSRequired demands a protected control channel; "
         "disconnecting", session.user ? session.user : "(unknown)");

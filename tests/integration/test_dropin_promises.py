@@ -41,12 +41,13 @@ def _modules(ctx):
 
 
 def _server(ctx, module=None, tls=None, extra=(), auth_order=None,
-            users=(), start=True, env=None):
+            users=(), start=True, env=None, modules_after=()):
     """A server this test owns; auth_order replaces the AuthOrder line;
     users are (name, password) pairs; env adds to the daemon's environment
     (only while it starts)."""
     srv = ftpsd.Server(module or ctx.module, tls=tls, extra=list(extra),
-                       keep=ctx.keep, name="promises")
+                       keep=ctx.keep, name="promises",
+                       modules_after=modules_after)
     ctx.own.append(srv)
     ctx.touched.append((srv, srv.log_mark()))
     if auth_order is not None and auth_order != "AuthOrder mod_auth_file.c":
@@ -549,3 +550,85 @@ def test_promise_export_cert_data(ctx):
         assert got["TLS_CLIENT_S_DN_CN"] in ("", "-"), (label, got)
         for n in PEM_VARS:
             assert "BEGIN CERTIFICATE" in got[n], (label, n, got)
+
+
+# -- AllowPerUser with TLSRequired auth ---------------------------------------------
+
+IFSESSION = "/usr/lib/proftpd/mod_ifsession.so"
+
+
+def _plain_login(srv, user, password):
+    """USER/PASS in clear: the PASS reply, and whether the session then
+    ended (EOF within 5 s)."""
+    with Raw(srv) as r:
+        expect(r.cmd("USER " + user), 331, "USER " + user)
+        code, text = r.cmd("PASS " + password)
+        if code == 230:
+            expect(r.cmd("PWD"), 257, "PWD after 230")
+            return text, False
+        return text, _closed(r.sock, 5)
+
+
+def _per_user_auth_rows(srv, anon_user):
+    """(what, want, got) for each login of a TLSRequired auth +
+    AllowPerUser server whose anon_user needs no TLS."""
+    refused = ("530 Login incorrect.", True)
+    return [
+        ("%s in clear" % anon_user[0], False,
+         _plain_login(srv, anon_user[0], anon_user[1])[1]),
+        ("%s in clear" % srv.user, refused,
+         _plain_login(srv, srv.user, srv.password)),
+        ("%s over FTPS" % srv.user, ("230 User %s logged in" % srv.user,
+                                      False), _ftps_login(srv)),
+    ]
+
+
+def test_promise_per_user_auth_with_anonymous(ctx):
+    """TLSRequired auth, AllowPerUser, an <Anonymous> with TLSRequired off:
+    mod_tls runs it (mod_ftps refused to start); anonymous logs in in
+    clear, the real user only over TLS (530 and disconnect in clear)."""
+    wrong = []
+    for label, module in _modules(ctx):
+        srv = _server(ctx, module, tls={"TLSRequired": "auth"},
+                      extra=["TLSOptions AllowPerUser"], start=False)
+        anon = srv.add_user("anonftp", "unused-password")
+        srv.append_conf(["<Anonymous %s>" % anon, "  User anonftp",
+                         "  Group nogroup",
+                         "  UserAlias anonymous anonftp",
+                         "  RequireValidShell off", "  TLSRequired off",
+                         "</Anonymous>"])
+        try:
+            srv.start()
+        except RuntimeError as e:
+            wrong.append("%s: does not start: %s" % (label, e))
+            continue
+        for what, want, got in _per_user_auth_rows(srv, ("anonymous",
+                                                         "a@b.c")):
+            if got != want:
+                wrong.append("%s: %s: want %r, got %r" % (label, what, want,
+                                                          got))
+        srv.cleanup()
+    assert not wrong, "\n".join(wrong)
+
+
+def test_promise_per_user_auth_with_ifsession(ctx):
+    """The same with mod_ifsession: <IfUser bob> TLSRequired off."""
+    if not os.path.exists(IFSESSION):
+        raise Skip("mod_ifsession not installed")
+    wrong = []
+    for label, module in _modules(ctx):
+        srv = _server(ctx, module, tls={"TLSRequired": "auth"},
+                      extra=["TLSOptions AllowPerUser"], start=False,
+                      users=[("bob", "bob-pw")], modules_after=[IFSESSION])
+        srv.append_conf(["<IfUser bob>", "  TLSRequired off", "</IfUser>"])
+        try:
+            srv.start()
+        except RuntimeError as e:
+            wrong.append("%s: does not start: %s" % (label, e))
+            continue
+        for what, want, got in _per_user_auth_rows(srv, ("bob", "bob-pw")):
+            if got != want:
+                wrong.append("%s: %s: want %r, got %r" % (label, what, want,
+                                                          got))
+        srv.cleanup()
+    assert not wrong, "\n".join(wrong)
