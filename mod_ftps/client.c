@@ -7,8 +7,9 @@
  * A certificate login goes through ProFTPD's auth API: these handlers
  * answer PR_AUTH_RFC2228_OK, which mod_auth takes as "authenticated by the
  * security mechanism" (at USER: 232, no PASS).  They look at the vhost the
- * session is on when asked, so a HOST or SNI switch is followed.  session.auth_mech is set to "mod_tls.c", the string
- * mod_auth tests to let such a login through 'AllowEmptyPasswords off'.
+ * session is on when asked, so a HOST or SNI switch is followed.
+ * session.auth_mech is set to "mod_tls.c", the string mod_auth tests to let
+ * such a login through 'AllowEmptyPasswords off'.
  */
 #include "ftps/client.h"
 #include "ftps/config.h"

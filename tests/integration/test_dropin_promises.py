@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import socket
-import ssl
 import subprocess
 
 import ftpsd
@@ -114,7 +113,7 @@ def tls_raw(srv, who=None, version=None, host=None):
         raise
 
 
-# -- the random-generator shim -------------------------------------------------
+# -- the random-generator shim ------------------------------------------------
 
 SHIM_C = r"""
 #define _GNU_SOURCE
@@ -330,7 +329,7 @@ def test_promise_cert_login_on_host_vhost(ctx):
         "vhost a.example with TLSUserName CommonName: %r" % text
 
 
-# -- reply texts ----------------------------------------------------------------
+# -- reply texts --------------------------------------------------------------
 
 def _sscn_replies(srv):
     with tls_raw(srv) as r:
@@ -390,7 +389,7 @@ def test_promise_prot_c_in_data_directory(ctx):
             % (results["mod_tls"], got)
 
 
-# -- Protocols ------------------------------------------------------------------
+# -- Protocols ----------------------------------------------------------------
 
 def _ftps_login(srv, host=None):
     """USER/PASS over AUTH TLS: the PASS reply, and whether the session
@@ -445,7 +444,7 @@ def test_promise_protocols_ftp_clear_login(ctx):
         expect(r.cmd("PWD"), 257, "PWD")
 
 
-# -- dNSNameRequired --------------------------------------------------------------
+# -- dNSNameRequired ----------------------------------------------------------
 
 def test_promise_dns_name_required_without_reverse_dns(ctx):
     """UseReverseDNS off: the client's name is its address, which no DNS
@@ -472,7 +471,7 @@ def test_promise_dns_name_required_without_reverse_dns(ctx):
     assert not wrong, "\n".join(wrong)
 
 
-# -- StdEnvVars / ExportCertData ------------------------------------------------
+# -- StdEnvVars / ExportCertData ----------------------------------------------
 
 DN_VARS = ["S_DN", "S_DN_CN", "I_DN", "I_DN_CN", "M_VERSION", "V_START",
            "V_END", "A_SIG", "A_KEY"]
@@ -552,7 +551,7 @@ def test_promise_export_cert_data(ctx):
             assert "BEGIN CERTIFICATE" in got[n], (label, n, got)
 
 
-# -- AllowPerUser with TLSRequired auth ---------------------------------------------
+# -- AllowPerUser with TLSRequired auth ---------------------------------------
 
 IFSESSION = "/usr/lib/proftpd/mod_ifsession.so"
 
