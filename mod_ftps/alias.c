@@ -86,7 +86,7 @@ int ftps_alias_register(void) {
   }
 
   m = pcalloc(permanent_pool, sizeof(module));
-  m->authtable = copy_authtable(ftps_client_authtab);
+  m->authtable = copy_authtable(ftps_client_alias_authtab);
   m->api_version = ftps_module.api_version;
   m->name = pstrdup(permanent_pool, ALIAS_NAME);
   m->module_version = pstrdup(permanent_pool, MOD_FTPS_VERSION

@@ -6,8 +6,10 @@
  *
  * A certificate login goes through ProFTPD's auth API: these handlers
  * answer PR_AUTH_RFC2228_OK, which mod_auth takes as "authenticated by the
- * security mechanism".  session.auth_mech is set to "mod_tls.c", the string
- * mod_auth tests to let such a login through 'AllowEmptyPasswords off'.
+ * security mechanism" (at USER: 232, no PASS).  They look at the vhost the
+ * session is on when asked, so a HOST or SNI switch is followed.
+ * session.auth_mech is set to "mod_tls.c", the string mod_auth tests to let
+ * such a login through 'AllowEmptyPasswords off'.
  */
 #include "ftps/client.h"
 #include "ftps/config.h"
@@ -36,8 +38,16 @@ int ftps_client_check_names(unsigned long opts, struct ftps_error *err) {
   if (opts & FTPS_OPT_COMMON_NAME_REQUIRED) {
     flags |= FTPS_PEER_NEED_CN;
   }
+  /* Without reverse DNS the client's name is its address, which no DNS
+   * name can equal: mod_tls turns the option off, and says so. */
   if (opts & FTPS_OPT_DNS_NAME_REQUIRED) {
-    flags |= FTPS_PEER_NEED_DNS;
+    if (ServerUseReverseDNS) {
+      flags |= FTPS_PEER_NEED_DNS;
+
+    } else {
+      ftps_log("UseReverseDNS is off: TLSOptions dNSNameRequired has no "
+        "client name to compare; disabled, as mod_tls does");
+    }
   }
   if (opts & FTPS_OPT_IP_ADDRESS_REQUIRED) {
     flags |= FTPS_PEER_NEED_IP;
@@ -139,20 +149,6 @@ static const char *cert_login(pool *p, const char *user) {
   return NULL;
 }
 
-void ftps_client_sess_init(void) {
-  if (!(ftps_server_options(main_server) & FTPS_OPT_ALLOW_DOT_LOGIN) &&
-      get_param_ptr(main_server->conf, "TLSUserName", FALSE) == NULL) {
-    return;
-  }
-
-  /* ProFTPD sends "auth" and "check" only to the module that found the
-   * user (the authcache), which is never this one; an auth-only module is
-   * asked first.  Both names, since "AuthOrder mod_tls.c ..." leaves only
-   * the stand-in's handlers in place. */
-  (void) pr_auth_add_auth_only_module("mod_ftps.c");
-  (void) pr_auth_add_auth_only_module("mod_tls.c");
-}
-
 /* login_ok - the answer of every handler when the certificate logs in */
 static modret_t *login_ok(cmd_rec *cmd, const char *user, const char *how) {
   ftps_log("user %s logged in by client certificate (%s)", user, how);
@@ -162,11 +158,12 @@ static modret_t *login_ok(cmd_rec *cmd, const char *user, const char *how) {
   return mod_create_data(cmd, (void *) PR_AUTH_RFC2228_OK);
 }
 
-/* auth: argv[0] is the user name.  There is deliberately no
- * "requires_pass" handler (which would let USER alone log in): ProFTPD
- * 1.3.8's AuthOrder re-registers such handlers without removing the old
- * ones, and the auth dispatcher then calls the same handler forever.  The
- * client sends USER, then any PASS. */
+/* auth and requires_pass: argv[0] is the user name.  requires_pass is
+ * how mod_auth learns, at USER, that the security exchange already
+ * authorised the user (RFC 2228 section 3: "232 User logged in,
+ * authorized by security data exchange"): it then logs the user in without
+ * a PASS, as mod_tls does.  mod_core's AuthOrder leaves requires_pass
+ * handlers alone, so this one is asked whatever AuthOrder lists. */
 MODRET ftps_client_auth(cmd_rec *cmd) {
   const char *user = cmd->argc > 0 ? cmd->argv[0] : NULL;
   const char *how = cert_login(cmd->tmp_pool, user);
@@ -183,6 +180,17 @@ MODRET ftps_client_check(cmd_rec *cmd) {
 }
 
 authtable ftps_client_authtab[] = {
+  { 0, "auth",          ftps_client_auth,  NULL },
+  { 0, "check",         ftps_client_check, NULL },
+  { 0, "requires_pass", ftps_client_auth,  NULL },
+  { 0, NULL, NULL, NULL }
+};
+
+/* The stand-in mod_tls.c has no requires_pass: AuthOrder re-adds a listed
+ * module's handlers without removing its requires_pass, and the auth
+ * dispatcher, which stops when it comes back to the first handler, would
+ * go round two different handlers of the same name forever. */
+authtable ftps_client_alias_authtab[] = {
   { 0, "auth",          ftps_client_auth,  NULL },
   { 0, "check",         ftps_client_check, NULL },
   { 0, NULL, NULL, NULL }

@@ -9,6 +9,7 @@
 #include "mod_ftps.h"
 #include "ftps/alias.h"
 #include "ftps/binding.h"
+#include "ftps/certvars.h"
 #include "ftps/client.h"
 #include "ftps/deferstore.h"
 #include "ftps/heap.h"
@@ -104,6 +105,23 @@ static void refresh_required(cmd_rec *cmd) {
   ftps_policy_required(cmd, &sess.required);
 }
 
+/* refresh_session_required - the TLSRequired of the session as a whole
+ * (vhost, or <Anonymous> once logged in), without the <Directory> it is
+ * in: PROT sets the protection of every later transfer, wherever it goes,
+ * so a directory's rule is for the transfer commands to enforce (522), as
+ * mod_tls does, not for PROT to refuse (RFC 4217 section 9) */
+static void refresh_session_required(void) {
+  struct ftps_required *found;
+
+  found = get_param_ptr(TOPLEVEL_CONF, "TLSRequired", FALSE);
+  if (found != NULL) {
+    sess.required = *found;
+
+  } else {
+    memset(&sess.required, 0, sizeof(sess.required));
+  }
+}
+
 /* set_xfer_buffers - protected file transfers move FTPS_TLS_DATA_BUFSZ at
  * a time.  mod_xfer and the core size their transfer buffers from the
  * server's TCP buffer lengths (16 KiB by default): a download would then
@@ -165,14 +183,13 @@ static int is_file_xfer(const char *name) {
     strcasecmp(name, C_STOU) == 0;
 }
 
-/* export_cert - TLSOptions ExportCertData: a certificate, in PEM, in the
- * environment (never a key) */
-static void export_cert(struct ftps_tls *tls, int peer, const char *name) {
-  char *pem = ftps_tls_cert_pem(tls, peer);
+/* set_env - one TLS_* variable (setenv copies it) */
+static void set_env(const char *name, const char *value, void *arg) {
+  (void) arg;
 
-  if (pem != NULL) {
-    (void) pr_env_set(session.pool, name, pem);
-    free(pem);
+  if (pr_env_set(session.pool, name, value) < 0) {
+    pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": cannot set %s in the "
+      "environment: %s", name, strerror(errno));
   }
 }
 
@@ -191,6 +208,7 @@ static void set_notes(struct ftps_tls *tls) {
     { "TLS_SERVER_NAME",     ftps_tls_server_name(tls),  TRUE },
     { "TLS_LIBRARY_VERSION", ftps_tls_library(),         FALSE },
   };
+  unsigned int flags;
   size_t i;
 
   for (i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
@@ -207,9 +225,14 @@ static void set_notes(struct ftps_tls *tls) {
     }
   }
 
-  if (sess_opts & FTPS_OPT_EXPORT_CERT_DATA) {
-    export_cert(tls, 0, "TLS_SERVER_CERT");
-    export_cert(tls, 1, "TLS_CLIENT_CERT");
+  /* The session ID, key sizes and certificate fields of StdEnvVars, the
+   * certificates of ExportCertData, as mod_tls names them. */
+  flags = ((sess_opts & FTPS_OPT_STD_ENV_VARS) ? FTPS_CERTVARS_STD : 0) |
+    ((sess_opts & FTPS_OPT_EXPORT_CERT_DATA) ? FTPS_CERTVARS_EXPORT : 0);
+  if (tls != NULL &&
+      ftps_certvars_conn(ftps_tls_ssl(tls), flags, set_env, NULL) < 0) {
+    ftps_log("TLSOptions StdEnvVars/ExportCertData: some variables are "
+      "missing: %s", strerror(errno));
   }
 }
 
@@ -398,14 +421,18 @@ MODRET ftps_sscn(cmd_rec *cmd) {
     return PR_DECLINED(cmd);
   }
 
+  /* mod_tls's replies, which clients and scripts may match. */
   if (cmd->argc > 2) {
-    pr_response_add_err(R_504, "SSCN: Too many arguments");
+    pr_response_add_err(R_504, "SSCN: Invalid argument");
+    pr_cmd_set_errno(cmd, EINVAL);
+    errno = EINVAL;
     return PR_ERROR(cmd);
   }
 
   if (!limit_allows(cmd)) {
-    pr_response_add_err(R_550, "%s: %s", (char *) cmd->argv[0],
-      strerror(EACCES));
+    pr_response_add_err(R_550, "SSCN: Operation not permitted");
+    pr_cmd_set_errno(cmd, EPERM);
+    errno = EPERM;
     return PR_ERROR(cmd);
   }
 
@@ -438,7 +465,7 @@ MODRET ftps_prot(cmd_rec *cmd) {
     return answer(cmd, FTPS_PROT_REFUSED, NULL);
   }
 
-  refresh_required(NULL);
+  refresh_session_required();
   verdict = ftps_sess_prot(&sess, cmd->argc > 1 ? cmd->argv[1] : NULL);
   update_data_protection();
 
@@ -480,6 +507,34 @@ MODRET ftps_post_upload_err(cmd_rec *cmd) {
   return PR_DECLINED(cmd);
 }
 
+/* protocols_allow_ftps - does the Protocols in force for the logged-in
+ * user (mod_ifsession may have changed it) allow FTPS?  mod_auth checks
+ * "ftp" only when no RFC 2228 mechanism is in use: "ftps" is the TLS
+ * module's to check. */
+static int protocols_allow_ftps(void) {
+  config_rec *c;
+  array_header *list;
+  unsigned int i;
+
+  c = find_config(main_server->conf, CONF_PARAM, "Protocols", FALSE);
+  if (c == NULL ||
+      session.rfc2228_mech == NULL ||
+      strcmp(session.rfc2228_mech, "TLS") != 0) {
+    return TRUE;
+  }
+
+  list = c->argv[0];
+  for (i = 0; i < list->nelts; i++) {
+    const char *proto = ((char **) list->elts)[i];
+
+    if (proto != NULL &&
+        strcasecmp(proto, "ftps") == 0) {
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
 MODRET ftps_post_pass(cmd_rec *cmd) {
   (void) cmd;
 
@@ -489,11 +544,20 @@ MODRET ftps_post_pass(cmd_rec *cmd) {
 
   ftps_sess_set_logged_in(&sess);
 
+  /* A POST_CMD cannot fail the PASS: end the session, as mod_tls does. */
+  if (!protocols_allow_ftps()) {
+    ftps_log("user %s: ftps denied by Protocols; disconnecting",
+      session.user ? session.user : "(unknown)");
+    pr_response_send(R_530, "%s", "Login incorrect.");
+    pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_CONFIG_ACL,
+      "Denied by Protocols setting");
+  }
+
   /* TLSOptions AllowPerUser: now that the user's configuration is in
-   * force, apply its TLSRequired.  A POST_CMD cannot fail the PASS; end
-   * the session instead, as mod_tls does. */
+   * force (<Anonymous>, mod_ifsession), apply its TLSRequired, ending the
+   * session if not met; a <Directory>'s rule is for the commands there. */
   if (sess.policy & FTPS_SESS_POLICY_PER_USER) {
-    refresh_required(NULL);
+    refresh_session_required();
     if (!ftps_sess_login_allowed(&sess)) {
       ftps_log("user %s: TLSRequired demands a protected control channel; "
         "disconnecting", session.user ? session.user : "(unknown)");
@@ -661,16 +725,27 @@ static void sess_use_server(server_rec *s) {
   update_data_protection();
 }
 
+/* sess_fail - the session's TLS state could not be set up: end the
+ * session (fail closed).  Running on without it would let TLSRequired and
+ * the data-connection binding go unenforced. */
+static void sess_fail(const char *what, int xerrno) {
+  pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s: %s; ending the session",
+    what, strerror(xerrno));
+  ftps_log("%s: %s; ending the session", what, strerror(xerrno));
+  pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_SESSION_INIT_FAILED,
+    what);
+}
+
 /* ftps_sess_reinit_ev - HOST (or SNI, see sni.c) moved the session to
  * another vhost */
-static int sess_start(void);
+static void sess_start(void);
 
 static void ftps_sess_reinit_ev(const void *event_data, void *user_data) {
   (void) event_data;
   (void) user_data;
 
   if (!sess_started) {
-    (void) sess_start();
+    sess_start();
     return;
   }
   sess_use_server(main_server);
@@ -682,27 +757,26 @@ static int ftps_session_init(void) {
 
   pr_event_register(&ftps_module, "core.session-reinit", ftps_sess_reinit_ev,
     NULL);
-  return sess_start();
+  sess_start();
+  return 0;
 }
 
 /* sess_start - the session's TLS machinery, once TLSEngine is on for the
- * vhost it is on */
-static int sess_start(void) {
+ * vhost it is on; a failure ends the session (at session start, or after
+ * HOST moved it to a vhost with TLSEngine on) */
+static void sess_start(void) {
   struct ftps_required *req;
 
   engine = ftps_server_engine(main_server);
   if (!engine) {
-    return 0;
+    return;
   }
   sess_started = TRUE;
 
   /* A new token per FTP session: only its own tickets resume its data
    * connections (see binding.h). */
   if (ftps_binding_renew() < 0) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": no random bytes for the "
-      "session binding; disabling TLS for this session");
-    engine = FALSE;
-    return 0;
+    sess_fail("no random bytes for the session binding", errno);
   }
 
   req = get_param_ptr(main_server->conf, "TLSRequired", FALSE);
@@ -711,14 +785,11 @@ static int sess_start(void) {
   if (ftps_netio_install(ftps_server_ctx(main_server),
       ftps_server_client_ctx(main_server),
       ftps_server_handshake_timeout(main_server)) < 0) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": cannot register NetIO: %s",
-      strerror(errno));
-    return -1;
+    sess_fail("cannot register the TLS NetIO", errno);
   }
   sess_use_server(main_server);
 
   pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
-  ftps_client_sess_init();
 
   /* README promises that a failed upload loses nothing: a session that
    * cannot keep the promise does not start. */
@@ -742,7 +813,6 @@ static int sess_start(void) {
   pr_help_add(C_AUTH, "<sp> TLS|SSL", TRUE);
   pr_help_add(C_PBSZ, "<sp> 0", TRUE);
   pr_help_add(C_PROT, "<sp> C|P", TRUE);
-  return 0;
 }
 
 /* ftps_log_any - the command is answered and its data connection closed */

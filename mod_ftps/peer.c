@@ -54,6 +54,25 @@ static int subject_cn_is(X509 *cert, const char *want, int nocase) {
   return cn != NULL && subject_has(cert, cn, want, nocase);
 }
 
+/* dns_san_is - a DNS subjectAltName equal to host, ignoring case.  Exact
+ * names only, as mod_tls compares them: a client certificate is not a
+ * server's, and a wildcard such as "*.0.0.1" or "*.example.com" would let
+ * one certificate stand for every host that matches it. */
+static int dns_san_is(X509 *cert, const char *host) {
+  GENERAL_NAMES *names;
+  int i, found = 0;
+
+  names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+  for (i = 0; names != NULL && i < sk_GENERAL_NAME_num(names) && !found;
+      i++) {
+    const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+
+    found = gn->type == GEN_DNS && string_is(gn->d.ia5, host, 1);
+  }
+  GENERAL_NAMES_free(names);
+  return found;
+}
+
 int ftps_peer_check_names(X509 *cert, int flags, const char *host,
     const char *ip, struct ftps_error *err) {
   if (cert == NULL) {
@@ -72,9 +91,7 @@ int ftps_peer_check_names(X509 *cert, int flags, const char *host,
   }
 
   if ((flags & FTPS_PEER_NEED_DNS) &&
-      (host == NULL ||
-       X509_check_host(cert, host, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
-         NULL) != 1)) {
+      (host == NULL || !dns_san_is(cert, host))) {
     ftps_error_set(err, "the client certificate has no DNS subjectAltName "
       "'%s' (TLSOptions dNSNameRequired)", host ? host : "");
     errno = EACCES;

@@ -473,19 +473,49 @@ static int load_server(server_rec *s) {
   return res;
 }
 
+/* per_user_exception - can the user's configuration lift "TLSRequired
+ * auth"?  mod_ifsession is loaded (an <IfUser>, <IfGroup> or <IfClass> may
+ * set another TLSRequired), or an <Anonymous> or <Directory> of s has a
+ * TLSRequired without auth.  mod_tls then runs the configuration. */
+static int per_user_exception(server_rec *s) {
+  config_rec *c;
+
+  if (pr_module_exists("mod_ifsession.c")) {
+    return TRUE;
+  }
+
+  c = find_config(s->conf, CONF_PARAM, "TLSRequired", TRUE);
+  while (c != NULL) {
+    const struct ftps_required *req = c->argv[0];
+
+    if (c->parent != NULL &&
+        (c->parent->config_type == CONF_ANON ||
+         c->parent->config_type == CONF_DIR) &&
+        req != NULL &&
+        !req->auth) {
+      return TRUE;
+    }
+    c = find_config_next(c, c->next, CONF_PARAM, "TLSRequired", TRUE);
+  }
+  return FALSE;
+}
+
 /* check_policy - directive combinations that cannot work */
 static int check_policy(server_rec *s) {
   struct ftps_required *req = get_param_ptr(s->conf, "TLSRequired", FALSE);
 
   /* "auth" protects only USER and PASS, and AllowPerUser waits for them to
-   * pass before it applies TLSRequired: together they protect nothing. */
+   * pass before it applies TLSRequired: with no user for whom the rule can
+   * differ, together they protect nothing (mod_tls refuses this too). */
   if ((ftps_server_options(s) & FTPS_OPT_ALLOW_PER_USER) &&
       req != NULL &&
       req->auth &&
-      !req->ctrl) {
+      !req->ctrl &&
+      !per_user_exception(s)) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSOptions AllowPerUser "
-      "(server '%s') cannot enforce TLSRequired auth: use TLSRequired ctrl, "
-      "or drop AllowPerUser", server_name(s));
+      "(server '%s') cannot enforce TLSRequired auth for every user: use "
+      "TLSRequired ctrl, drop AllowPerUser, or give some users (<Anonymous>, "
+      "mod_ifsession) another TLSRequired", server_name(s));
     return -1;
   }
   return 0;

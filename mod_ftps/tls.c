@@ -578,37 +578,6 @@ const char *ftps_tls_server_name(const struct ftps_tls *tls) {
   return name != NULL ? name : "";
 }
 
-char *ftps_tls_cert_pem(const struct ftps_tls *tls, int peer) {
-  X509 *cert;
-  BIO *bio;
-  BUF_MEM *mem = NULL;
-  char *pem = NULL;
-
-  if (tls == NULL) {
-    return NULL;
-  }
-
-  cert = peer ? SSL_get1_peer_certificate(tls->ssl) :
-    SSL_get_certificate(tls->ssl);
-  if (cert == NULL) {
-    return NULL;
-  }
-
-  bio = BIO_new(BIO_s_mem());
-  if (bio != NULL &&
-      PEM_write_bio_X509(bio, cert) == 1 &&
-      BIO_get_mem_ptr(bio, &mem) == 1 &&
-      mem != NULL) {
-    pem = strndup(mem->data, mem->length);
-  }
-
-  BIO_free(bio);
-  if (peer) {
-    X509_free(cert);
-  }
-  return pem;
-}
-
 const char *ftps_tls_library(void) {
   return OpenSSL_version(OPENSSL_VERSION);
 }

@@ -14,11 +14,9 @@
  * missing (the session must then end). */
 int ftps_client_check_names(unsigned long opts, struct ftps_error *err);
 
-/* ftps_client_sess_init - at session start: make sure certificate logins
- * (TLSUserName, AllowDotLogin), if configured, are asked for */
-void ftps_client_sess_init(void);
-
-/* The auth handlers (auth, check, requires_pass) of certificate logins. */
+/* The auth handlers (auth, check, requires_pass) of certificate logins,
+ * and those of the mod_tls.c stand-in (auth, check: see client.c). */
 extern authtable ftps_client_authtab[];
+extern authtable ftps_client_alias_authtab[];
 
 #endif /* FTPS_CLIENT_H */

@@ -149,10 +149,6 @@ long ftps_tls_session_lifetime(const struct ftps_tls *tls);
 /* ftps_tls_server_name - the SNI host name the client sent, or "" */
 const char *ftps_tls_server_name(const struct ftps_tls *tls);
 
-/* ftps_tls_cert_pem - our certificate (peer 0) or the client's (peer 1)
- * in PEM, as a malloc'd string the caller frees, or NULL if there is none */
-char *ftps_tls_cert_pem(const struct ftps_tls *tls, int peer);
-
 /* ftps_tls_library - the OpenSSL version in use, e.g. "OpenSSL 3.0.19 ..." */
 const char *ftps_tls_library(void);
 
