@@ -794,10 +794,8 @@ static void sess_start(void) {
   /* README promises that a failed upload loses nothing: a session that
    * cannot keep the promise does not start. */
   if (ftps_deferstore_install(session.pool) < 0) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": cannot add the FSIO layer "
-      "that keeps failed uploads from damaging files: %s; ending the "
-      "session", strerror(errno));
-    return -1;
+    sess_fail("cannot add the FSIO layer that keeps failed uploads from "
+      "damaging files", errno);
   }
 
   if (sess_opts & FTPS_OPT_USE_IMPLICIT_SSL) {
