@@ -47,11 +47,11 @@ class Ctx:
         self.touched = []     # (server, log mark) used by the current test
 
     def server(self, tls=None, extra=None, start=True, shared=True,
-               name="ftpsd"):
+               name="ftpsd", modules_after=()):
         """A Server with these TLS overrides/extra lines; started unless
         start=False.  shared=True reuses an identical running server."""
         key = (tuple(sorted((tls or {}).items(), key=lambda kv: kv[0])),
-               tuple(extra or ()))
+               tuple(extra or ()), tuple(modules_after))
         if shared and start and key in self.shared \
                 and self.shared[key].running():
             srv = self.shared[key]
@@ -59,7 +59,8 @@ class Ctx:
             if shared and start and key in self.shared:
                 self.shared.pop(key).cleanup()   # one that failed or died
             srv = ftpsd.Server(self.module, tls=tls, extra=extra,
-                               keep=self.keep, name=name)
+                               keep=self.keep, name=name,
+                               modules_after=modules_after)
             if shared and start:
                 self.shared[key] = srv
             else:

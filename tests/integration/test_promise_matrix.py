@@ -101,6 +101,9 @@ def sctx(who):
     return c
 
 
+IFSESSION = "/usr/lib/proftpd/mod_ifsession.so"
+
+
 # -- the daemon --------------------------------------------------------------
 
 def _conf(promise, feature):
@@ -115,8 +118,13 @@ def _conf(promise, feature):
     if feature == "ccc" and "TLSRequired" not in tls:
         tls["TLSRequired"] = "auth+data"
     elif feature == "peruser":
+        # AllowPerUser is for per-user rules: mod_ifsession gives one
+        # other user a looser rule (mod_tls, and mod_ftps, refuse
+        # AllowPerUser with TLSRequired auth when no user could differ)
         opts.append("AllowPerUser")
         tls.setdefault("TLSRequired", "data")
+        extra += ["<IfUser nobody-in-particular>", "  TLSRequired off",
+                  "</IfUser>"]
     elif feature == "implicit":
         opts.append("UseImplicitSSL")
     elif feature == "sscn":
@@ -168,7 +176,9 @@ def make_server(ctx, promise, feature):
         return srv
     if opts:
         tls["TLSOptions"] = " ".join(opts)
-    srv = ctx.server(tls, extra=extra, shared=feature != "sighup")
+    srv = ctx.server(tls, extra=extra, shared=feature != "sighup",
+                     modules_after=[IFSESSION] if feature == "peruser"
+                     else ())
     srv.cell_home = srv.home
     return srv
 
