@@ -157,7 +157,7 @@ void ftps_client_sess_init(void) {
 static modret_t *login_ok(cmd_rec *cmd, const char *user, const char *how) {
   ftps_log("user %s logged in by client certificate (%s)", user, how);
   pr_log_auth(PR_LOG_NOTICE, "USER %s: logged in by TLS client certificate "
-    "(%s)", user, how);
+    "(%s)", ftps_log_escape(cmd->tmp_pool, user), how);
   session.auth_mech = "mod_tls.c";
   return mod_create_data(cmd, (void *) PR_AUTH_RFC2228_OK);
 }

@@ -12,6 +12,11 @@
  * SNI (at startup, for every server's SSL_CTX) */
 void ftps_sni_install(SSL_CTX *ctx);
 
+/* ftps_sni_use_ctx - let ssl (not yet past its ClientHello) present ctx's
+ * certificate and follow ctx's settings: options, ticket count, protocol
+ * range, client verification.  0, or -1 from OpenSSL. */
+int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx);
+
 /* ftps_sni_switch - after the control handshake: move the session to the
  * vhost SNI chose, as a HOST command would (core.session-reinit, then the
  * POST_CMD and LOG_CMD phases of HOST).  1 if it moved, else 0. */
