@@ -115,9 +115,10 @@ def test_sni_ticket_from_default_is_not_resumed_by_vhost(ctx):
         try:
             f = _resume(srv, "b.example", sess, c)
             try:
-                f.login(srv.user, srv.password)
-                who = retr_bytes(f, "who.txt")
                 resumed = f.sock.session_reused
+                f.login(srv.user, srv.password)
+                f.prot_p()
+                who = retr_bytes(f, "who.txt")
             finally:
                 close_quietly(f)
         except REFUSED:
