@@ -71,7 +71,8 @@ static int scope_new(SSL_CTX *ctx) {
   return 0;
 }
 
-/* stamp - stamp sess with our token and the scope of ssl's context */
+/* stamp - stamp sess with our token and the scope of ssl's context: 1, or
+ * 0 (a context without a scope, or no memory) */
 static int stamp(SSL *ssl, SSL_SESSION *sess) {
   unsigned char data[BINDING_STAMP_LEN];
   const unsigned char *scope = scope_of(ssl);
@@ -294,13 +295,18 @@ int ftps_binding_verify(SSL *ssl, struct ftps_error *err) {
     return -1;
   }
 
-  if (session_has_token(SSL_get0_session(ssl)) &&
-      same_scope(ssl, SSL_get0_session(ssl))) {
-    return 0;
+  if (!session_has_token(SSL_get0_session(ssl))) {
+    ftps_error_set(err, "the data connection resumed a TLS session that "
+      "belongs to another FTP session");
+    errno = EPERM;
+    return -1;
   }
 
-  ftps_error_set(err, "the data connection resumed a TLS session that "
-    "belongs to another FTP session");
-  errno = EPERM;
-  return -1;
+  if (!same_scope(ssl, SSL_get0_session(ssl))) {
+    ftps_error_set(err, "the data connection resumed a TLS session that "
+      "another vhost authenticated");
+    errno = EPERM;
+    return -1;
+  }
+  return 0;
 }
