@@ -267,7 +267,10 @@ static int start_ctrl_tls(enum ftps_verdict verdict, pool *p,
     return -1;
   }
   ctrl_protected(verdict);
-  (void) ftps_sni_switch(p);
+  if (ftps_sni_switch(p) < 0) {
+    ftps_error_set(err, "cannot move the session to the vhost SNI named");
+    return -1;
+  }
   return ftps_client_check_names(sess_opts, err);
 }
 

@@ -6,7 +6,10 @@
  * could (RFC 7151 section 3.2.2 ties SNI to HOST): the vhost whose
  * ServerName or ServerAlias matches presents its own certificate in the
  * handshake, and once the handshake is done the session moves to that vhost
- * as a HOST command would move it.  An unknown name, an IP address or a
+ * as a HOST command would move it.  The choice is made in the ClientHello
+ * callback, before OpenSSL picks the version or accepts a session ticket,
+ * so that the vhost's protocol range and client-certificate rules decide
+ * the handshake and a ticket from another vhost is not resumed (binding.c).  An unknown name, an IP address or a
  * vhost without TLS leaves the session where it is (mod_tls would end it
  * with an unrecognized_name alert); a name that contradicts an earlier HOST
  * ends the handshake.  Data connections never switch.
@@ -204,8 +207,14 @@ int ftps_sni_switch(pool *p) {
     return 0;
   }
 
+  /* mod_core refuses a later HOST for another name by this note: without
+   * it the session must not go on. */
   (void) pr_table_remove(session.notes, "mod_core.host", NULL);
-  (void) pr_table_add_dup(session.notes, "mod_core.host", sni_name, 0);
+  if (pr_table_add_dup(session.notes, "mod_core.host", sni_name, 0) < 0) {
+    ftps_log("SNI '%s': cannot note the host: %s", sni_name,
+      strerror(errno));
+    return -1;
+  }
 
   session.prev_server = main_server;
   main_server = s;
