@@ -40,7 +40,11 @@ int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx) {
   opts = SSL_CTX_get_options(ctx);
   SSL_clear_options(ssl, SSL_get_options(ssl) & ~opts);
   SSL_set_options(ssl, opts);
-  SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(ctx));
+  /* Data connections issue no tickets, whatever the vhost (tls.c,
+   * proftpd#959). */
+  if (!ftps_binding_is_data(ssl)) {
+    SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(ctx));
+  }
   if (SSL_set_min_proto_version(ssl,
         SSL_CTX_get_min_proto_version(ctx)) != 1 ||
       SSL_set_max_proto_version(ssl,

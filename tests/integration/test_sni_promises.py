@@ -348,6 +348,38 @@ def test_sni_data_asks_vhost_client_certificate(ctx):
                         "want the data connection refused" % what
 
 
+def test_sni_data_issues_no_tickets(ctx):
+    """Under SNI a.example (NoSessionReuseRequired), a TLS 1.3 data
+    connection with a full handshake gets no session ticket, as on the
+    default server: a client that only uploads never reads one, and its
+    close would be reset (proftpd#959)."""
+    opt = "NoSessionReuseRequired"
+    srv = sni_server(ctx, tls={"TLSOptions": opt},
+                     vhost_extra={"a.example": ["TLSOptions " + opt]})
+    for sni in (None, "a.example"):
+        key = sni or DEFAULT
+        f = sni_ftps(srv, sni, version="1.3", cls=StockSniFTP_TLS)
+        try:
+            f.voidcmd("TYPE I")
+            conn = f.transfercmd("RETR data.bin")
+            got = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            ticket = conn.session is not None and conn.session.has_ticket
+            resumed = conn.session_reused
+            conn.close()
+            f.voidresp()
+            assert got == srv.vh[key].data, "SNI %s: wrong bytes" % sni
+            assert not resumed, "SNI %s: the data connection resumed" % sni
+            assert not ticket, "SNI %s: the data connection issued a " \
+                "session ticket" % sni
+        finally:
+            close_quietly(f)
+
+
 # -- suspected: TLSSessionCache off in the vhost ----------------------------
 
 def test_sni_vhost_session_cache_off_like_host(ctx):
