@@ -590,7 +590,7 @@ static struct ftps_tls *data_tls_new(pr_netio_stream_t *nstrm) {
   if (!data_client_mode &&
       netio_cert_ctx != NULL &&
       ftps_sni_use_ctx(ftps_tls_ssl(tls), netio_cert_ctx) < 0) {
-    (void) data_refuse(nstrm, tls, "cannot use the vhost's certificate", "");
+    (void) data_refuse(nstrm, tls, "cannot use the vhost's settings", "");
     return NULL;
   }
 

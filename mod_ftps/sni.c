@@ -9,10 +9,12 @@
  * as a HOST command would move it.  The choice is made in the ClientHello
  * callback, before OpenSSL picks the version or accepts a session ticket,
  * so that the vhost's protocol range and client-certificate rules decide
- * the handshake and a ticket from another vhost is not resumed (binding.c).  An unknown name, an IP address or a
- * vhost without TLS leaves the session where it is (mod_tls would end it
- * with an unrecognized_name alert); a name that contradicts an earlier HOST
- * ends the handshake.  Data connections never switch.
+ * the handshake and a ticket from another vhost is not resumed (binding.c).
+ * An unknown name, an IP address or a vhost without TLS leaves the session
+ * where it is (mod_tls would end it with an unrecognized_name alert); a
+ * name that contradicts an earlier HOST ends the handshake.  Data
+ * connections never switch by their own SNI; they take the settings of the
+ * vhost the session moved to (netio.c).
  */
 #include "ftps/sni.h"
 #include "ftps/binding.h"
