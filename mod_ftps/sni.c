@@ -104,8 +104,11 @@ static int hello_cb(SSL *ssl, int *alert, void *arg) {
   server_rec *s;
   SSL_CTX *ctx;
 
+  /* Not a session's control connection (a data connection, or the
+   * master's warm-up handshakes): nothing to choose. */
   (void) arg;
   if (ftps_binding_is_data(ssl) ||
+      session.c == NULL ||
       !hello_name(ssl, name, sizeof(name)) ||
       (ftps_server_options(main_server) & FTPS_OPT_IGNORE_SNI) ||
       pr_netaddr_is_v4(name) == TRUE ||
