@@ -14,8 +14,103 @@
 #define BINDING_KIND_CTRL   0x1
 #define BINDING_KIND_DATA   0x2
 
+/* What a ticket (or cached session) carries as its application data: the
+ * FTP session's token, then the scope of the SSL_CTX (the vhost) whose
+ * settings authenticated it. */
+#define BINDING_SCOPE_LEN   16
+#define BINDING_STAMP_LEN   (FTPS_BINDING_LEN + BINDING_SCOPE_LEN)
+
 static unsigned char token[FTPS_BINDING_LEN];
 static int ex_index = -1;
+static int ctx_ex_index = -1;
+
+/* scope_free - the scope of an SSL_CTX goes with it */
+static void scope_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp) {
+  (void) parent;
+  (void) ad;
+  (void) idx;
+  (void) argl;
+  (void) argp;
+  OPENSSL_free(ptr);
+}
+
+/* scope_of - the scope of the context ssl uses now (after an SNI switch:
+ * the vhost's), or NULL */
+static const unsigned char *scope_of(const SSL *ssl) {
+  if (ctx_ex_index < 0) {
+    return NULL;
+  }
+  return SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_ex_index);
+}
+
+/* scope_new - give ctx a random scope of its own, once */
+static int scope_new(SSL_CTX *ctx) {
+  unsigned char *scope;
+
+  if (ctx_ex_index < 0) {
+    ctx_ex_index = SSL_CTX_get_ex_new_index(0, "mod_ftps vhost scope", NULL,
+      NULL, scope_free);
+    if (ctx_ex_index < 0) {
+      return -1;
+    }
+  }
+  if (SSL_CTX_get_ex_data(ctx, ctx_ex_index) != NULL) {
+    return 0;
+  }
+
+  scope = OPENSSL_malloc(BINDING_SCOPE_LEN);
+  if (scope == NULL) {
+    return -1;
+  }
+  if (RAND_bytes(scope, BINDING_SCOPE_LEN) != 1 ||
+      SSL_CTX_set_ex_data(ctx, ctx_ex_index, scope) != 1) {
+    OPENSSL_free(scope);
+    return -1;
+  }
+  return 0;
+}
+
+/* stamp - stamp sess with our token and the scope of ssl's context: 1, or
+ * 0 (a context without a scope, or no memory) */
+static int stamp(SSL *ssl, SSL_SESSION *sess) {
+  unsigned char data[BINDING_STAMP_LEN];
+  const unsigned char *scope = scope_of(ssl);
+
+  if (scope == NULL) {
+    return 0;
+  }
+  memcpy(data, token, FTPS_BINDING_LEN);
+  memcpy(data + FTPS_BINDING_LEN, scope, BINDING_SCOPE_LEN);
+  return SSL_SESSION_set1_ticket_appdata(sess, data, sizeof(data));
+}
+
+/* session_stamp - sess's stamp, or NULL when it has none of ours */
+static const unsigned char *session_stamp(const SSL_SESSION *sess) {
+  void *data = NULL;
+  size_t len = 0;
+
+  if (sess == NULL ||
+      SSL_SESSION_get0_ticket_appdata((SSL_SESSION *) sess, &data,
+        &len) != 1 ||
+      len != BINDING_STAMP_LEN) {
+    return NULL;
+  }
+  return data;
+}
+
+/* same_scope - 1 if sess was authenticated under the context ssl uses
+ * now: a session never carries one vhost's client-certificate checks
+ * into another (RFC 6066 section 3: a server resumes only for the same
+ * name, else it makes a full handshake) */
+static int same_scope(const SSL *ssl, const SSL_SESSION *sess) {
+  const unsigned char *data = session_stamp(sess);
+  const unsigned char *scope = scope_of(ssl);
+
+  return data != NULL &&
+    scope != NULL &&
+    CRYPTO_memcmp(data + FTPS_BINDING_LEN, scope, BINDING_SCOPE_LEN) == 0;
+}
 
 /* ssl_state - the BINDING_* bits stored on ssl */
 static uintptr_t ssl_state(const SSL *ssl) {
@@ -40,20 +135,14 @@ static int ssl_state_add(SSL *ssl, uintptr_t bits) {
 
 /* session_has_token - 1 if sess carries this process's token */
 static int session_has_token(const SSL_SESSION *sess) {
-  void *data = NULL;
-  size_t len = 0;
+  const unsigned char *data = session_stamp(sess);
 
-  if (sess == NULL ||
-      SSL_SESSION_get0_ticket_appdata((SSL_SESSION *) sess, &data,
-        &len) != 1) {
-    return 0;
-  }
-
-  return len == sizeof(token) &&
+  return data != NULL &&
     CRYPTO_memcmp(data, token, sizeof(token)) == 0;
 }
 
-/* ticket_gen_cb - stamp the token on every ticket we issue */
+/* ticket_gen_cb - stamp the token and the vhost scope on every ticket we
+ * issue */
 static int ticket_gen_cb(SSL *ssl, void *arg) {
   SSL_SESSION *sess = SSL_get0_session(ssl);
 
@@ -61,7 +150,7 @@ static int ticket_gen_cb(SSL *ssl, void *arg) {
   if (sess == NULL) {
     return 1;
   }
-  return SSL_SESSION_set1_ticket_appdata(sess, token, sizeof(token));
+  return stamp(ssl, sess);
 }
 
 /* ticket_dec_cb - decide how a ticket the client presents is used.  sess
@@ -71,7 +160,6 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
     SSL_TICKET_STATUS status, void *arg) {
   uintptr_t state = ssl_state(ssl);
 
-  (void) sess;
   (void) keyname;
   (void) keyname_len;
   (void) arg;
@@ -86,6 +174,15 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
 
     case SSL_TICKET_SUCCESS:
     case SSL_TICKET_SUCCESS_RENEW:
+      /* A ticket from another vhost (OpenSSL decrypts it with the keys of
+       * the context the connection began on, the default server's; the
+       * SNI switch in the ClientHello callback has run by now): a full
+       * handshake under the chosen vhost's settings instead. */
+      if (!same_scope(ssl, sess)) {
+        return (state & BINDING_KIND_DATA) ? SSL_TICKET_RETURN_IGNORE :
+          SSL_TICKET_RETURN_IGNORE_RENEW;
+      }
+
       /* Never issue tickets on data connections (proftpd#959); whether
        * the ticket carries our token is checked after the handshake, on
        * the session actually resumed. */
@@ -119,6 +216,12 @@ int ftps_binding_install(SSL_CTX *ctx, struct ftps_error *err) {
     }
   }
 
+  if (scope_new(ctx) < 0) {
+    ftps_error_set_ssl(err, "cannot give the context its session scope");
+    errno = ENOMEM;
+    return -1;
+  }
+
   if (SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb,
       NULL) != 1) {
     ftps_error_set_ssl(err, "cannot set session ticket callbacks");
@@ -145,11 +248,21 @@ int ftps_binding_mark_ctrl(SSL *ssl) {
     return -1;
   }
 
+  /* The ticket callback turns a ticket from another vhost into a full
+   * handshake; should any resumption get past it (a session this check
+   * does not know), the connection ends rather than carry another vhost's
+   * authentication. */
+  sess = SSL_get0_session(ssl);
+  if (SSL_session_reused(ssl) &&
+      !same_scope(ssl, sess)) {
+    errno = EPERM;
+    return -1;
+  }
+
   /* The session may be in the internal cache already: stamping it here
    * also covers TLS 1.2 clients that resume by session ID. */
-  sess = SSL_get0_session(ssl);
   if (sess != NULL &&
-      SSL_SESSION_set1_ticket_appdata(sess, token, sizeof(token)) != 1) {
+      stamp(ssl, sess) != 1) {
     errno = ENOMEM;
     return -1;
   }
@@ -182,12 +295,18 @@ int ftps_binding_verify(SSL *ssl, struct ftps_error *err) {
     return -1;
   }
 
-  if (session_has_token(SSL_get0_session(ssl))) {
-    return 0;
+  if (!session_has_token(SSL_get0_session(ssl))) {
+    ftps_error_set(err, "the data connection resumed a TLS session that "
+      "belongs to another FTP session");
+    errno = EPERM;
+    return -1;
   }
 
-  ftps_error_set(err, "the data connection resumed a TLS session that "
-    "belongs to another FTP session");
-  errno = EPERM;
-  return -1;
+  if (!same_scope(ssl, SSL_get0_session(ssl))) {
+    ftps_error_set(err, "the data connection resumed a TLS session that "
+      "another vhost authenticated");
+    errno = EPERM;
+    return -1;
+  }
+  return 0;
 }

@@ -153,7 +153,7 @@ static const char *cert_login(pool *p, const char *user) {
 static modret_t *login_ok(cmd_rec *cmd, const char *user, const char *how) {
   ftps_log("user %s logged in by client certificate (%s)", user, how);
   pr_log_auth(PR_LOG_NOTICE, "USER %s: logged in by TLS client certificate "
-    "(%s)", user, how);
+    "(%s)", ftps_log_escape(cmd->tmp_pool, user), how);
   session.auth_mech = "mod_tls.c";
   return mod_create_data(cmd, (void *) PR_AUTH_RFC2228_OK);
 }

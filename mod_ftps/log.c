@@ -57,17 +57,80 @@ void ftps_log_close(void) {
   }
 }
 
+/* unsafe - a byte that could end or disguise a log line (control
+ * characters, DEL), or the backslash that starts our escapes */
+static int unsafe(unsigned char c) {
+  return c < 0x20 || c == 0x7f || c == '\\';
+}
+
+/* escape_into - src into dst (dstsz > 0 bytes, always terminated, cut at a
+ * whole character) with every unsafe byte written as \xNN: what a peer sent
+ * (an SNI name, a HOST or USER argument, a certificate's names) can then
+ * neither start a forged line nor pass for one of our escapes. */
+static void escape_into(char *dst, size_t dstsz, const char *src) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *s;
+  size_t i = 0;
+
+  for (s = (const unsigned char *) src; *s != '\0'; s++) {
+    if (!unsafe(*s)) {
+      if (i + 1 >= dstsz) {
+        break;
+      }
+      dst[i++] = (char) *s;
+      continue;
+    }
+
+    if (i + 4 >= dstsz) {
+      break;
+    }
+    dst[i++] = '\\';
+    dst[i++] = 'x';
+    dst[i++] = hex[*s >> 4];
+    dst[i++] = hex[*s & 0x0f];
+  }
+  dst[i] = '\0';
+}
+
+const char *ftps_log_escape(pool *p, const char *s) {
+  const unsigned char *c;
+  size_t len, extra = 0;
+  char *buf;
+
+  if (s == NULL) {
+    return NULL;
+  }
+
+  for (c = (const unsigned char *) s; *c != '\0'; c++) {
+    if (unsafe(*c)) {
+      extra += 3;
+    }
+  }
+  if (extra == 0) {
+    return s;
+  }
+
+  len = strlen(s) + extra + 1;
+  buf = palloc(p, len);
+  escape_into(buf, len, s);
+  return buf;
+}
+
 void ftps_log(const char *fmt, ...) {
-  char buf[1024];
+  char buf[1024], line[1024];
   va_list ap;
 
   va_start(ap, fmt);
   pr_vsnprintf(buf, sizeof(buf), fmt, ap);
   va_end(ap);
 
-  pr_trace_msg(FTPS_TRACE_CHANNEL, 5, "%s", buf);
+  /* Every line is escaped here, whatever its arguments came from: no
+   * caller has to remember which of them a peer controls. */
+  escape_into(line, sizeof(line), buf);
+
+  pr_trace_msg(FTPS_TRACE_CHANNEL, 5, "%s", line);
   if (log_fd >= 0) {
-    (void) pr_log_writefile(log_fd, MOD_FTPS_VERSION, "%s", buf);
+    (void) pr_log_writefile(log_fd, MOD_FTPS_VERSION, "%s", line);
   }
 }
 

@@ -278,10 +278,19 @@ static void note_upload(cmd_rec *cmd) {
   }
 }
 
-/* start_ctrl_tls - the control handshake, then what the client's
- * certificate must name (TLSOptions CommonNameRequired and friends) */
-static int start_ctrl_tls(struct ftps_error *err) {
+/* start_ctrl_tls - the control handshake; then the move to the vhost SNI
+ * named (which decides from here on), then what the client's certificate
+ * must name under that vhost's TLSOptions (CommonNameRequired and
+ * friends).  The session state is recorded in between (ctrl_protected), so
+ * that the vhost's settings apply to it. */
+static int start_ctrl_tls(enum ftps_verdict verdict, pool *p,
+    struct ftps_error *err) {
   if (ftps_netio_ctrl_start(err) < 0) {
+    return -1;
+  }
+  ctrl_protected(verdict);
+  if (ftps_sni_switch(p) < 0) {
+    ftps_error_set(err, "cannot move the session to the vhost SNI named");
     return -1;
   }
   return ftps_client_check_names(sess_opts, err);
@@ -324,7 +333,7 @@ MODRET ftps_any(cmd_rec *cmd) {
   }
 
   pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": %s refused: TLSRequired",
-    (char *) cmd->argv[0]);
+    ftps_log_escape(cmd->tmp_pool, cmd->argv[0]));
   return answer(cmd, verdict, NULL);
 }
 
@@ -357,10 +366,11 @@ MODRET ftps_auth(cmd_rec *cmd) {
     verdict == FTPS_AUTH_SSL ? "SSL" : "TLS");
 
   ftps_error_clear(&err);
-  if (start_ctrl_tls(&err) < 0) {
+  if (start_ctrl_tls(verdict, cmd->pool, &err) < 0) {
     ftps_log("control connection: %s", err.msg);
     pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": TLS handshake with %s "
-      "failed: %s", pr_netaddr_get_ipstr(session.c->remote_addr), err.msg);
+      "failed: %s", pr_netaddr_get_ipstr(session.c->remote_addr),
+      ftps_log_escape(cmd->tmp_pool, err.msg));
 
     /* Never fall back to plaintext: the session ends here. */
     pr_response_send_async(R_421, "TLS handshake failed");
@@ -369,8 +379,6 @@ MODRET ftps_auth(cmd_rec *cmd) {
     return PR_ERROR(cmd);   /* not reached: the session has ended */
   }
 
-  ctrl_protected(verdict);
-  (void) ftps_sni_switch(cmd->pool);
   /* After AUTH SSL the data channel is protected with no PROT command;
    * mod_xfer learns of protection only from PROT, and would otherwise send
    * files with sendfile(2), in clear, onto the TLS data connection. */
@@ -685,19 +693,17 @@ static void start_implicit(void) {
       "no certificate for implicit FTPS");
   }
 
+  /* mod_xfer, whose session init runs after ours, sees "TLS" and keeps
+   * sendfile off. */
   ftps_error_clear(&err);
-  if (start_ctrl_tls(&err) < 0) {
+  if (start_ctrl_tls(FTPS_AUTH_SSL, session.pool, &err) < 0) {
     ftps_log("implicit FTPS: control connection: %s", err.msg);
     pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": TLS handshake with %s "
-      "failed: %s", pr_netaddr_get_ipstr(session.c->remote_addr), err.msg);
+      "failed: %s", pr_netaddr_get_ipstr(session.c->remote_addr),
+      ftps_log_escape(session.pool, err.msg));
     pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BY_APPLICATION,
       "TLS handshake failed");
   }
-
-  /* mod_xfer, whose session init runs after ours, sees "TLS" and keeps
-   * sendfile off. */
-  ctrl_protected(FTPS_AUTH_SSL);
-  (void) ftps_sni_switch(session.pool);
 }
 
 /* sess_use_server - the settings of the vhost the session is on (at

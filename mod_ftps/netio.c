@@ -21,6 +21,7 @@
 #include "ftps/rekey.h"
 #include "ftps/ktls.h"
 #include "ftps/sendfile.h"
+#include "ftps/sni.h"
 
 /* How long a close_notify may take to send before we give up on it. */
 #define NETIO_SHUTDOWN_TIMEOUT_MS 5000L
@@ -584,10 +585,12 @@ static struct ftps_tls *data_tls_new(pr_netio_stream_t *nstrm) {
     return NULL;
   }
 
+  /* The vhost's settings, TLSVerifyClient included, not only its
+   * certificate (sni.c). */
   if (!data_client_mode &&
       netio_cert_ctx != NULL &&
-      SSL_set_SSL_CTX(ftps_tls_ssl(tls), netio_cert_ctx) == NULL) {
-    (void) data_refuse(nstrm, tls, "cannot use the vhost's certificate", "");
+      ftps_sni_use_ctx(ftps_tls_ssl(tls), netio_cert_ctx) < 0) {
+    (void) data_refuse(nstrm, tls, "cannot use the vhost's settings", "");
     return NULL;
   }
 

@@ -6,10 +6,15 @@
  * could (RFC 7151 section 3.2.2 ties SNI to HOST): the vhost whose
  * ServerName or ServerAlias matches presents its own certificate in the
  * handshake, and once the handshake is done the session moves to that vhost
- * as a HOST command would move it.  An unknown name, an IP address or a
- * vhost without TLS leaves the session where it is (mod_tls would end it
- * with an unrecognized_name alert); a name that contradicts an earlier HOST
- * ends the handshake.  Data connections never switch.
+ * as a HOST command would move it.  The choice is made in the ClientHello
+ * callback, before OpenSSL picks the version or accepts a session ticket,
+ * so that the vhost's protocol range and client-certificate rules decide
+ * the handshake and a ticket from another vhost is not resumed (binding.c).
+ * An unknown name, an IP address or a vhost without TLS leaves the session
+ * where it is (mod_tls would end it with an unrecognized_name alert); a
+ * name that contradicts an earlier HOST ends the handshake.  Data
+ * connections never switch by their own SNI; they take the settings of the
+ * vhost the session moved to (netio.c).
  */
 #include "ftps/sni.h"
 #include "ftps/binding.h"
@@ -20,9 +25,7 @@
 static server_rec *sni_server = NULL;   /* chosen, not yet switched to */
 static char sni_name[256];
 
-/* use_ctx - present ctx's certificate, and ask for client certificates,
- * issue tickets and renegotiate as its vhost does */
-static int use_ctx(SSL *ssl, SSL_CTX *ctx) {
+int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx) {
   STACK_OF(X509_NAME) *names;
   uint64_t opts;
 
@@ -30,14 +33,26 @@ static int use_ctx(SSL *ssl, SSL_CTX *ctx) {
     return -1;
   }
 
-  /* SSL_set_SSL_CTX() keeps the options and ticket count the connection
-   * got from the default server's context (TLSSessionTickets, TLSSessionCache
-   * off, TLSServerCipherPreference, AllowClientRenegotiations); OpenSSL
-   * reads them again after this callback. */
+  /* SSL_set_SSL_CTX() changes the certificate only: the options, ticket
+   * count, protocol range and verification the connection got from the
+   * context it began on stay (TLSSessionTickets, TLSSessionCache off,
+   * TLSServerCipherPreference, AllowClientRenegotiations, TLSProtocol,
+   * TLSVerifyClient).  Called from the ClientHello callback, all of this is
+   * in place before OpenSSL picks the version and looks at a ticket. */
   opts = SSL_CTX_get_options(ctx);
   SSL_clear_options(ssl, SSL_get_options(ssl) & ~opts);
   SSL_set_options(ssl, opts);
-  SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(ctx));
+  /* Data connections issue no tickets, whatever the vhost (tls.c,
+   * proftpd#959). */
+  if (!ftps_binding_is_data(ssl)) {
+    SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(ctx));
+  }
+  if (SSL_set_min_proto_version(ssl,
+        SSL_CTX_get_min_proto_version(ctx)) != 1 ||
+      SSL_set_max_proto_version(ssl,
+        SSL_CTX_get_max_proto_version(ctx)) != 1) {
+    return -1;
+  }
   SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx),
     SSL_CTX_get_verify_callback(ctx));
   SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(ctx));
@@ -49,31 +64,56 @@ static int use_ctx(SSL *ssl, SSL_CTX *ctx) {
   return 0;
 }
 
-/* version_allowed - may ctx's vhost speak the version ssl negotiated? */
-static int version_allowed(const SSL *ssl, SSL_CTX *ctx) {
-  long min = SSL_CTX_get_min_proto_version(ctx);
-  long max = SSL_CTX_get_max_proto_version(ctx);
-  int version = SSL_version(ssl);
+/* hello_name - the host_name the ClientHello's server_name extension
+ * carries (RFC 6066 section 3: one entry), into buf; 0 when there is none
+ * (a malformed extension is then refused by OpenSSL's own parsing) */
+static int hello_name(SSL *ssl, char *buf, size_t bufsz) {
+  const unsigned char *p;
+  size_t len, list, n;
 
-  return (min == 0 || version >= min) &&
-    (max == 0 || version <= max);
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p,
+      &len) != 1 ||
+      len < 5) {
+    return 0;
+  }
+
+  list = ((size_t) p[0] << 8) | p[1];
+  n = ((size_t) p[3] << 8) | p[4];
+  if (list != len - 2 ||
+      p[2] != TLSEXT_NAMETYPE_host_name ||
+      n == 0 ||
+      n != list - 3 ||
+      n >= bufsz ||
+      memchr(p + 5, '\0', n) != NULL) {
+    return 0;
+  }
+
+  memcpy(buf, p + 5, n);
+  buf[n] = '\0';
+  return 1;
 }
 
-/* sni_cb - during the ClientHello of a control handshake */
-static int sni_cb(SSL *ssl, int *alert, void *arg) {
-  const char *name, *host;
+/* hello_cb - the ClientHello of a control handshake, before OpenSSL looks
+ * at the session it offers or picks the version.  The vhost is chosen here
+ * and not in the server name callback, which OpenSSL runs only after it
+ * accepted a TLS 1.3 ticket: the ticket is then judged under the chosen
+ * vhost (binding.c refuses one from another vhost: a full handshake). */
+static int hello_cb(SSL *ssl, int *alert, void *arg) {
+  char name[256];
+  const char *host;
   server_rec *s;
   SSL_CTX *ctx;
 
+  /* Not a session's control connection (a data connection, or the
+   * master's warm-up handshakes): nothing to choose. */
   (void) arg;
-  name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (ftps_binding_is_data(ssl) ||
-      name == NULL ||
-      *name == '\0' ||
+      session.c == NULL ||
+      !hello_name(ssl, name, sizeof(name)) ||
       (ftps_server_options(main_server) & FTPS_OPT_IGNORE_SNI) ||
       pr_netaddr_is_v4(name) == TRUE ||
       pr_netaddr_is_v6(name) == TRUE) {
-    return SSL_TLSEXT_ERR_OK;
+    return SSL_CLIENT_HELLO_SUCCESS;
   }
 
   host = pr_table_get(session.notes, "mod_core.host", NULL);
@@ -81,12 +121,14 @@ static int sni_cb(SSL *ssl, int *alert, void *arg) {
       strcasecmp(host, name) != 0) {
     ftps_log("SNI '%s' contradicts HOST '%s': handshake refused", name, host);
     *alert = SSL_AD_ACCESS_DENIED;
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
+    return SSL_CLIENT_HELLO_ERROR;
   }
 
   /* mod_core lets HOST follow AUTH only when it matches this name. */
   (void) pr_table_remove(session.notes, "mod_tls.sni", NULL);
-  (void) pr_table_add_dup(session.notes, "mod_tls.sni", name, 0);
+  if (pr_table_add_dup(session.notes, "mod_tls.sni", name, 0) < 0) {
+    ftps_log("SNI '%s': cannot note the name: %s", name, strerror(errno));
+  }
 
   s = pr_namebind_get_server(name, main_server->addr, session.c->local_port);
   if (s == NULL || s == main_server) {
@@ -94,56 +136,75 @@ static int sni_cb(SSL *ssl, int *alert, void *arg) {
       ftps_log("SNI '%s' names no vhost here; staying with '%s'", name,
         main_server->ServerName);
     }
-    return SSL_TLSEXT_ERR_OK;
+    return SSL_CLIENT_HELLO_SUCCESS;
   }
 
   ctx = ftps_server_engine(s) ? ftps_server_ctx(s) : NULL;
   if (ctx == NULL) {
     ftps_log("SNI '%s' names vhost '%s', which has no TLS certificate; "
       "staying with '%s'", name, s->ServerName, main_server->ServerName);
-    return SSL_TLSEXT_ERR_OK;
+    return SSL_CLIENT_HELLO_SUCCESS;
   }
 
-  /* OpenSSL picks the version before this callback, from the default
-   * server's TLSProtocol, and SSL_set_SSL_CTX() does not revisit it: a
-   * version the chosen vhost does not allow must end the handshake, as it
-   * would after HOST. */
-  if (!version_allowed(ssl, ctx)) {
-    ftps_log("SNI '%s' names vhost '%s', whose TLSProtocol does not allow "
-      "%s: handshake refused", name, s->ServerName, SSL_get_version(ssl));
-    *alert = SSL_AD_PROTOCOL_VERSION;
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
-  }
-
-  if (use_ctx(ssl, ctx) < 0) {
-    ftps_log("SNI '%s': cannot use the certificate of vhost '%s'", name,
+  /* From here the vhost's TLSProtocol decides the version, as it would
+   * after HOST: one it does not allow ends the handshake. */
+  if (ftps_sni_use_ctx(ssl, ctx) < 0) {
+    ftps_log("SNI '%s': cannot use the settings of vhost '%s'", name,
       s->ServerName);
     *alert = SSL_AD_INTERNAL_ERROR;
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
+    return SSL_CLIENT_HELLO_ERROR;
   }
 
   sni_server = s;
   sstrncpy(sni_name, name, sizeof(sni_name));
   ftps_log("SNI '%s': vhost '%s'", name, s->ServerName);
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* ack_cb - acknowledge the server name (OpenSSL then keeps it with a new
+ * session); the choice was made in hello_cb */
+static int ack_cb(SSL *ssl, int *alert, void *arg) {
+  (void) ssl;
+  (void) alert;
+  (void) arg;
   return SSL_TLSEXT_ERR_OK;
 }
 
 void ftps_sni_install(SSL_CTX *ctx) {
-  SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+  SSL_CTX_set_client_hello_cb(ctx, hello_cb, NULL);
+  SSL_CTX_set_tlsext_servername_callback(ctx, ack_cb);
 }
 
 /* dispatch_host - what other modules do after a HOST command that changed
- * the vhost (mod_core resets timeouts, AuthOrder and the like) */
-static void dispatch_host(pool *p, const char *name) {
-  cmd_rec *cmd;
+ * the vhost (mod_core resets timeouts, AuthOrder and the like).  The
+ * dispatcher points session.curr_cmd_rec (curr_cmd, curr_cmd_id,
+ * curr_phase) at the command it runs; this short-lived HOST runs in the
+ * middle of AUTH (or before the first command, implicit FTPS), so what was
+ * there is put back before the HOST command's pool goes. */
+static int dispatch_host(pool *p, const char *name) {
+  const char *saved_cmd = session.curr_cmd;
+  int saved_id = session.curr_cmd_id, saved_phase = session.curr_phase;
+  cmd_rec *saved_rec = session.curr_cmd_rec, *cmd;
+  int res = 0;
 
   cmd = pr_cmd_alloc(p, 2, pstrdup(p, C_HOST), pstrdup(p, name));
+  if (cmd == NULL) {
+    return -1;
+  }
   cmd->arg = pstrdup(cmd->pool, name);
   cmd->cmd_class = CL_AUTH;
   cmd->cmd_id = pr_cmd_get_id(C_HOST);
-  (void) pr_cmd_dispatch_phase(cmd, POST_CMD, 0);
+  if (pr_cmd_dispatch_phase(cmd, POST_CMD, 0) < 0) {
+    res = -1;
+  }
   (void) pr_cmd_dispatch_phase(cmd, LOG_CMD, 0);
+
+  session.curr_cmd = saved_cmd;
+  session.curr_cmd_id = saved_id;
+  session.curr_cmd_rec = saved_rec;
+  session.curr_phase = saved_phase;
   destroy_pool(cmd->pool);
+  return res;
 }
 
 int ftps_sni_switch(pool *p) {
@@ -155,12 +216,20 @@ int ftps_sni_switch(pool *p) {
     return 0;
   }
 
+  /* mod_core refuses a later HOST for another name by this note: without
+   * it the session must not go on. */
   (void) pr_table_remove(session.notes, "mod_core.host", NULL);
-  (void) pr_table_add_dup(session.notes, "mod_core.host", sni_name, 0);
+  if (pr_table_add_dup(session.notes, "mod_core.host", sni_name, 0) < 0) {
+    ftps_log("SNI '%s': cannot note the host: %s", sni_name,
+      strerror(errno));
+    return -1;
+  }
 
   session.prev_server = main_server;
   main_server = s;
   pr_event_generate("core.session-reinit", s);
-  dispatch_host(p, sni_name);
+  if (dispatch_host(p, sni_name) < 0) {
+    ftps_log("SNI '%s': a POST_CMD handler of HOST failed", sni_name);
+  }
   return 1;
 }

@@ -11,6 +11,14 @@
  * only if it resumed a session that carries this process's token.  Tickets
  * are encrypted with keys shared by all sessions, so a ticket from another
  * FTP session resumes but carries another token, and is refused.
+ *
+ * Each SSL_CTX (one per vhost) also has a random scope, stamped beside the
+ * token: a ticket is decrypted with the keys of the context a connection
+ * began on (the default server's, before SNI moves it), so the scope is
+ * what keeps a session authenticated under one vhost's client-certificate
+ * rules from resuming under another's.  Such a ticket means a full
+ * handshake (RFC 6066 section 3); a resumption that still carries another
+ * scope is refused.
  */
 #ifndef FTPS_BINDING_H
 #define FTPS_BINDING_H
@@ -21,8 +29,9 @@
 
 #define FTPS_BINDING_LEN 32
 
-/* ftps_binding_install - set ctx's ticket callbacks that stamp the token on
- * new tickets and check it on decrypted ones.  Call once per SSL_CTX. */
+/* ftps_binding_install - give ctx its scope, and set its ticket callbacks
+ * that stamp token and scope on new tickets and check the scope of
+ * decrypted ones.  Call once per SSL_CTX. */
 int ftps_binding_install(SSL_CTX *ctx, struct ftps_error *err);
 
 /* ftps_binding_renew - draw a new token: call once in each new session
@@ -30,8 +39,9 @@ int ftps_binding_install(SSL_CTX *ctx, struct ftps_error *err);
  * generator fails. */
 int ftps_binding_renew(void);
 
-/* ftps_binding_mark_ctrl - after a control handshake: stamp the token on
- * the control session (so that session-ID resumption carries it) and flag
+/* ftps_binding_mark_ctrl - after a control handshake: -1 (EPERM) if it
+ * resumed a session of another scope (vhost); else stamp token and scope on
+ * the control session (so that session-ID resumption carries them) and flag
  * ssl as a control connection (so that a ticket it resumed is renewed). */
 int ftps_binding_mark_ctrl(SSL *ssl);
 
@@ -43,7 +53,8 @@ int ftps_binding_mark_data(SSL *ssl);
 int ftps_binding_is_data(const SSL *ssl);
 
 /* ftps_binding_verify - after a data handshake: 0 if ssl resumed a session
- * carrying this process's token, else -1 (EPERM) with the reason in err. */
+ * carrying this process's token and the scope of ssl's context, else -1
+ * (EPERM) with the reason in err. */
 int ftps_binding_verify(SSL *ssl, struct ftps_error *err);
 
 #endif /* FTPS_BINDING_H */

@@ -1056,6 +1056,51 @@ START_TEST(test_binding_other_session) {
 }
 END_TEST
 
+/* A session authenticated under one context (vhost) is never resumed
+ * under another that the connection switched to before its handshake (as
+ * SNI does), although the ticket decrypts (same initial context) or the
+ * session is in the same cache: a full handshake, or a refusal. */
+START_TEST(test_binding_other_vhost) {
+  const struct mode *m = &modes[_i];
+  SSL_CTX *cctx = mode_client_ctx(m), *other = server_ctx(NULL);
+  struct ftps_error err;
+  struct conn ctrl, c;
+  SSL_SESSION *sess;
+  int rc;
+
+  sess = ctrl_connect(&ctrl, cctx, NULL);
+
+  /* A data connection under the other vhost: refused either way. */
+  conn_open(&c, sctx, FTPS_TLS_DATA, cctx, sess);
+  ck_assert_ptr_nonnull(SSL_set_SSL_CTX(ftps_tls_ssl(c.server), other));
+  rc = conn_handshake(&c);
+  if (rc == 0) {
+    round_trip(&c);
+    ftps_error_clear(&err);
+    ck_assert_int_eq(ftps_binding_verify(ftps_tls_ssl(c.server), &err), -1);
+    ck_assert_int_eq(errno, EPERM);
+  }
+  conn_close(&c);
+
+  /* A control connection under the other vhost: never resumed. */
+  conn_open(&c, sctx, FTPS_TLS_CTRL, cctx, sess);
+  ck_assert_ptr_nonnull(SSL_set_SSL_CTX(ftps_tls_ssl(c.server), other));
+  if (conn_handshake(&c) == 0) {
+    ck_assert_msg(!ftps_tls_resumed(c.server), "%s: resumed under another "
+      "vhost", m->name);
+  }
+  conn_close(&c);
+
+  /* Under its own vhost it still resumes. */
+  assert_data_resumes(cctx, sess, 1, m->name);
+
+  SSL_SESSION_free(sess);
+  conn_close(&ctrl);
+  SSL_CTX_free(other);
+  SSL_CTX_free(cctx);
+}
+END_TEST
+
 /* Data connections issue no tickets (proftpd#959), whether they resume or
  * not; control connections do, unless the client refuses TLS 1.2 tickets. */
 START_TEST(test_binding_data_issues_no_tickets) {
@@ -1375,6 +1420,7 @@ Suite *tls_suite(void) {
   tcase_add_loop_test(tc, test_binding_resume, 0, NELEMS(modes));
   tcase_add_loop_test(tc, test_binding_no_session, 0, NELEMS(modes));
   tcase_add_loop_test(tc, test_binding_other_session, 0, NELEMS(modes));
+  tcase_add_loop_test(tc, test_binding_other_vhost, 0, NELEMS(modes));
   tcase_add_loop_test(tc, test_binding_data_issues_no_tickets, 0,
     NELEMS(modes));
   tcase_add_test(tc, test_binding_tls13_single_use);
