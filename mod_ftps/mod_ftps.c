@@ -29,6 +29,7 @@ static unsigned long sess_opts = 0UL; /* TLSOptions */
 static struct ftps_sess sess;
 static int sess_cache_on = TRUE;      /* TLSSessionCache is not off */
 static int sess_started = FALSE;      /* TLS machinery in place */
+static struct ftps_netio_settings netio_set;  /* what NetIO must know */
 
 /* The reply for each verdict that refuses or answers a command. */
 static const struct {
@@ -140,21 +141,19 @@ static void set_xfer_buffers(int protect) {
   }
 }
 
-/* update_data_protection - tell the NetIO layer what the next data
- * connection must be */
+/* update_data_protection - tell the NetIO layer the vhost's settings and
+ * what the next data connection must be */
 static void update_data_protection(void) {
-  int require_reuse = TRUE;
-
   /* After CCC no fresh tickets can reach the client, and TLS 1.3 clients
    * use each ticket once: insisting on resumption would soon refuse every
    * transfer (mod_tls Bug#3465 drops the check too). */
-  if ((sess_opts & FTPS_OPT_NO_SESSION_REUSE_REQUIRED) ||
-      (sess.flags & FTPS_SESS_FL_CCC) ||
-      !sess_cache_on) {
-    require_reuse = FALSE;
-  }
-  ftps_netio_set_data_protection(ftps_sess_data_protected(&sess),
-    require_reuse, (sess.flags & FTPS_SESS_FL_SSCN) ? TRUE : FALSE);
+  netio_set.data_require_reuse =
+    !(sess_opts & FTPS_OPT_NO_SESSION_REUSE_REQUIRED) &&
+    !(sess.flags & FTPS_SESS_FL_CCC) && sess_cache_on;
+  netio_set.data_protect = ftps_sess_data_protected(&sess);
+  netio_set.data_client_mode = (sess.flags & FTPS_SESS_FL_SSCN) ? TRUE :
+    FALSE;
+  ftps_netio_configure(&netio_set);
 }
 
 /* is_file_xfer - a command that moves a file's content */
@@ -601,8 +600,6 @@ static void start_implicit(void) {
 /* sess_use_server - the settings of the vhost the session is on (at
  * session start, and again when HOST or SNI moves it) */
 static void sess_use_server(server_rec *s) {
-  long rekey_ctrl, rekey_data;
-
   engine = ftps_server_engine(s);
   sess_ctx = ftps_server_ctx(s);
   sess_opts = ftps_server_options(s);
@@ -613,10 +610,11 @@ static void sess_use_server(server_rec *s) {
   }
   (void) ftps_log_open(s);
 
-  ftps_netio_set_contexts(sess_ctx, ftps_server_client_ctx(s));
-  ftps_server_rekey(s, &rekey_ctrl, &rekey_data);
-  ftps_netio_set_rekey(rekey_ctrl, rekey_data);
-  ftps_netio_set_kernel_tls(ftps_server_kernel_tls(s));
+  netio_set.ctx = sess_ctx;
+  netio_set.client_ctx = ftps_server_client_ctx(s);
+  netio_set.timeout = ftps_server_handshake_timeout(s);
+  ftps_server_rekey(s, &netio_set.rekey_ctrl_secs, &netio_set.rekey_data_kb);
+  netio_set.kernel_tls = ftps_server_kernel_tls(s);
   if (sess_opts & FTPS_OPT_ENABLE_DIAGS) {
     ftps_log_diags(sess_ctx);
   }
@@ -670,14 +668,12 @@ static int sess_start(void) {
   req = get_param_ptr(main_server->conf, "TLSRequired", FALSE);
   ftps_sess_init(&sess, req);
 
-  if (ftps_netio_install(ftps_server_ctx(main_server),
-      ftps_server_client_ctx(main_server),
-      ftps_server_handshake_timeout(main_server)) < 0) {
+  sess_use_server(main_server);
+  if (ftps_netio_install(&netio_set) < 0) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": cannot register NetIO: %s",
       strerror(errno));
     return -1;
   }
-  sess_use_server(main_server);
 
   pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
   ftps_client_sess_init();

@@ -15,11 +15,9 @@
 #include <time.h>
 
 #include "ftps/netio.h"
-#include "ftps/peer.h"
-#include "ftps/binding.h"
+#include "ftps/dataconn.h"
 #include "ftps/log.h"
 #include "ftps/rekey.h"
-#include "ftps/ktls.h"
 #include "ftps/sendfile.h"
 
 /* How long a close_notify may take to send before we give up on it. */
@@ -37,12 +35,14 @@
 
 static pool *netio_pool = NULL;
 static pr_netio_t *prev_ctrl = NULL, *prev_data = NULL;
-static SSL_CTX *netio_ctx = NULL, *netio_client_ctx = NULL;
-/* After SNI chose another vhost: the certificate data connections present.
- * They are still created from netio_ctx, whose ticket keys and session
- * cache hold the control session they must resume. */
-static SSL_CTX *netio_cert_ctx = NULL;
-static int netio_timeout = 0;
+/* The settings of the vhost the session is on (ftps_netio_configure). */
+static struct ftps_netio_settings cur;
+/* The context the control handshake began in: its session cache and
+ * ticket keys hold the control session, so data connections are created
+ * from it even after SNI chose another vhost (whose certificate they
+ * present: data_rules.cert_ctx). */
+static SSL_CTX *ctrl_ctx = NULL;
+static struct ftps_dataconn_rules data_rules;
 
 /* A connection's read and write streams may sit on different descriptors
  * (ProFTPD dups the control socket to 0 and 1): TLS is attached to the
@@ -55,20 +55,11 @@ struct attached {
 
 static struct attached ctrl_conn, data_conn;
 
-static int data_protect = FALSE, data_require_reuse = TRUE;
-static int data_client_mode = FALSE;
-static int data_refused = FALSE;      /* the last data connection's TLS */
 static int data_released = FALSE;     /* a data TLS freed, memory not yet
                                        * given back */
 static int ticket_due = FALSE;        /* a protected data command ended */
 static long long ticket_sent = 0;     /* when the ticket for the next one
                                        * went out; 0: none yet */
-
-static int data_kernel_tls = TRUE;     /* FTPSKernelTLS */
-
-/* TLSRenegotiate ctrl (seconds) and data (bytes); 0: never */
-static long rekey_ctrl_secs = 0;
-static unsigned long long rekey_data_bytes = 0;
 
 /* now_ms - a monotonic clock, in milliseconds */
 static long long now_ms(void) {
@@ -133,23 +124,29 @@ static int wait_fd(pr_netio_stream_t *nstrm, int fd, int want,
 
 /* set_nonblocking - make fd non-blocking for a handshake or closure, so
  * that TLSTimeoutHandshake holds even when the peer sends nothing (the
- * control socket is blocking); returns the old flags, to restore */
+ * control socket is blocking); returns the old flags, to restore, or -1
+ * with errno: without it the timeout could not hold, so the caller fails */
 static int set_nonblocking(int fd) {
   int flags = fcntl(fd, F_GETFL);
 
-  if (flags >= 0 &&
-      !(flags & O_NONBLOCK)) {
-    (void) fcntl(fd, F_SETFL, flags|O_NONBLOCK);
+  if (flags < 0) {
+    return -1;
+  }
+  if (!(flags & O_NONBLOCK) &&
+      fcntl(fd, F_SETFL, flags|O_NONBLOCK) < 0) {
+    return -1;
   }
   return flags;
 }
 
-/* restore_flags - undo set_nonblocking */
-static void restore_flags(int fd, int flags) {
-  if (flags >= 0 &&
-      !(flags & O_NONBLOCK)) {
-    (void) fcntl(fd, F_SETFL, flags);
+/* restore_flags - undo set_nonblocking: 0, or -1 with errno (the core
+ * would then read commands from a socket it takes for blocking) */
+static int restore_flags(int fd, int flags) {
+  if (!(flags & O_NONBLOCK) &&
+      fcntl(fd, F_SETFL, flags) < 0) {
+    return -1;
   }
+  return 0;
 }
 
 /* A non-blocking TLS step: 0 when done, -1/EAGAIN with *want to wait. */
@@ -182,14 +179,14 @@ static int handshake(struct ftps_tls *tls, struct ftps_error *err) {
   int xerrno;
 
   if (run_step(NULL, tls, handshake_step,
-      deadline_after(netio_timeout)) == 0) {
+      deadline_after(cur.timeout)) == 0) {
     return 0;
   }
 
   xerrno = errno;
   if (xerrno == ETIMEDOUT) {
     ftps_error_set(err, "TLS handshake timed out after %d seconds "
-      "(TLSTimeoutHandshake)", netio_timeout);
+      "(TLSTimeoutHandshake)", cur.timeout);
 
   } else if (*ftps_tls_error(tls) != '\0') {
     ftps_error_set(err, "%s", ftps_tls_error(tls));
@@ -384,12 +381,13 @@ static int netio_poll_cb(pr_netio_stream_t *nstrm) {
 static int rekey_due(struct attached *conn, size_t n, int writing) {
   if (conn == &data_conn) {
     return writing &&
-      rekey_data_bytes > 0 &&
-      ftps_rekey_data_due(&conn->rekey, rekey_data_bytes, n, now_ms());
+      cur.rekey_data_kb > 0 &&
+      ftps_rekey_data_due(&conn->rekey,
+        (unsigned long long) cur.rekey_data_kb * 1024ULL, n, now_ms());
   }
 
-  return rekey_ctrl_secs > 0 &&
-    ftps_rekey_ctrl_due(&conn->rekey, rekey_ctrl_secs, now_ms());
+  return cur.rekey_ctrl_secs > 0 &&
+    ftps_rekey_ctrl_due(&conn->rekey, cur.rekey_ctrl_secs, now_ms());
 }
 
 /* key_update_both_step, key_update_own_step - ftps_tls_key_update as
@@ -528,157 +526,9 @@ static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
   return prev_of(nstrm)->shutdown(nstrm, how);
 }
 
-/* data_refuse - fail a data connection's TLS setup: the core answers 425 */
-static int data_refuse(pr_netio_stream_t *nstrm, struct ftps_tls *tls,
-    const char *why, const char *hint) {
-  ftps_log("refusing data connection: %s%s", why, hint);
-  ftps_tls_free(tls);
-  data_refused = TRUE;
-
-  nstrm->strm_errno = EPERM;
-  if (session.d != NULL) {
-    session.d->xerrno = EPERM;
-  }
-  errno = EPERM;
-  return -1;
-}
-
-/* prepare_data_socket - the core corks data sockets (TCP_CORK, inherited
- * from the PASV listener); a corked handshake flight waits 200 ms for more
- * data that never comes.  Uncork, and send small records at once. */
-static void prepare_data_socket(int fd) {
-  int on = 1;
-
-  (void) pr_inet_set_proto_cork(fd, 0);
-  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0) {
-    pr_trace_msg(FTPS_TRACE_CHANNEL, 3, "cannot set TCP_NODELAY on fd %d: %s",
-      fd, strerror(errno));
-  }
-}
-
-/* data_refuse_after_handshake - refuse a data connection whose handshake
- * succeeded: end its TLS with close_notify first.  Closed without it, the
- * client's TLS library reports a truncated stream (OpenSSL 3: "unexpected
- * eof", and Python's ftplib then fails in unwrap()) instead of reading the
- * 425 that says why.  The empty stream is never taken as a transfer: the
- * reply says it failed. */
-static int data_refuse_after_handshake(pr_netio_stream_t *nstrm,
-    struct ftps_tls *tls, const char *why, const char *hint) {
-  send_close_notify(nstrm, tls);
-  return data_refuse(nstrm, tls, why, hint);
-}
-
-/* data_tls_new - the TLS of a new data connection, ready for its
- * handshake; NULL when it is refused (the core then answers 425) */
-static struct ftps_tls *data_tls_new(pr_netio_stream_t *nstrm) {
-  struct ftps_error err;
-  struct ftps_tls *tls;
-
-  ftps_error_clear(&err);
-  tls = data_client_mode ?
-    ftps_tls_new(netio_client_ctx, nstrm->strm_fd, FTPS_TLS_DATA_CLIENT,
-      &err) :
-    ftps_tls_new(netio_ctx, nstrm->strm_fd, FTPS_TLS_DATA, &err);
-  if (tls == NULL) {
-    (void) data_refuse(nstrm, NULL, err.msg, "");
-    return NULL;
-  }
-
-  if (!data_client_mode &&
-      netio_cert_ctx != NULL &&
-      SSL_set_SSL_CTX(ftps_tls_ssl(tls), netio_cert_ctx) == NULL) {
-    (void) data_refuse(nstrm, tls, "cannot use the vhost's certificate", "");
-    return NULL;
-  }
-
-  if (data_kernel_tls &&
-      ftps_ktls_available()) {
-    ftps_tls_kernel_offload(tls);
-  }
-
-  /* An upload reads records in large pieces (the file is written so). */
-  if (session.xfer.direction == PR_NETIO_IO_RD &&
-      session.xfer.bufsize >= FTPS_TLS_DATA_BUFSZ) {
-    ftps_tls_bulk_reads(tls);
-  }
-
-  /* As the client (FXP), the certificate must name the server we reach. */
-  if (data_client_mode &&
-      session.d != NULL &&
-      ftps_tls_expect_peer_ip(tls,
-        pr_netaddr_get_ipstr(session.d->remote_addr)) < 0) {
-    (void) data_refuse(nstrm, tls, "cannot set the expected peer address",
-      "");
-    return NULL;
-  }
-  return tls;
-}
-
-/* data_tls_accepted - the checks after a data handshake: 0, or -1 when the
- * connection is refused */
-static int data_tls_accepted(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
-  struct ftps_error err;
-  X509 *cert = SSL_get0_peer_certificate(ftps_tls_ssl(tls));
-
-  if (data_client_mode) {
-    return 0;
-  }
-
-  /* RFC 4217 section 10.2: a server may insist that the data connection
-   * reuses the control connection's session, so that no third party can
-   * steal the transfer by connecting to the data port first.  As the TLS
-   * client (SSCN) there is no session of ours to resume. */
-  ftps_error_clear(&err);
-  if (data_require_reuse &&
-      ftps_binding_verify(ftps_tls_ssl(tls), &err) < 0) {
-    return data_refuse_after_handshake(nstrm, tls, err.msg, " (TLSOptions "
-      "NoSessionReuseRequired allows this, e.g. for stock Python ftplib)");
-  }
-
-  /* A data connection must not present another client certificate than
-   * the control connection did. */
-  if (cert != NULL &&
-      (ctrl_conn.tls == NULL ||
-       !ftps_peer_same(SSL_get0_peer_certificate(ftps_tls_ssl(ctrl_conn.tls)),
-         cert))) {
-    return data_refuse_after_handshake(nstrm, tls, "the data connection "
-      "presented another client certificate than the control connection",
-      "");
-  }
-  return 0;
-}
-
-/* data_path - which code protects the connection's records, for its log
- * line: the kernel's (ftps/ktls.h) or OpenSSL's, and why */
-static const char *data_path(const struct ftps_tls *tls) {
-  static char why[192];
-  int send = ftps_tls_kernel_send(tls), recv = ftps_tls_kernel_recv(tls);
-
-  if (send && recv) {
-    return "kernel TLS (send and receive)";
-  }
-  if (send) {
-    return "kernel TLS send, user-space TLS receive";
-  }
-  if (recv) {
-    return "kernel TLS receive, user-space TLS send";
-  }
-  if (!data_kernel_tls) {
-    return "user-space TLS (FTPSKernelTLS off)";
-  }
-  if (!ftps_ktls_available()) {
-    pr_snprintf(why, sizeof(why), "user-space TLS (kernel TLS unavailable: "
-      "%s)", ftps_ktls_reason());
-    return why;
-  }
-  return "user-space TLS (OpenSSL kept the records: protocol version or "
-    "cipher not offloadable)";
-}
-
 static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   struct ftps_error err;
   struct ftps_tls *tls;
-  int sendfile_ok;
 
   if (nstrm->strm_type != PR_NETIO_STRM_DATA) {
     return prev_of(nstrm)->postopen(nstrm);
@@ -690,35 +540,35 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
     return 0;
   }
   release(&data_conn);
-  data_refused = FALSE;
+  ftps_dataconn_begin();
 
-  if (!data_protect) {
+  if (!cur.data_protect) {
     return prev_of(nstrm)->postopen(nstrm);
   }
 
-  prepare_data_socket(nstrm->strm_fd);
-  tls = data_tls_new(nstrm);
+  tls = ftps_dataconn_new(nstrm, &data_rules);
   if (tls == NULL) {
     return -1;
   }
 
+  ftps_error_clear(&err);
   if (handshake(tls, &err) < 0) {
-    return data_refuse(nstrm, tls, err.msg, data_client_mode ?
-      " (as TLS client: SSCN ON; see TLSVerifyServer)" : "");
+    return ftps_dataconn_handshake_failed(nstrm, tls, &data_rules, err.msg);
   }
 
-  if (data_tls_accepted(nstrm, tls) < 0) {
-    return -1;
+  if (ftps_dataconn_check(tls, &data_rules, &err) < 0) {
+    /* End its TLS with close_notify first.  Closed without it, the
+     * client's TLS library reports a truncated stream (OpenSSL 3:
+     * "unexpected eof", and Python's ftplib then fails in unwrap())
+     * instead of reading the 425 that says why.  The empty stream is never
+     * taken as a transfer: the reply says it failed. */
+    (void) send_close_notify(nstrm, tls);
+    return ftps_dataconn_refuse(nstrm, tls, &data_rules, err.msg);
   }
 
   attach(&data_conn, tls, session.d != NULL ? session.d->instrm : nstrm,
     session.d != NULL ? session.d->outstrm : nstrm);
-  sendfile_ok = ftps_sendfile_allow(!data_client_mode &&
-    session.xfer.direction == PR_NETIO_IO_WR && ftps_tls_kernel_send(tls));
-  ftps_log("data connection protected: %s, %s%s; %s%s",
-    ftps_tls_protocol(tls), ftps_tls_cipher(tls),
-    ftps_tls_resumed(tls) ? ", resumed" : "", data_path(tls),
-    sendfile_ok ? " (files by sendfile)" : "");
+  ftps_dataconn_accepted(tls, &data_rules);
   return 0;
 }
 
@@ -745,13 +595,10 @@ static pr_netio_t *netio_new(int type, pr_netio_t **prev) {
   return netio;
 }
 
-int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout) {
+int ftps_netio_install(const struct ftps_netio_settings *set) {
   pr_netio_t *ctrl, *data;
 
-  netio_ctx = ctx;
-  netio_client_ctx = client_ctx;
-  netio_timeout = timeout;
-
+  ftps_netio_configure(set);
   if (netio_pool == NULL) {
     netio_pool = make_sub_pool(session.pool ? session.pool : permanent_pool);
     pr_pool_tag(netio_pool, MOD_FTPS_VERSION " netio pool");
@@ -771,15 +618,22 @@ int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout) {
   return 0;
 }
 
-void ftps_netio_set_contexts(SSL_CTX *ctx, SSL_CTX *client_ctx) {
-  if (ctrl_conn.tls == NULL) {
-    netio_ctx = ctx;
-    netio_cert_ctx = NULL;
-
-  } else {
-    netio_cert_ctx = ctx != netio_ctx ? ctx : NULL;
+void ftps_netio_configure(const struct ftps_netio_settings *set) {
+  cur = *set;
+  if (cur.rekey_ctrl_secs < 0) {
+    cur.rekey_ctrl_secs = 0;
   }
-  netio_client_ctx = client_ctx;
+  if (cur.rekey_data_kb < 0) {
+    cur.rekey_data_kb = 0;
+  }
+
+  data_rules.ctx = ctrl_ctx != NULL ? ctrl_ctx : cur.ctx;
+  data_rules.cert_ctx = (ctrl_ctx != NULL && cur.ctx != ctrl_ctx) ?
+    cur.ctx : NULL;
+  data_rules.client_ctx = cur.client_ctx;
+  data_rules.kernel_tls = cur.kernel_tls;
+  data_rules.require_reuse = cur.data_require_reuse;
+  data_rules.client_mode = cur.data_client_mode;
 }
 
 int ftps_netio_ctrl_start(struct ftps_error *err) {
@@ -794,15 +648,31 @@ int ftps_netio_ctrl_start(struct ftps_error *err) {
     in->strm_buf->remaining = in->strm_buf->buflen;
   }
 
-  tls = ftps_tls_new(netio_ctx, PR_NETIO_FD(in), FTPS_TLS_CTRL, err);
+  ctrl_ctx = cur.ctx;
+  tls = ftps_tls_new(ctrl_ctx, PR_NETIO_FD(in), FTPS_TLS_CTRL, err);
   if (tls == NULL) {
     return -1;
   }
 
   flags = set_nonblocking(PR_NETIO_FD(in));
+  if (flags < 0) {
+    xerrno = errno;
+    ftps_error_set(err, "cannot make the control socket non-blocking for "
+      "the handshake: %s", strerror(xerrno));
+    ftps_tls_free(tls);
+    errno = xerrno;
+    return -1;
+  }
+
   res = handshake(tls, err);
   xerrno = errno;
-  restore_flags(PR_NETIO_FD(in), flags);
+  if (restore_flags(PR_NETIO_FD(in), flags) < 0 &&
+      res == 0) {
+    xerrno = errno;
+    ftps_error_set(err, "cannot make the control socket blocking again "
+      "after the handshake: %s", strerror(xerrno));
+    res = -1;
+  }
 
   if (res < 0) {
     ftps_tls_free(tls);
@@ -811,6 +681,12 @@ int ftps_netio_ctrl_start(struct ftps_error *err) {
   }
 
   attach(&ctrl_conn, tls, session.c->instrm, session.c->outstrm);
+
+  /* Kept for the data connections' check: after CCC the control
+   * connection's TLS is gone, its client certificate must not be. */
+  X509_free(data_rules.ctrl_cert);
+  data_rules.ctrl_cert = SSL_get1_peer_certificate(ftps_tls_ssl(tls));
+  ftps_netio_configure(&cur);
   return 0;
 }
 
@@ -829,7 +705,7 @@ static int peer_sent_record(int fd) {
  * the next bytes are not a TLS record, the closure was one-way.  A TLS
  * record that is not close_notify ends the session. */
 static int close_ctrl_tls(struct ftps_tls *tls, struct ftps_error *err) {
-  long long deadline = deadline_after(netio_timeout);
+  long long deadline = deadline_after(cur.timeout);
   int fd = ftps_tls_fd(tls);
 
   if (run_step(NULL, tls, ftps_tls_shutdown, deadline) < 0) {
@@ -858,7 +734,7 @@ static int close_ctrl_tls(struct ftps_tls *tls, struct ftps_error *err) {
 
 int ftps_netio_ctrl_clear(struct ftps_error *err) {
   struct ftps_tls *tls = ctrl_conn.tls;
-  int flags, res;
+  int flags, res, xerrno;
 
   if (tls == NULL) {
     errno = EINVAL;
@@ -866,8 +742,22 @@ int ftps_netio_ctrl_clear(struct ftps_error *err) {
   }
 
   flags = set_nonblocking(ftps_tls_fd(tls));
+  if (flags < 0) {
+    xerrno = errno;
+    ftps_error_set(err, "CCC: cannot make the control socket non-blocking: "
+      "%s", strerror(xerrno));
+    release(&ctrl_conn);
+    errno = xerrno;
+    return -1;
+  }
+
   res = close_ctrl_tls(tls, err);
-  restore_flags(ftps_tls_fd(tls), flags);
+  if (restore_flags(ftps_tls_fd(tls), flags) < 0 &&
+      res == 0) {
+    ftps_error_set(err, "CCC: cannot make the control socket blocking "
+      "again: %s", strerror(errno));
+    res = -1;
+  }
 
   release(&ctrl_conn);
   return res;
@@ -912,25 +802,9 @@ void ftps_netio_ticket_after_data(void) {
 }
 
 int ftps_netio_data_refused(void) {
-  return data_refused;
+  return ftps_dataconn_refused();
 }
 
 struct ftps_tls *ftps_netio_ctrl_tls(void) {
   return ctrl_conn.tls;
-}
-
-void ftps_netio_set_data_protection(int protect, int require_reuse,
-    int client_mode) {
-  data_protect = protect;
-  data_require_reuse = require_reuse;
-  data_client_mode = client_mode;
-}
-
-void ftps_netio_set_kernel_tls(int on) {
-  data_kernel_tls = on;
-}
-
-void ftps_netio_set_rekey(long ctrl_secs, long data_kb) {
-  rekey_ctrl_secs = ctrl_secs > 0 ? ctrl_secs : 0;
-  rekey_data_bytes = data_kb > 0 ? (unsigned long long) data_kb * 1024ULL : 0;
 }
