@@ -211,6 +211,16 @@ void ftps_dataconn_accepted(struct ftps_tls *tls,
     sendfile_ok ? " (files by sendfile)" : "");
 }
 
+int ftps_dataconn_hands_ticket(const struct ftps_tls *tls,
+    const struct ftps_dataconn_rules *rules) {
+  return rules->after_ccc &&
+    rules->require_reuse &&
+    !rules->client_mode &&
+    session.xfer.direction == PR_NETIO_IO_WR &&
+    SSL_version(ftps_tls_ssl(tls)) == TLS1_3_VERSION &&
+    ftps_tls_resumed(tls);
+}
+
 void ftps_dataconn_begin(void) {
   refused = FALSE;
 }

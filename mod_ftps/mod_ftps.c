@@ -144,12 +144,12 @@ static void set_xfer_buffers(int protect) {
 /* update_data_protection - tell the NetIO layer the vhost's settings and
  * what the next data connection must be */
 static void update_data_protection(void) {
-  /* After CCC no fresh tickets can reach the client, and TLS 1.3 clients
-   * use each ticket once: insisting on resumption would soon refuse every
-   * transfer (mod_tls Bug#3465 drops the check too). */
+  /* After CCC too: the data connection must resume a session this FTP
+   * session issued (the control session, or a ticket bound to it), so
+   * that nobody else takes the transfer (RFC 4217 section 10.2).  mod_tls
+   * drops the check after CCC (its Bug#3465). */
   netio_set.data_require_reuse =
-    !(sess_opts & FTPS_OPT_NO_SESSION_REUSE_REQUIRED) &&
-    !(sess.flags & FTPS_SESS_FL_CCC) && sess_cache_on;
+    !(sess_opts & FTPS_OPT_NO_SESSION_REUSE_REQUIRED) && sess_cache_on;
   netio_set.data_protect = ftps_sess_data_protected(&sess);
   netio_set.data_client_mode = (sess.flags & FTPS_SESS_FL_SSCN) ? TRUE :
     FALSE;
@@ -365,7 +365,10 @@ MODRET ftps_ccc(cmd_rec *cmd) {
   }
 
   /* RFC 4217 section 6: the reply still goes protected, then both sides
-   * send close_notify, and the control connection goes on in clear. */
+   * send close_notify, and the control connection goes on in clear.  A
+   * fresh TLS 1.3 ticket goes with the reply, unless the client holds one:
+   * data connections must still resume a session of this FTP session. */
+  ftps_netio_ticket_before_data();
   pr_response_send(R_200, "Clearing control channel protection");
   ftps_error_clear(&err);
   if (ftps_netio_ctrl_clear(&err) < 0) {

@@ -526,6 +526,18 @@ static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
   return prev_of(nstrm)->shutdown(nstrm, how);
 }
 
+/* send_data_ticket - the ticket for the client's next data connection,
+ * sent now, before the data (ftps_dataconn_hands_ticket says when).  A
+ * failure costs at most the next data connection (425), not this one. */
+static void send_data_ticket(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
+  if (ftps_tls_new_ticket(tls) < 0 ||
+      run_step(nstrm, tls, ftps_tls_send_queued,
+        now_ms() + NETIO_SHUTDOWN_TIMEOUT_MS) < 0) {
+    ftps_log("data connection: no ticket for the next one: %s",
+      ftps_tls_error(tls));
+  }
+}
+
 static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   struct ftps_error err;
   struct ftps_tls *tls;
@@ -569,6 +581,9 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   attach(&data_conn, tls, session.d != NULL ? session.d->instrm : nstrm,
     session.d != NULL ? session.d->outstrm : nstrm);
   ftps_dataconn_accepted(tls, &data_rules);
+  if (ftps_dataconn_hands_ticket(tls, &data_rules)) {
+    send_data_ticket(nstrm, tls);
+  }
   return 0;
 }
 
@@ -760,6 +775,7 @@ int ftps_netio_ctrl_clear(struct ftps_error *err) {
   }
 
   release(&ctrl_conn);
+  data_rules.after_ccc = TRUE;
   return res;
 }
 

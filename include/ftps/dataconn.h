@@ -33,6 +33,8 @@ struct ftps_dataconn_rules {
   int kernel_tls;       /* FTPSKernelTLS */
   int require_reuse;    /* must resume a session of this FTP session */
   int client_mode;      /* SSCN ON */
+  int after_ccc;        /* the control connection is clear again: no
+                         * ticket can reach the client there */
 };
 
 /* ftps_dataconn_new - the TLS of the data connection on nstrm, ready for
@@ -62,6 +64,16 @@ int ftps_dataconn_handshake_failed(pr_netio_stream_t *nstrm,
 /* ftps_dataconn_accepted - the connection carries the transfer: sendfile
  * where the kernel encrypts (ftps/sendfile.h), and its TLSLog line */
 void ftps_dataconn_accepted(struct ftps_tls *tls,
+  const struct ftps_dataconn_rules *rules);
+
+/* ftps_dataconn_hands_ticket - 1 if the accepted connection must hand the
+ * client a TLS 1.3 ticket for its next data connection.  After CCC the
+ * control connection cannot, and OpenSSL clients (curl) use each TLS 1.3
+ * ticket once.  Downloads only: an uploading client never reads, and an
+ * unread ticket ends its upload with a reset (proftpd#959).  The ticket
+ * carries this FTP session's token only because the connection resumed a
+ * session of ours (ftps_dataconn_check). */
+int ftps_dataconn_hands_ticket(const struct ftps_tls *tls,
   const struct ftps_dataconn_rules *rules);
 
 /* ftps_dataconn_begin - a new data connection opens: forget the last one's
