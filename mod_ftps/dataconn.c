@@ -37,6 +37,8 @@ static void forget_session(struct ftps_tls *tls,
       !SSL_session_reused(ssl)) {
     (void) SSL_CTX_remove_session(rules->ctx, sess);
   }
+  pr_trace_msg(FTPS_TRACE_CHANNEL, 9, "session cache: %ld sessions",
+    SSL_CTX_sess_number(rules->ctx));
 }
 
 /* refuse - log why, free tls, and make the core answer 425 */

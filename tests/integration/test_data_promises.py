@@ -331,3 +331,39 @@ def test_promise_ccc_client_cert_tls12(ctx):
 
 def test_promise_ccc_client_cert_tls13(ctx):
     _ccc_client_cert(ctx, "1.3")
+
+
+# -- 19: refused TLS 1.2 data handshakes leave the session cache -------------
+
+def _trace_server(ctx, tls=None):
+    """A server of this test's own with the ftps trace channel logged."""
+    import tempfile
+    import ftpsd
+    d = tempfile.mkdtemp(prefix="trace-", dir=ftpsd.tmp_root())
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "trace.log")
+    srv = ftpsd.Server(ctx.module, tls=tls, keep=ctx.keep,
+                       extra=["TraceLog " + path, "Trace ftps:9"])
+    ctx.own.append(srv)
+    ctx.touched.append((srv, srv.log_mark()))
+    srv.start()
+    return srv, path
+
+
+def test_promise_refused_tls12_data_sessions_not_cached(ctx):
+    srv, trace = _trace_server(ctx)
+    srv.home_file("s.bin", b"z" * 3000)
+    counts = []
+    with _session_ctrl(srv, "1.2") as r:
+        for i in range(6):
+            reply, got, _ = _data_retr(r, "s.bin", context("1.2"), None)
+            assert reply[0] == 425 and got == b"", reply
+    with open(trace, errors="replace") as f:
+        counts = [int(n) for n in
+                  re.findall(r"session cache: (\d+) sessions", f.read())]
+    assert len(counts) == 6, "trace lines: %r" % counts
+    assert counts[-1] <= counts[0], \
+        "6 refused TLS 1.2 data handshakes grew the session cache: %r" \
+        % counts
+    assert counts[-1] <= 1, \
+        "refused data sessions stay cached: %r" % counts
