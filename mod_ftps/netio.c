@@ -51,6 +51,7 @@ struct attached {
   struct ftps_tls *tls;
   pr_netio_stream_t *in, *out;
   struct ftps_rekey_state rekey;   /* TLSRenegotiate */
+  int aborted;                     /* ABOR (or SIGURG): no close_notify */
 };
 
 static struct attached ctrl_conn, data_conn;
@@ -223,6 +224,7 @@ static void attach(struct attached *conn, struct ftps_tls *tls,
   conn->tls = tls;
   conn->in = in;
   conn->out = out;
+  conn->aborted = FALSE;
   ftps_rekey_start(&conn->rekey, now_ms());
 }
 
@@ -268,7 +270,16 @@ static void send_close_notify(pr_netio_stream_t *nstrm,
   }
 }
 
+/* netio_abort_cb - the core aborts a transfer (ABOR, in band or by
+ * SIGURG): whatever closes the data connection now must not send
+ * close_notify, or the client would take the cut transfer for complete. */
 static void netio_abort_cb(pr_netio_stream_t *nstrm) {
+  struct attached *conn = conn_of(nstrm);
+
+  if (conn != NULL &&
+      conn == &data_conn) {
+    conn->aborted = TRUE;
+  }
   prev_of(nstrm)->abort(nstrm);
 }
 
@@ -511,6 +522,20 @@ static int netio_write_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
   return tls_io(nstrm, conn, buf, len, TRUE);
 }
 
+/* data_aborted - 1 if the data connection of nstrm is being closed because
+ * its transfer was aborted: by SIGURG or an ABOR the core peeked at (the
+ * abort callback), or by an ABOR it read from a TLS control connection
+ * (which it cannot peek at) and dispatched in the middle of the transfer,
+ * whose handler closes the data connection as if the transfer were
+ * complete. */
+static int data_aborted(pr_netio_stream_t *nstrm) {
+  return data_conn.aborted ||
+    (nstrm->strm_flags & PR_NETIO_SESS_ABORT) ||
+    XFER_ABORTED ||
+    session.curr_cmd_id == PR_CMD_ABOR_ID ||
+    session.curr_cmd_id == PR_CMD_QUIT_ID;
+}
+
 static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
   struct ftps_tls *tls = tls_of(nstrm);
 
@@ -520,7 +545,8 @@ static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
    * client knows the data is truncated. */
   if (tls != NULL &&
       (nstrm->strm_type == PR_NETIO_STRM_CTRL ||
-       nstrm->strm_mode == PR_NETIO_IO_WR)) {
+       (nstrm->strm_mode == PR_NETIO_IO_WR &&
+        !data_aborted(nstrm)))) {
     send_close_notify(nstrm, tls);
   }
   return prev_of(nstrm)->shutdown(nstrm, how);
