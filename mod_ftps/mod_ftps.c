@@ -274,6 +274,7 @@ MODRET ftps_any(cmd_rec *cmd) {
     return PR_DECLINED(cmd);
   }
 
+  ftps_netio_before_cmd();
   refresh_required(cmd);
   verdict = ftps_sess_check_cmd(&sess, cmd->argv[0]);
   if (verdict == FTPS_OK) {

@@ -58,6 +58,7 @@ static struct attached ctrl_conn, data_conn;
 
 static int data_released = FALSE;     /* a data TLS freed, memory not yet
                                        * given back */
+static int replies_blocked = FALSE;   /* by transfer_cut */
 static int ticket_due = FALSE;        /* a protected data command ended */
 static long long ticket_sent = 0;     /* when the ticket for the next one
                                        * went out; 0: none yet */
@@ -261,12 +262,29 @@ static void detach(pr_netio_stream_t *nstrm) {
 }
 
 /* send_close_notify - end the TLS stream cleanly, waiting a little */
-static void send_close_notify(pr_netio_stream_t *nstrm,
+static int send_close_notify(pr_netio_stream_t *nstrm,
     struct ftps_tls *tls) {
   if (run_step(nstrm, tls, ftps_tls_shutdown,
       now_ms() + NETIO_SHUTDOWN_TIMEOUT_MS) < 0) {
     pr_trace_msg(FTPS_TRACE_CHANNEL, 9, "close_notify not sent: %s",
       ftps_tls_error(tls));
+    return -1;
+  }
+  return 0;
+}
+
+/* transfer_cut - a complete transfer's final close_notify could not be
+ * sent: the client saw the stream end without it, so for it the transfer
+ * failed.  Say so in TLSLog, answer 426 now, and keep the core's "226
+ * Transfer complete", which follows, from the client (responses stay
+ * blocked until the next command: ftps_netio_before_cmd). */
+static void transfer_cut(struct ftps_tls *tls) {
+  ftps_log("data connection: the final close_notify could not be sent "
+    "within %ld ms (%s): the transfer failed for the client; answering 426",
+    NETIO_SHUTDOWN_TIMEOUT_MS, ftps_tls_error(tls));
+  pr_response_send_async(R_426, "Transfer aborted. Data connection closed.");
+  if (pr_response_block(TRUE) == 0) {
+    replies_blocked = TRUE;
   }
 }
 
@@ -288,7 +306,7 @@ static int netio_close_cb(pr_netio_stream_t *nstrm) {
 
   if (tls != NULL &&
       nstrm->strm_type == PR_NETIO_STRM_CTRL) {
-    send_close_notify(nstrm, tls);
+    (void) send_close_notify(nstrm, tls);
   }
   detach(nstrm);
   return prev_of(nstrm)->close(nstrm);
@@ -368,6 +386,10 @@ static int netio_poll_cb(pr_netio_stream_t *nstrm) {
 
   if (nstrm->strm_type == PR_NETIO_STRM_CTRL &&
       nstrm->strm_mode == PR_NETIO_IO_RD) {
+    /* The command that cut a transfer is answered: replies flow again. */
+    if (session.d == NULL) {
+      ftps_netio_before_cmd();
+    }
     ctrl_idle_work(nstrm, tls);
   }
 
@@ -544,10 +566,14 @@ static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
    * Only a complete transfer may end with close_notify: without it the
    * client knows the data is truncated. */
   if (tls != NULL &&
-      (nstrm->strm_type == PR_NETIO_STRM_CTRL ||
-       (nstrm->strm_mode == PR_NETIO_IO_WR &&
-        !data_aborted(nstrm)))) {
-    send_close_notify(nstrm, tls);
+      nstrm->strm_type == PR_NETIO_STRM_CTRL) {
+    (void) send_close_notify(nstrm, tls);
+
+  } else if (tls != NULL &&
+      nstrm->strm_mode == PR_NETIO_IO_WR &&
+      !data_aborted(nstrm) &&
+      send_close_notify(nstrm, tls) < 0) {
+    transfer_cut(tls);
   }
   return prev_of(nstrm)->shutdown(nstrm, how);
 }
@@ -841,6 +867,13 @@ void ftps_netio_ticket_before_data(void) {
 void ftps_netio_ticket_after_data(void) {
   ticket_due = ctrl_conn.tls != NULL;
   ticket_sent = 0;
+}
+
+void ftps_netio_before_cmd(void) {
+  if (replies_blocked) {
+    replies_blocked = FALSE;
+    (void) pr_response_block(FALSE);
+  }
 }
 
 int ftps_netio_data_refused(void) {

@@ -64,6 +64,11 @@ void ftps_netio_ticket_before_data(void);
  * for a command, while the client reads this reply */
 void ftps_netio_ticket_after_data(void);
 
+/* ftps_netio_before_cmd - a command is about to be handled: if the last
+ * transfer's final close_notify could not be sent, it was answered 426,
+ * and the core's "226" after it held back; replies flow again from here */
+void ftps_netio_before_cmd(void);
+
 /* ftps_netio_data_refused - 1 if the TLS of the last data connection was
  * refused (failed handshake, or no resumption of the control session) */
 int ftps_netio_data_refused(void);
