@@ -371,16 +371,20 @@ def test_promise_refused_tls12_data_sessions_not_cached(ctx):
 
 # -- 15: an aborted download ends without close_notify -----------------------
 
+def _how_ended(e):
+    if isinstance(e, ssl.SSLEOFError) or "UNEXPECTED_EOF" in str(e):
+        return "eof without close_notify"
+    return "%s: %s" % (type(e).__name__, e)
+
+
 def _data_end(conn):
     """Read conn to its end: "close_notify", or how it ended otherwise."""
     try:
         while True:
             if not conn.recv(65536):
                 return "close_notify"
-    except ssl.SSLEOFError:
-        return "eof without close_notify"
     except (ssl.SSLError, OSError) as e:
-        return "%s: %s" % (type(e).__name__, e)
+        return _how_ended(e)
 
 
 def _abor_download(ctx, version):
@@ -418,3 +422,115 @@ def test_promise_abor_download_no_close_notify_tls12(ctx):
 
 def test_promise_abor_download_no_close_notify_tls13(ctx):
     _abor_download(ctx, "1.3")
+
+
+# -- 16: a download whose final close_notify cannot be sent failed ----------
+
+# Fault injection in the daemon: while the file CUT_FILE exists (in the
+# session's chroot), a write of a TLS close_notify record (24 bytes under TLS 1.3, 31
+# under TLS 1.2 with AES-GCM) to a socket finds the socket full (EAGAIN), as
+# it would for a client that stopped reading with its buffers full.
+CUT_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+ssize_t write(int fd, const void *buf, size_t len) {
+  static ssize_t (*real)(int, const void *, size_t);
+  const char *cut = CUT_FILE;
+  struct stat st;
+
+  if (real == NULL) {
+    real = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT,
+      "write");
+  }
+  if ((len == 24 || len == 31) && cut != NULL && access(cut, F_OK) == 0 &&
+      fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+    errno = EAGAIN;
+    return -1;
+  }
+  return real(fd, buf, len);
+}
+"""
+
+
+def _cut_server(ctx):
+    import subprocess
+    import tempfile
+    import ftpsd
+    ctx.need("gcc")
+    d = tempfile.mkdtemp(prefix="cut-", dir=ftpsd.tmp_root())
+    os.chmod(d, 0o755)
+    src, lib = os.path.join(d, "cut.c"), os.path.join(d, "cut.so")
+    with open(src, "w") as f:
+        f.write(CUT_SHIM)
+    srv = ftpsd.Server(ctx.module, tls=CCC_OK, keep=ctx.keep)
+    # The session is chrooted to the user's home: "/cut-now" is there.
+    trigger = os.path.join(srv.home, "cut-now")
+    subprocess.run(["gcc", "-shared", "-fPIC", '-DCUT_FILE="/cut-now"',
+                    "-o", lib, src, "-ldl"],
+                   check=True, capture_output=True, timeout=60)
+    os.chmod(lib, 0o755)
+    ctx.own.append(srv)
+    ctx.touched.append((srv, srv.log_mark()))
+    saved = os.environ.get("FTPS_DAEMON_PRELOAD")
+    os.environ["FTPS_DAEMON_PRELOAD"] = ((saved or "") + " " + lib).strip()
+    try:
+        srv.start()
+    finally:
+        if saved is None:
+            os.environ.pop("FTPS_DAEMON_PRELOAD", None)
+        else:
+            os.environ["FTPS_DAEMON_PRELOAD"] = saved
+    return srv, trigger
+
+
+def _close_notify_cut(ctx, version):
+    srv, trigger = _cut_server(ctx)
+    size = 8 * 1024 * 1024
+    srv.home_file("cut.bin", size=size)
+    with _session_ctrl(srv, version) as r:
+        sess = r.sock.session
+        tls_ctx = r.sock.context
+        tls_ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+        data = r.pasv()
+        r.send("RETR cut.bin\r\n")
+        expect(r.reply(), (125, 150), "RETR cut.bin")
+        conn = tls_ctx.wrap_socket(data, server_hostname="localhost",
+                                   session=sess, suppress_ragged_eofs=False)
+        got = len(conn.recv(65536))
+        open(trigger, "w").close()
+        try:
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    end = "close_notify"
+                    break
+                got += len(chunk)
+        except (ssl.SSLError, OSError) as e:
+            end = _how_ended(e)
+        conn.close()
+        reply = r.reply()
+        os.unlink(trigger)
+        after = r.cmd("NOOP")
+    log = srv.log()
+    assert got == size and end == "eof without close_notify", \
+        "TLS %s: %d of %d bytes, ended by %s" % (version, got, size, end)
+    assert reply[0] == 426, \
+        "TLS %s: the download's final close_notify could not be sent, the " \
+        "client saw a cut stream, and the reply was %r (want 426)" \
+        % (version, reply)
+    assert after[0] == 200, \
+        "NOOP after the cut transfer: %r (a held-back reply leaked?)" \
+        % (after,)
+    assert "final close_notify could not be sent" in log, log[-2000:]
+
+
+def test_promise_close_notify_unsent_is_426_tls13(ctx):
+    _close_notify_cut(ctx, "1.3")
+
+
+def test_promise_close_notify_unsent_is_426_tls12(ctx):
+    _close_notify_cut(ctx, "1.2")
