@@ -456,20 +456,26 @@ ssize_t write(int fd, const void *buf, size_t len) {
 """
 
 
-def _cut_server(ctx):
+def _shim_server(ctx, source, trigger_in_chroot=True, tls=CCC_OK):
+    """A server of this test's own whose daemon runs with the shim compiled
+    from source preloaded; returns it and the trigger file that arms the
+    shim (CUT_FILE in source: "/cut-now" in the session's chroot, i.e. the
+    user's home, or a path outside any chroot)."""
     import subprocess
     import tempfile
     import ftpsd
     ctx.need("gcc")
-    d = tempfile.mkdtemp(prefix="cut-", dir=ftpsd.tmp_root())
+    d = tempfile.mkdtemp(prefix="shim-", dir=ftpsd.tmp_root())
     os.chmod(d, 0o755)
-    src, lib = os.path.join(d, "cut.c"), os.path.join(d, "cut.so")
+    src, lib = os.path.join(d, "shim.c"), os.path.join(d, "shim.so")
     with open(src, "w") as f:
-        f.write(CUT_SHIM)
-    srv = ftpsd.Server(ctx.module, tls=CCC_OK, keep=ctx.keep)
-    # The session is chrooted to the user's home: "/cut-now" is there.
-    trigger = os.path.join(srv.home, "cut-now")
-    subprocess.run(["gcc", "-shared", "-fPIC", '-DCUT_FILE="/cut-now"',
+        f.write(source)
+    srv = ftpsd.Server(ctx.module, tls=tls, keep=ctx.keep)
+    if trigger_in_chroot:
+        trigger, seen = os.path.join(srv.home, "cut-now"), "/cut-now"
+    else:
+        trigger = seen = os.path.join(d, "cut-now")
+    subprocess.run(["gcc", "-shared", "-fPIC", '-DCUT_FILE="%s"' % seen,
                     "-o", lib, src, "-ldl"],
                    check=True, capture_output=True, timeout=60)
     os.chmod(lib, 0o755)
@@ -488,7 +494,7 @@ def _cut_server(ctx):
 
 
 def _close_notify_cut(ctx, version):
-    srv, trigger = _cut_server(ctx)
+    srv, trigger = _shim_server(ctx, CUT_SHIM)
     size = 8 * 1024 * 1024
     srv.home_file("cut.bin", size=size)
     with _session_ctrl(srv, version) as r:
@@ -534,3 +540,71 @@ def test_promise_close_notify_unsent_is_426_tls13(ctx):
 
 def test_promise_close_notify_unsent_is_426_tls12(ctx):
     _close_notify_cut(ctx, "1.2")
+
+
+# -- 20: fcntl failures around the control handshake fail closed -----------
+
+# While CUT_FILE exists, making a descriptor non-blocking fails.
+FCNTL_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+static int shim(const char *name, int fd, int cmd, long arg) {
+  int (*real)(int, int, ...) = (int (*)(int, int, ...)) dlsym(RTLD_NEXT,
+    name);
+
+  if (cmd == F_SETFL && (arg & O_NONBLOCK) && access(CUT_FILE, F_OK) == 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  return real(fd, cmd, arg);
+}
+
+int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  long arg;
+
+  va_start(ap, cmd);
+  arg = va_arg(ap, long);
+  va_end(ap);
+  return shim("fcntl", fd, cmd, arg);
+}
+
+int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  long arg;
+
+  va_start(ap, cmd);
+  arg = va_arg(ap, long);
+  va_end(ap);
+  return shim("fcntl64", fd, cmd, arg);
+}
+"""
+
+
+def test_promise_ctrl_nonblocking_failure_fails_closed(ctx):
+    """If the control socket cannot be made non-blocking for the handshake
+    (TLSTimeoutHandshake could not hold), the session ends; TLSLog says
+    why."""
+    srv, trigger = _shim_server(ctx, FCNTL_SHIM, trigger_in_chroot=False)
+    with Raw(srv) as r:
+        expect(r.banner, 220, "banner")
+        open(trigger, "w").close()
+        try:
+            expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+            try:
+                r.starttls("1.3")
+                outcome = "handshake completed"
+            except (ssl.SSLError, OSError) as e:
+                outcome = "refused: %s" % e
+        finally:
+            os.unlink(trigger)
+    log = srv.log()
+    assert outcome != "handshake completed", \
+        "the control handshake ran although the socket could not be made " \
+        "non-blocking (TLSTimeoutHandshake would not hold)"
+    assert "cannot make the control socket non-blocking" in log, log[-2000:]
