@@ -1,17 +1,29 @@
 /*
- * deferstore.c - deferred truncation of overwritten uploads
+ * deferstore.c - only a successful upload may replace a file's content
  * (ftps/deferstore.h).
  */
 #include "ftps/deferstore.h"
 #include "ftps/log.h"
-#include "ftps/netio.h"
 
 static pr_fs_t *defer_fs = NULL;
-static int expecting = FALSE;
-static dev_t expect_dev;
-static ino_t expect_ino;
-static int deferred_fd = -1;
-static char *new_path = NULL;     /* an upload target that did not exist */
+
+/* The pending upload.  Fixed storage: a session may send any number of
+ * uploads, and ProFTPD's pools never give memory back. */
+static struct {
+  int pending;                    /* between expect and succeeded/failed */
+  int existed;                    /* the target was a regular file */
+  dev_t dev;                      /* ... this one */
+  ino_t ino;
+  int overwrite;                  /* STOR: its truncation is ours to do */
+  int opened;                     /* ... and opened for the upload */
+  int fd;                         /* the target, open for the upload */
+  int deferred;                   /* truncation still owed (no byte yet) */
+  int arrived;                    /* a byte of the upload was written */
+  int kept_fd;                    /* the target after its close, until the
+                                   * command's outcome is known */
+  int kept_errno;                 /* why kept_fd is -1 */
+  char path[PR_TUNABLE_PATH_MAX]; /* the target */
+} up = { FALSE, FALSE, 0, 0, FALSE, FALSE, -1, FALSE, FALSE, -1, 0, "" };
 
 /* next_fs - the layer below ours that implements the callback at offset */
 static pr_fs_t *next_fs(size_t offset) {
@@ -25,44 +37,43 @@ static pr_fs_t *next_fs(size_t offset) {
   return NULL;
 }
 
-/* is_expected - path is the file the pending STOR will overwrite */
-static int is_expected(const char *path) {
+/* is_target - path is the existing file the pending upload is about */
+static int is_target(const char *path) {
   struct stat st;
 
-  return expecting &&
+  return up.pending &&
+    up.existed &&
     stat(path, &st) == 0 &&
-    st.st_dev == expect_dev &&
-    st.st_ino == expect_ino;
+    st.st_dev == up.dev &&
+    st.st_ino == up.ino;
 }
 
 static int defer_open(pr_fh_t *fh, const char *path, int flags) {
   pr_fs_t *next = next_fs(offsetof(pr_fs_t, open));
-  int fd;
+  int fd, defer;
 
   if (next == NULL) {
     errno = ENOSYS;
     return -1;
   }
 
-  if (!(flags & O_TRUNC) ||
-      !is_expected(path)) {
+  if (up.fd >= 0 ||
+      !is_target(path)) {
     return next->open(fh, path, flags);
   }
 
-  expecting = FALSE;
-  fd = next->open(fh, path, flags & ~O_TRUNC);
+  defer = up.overwrite && (flags & O_TRUNC);
+  fd = next->open(fh, path, defer ? flags & ~O_TRUNC : flags);
   if (fd >= 0) {
-    deferred_fd = fd;
-    pr_trace_msg(FTPS_TRACE_CHANNEL, 9, "truncation of %s deferred until "
-      "the upload's data arrive", path);
+    up.opened = TRUE;
+    up.fd = fd;
+    up.deferred = defer;
+    if (defer) {
+      pr_trace_msg(FTPS_TRACE_CHANNEL, 9, "truncation of %s deferred until "
+        "the upload's data arrive", path);
+    }
   }
   return fd;
-}
-
-/* truncate_now - the upload is real: let the file be overwritten */
-static int truncate_now(int fd) {
-  deferred_fd = -1;
-  return ftruncate(fd, 0);
 }
 
 static int defer_write(pr_fh_t *fh, int fd, const char *buf, size_t len) {
@@ -73,9 +84,20 @@ static int defer_write(pr_fh_t *fh, int fd, const char *buf, size_t len) {
     return -1;
   }
 
-  if (fd == deferred_fd &&
-      truncate_now(fd) < 0) {
-    return -1;
+  if (fd == up.fd) {
+    /* The upload is real: let the file be overwritten.  A failure fails
+     * the write, and so the upload (mod_xfer logs it). */
+    if (up.deferred &&
+        ftruncate(fd, 0) < 0) {
+      int xerrno = errno;
+
+      ftps_log("upload of %s: cannot truncate the file: %s", up.path,
+        strerror(xerrno));
+      errno = xerrno;
+      return -1;
+    }
+    up.deferred = FALSE;
+    up.arrived = TRUE;
   }
   return next->write(fh, fd, buf, len);
 }
@@ -88,18 +110,38 @@ static int defer_close(pr_fh_t *fh, int fd) {
     return -1;
   }
 
-  if (fd == deferred_fd) {
-    /* No data came: an empty upload that completed empties the file; a
-     * refused data connection leaves it as it was. */
-    if (ftps_netio_data_refused()) {
-      deferred_fd = -1;
-      ftps_log("upload refused: the existing file was left untouched");
+  if (fd == up.fd) {
+    up.fd = -1;
 
-    } else {
-      (void) truncate_now(fd);
+    /* No byte came.  mod_xfer closes the file before the command's
+     * outcome is known (and on both paths alike): keep a descriptor, so
+     * that an empty upload that succeeds can still empty this very file. */
+    if (up.deferred) {
+      up.kept_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      up.kept_errno = errno;
     }
   }
   return next->close(fh, fd);
+}
+
+/* defer_unlink - DeleteAbortedStores removes the target of a failed
+ * upload: not a file that existed and got no byte of it */
+static int defer_unlink(pr_fs_t *fs, const char *path) {
+  pr_fs_t *next = next_fs(offsetof(pr_fs_t, unlink));
+
+  (void) fs;
+  if (next == NULL) {
+    errno = ENOSYS;
+    return -1;
+  }
+
+  if (!up.arrived &&
+      is_target(path)) {
+    ftps_log("upload of %s failed before its first byte: the existing file "
+      "was kept (not removed for DeleteAbortedStores)", up.path);
+    return 0;
+  }
+  return next->unlink(next, path);
 }
 
 int ftps_deferstore_install(pool *p) {
@@ -113,42 +155,89 @@ int ftps_deferstore_install(pool *p) {
   defer_fs->open = defer_open;
   defer_fs->write = defer_write;
   defer_fs->close = defer_close;
+  defer_fs->unlink = defer_unlink;
   return 0;
 }
 
-void ftps_deferstore_expect(pool *p, const char *path, int overwrite) {
+void ftps_deferstore_expect(const char *path, int overwrite) {
   struct stat st;
 
   ftps_deferstore_forget();
+  if (strlen(path) >= sizeof(up.path)) {
+    return;
+  }
+
   if (pr_fsio_stat(path, &st) < 0) {
-    if (errno == ENOENT) {
-      new_path = pstrdup(p, path);
+    if (errno != ENOENT) {
+      return;
     }
 
-  } else if (S_ISREG(st.st_mode) &&
-             overwrite) {
-    expecting = TRUE;
-    expect_dev = st.st_dev;
-    expect_ino = st.st_ino;
+  } else if (S_ISREG(st.st_mode)) {
+    up.existed = TRUE;
+    up.dev = st.st_dev;
+    up.ino = st.st_ino;
+    up.overwrite = overwrite;
+
+  } else {
+    return;
   }
+
+  up.pending = TRUE;
+  sstrncpy(up.path, path, sizeof(up.path));
+}
+
+int ftps_deferstore_succeeded(void) {
+  int res = 0, xerrno = 0;
+
+  if (up.deferred) {
+    if (up.kept_fd < 0) {
+      res = -1;
+      xerrno = up.kept_errno;
+
+    } else if (ftruncate(up.kept_fd, 0) < 0) {
+      res = -1;
+      xerrno = errno;
+    }
+  }
+  ftps_deferstore_forget();
+  errno = xerrno;
+  return res;
 }
 
 void ftps_deferstore_failed(void) {
   struct stat st;
 
-  if (new_path != NULL &&
-      ftps_netio_data_refused() &&
-      pr_fsio_stat(new_path, &st) == 0 &&
-      S_ISREG(st.st_mode) &&
-      st.st_size == 0 &&
-      pr_fsio_unlink(new_path) == 0) {
-    ftps_log("removed the empty file %s left by a refused data connection",
-      new_path);
+  if (!up.pending) {
+    return;
+  }
+
+  if (up.opened &&
+      !up.arrived) {
+    ftps_log("upload of %s failed before its first byte: the existing file "
+      "was left untouched", up.path);
+
+  } else if (!up.existed &&
+             pr_fsio_stat(up.path, &st) == 0 &&
+             S_ISREG(st.st_mode) &&
+             st.st_size == 0 &&
+             pr_fsio_unlink(up.path) == 0) {
+    ftps_log("upload of %s failed: removed the empty file it created",
+      up.path);
   }
   ftps_deferstore_forget();
 }
 
 void ftps_deferstore_forget(void) {
-  expecting = FALSE;
-  new_path = NULL;
+  if (up.kept_fd >= 0) {
+    (void) close(up.kept_fd);
+  }
+  up.pending = FALSE;
+  up.existed = FALSE;
+  up.overwrite = FALSE;
+  up.opened = FALSE;
+  up.fd = -1;
+  up.deferred = FALSE;
+  up.arrived = FALSE;
+  up.kept_fd = -1;
+  up.path[0] = '\0';
 }

@@ -236,8 +236,8 @@ static int limit_allows(cmd_rec *cmd) {
   return dir_check(cmd->tmp_pool, cmd, G_NONE, (char *) dir, NULL) != 0;
 }
 
-/* note_upload - before STOR/APPE: what a refused data connection must
- * not damage (see deferstore.h) */
+/* note_upload - before STOR/APPE, protected or not: what a failed upload
+ * must not damage (see deferstore.h) */
 static void note_upload(cmd_rec *cmd) {
   char *path;
 
@@ -250,8 +250,7 @@ static void note_upload(cmd_rec *cmd) {
 
   path = dir_best_path(cmd->tmp_pool, cmd->arg);
   if (path != NULL) {
-    ftps_deferstore_expect(session.pool, path,
-      pr_cmd_cmp(cmd, PR_CMD_STOR_ID) == 0);
+    ftps_deferstore_expect(path, pr_cmd_cmp(cmd, PR_CMD_STOR_ID) == 0);
   }
 }
 
@@ -280,11 +279,22 @@ MODRET ftps_any(cmd_rec *cmd) {
   if (verdict == FTPS_OK) {
     if (ftps_sess_is_data_cmd(cmd->argv[0])) {
       int protect = ftps_sess_data_protected(&sess);
+      const char *reached;
+
+      /* A recursive or globbing listing in clear must not carry the names
+       * of a directory below whose TLSRequired demands data protection. */
+      if (!protect &&
+          (reached = ftps_policy_listing_reaches(cmd)) != NULL) {
+        ftps_log("%s %s refused: it would list %s, where TLSRequired "
+          "demands a protected data channel, in clear", (char *) cmd->argv[0],
+          cmd->arg != NULL ? cmd->arg : "", reached);
+        return answer(cmd, FTPS_NEED_DATA_TLS, NULL);
+      }
 
       if (protect) {
         ftps_netio_ticket_before_data();
-        note_upload(cmd);
       }
+      note_upload(cmd);
       set_xfer_buffers(protect && is_file_xfer(cmd->argv[0]));
     }
     return PR_DECLINED(cmd);
@@ -439,9 +449,37 @@ MODRET ftps_prot(cmd_rec *cmd) {
     (cmd->argc > 1 ? (char *) cmd->argv[1] : ""));
 }
 
+/* is_upload - STOR or APPE, the uploads deferstore.c looks after */
+static int is_upload(cmd_rec *cmd) {
+  return pr_cmd_cmp(cmd, PR_CMD_STOR_ID) == 0 ||
+    pr_cmd_cmp(cmd, PR_CMD_APPE_ID) == 0;
+}
+
+/* ftps_post_upload - the upload succeeded: only now may an empty one
+ * replace the file's content.  A wildcard handler, so that it runs before
+ * the other modules' POST_CMD STOR handlers (mod_quotatab's size tally),
+ * and the 226 is not sent yet. */
+MODRET ftps_post_upload(cmd_rec *cmd) {
+  if (!is_upload(cmd)) {
+    return PR_DECLINED(cmd);
+  }
+
+  if (ftps_deferstore_succeeded() < 0) {
+    int xerrno = errno;
+
+    ftps_log("%s %s: the upload was empty, but the old content could not be "
+      "removed: %s", (char *) cmd->argv[0], cmd->arg, strerror(xerrno));
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s: the upload was empty, "
+      "but the old content could not be removed: %s", (char *) cmd->argv[0],
+      cmd->arg, strerror(xerrno));
+  }
+  return PR_DECLINED(cmd);
+}
+
 MODRET ftps_post_upload_err(cmd_rec *cmd) {
-  (void) cmd;
-  ftps_deferstore_failed();
+  if (is_upload(cmd)) {
+    ftps_deferstore_failed();
+  }
   return PR_DECLINED(cmd);
 }
 
@@ -682,9 +720,13 @@ static int sess_start(void) {
   pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
   ftps_client_sess_init();
 
+  /* README promises that a failed upload loses nothing: a session that
+   * cannot keep the promise does not start. */
   if (ftps_deferstore_install(session.pool) < 0) {
-    pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": no deferred truncation of "
-      "overwritten uploads: %s", strerror(errno));
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": cannot add the FSIO layer "
+      "that keeps failed uploads from damaging files: %s; ending the "
+      "session", strerror(errno));
+    return -1;
   }
 
   if (sess_opts & FTPS_OPT_USE_IMPLICIT_SSL) {
@@ -722,9 +764,8 @@ static cmdtable ftps_cmdtab[] = {
   { CMD,      C_CCC,  G_NONE, ftps_ccc,       TRUE,  FALSE, CL_SEC,  NULL },
   { CMD,      "SSCN", G_NONE, ftps_sscn,      TRUE,  FALSE, CL_SEC,  NULL },
   { POST_CMD, C_PASS, G_NONE, ftps_post_pass, FALSE, FALSE, CL_NONE, NULL },
-  { POST_CMD_ERR, C_STOR, G_NONE, ftps_post_upload_err, FALSE, FALSE, CL_NONE,
-    NULL },
-  { POST_CMD_ERR, C_APPE, G_NONE, ftps_post_upload_err, FALSE, FALSE, CL_NONE,
+  { POST_CMD, C_ANY,  G_NONE, ftps_post_upload, FALSE, FALSE, CL_NONE, NULL },
+  { POST_CMD_ERR, C_ANY, G_NONE, ftps_post_upload_err, FALSE, FALSE, CL_NONE,
     NULL },
   { LOG_CMD,  C_ANY,  G_NONE, ftps_log_any,   FALSE, FALSE, CL_NONE, NULL },
   { LOG_CMD_ERR, C_ANY, G_NONE, ftps_log_any,   FALSE, FALSE, CL_NONE, NULL },
