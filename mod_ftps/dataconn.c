@@ -15,10 +15,12 @@
 
 static int refused = FALSE;     /* the last data connection's TLS */
 
-/* forget_session - a refused data connection's TLS 1.2 session must not
- * stay in the control context's cache: nobody may resume it, and each
- * would keep about 1 KB of the session process until it expires.  A
- * session the connection resumed (the control session) stays. */
+/* forget_session - a data connection's own TLS 1.2 session (a full
+ * handshake) must not stay in the control context's cache: nobody needs
+ * to resume it (data connections resume the control session), a refused
+ * one nobody may, and each would keep about 1 KB of the session process
+ * until it expires.  A session the connection resumed (the control
+ * session) stays. */
 static void forget_session(struct ftps_tls *tls,
     const struct ftps_dataconn_rules *rules) {
   SSL *ssl;
@@ -221,6 +223,11 @@ int ftps_dataconn_hands_ticket(const struct ftps_tls *tls,
     session.xfer.direction == PR_NETIO_IO_WR &&
     SSL_version(ftps_tls_ssl(tls)) == TLS1_3_VERSION &&
     ftps_tls_resumed(tls);
+}
+
+void ftps_dataconn_end(struct ftps_tls *tls,
+    const struct ftps_dataconn_rules *rules) {
+  forget_session(tls, rules);
 }
 
 void ftps_dataconn_begin(void) {

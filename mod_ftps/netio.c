@@ -233,6 +233,7 @@ static void attach(struct attached *conn, struct ftps_tls *tls,
 static void release(struct attached *conn) {
   if (conn->tls != NULL &&
       conn == &data_conn) {
+    ftps_dataconn_end(conn->tls, &data_rules);
     data_released = TRUE;
     /* sendfile must not outlive the kernel TLS of this connection */
     (void) ftps_sendfile_allow(FALSE);

@@ -76,6 +76,12 @@ void ftps_dataconn_accepted(struct ftps_tls *tls,
 int ftps_dataconn_hands_ticket(const struct ftps_tls *tls,
   const struct ftps_dataconn_rules *rules);
 
+/* ftps_dataconn_end - an accepted data connection is closed (before its
+ * TLS is freed): its own session, if it did not resume one, leaves the
+ * session cache (TLSOptions NoSessionReuseRequired clients) */
+void ftps_dataconn_end(struct ftps_tls *tls,
+  const struct ftps_dataconn_rules *rules);
+
 /* ftps_dataconn_begin - a new data connection opens: forget the last one's
  * refusal */
 void ftps_dataconn_begin(void);

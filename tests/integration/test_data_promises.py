@@ -337,7 +337,7 @@ def test_promise_ccc_client_cert_tls13(ctx):
 
 # -- 19: refused TLS 1.2 data handshakes leave the session cache -------------
 
-def _trace_server(ctx, tls=None):
+def _trace_server(ctx, tls=None, extra=()):
     """A server of this test's own with the ftps trace channel logged."""
     import tempfile
     import ftpsd
@@ -345,7 +345,8 @@ def _trace_server(ctx, tls=None):
     os.chmod(d, 0o755)
     path = os.path.join(d, "trace.log")
     srv = ftpsd.Server(ctx.module, tls=tls, keep=ctx.keep,
-                       extra=["TraceLog " + path, "Trace ftps:9"])
+                       extra=["TraceLog " + path, "Trace ftps:9"]
+                       + list(extra))
     ctx.own.append(srv)
     ctx.touched.append((srv, srv.log_mark()))
     srv.start()
@@ -369,6 +370,29 @@ def test_promise_refused_tls12_data_sessions_not_cached(ctx):
         % counts
     assert counts[-1] <= 1, \
         "refused data sessions stay cached: %r" % counts
+
+
+def _cache_counts(trace):
+    with open(trace, errors="replace") as f:
+        return [int(n) for n in
+                re.findall(r"session cache: (\d+) sessions", f.read())]
+
+
+def test_promise_unresumed_tls12_data_sessions_not_cached(ctx):
+    """TLSOptions NoSessionReuseRequired: accepted TLS 1.2 data connections
+    that did not resume leave no session behind in the cache either."""
+    srv, trace = _trace_server(
+        ctx, extra=["TLSOptions NoSessionReuseRequired"])
+    data = os.urandom(3000)
+    srv.home_file("u.bin", data)
+    with _session_ctrl(srv, "1.2") as r:
+        for i in range(6):
+            reply, got, _ = _data_retr(r, "u.bin", context("1.2"), None)
+            assert reply[0] == 226 and got == data, reply
+        expect(r.cmd("NOOP"), 200, "NOOP")
+    counts = _cache_counts(trace)
+    assert len(counts) >= 6 and counts[-1] <= 1, \
+        "6 TLS 1.2 data connections without resumption: cache %r" % counts
 
 
 # -- 15: an aborted download ends without close_notify -----------------------
