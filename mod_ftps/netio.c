@@ -573,7 +573,10 @@ static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
   } else if (tls != NULL &&
       nstrm->strm_mode == PR_NETIO_IO_WR &&
       !data_aborted(nstrm) &&
-      send_close_notify(nstrm, tls) < 0) {
+      send_close_notify(nstrm, tls) < 0 &&
+      session.xfer.direction == PR_NETIO_IO_WR) {
+    /* Only where we sent the data: after an upload, the client's own
+     * close_notify marked the end (it may be gone already). */
     transfer_cut(tls);
   }
   return prev_of(nstrm)->shutdown(nstrm, how);
