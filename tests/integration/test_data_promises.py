@@ -4,11 +4,10 @@ certificate x CCC, ABOR x close_notify, a close_notify that cannot be sent,
 refused TLS 1.2 data handshakes x the session cache."""
 
 import ftplib
+import io
 import os
 import re
-import socket
 import ssl
-import time
 
 from clients import (Raw, expect, context, ReusingFTP_TLS, close_quietly,
                      curl, lftp, describe)
@@ -182,7 +181,6 @@ def _ccc_ftplib_many(ctx, version):
             buf = []
             f.retrbinary("RETR m.bin", buf.append)
             assert sha256(b"".join(buf)) == sha256(data), "RETR #%d" % i
-        import io
         f.storbinary("STOR up.bin", io.BytesIO(data))
         assert sha256_file(os.path.join(srv.home, "up.bin")) == \
             sha256(data), "STOR after CCC differs"
