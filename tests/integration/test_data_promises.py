@@ -160,7 +160,7 @@ class _CCCReusingFTP(ReusingFTP_TLS):
             s = getattr(self, "last_data", None)
             if self.kept is not None and s is not None:
                 try:
-                    if s.session is not None and s.session_reused is not None:
+                    if s.session is not None:
                         self.kept = s.session
                 except (ValueError, OSError):
                     pass
