@@ -30,6 +30,7 @@ static unsigned long sess_opts = 0UL; /* TLSOptions */
 static struct ftps_sess sess;
 static int sess_cache_on = TRUE;      /* TLSSessionCache is not off */
 static int sess_started = FALSE;      /* TLS machinery in place */
+static struct ftps_netio_settings netio_set;  /* what NetIO must know */
 
 /* The reply for each verdict that refuses or answers a command. */
 static const struct {
@@ -158,21 +159,19 @@ static void set_xfer_buffers(int protect) {
   }
 }
 
-/* update_data_protection - tell the NetIO layer what the next data
- * connection must be */
+/* update_data_protection - tell the NetIO layer the vhost's settings and
+ * what the next data connection must be */
 static void update_data_protection(void) {
-  int require_reuse = TRUE;
-
-  /* After CCC no fresh tickets can reach the client, and TLS 1.3 clients
-   * use each ticket once: insisting on resumption would soon refuse every
-   * transfer (mod_tls Bug#3465 drops the check too). */
-  if ((sess_opts & FTPS_OPT_NO_SESSION_REUSE_REQUIRED) ||
-      (sess.flags & FTPS_SESS_FL_CCC) ||
-      !sess_cache_on) {
-    require_reuse = FALSE;
-  }
-  ftps_netio_set_data_protection(ftps_sess_data_protected(&sess),
-    require_reuse, (sess.flags & FTPS_SESS_FL_SSCN) ? TRUE : FALSE);
+  /* After CCC too: the data connection must resume a session this FTP
+   * session issued (the control session, or a ticket bound to it), so
+   * that nobody else takes the transfer (RFC 4217 section 10.2).  mod_tls
+   * drops the check after CCC (its Bug#3465). */
+  netio_set.data_require_reuse =
+    !(sess_opts & FTPS_OPT_NO_SESSION_REUSE_REQUIRED) && sess_cache_on;
+  netio_set.data_protect = ftps_sess_data_protected(&sess);
+  netio_set.data_client_mode = (sess.flags & FTPS_SESS_FL_SSCN) ? TRUE :
+    FALSE;
+  ftps_netio_configure(&netio_set);
 }
 
 /* is_file_xfer - a command that moves a file's content */
@@ -306,6 +305,7 @@ MODRET ftps_any(cmd_rec *cmd) {
     return PR_DECLINED(cmd);
   }
 
+  ftps_netio_before_cmd();
   refresh_required(cmd);
   verdict = ftps_sess_check_cmd(&sess, cmd->argv[0]);
   if (verdict == FTPS_OK) {
@@ -407,7 +407,10 @@ MODRET ftps_ccc(cmd_rec *cmd) {
   }
 
   /* RFC 4217 section 6: the reply still goes protected, then both sides
-   * send close_notify, and the control connection goes on in clear. */
+   * send close_notify, and the control connection goes on in clear.  A
+   * fresh TLS 1.3 ticket goes with the reply, unless the client holds one:
+   * data connections must still resume a session of this FTP session. */
+  ftps_netio_ticket_before_data();
   pr_response_send(R_200, "Clearing control channel protection");
   ftps_error_clear(&err);
   if (ftps_netio_ctrl_clear(&err) < 0) {
@@ -709,8 +712,6 @@ static void start_implicit(void) {
 /* sess_use_server - the settings of the vhost the session is on (at
  * session start, and again when HOST or SNI moves it) */
 static void sess_use_server(server_rec *s) {
-  long rekey_ctrl, rekey_data;
-
   engine = ftps_server_engine(s);
   sess_ctx = ftps_server_ctx(s);
   sess_opts = ftps_server_options(s);
@@ -721,10 +722,11 @@ static void sess_use_server(server_rec *s) {
   }
   (void) ftps_log_open(s);
 
-  ftps_netio_set_contexts(sess_ctx, ftps_server_client_ctx(s));
-  ftps_server_rekey(s, &rekey_ctrl, &rekey_data);
-  ftps_netio_set_rekey(rekey_ctrl, rekey_data);
-  ftps_netio_set_kernel_tls(ftps_server_kernel_tls(s));
+  netio_set.ctx = sess_ctx;
+  netio_set.client_ctx = ftps_server_client_ctx(s);
+  netio_set.timeout = ftps_server_handshake_timeout(s);
+  ftps_server_rekey(s, &netio_set.rekey_ctrl_secs, &netio_set.rekey_data_kb);
+  netio_set.kernel_tls = ftps_server_kernel_tls(s);
   if (sess_opts & FTPS_OPT_ENABLE_DIAGS) {
     ftps_log_diags(sess_ctx);
   }
@@ -788,12 +790,10 @@ static void sess_start(void) {
   req = get_param_ptr(main_server->conf, "TLSRequired", FALSE);
   ftps_sess_init(&sess, req);
 
-  if (ftps_netio_install(ftps_server_ctx(main_server),
-      ftps_server_client_ctx(main_server),
-      ftps_server_handshake_timeout(main_server)) < 0) {
+  sess_use_server(main_server);
+  if (ftps_netio_install(&netio_set) < 0) {
     sess_fail("cannot register the TLS NetIO", errno);
   }
-  sess_use_server(main_server);
 
   pr_event_register(&ftps_module, "core.exit", ftps_exit_ev, NULL);
 

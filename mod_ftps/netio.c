@@ -15,13 +15,10 @@
 #include <time.h>
 
 #include "ftps/netio.h"
-#include "ftps/peer.h"
-#include "ftps/binding.h"
+#include "ftps/dataconn.h"
 #include "ftps/log.h"
 #include "ftps/rekey.h"
-#include "ftps/ktls.h"
 #include "ftps/sendfile.h"
-#include "ftps/sni.h"
 
 /* How long a close_notify may take to send before we give up on it. */
 #define NETIO_SHUTDOWN_TIMEOUT_MS 5000L
@@ -38,12 +35,14 @@
 
 static pool *netio_pool = NULL;
 static pr_netio_t *prev_ctrl = NULL, *prev_data = NULL;
-static SSL_CTX *netio_ctx = NULL, *netio_client_ctx = NULL;
-/* After SNI chose another vhost: the certificate data connections present.
- * They are still created from netio_ctx, whose ticket keys and session
- * cache hold the control session they must resume. */
-static SSL_CTX *netio_cert_ctx = NULL;
-static int netio_timeout = 0;
+/* The settings of the vhost the session is on (ftps_netio_configure). */
+static struct ftps_netio_settings cur;
+/* The context the control handshake began in: its session cache and
+ * ticket keys hold the control session, so data connections are created
+ * from it even after SNI chose another vhost (whose certificate they
+ * present: data_rules.cert_ctx). */
+static SSL_CTX *ctrl_ctx = NULL;
+static struct ftps_dataconn_rules data_rules;
 
 /* A connection's read and write streams may sit on different descriptors
  * (ProFTPD dups the control socket to 0 and 1): TLS is attached to the
@@ -52,24 +51,17 @@ struct attached {
   struct ftps_tls *tls;
   pr_netio_stream_t *in, *out;
   struct ftps_rekey_state rekey;   /* TLSRenegotiate */
+  int aborted;                     /* ABOR (or SIGURG): no close_notify */
 };
 
 static struct attached ctrl_conn, data_conn;
 
-static int data_protect = FALSE, data_require_reuse = TRUE;
-static int data_client_mode = FALSE;
-static int data_refused = FALSE;      /* the last data connection's TLS */
 static int data_released = FALSE;     /* a data TLS freed, memory not yet
                                        * given back */
+static int replies_blocked = FALSE;   /* by transfer_cut */
 static int ticket_due = FALSE;        /* a protected data command ended */
 static long long ticket_sent = 0;     /* when the ticket for the next one
                                        * went out; 0: none yet */
-
-static int data_kernel_tls = TRUE;     /* FTPSKernelTLS */
-
-/* TLSRenegotiate ctrl (seconds) and data (bytes); 0: never */
-static long rekey_ctrl_secs = 0;
-static unsigned long long rekey_data_bytes = 0;
 
 /* now_ms - a monotonic clock, in milliseconds */
 static long long now_ms(void) {
@@ -134,23 +126,29 @@ static int wait_fd(pr_netio_stream_t *nstrm, int fd, int want,
 
 /* set_nonblocking - make fd non-blocking for a handshake or closure, so
  * that TLSTimeoutHandshake holds even when the peer sends nothing (the
- * control socket is blocking); returns the old flags, to restore */
+ * control socket is blocking); returns the old flags, to restore, or -1
+ * with errno: without it the timeout could not hold, so the caller fails */
 static int set_nonblocking(int fd) {
   int flags = fcntl(fd, F_GETFL);
 
-  if (flags >= 0 &&
-      !(flags & O_NONBLOCK)) {
-    (void) fcntl(fd, F_SETFL, flags|O_NONBLOCK);
+  if (flags < 0) {
+    return -1;
+  }
+  if (!(flags & O_NONBLOCK) &&
+      fcntl(fd, F_SETFL, flags|O_NONBLOCK) < 0) {
+    return -1;
   }
   return flags;
 }
 
-/* restore_flags - undo set_nonblocking */
-static void restore_flags(int fd, int flags) {
-  if (flags >= 0 &&
-      !(flags & O_NONBLOCK)) {
-    (void) fcntl(fd, F_SETFL, flags);
+/* restore_flags - undo set_nonblocking: 0, or -1 with errno (the core
+ * would then read commands from a socket it takes for blocking) */
+static int restore_flags(int fd, int flags) {
+  if (!(flags & O_NONBLOCK) &&
+      fcntl(fd, F_SETFL, flags) < 0) {
+    return -1;
   }
+  return 0;
 }
 
 /* A non-blocking TLS step: 0 when done, -1/EAGAIN with *want to wait. */
@@ -183,14 +181,14 @@ static int handshake(struct ftps_tls *tls, struct ftps_error *err) {
   int xerrno;
 
   if (run_step(NULL, tls, handshake_step,
-      deadline_after(netio_timeout)) == 0) {
+      deadline_after(cur.timeout)) == 0) {
     return 0;
   }
 
   xerrno = errno;
   if (xerrno == ETIMEDOUT) {
     ftps_error_set(err, "TLS handshake timed out after %d seconds "
-      "(TLSTimeoutHandshake)", netio_timeout);
+      "(TLSTimeoutHandshake)", cur.timeout);
 
   } else if (*ftps_tls_error(tls) != '\0') {
     ftps_error_set(err, "%s", ftps_tls_error(tls));
@@ -227,6 +225,7 @@ static void attach(struct attached *conn, struct ftps_tls *tls,
   conn->tls = tls;
   conn->in = in;
   conn->out = out;
+  conn->aborted = FALSE;
   ftps_rekey_start(&conn->rekey, now_ms());
 }
 
@@ -234,6 +233,7 @@ static void attach(struct attached *conn, struct ftps_tls *tls,
 static void release(struct attached *conn) {
   if (conn->tls != NULL &&
       conn == &data_conn) {
+    ftps_dataconn_end(conn->tls, &data_rules);
     data_released = TRUE;
     /* sendfile must not outlive the kernel TLS of this connection */
     (void) ftps_sendfile_allow(FALSE);
@@ -263,16 +263,42 @@ static void detach(pr_netio_stream_t *nstrm) {
 }
 
 /* send_close_notify - end the TLS stream cleanly, waiting a little */
-static void send_close_notify(pr_netio_stream_t *nstrm,
+static int send_close_notify(pr_netio_stream_t *nstrm,
     struct ftps_tls *tls) {
   if (run_step(nstrm, tls, ftps_tls_shutdown,
       now_ms() + NETIO_SHUTDOWN_TIMEOUT_MS) < 0) {
     pr_trace_msg(FTPS_TRACE_CHANNEL, 9, "close_notify not sent: %s",
       ftps_tls_error(tls));
+    return -1;
+  }
+  return 0;
+}
+
+/* transfer_cut - a complete transfer's final close_notify could not be
+ * sent: the client saw the stream end without it, so for it the transfer
+ * failed.  Say so in TLSLog, answer 426 now, and keep the core's "226
+ * Transfer complete", which follows, from the client (responses stay
+ * blocked until the next command: ftps_netio_before_cmd). */
+static void transfer_cut(struct ftps_tls *tls) {
+  ftps_log("data connection: the final close_notify could not be sent "
+    "within %ld ms (%s): the transfer failed for the client; answering 426",
+    NETIO_SHUTDOWN_TIMEOUT_MS, ftps_tls_error(tls));
+  pr_response_send_async(R_426, "Transfer aborted. Data connection closed.");
+  if (pr_response_block(TRUE) == 0) {
+    replies_blocked = TRUE;
   }
 }
 
+/* netio_abort_cb - the core aborts a transfer (ABOR, in band or by
+ * SIGURG): whatever closes the data connection now must not send
+ * close_notify, or the client would take the cut transfer for complete. */
 static void netio_abort_cb(pr_netio_stream_t *nstrm) {
+  struct attached *conn = conn_of(nstrm);
+
+  if (conn != NULL &&
+      conn == &data_conn) {
+    conn->aborted = TRUE;
+  }
   prev_of(nstrm)->abort(nstrm);
 }
 
@@ -281,7 +307,7 @@ static int netio_close_cb(pr_netio_stream_t *nstrm) {
 
   if (tls != NULL &&
       nstrm->strm_type == PR_NETIO_STRM_CTRL) {
-    send_close_notify(nstrm, tls);
+    (void) send_close_notify(nstrm, tls);
   }
   detach(nstrm);
   return prev_of(nstrm)->close(nstrm);
@@ -361,6 +387,10 @@ static int netio_poll_cb(pr_netio_stream_t *nstrm) {
 
   if (nstrm->strm_type == PR_NETIO_STRM_CTRL &&
       nstrm->strm_mode == PR_NETIO_IO_RD) {
+    /* The command that cut a transfer is answered: replies flow again. */
+    if (session.d == NULL) {
+      ftps_netio_before_cmd();
+    }
     ctrl_idle_work(nstrm, tls);
   }
 
@@ -385,12 +415,13 @@ static int netio_poll_cb(pr_netio_stream_t *nstrm) {
 static int rekey_due(struct attached *conn, size_t n, int writing) {
   if (conn == &data_conn) {
     return writing &&
-      rekey_data_bytes > 0 &&
-      ftps_rekey_data_due(&conn->rekey, rekey_data_bytes, n, now_ms());
+      cur.rekey_data_kb > 0 &&
+      ftps_rekey_data_due(&conn->rekey,
+        (unsigned long long) cur.rekey_data_kb * 1024ULL, n, now_ms());
   }
 
-  return rekey_ctrl_secs > 0 &&
-    ftps_rekey_ctrl_due(&conn->rekey, rekey_ctrl_secs, now_ms());
+  return cur.rekey_ctrl_secs > 0 &&
+    ftps_rekey_ctrl_due(&conn->rekey, cur.rekey_ctrl_secs, now_ms());
 }
 
 /* key_update_both_step, key_update_own_step - ftps_tls_key_update as
@@ -514,6 +545,20 @@ static int netio_write_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
   return tls_io(nstrm, conn, buf, len, TRUE);
 }
 
+/* data_aborted - 1 if the data connection of nstrm is being closed because
+ * its transfer was aborted: by SIGURG or an ABOR the core peeked at (the
+ * abort callback), or by an ABOR it read from a TLS control connection
+ * (which it cannot peek at) and dispatched in the middle of the transfer,
+ * whose handler closes the data connection as if the transfer were
+ * complete. */
+static int data_aborted(pr_netio_stream_t *nstrm) {
+  return data_conn.aborted ||
+    (nstrm->strm_flags & PR_NETIO_SESS_ABORT) ||
+    XFER_ABORTED ||
+    session.curr_cmd_id == PR_CMD_ABOR_ID ||
+    session.curr_cmd_id == PR_CMD_QUIT_ID;
+}
+
 static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
   struct ftps_tls *tls = tls_of(nstrm);
 
@@ -522,166 +567,36 @@ static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
    * Only a complete transfer may end with close_notify: without it the
    * client knows the data is truncated. */
   if (tls != NULL &&
-      (nstrm->strm_type == PR_NETIO_STRM_CTRL ||
-       nstrm->strm_mode == PR_NETIO_IO_WR)) {
-    send_close_notify(nstrm, tls);
+      nstrm->strm_type == PR_NETIO_STRM_CTRL) {
+    (void) send_close_notify(nstrm, tls);
+
+  } else if (tls != NULL &&
+      nstrm->strm_mode == PR_NETIO_IO_WR &&
+      !data_aborted(nstrm) &&
+      send_close_notify(nstrm, tls) < 0 &&
+      session.xfer.direction == PR_NETIO_IO_WR) {
+    /* Only where we sent the data: after an upload, the client's own
+     * close_notify marked the end (it may be gone already). */
+    transfer_cut(tls);
   }
   return prev_of(nstrm)->shutdown(nstrm, how);
 }
 
-/* data_refuse - fail a data connection's TLS setup: the core answers 425 */
-static int data_refuse(pr_netio_stream_t *nstrm, struct ftps_tls *tls,
-    const char *why, const char *hint) {
-  ftps_log("refusing data connection: %s%s", why, hint);
-  ftps_tls_free(tls);
-  data_refused = TRUE;
-
-  nstrm->strm_errno = EPERM;
-  if (session.d != NULL) {
-    session.d->xerrno = EPERM;
+/* send_data_ticket - the ticket for the client's next data connection,
+ * sent now, before the data (ftps_dataconn_hands_ticket says when).  A
+ * failure costs at most the next data connection (425), not this one. */
+static void send_data_ticket(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
+  if (ftps_tls_new_ticket(tls) < 0 ||
+      run_step(nstrm, tls, ftps_tls_send_queued,
+        now_ms() + NETIO_SHUTDOWN_TIMEOUT_MS) < 0) {
+    ftps_log("data connection: no ticket for the next one: %s",
+      ftps_tls_error(tls));
   }
-  errno = EPERM;
-  return -1;
-}
-
-/* prepare_data_socket - the core corks data sockets (TCP_CORK, inherited
- * from the PASV listener); a corked handshake flight waits 200 ms for more
- * data that never comes.  Uncork, and send small records at once. */
-static void prepare_data_socket(int fd) {
-  int on = 1;
-
-  (void) pr_inet_set_proto_cork(fd, 0);
-  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0) {
-    pr_trace_msg(FTPS_TRACE_CHANNEL, 3, "cannot set TCP_NODELAY on fd %d: %s",
-      fd, strerror(errno));
-  }
-}
-
-/* data_refuse_after_handshake - refuse a data connection whose handshake
- * succeeded: end its TLS with close_notify first.  Closed without it, the
- * client's TLS library reports a truncated stream (OpenSSL 3: "unexpected
- * eof", and Python's ftplib then fails in unwrap()) instead of reading the
- * 425 that says why.  The empty stream is never taken as a transfer: the
- * reply says it failed. */
-static int data_refuse_after_handshake(pr_netio_stream_t *nstrm,
-    struct ftps_tls *tls, const char *why, const char *hint) {
-  send_close_notify(nstrm, tls);
-  return data_refuse(nstrm, tls, why, hint);
-}
-
-/* data_tls_new - the TLS of a new data connection, ready for its
- * handshake; NULL when it is refused (the core then answers 425) */
-static struct ftps_tls *data_tls_new(pr_netio_stream_t *nstrm) {
-  struct ftps_error err;
-  struct ftps_tls *tls;
-
-  ftps_error_clear(&err);
-  tls = data_client_mode ?
-    ftps_tls_new(netio_client_ctx, nstrm->strm_fd, FTPS_TLS_DATA_CLIENT,
-      &err) :
-    ftps_tls_new(netio_ctx, nstrm->strm_fd, FTPS_TLS_DATA, &err);
-  if (tls == NULL) {
-    (void) data_refuse(nstrm, NULL, err.msg, "");
-    return NULL;
-  }
-
-  /* The vhost's settings, TLSVerifyClient included, not only its
-   * certificate (sni.c). */
-  if (!data_client_mode &&
-      netio_cert_ctx != NULL &&
-      ftps_sni_use_ctx(ftps_tls_ssl(tls), netio_cert_ctx) < 0) {
-    (void) data_refuse(nstrm, tls, "cannot use the vhost's settings", "");
-    return NULL;
-  }
-
-  if (data_kernel_tls &&
-      ftps_ktls_available()) {
-    ftps_tls_kernel_offload(tls);
-  }
-
-  /* An upload reads records in large pieces (the file is written so). */
-  if (session.xfer.direction == PR_NETIO_IO_RD &&
-      session.xfer.bufsize >= FTPS_TLS_DATA_BUFSZ) {
-    ftps_tls_bulk_reads(tls);
-  }
-
-  /* As the client (FXP), the certificate must name the server we reach. */
-  if (data_client_mode &&
-      session.d != NULL &&
-      ftps_tls_expect_peer_ip(tls,
-        pr_netaddr_get_ipstr(session.d->remote_addr)) < 0) {
-    (void) data_refuse(nstrm, tls, "cannot set the expected peer address",
-      "");
-    return NULL;
-  }
-  return tls;
-}
-
-/* data_tls_accepted - the checks after a data handshake: 0, or -1 when the
- * connection is refused */
-static int data_tls_accepted(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
-  struct ftps_error err;
-  X509 *cert = SSL_get0_peer_certificate(ftps_tls_ssl(tls));
-
-  if (data_client_mode) {
-    return 0;
-  }
-
-  /* RFC 4217 section 10.2: a server may insist that the data connection
-   * reuses the control connection's session, so that no third party can
-   * steal the transfer by connecting to the data port first.  As the TLS
-   * client (SSCN) there is no session of ours to resume. */
-  ftps_error_clear(&err);
-  if (data_require_reuse &&
-      ftps_binding_verify(ftps_tls_ssl(tls), &err) < 0) {
-    return data_refuse_after_handshake(nstrm, tls, err.msg, " (TLSOptions "
-      "NoSessionReuseRequired allows this, e.g. for stock Python ftplib)");
-  }
-
-  /* A data connection must not present another client certificate than
-   * the control connection did. */
-  if (cert != NULL &&
-      (ctrl_conn.tls == NULL ||
-       !ftps_peer_same(SSL_get0_peer_certificate(ftps_tls_ssl(ctrl_conn.tls)),
-         cert))) {
-    return data_refuse_after_handshake(nstrm, tls, "the data connection "
-      "presented another client certificate than the control connection",
-      "");
-  }
-  return 0;
-}
-
-/* data_path - which code protects the connection's records, for its log
- * line: the kernel's (ftps/ktls.h) or OpenSSL's, and why */
-static const char *data_path(const struct ftps_tls *tls) {
-  static char why[192];
-  int send = ftps_tls_kernel_send(tls), recv = ftps_tls_kernel_recv(tls);
-
-  if (send && recv) {
-    return "kernel TLS (send and receive)";
-  }
-  if (send) {
-    return "kernel TLS send, user-space TLS receive";
-  }
-  if (recv) {
-    return "kernel TLS receive, user-space TLS send";
-  }
-  if (!data_kernel_tls) {
-    return "user-space TLS (FTPSKernelTLS off)";
-  }
-  if (!ftps_ktls_available()) {
-    pr_snprintf(why, sizeof(why), "user-space TLS (kernel TLS unavailable: "
-      "%s)", ftps_ktls_reason());
-    return why;
-  }
-  return "user-space TLS (OpenSSL kept the records: protocol version or "
-    "cipher not offloadable)";
 }
 
 static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
   struct ftps_error err;
   struct ftps_tls *tls;
-  int sendfile_ok;
 
   if (nstrm->strm_type != PR_NETIO_STRM_DATA) {
     return prev_of(nstrm)->postopen(nstrm);
@@ -693,35 +608,38 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
     return 0;
   }
   release(&data_conn);
-  data_refused = FALSE;
+  ftps_dataconn_begin();
 
-  if (!data_protect) {
+  if (!cur.data_protect) {
     return prev_of(nstrm)->postopen(nstrm);
   }
 
-  prepare_data_socket(nstrm->strm_fd);
-  tls = data_tls_new(nstrm);
+  tls = ftps_dataconn_new(nstrm, &data_rules);
   if (tls == NULL) {
     return -1;
   }
 
+  ftps_error_clear(&err);
   if (handshake(tls, &err) < 0) {
-    return data_refuse(nstrm, tls, err.msg, data_client_mode ?
-      " (as TLS client: SSCN ON; see TLSVerifyServer)" : "");
+    return ftps_dataconn_handshake_failed(nstrm, tls, &data_rules, err.msg);
   }
 
-  if (data_tls_accepted(nstrm, tls) < 0) {
-    return -1;
+  if (ftps_dataconn_check(tls, &data_rules, &err) < 0) {
+    /* End its TLS with close_notify first.  Closed without it, the
+     * client's TLS library reports a truncated stream (OpenSSL 3:
+     * "unexpected eof", and Python's ftplib then fails in unwrap())
+     * instead of reading the 425 that says why.  The empty stream is never
+     * taken as a transfer: the reply says it failed. */
+    (void) send_close_notify(nstrm, tls);
+    return ftps_dataconn_refuse(nstrm, tls, &data_rules, err.msg);
   }
 
   attach(&data_conn, tls, session.d != NULL ? session.d->instrm : nstrm,
     session.d != NULL ? session.d->outstrm : nstrm);
-  sendfile_ok = ftps_sendfile_allow(!data_client_mode &&
-    session.xfer.direction == PR_NETIO_IO_WR && ftps_tls_kernel_send(tls));
-  ftps_log("data connection protected: %s, %s%s; %s%s",
-    ftps_tls_protocol(tls), ftps_tls_cipher(tls),
-    ftps_tls_resumed(tls) ? ", resumed" : "", data_path(tls),
-    sendfile_ok ? " (files by sendfile)" : "");
+  ftps_dataconn_accepted(tls, &data_rules);
+  if (ftps_dataconn_hands_ticket(tls, &data_rules)) {
+    send_data_ticket(nstrm, tls);
+  }
   return 0;
 }
 
@@ -748,13 +666,10 @@ static pr_netio_t *netio_new(int type, pr_netio_t **prev) {
   return netio;
 }
 
-int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout) {
+int ftps_netio_install(const struct ftps_netio_settings *set) {
   pr_netio_t *ctrl, *data;
 
-  netio_ctx = ctx;
-  netio_client_ctx = client_ctx;
-  netio_timeout = timeout;
-
+  ftps_netio_configure(set);
   if (netio_pool == NULL) {
     netio_pool = make_sub_pool(session.pool ? session.pool : permanent_pool);
     pr_pool_tag(netio_pool, MOD_FTPS_VERSION " netio pool");
@@ -774,15 +689,22 @@ int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout) {
   return 0;
 }
 
-void ftps_netio_set_contexts(SSL_CTX *ctx, SSL_CTX *client_ctx) {
-  if (ctrl_conn.tls == NULL) {
-    netio_ctx = ctx;
-    netio_cert_ctx = NULL;
-
-  } else {
-    netio_cert_ctx = ctx != netio_ctx ? ctx : NULL;
+void ftps_netio_configure(const struct ftps_netio_settings *set) {
+  cur = *set;
+  if (cur.rekey_ctrl_secs < 0) {
+    cur.rekey_ctrl_secs = 0;
   }
-  netio_client_ctx = client_ctx;
+  if (cur.rekey_data_kb < 0) {
+    cur.rekey_data_kb = 0;
+  }
+
+  data_rules.ctx = ctrl_ctx != NULL ? ctrl_ctx : cur.ctx;
+  data_rules.cert_ctx = (ctrl_ctx != NULL && cur.ctx != ctrl_ctx) ?
+    cur.ctx : NULL;
+  data_rules.client_ctx = cur.client_ctx;
+  data_rules.kernel_tls = cur.kernel_tls;
+  data_rules.require_reuse = cur.data_require_reuse;
+  data_rules.client_mode = cur.data_client_mode;
 }
 
 int ftps_netio_ctrl_start(struct ftps_error *err) {
@@ -797,15 +719,31 @@ int ftps_netio_ctrl_start(struct ftps_error *err) {
     in->strm_buf->remaining = in->strm_buf->buflen;
   }
 
-  tls = ftps_tls_new(netio_ctx, PR_NETIO_FD(in), FTPS_TLS_CTRL, err);
+  ctrl_ctx = cur.ctx;
+  tls = ftps_tls_new(ctrl_ctx, PR_NETIO_FD(in), FTPS_TLS_CTRL, err);
   if (tls == NULL) {
     return -1;
   }
 
   flags = set_nonblocking(PR_NETIO_FD(in));
+  if (flags < 0) {
+    xerrno = errno;
+    ftps_error_set(err, "cannot make the control socket non-blocking for "
+      "the handshake: %s", strerror(xerrno));
+    ftps_tls_free(tls);
+    errno = xerrno;
+    return -1;
+  }
+
   res = handshake(tls, err);
   xerrno = errno;
-  restore_flags(PR_NETIO_FD(in), flags);
+  if (restore_flags(PR_NETIO_FD(in), flags) < 0 &&
+      res == 0) {
+    xerrno = errno;
+    ftps_error_set(err, "cannot make the control socket blocking again "
+      "after the handshake: %s", strerror(xerrno));
+    res = -1;
+  }
 
   if (res < 0) {
     ftps_tls_free(tls);
@@ -814,6 +752,12 @@ int ftps_netio_ctrl_start(struct ftps_error *err) {
   }
 
   attach(&ctrl_conn, tls, session.c->instrm, session.c->outstrm);
+
+  /* Kept for the data connections' check: after CCC the control
+   * connection's TLS is gone, its client certificate must not be. */
+  X509_free(data_rules.ctrl_cert);
+  data_rules.ctrl_cert = SSL_get1_peer_certificate(ftps_tls_ssl(tls));
+  ftps_netio_configure(&cur);
   return 0;
 }
 
@@ -832,7 +776,7 @@ static int peer_sent_record(int fd) {
  * the next bytes are not a TLS record, the closure was one-way.  A TLS
  * record that is not close_notify ends the session. */
 static int close_ctrl_tls(struct ftps_tls *tls, struct ftps_error *err) {
-  long long deadline = deadline_after(netio_timeout);
+  long long deadline = deadline_after(cur.timeout);
   int fd = ftps_tls_fd(tls);
 
   if (run_step(NULL, tls, ftps_tls_shutdown, deadline) < 0) {
@@ -861,7 +805,7 @@ static int close_ctrl_tls(struct ftps_tls *tls, struct ftps_error *err) {
 
 int ftps_netio_ctrl_clear(struct ftps_error *err) {
   struct ftps_tls *tls = ctrl_conn.tls;
-  int flags, res;
+  int flags, res, xerrno;
 
   if (tls == NULL) {
     errno = EINVAL;
@@ -869,10 +813,25 @@ int ftps_netio_ctrl_clear(struct ftps_error *err) {
   }
 
   flags = set_nonblocking(ftps_tls_fd(tls));
+  if (flags < 0) {
+    xerrno = errno;
+    ftps_error_set(err, "CCC: cannot make the control socket non-blocking: "
+      "%s", strerror(xerrno));
+    release(&ctrl_conn);
+    errno = xerrno;
+    return -1;
+  }
+
   res = close_ctrl_tls(tls, err);
-  restore_flags(ftps_tls_fd(tls), flags);
+  if (restore_flags(ftps_tls_fd(tls), flags) < 0 &&
+      res == 0) {
+    ftps_error_set(err, "CCC: cannot make the control socket blocking "
+      "again: %s", strerror(errno));
+    res = -1;
+  }
 
   release(&ctrl_conn);
+  data_rules.after_ccc = TRUE;
   return res;
 }
 
@@ -914,26 +873,17 @@ void ftps_netio_ticket_after_data(void) {
   ticket_sent = 0;
 }
 
+void ftps_netio_before_cmd(void) {
+  if (replies_blocked) {
+    replies_blocked = FALSE;
+    (void) pr_response_block(FALSE);
+  }
+}
+
 int ftps_netio_data_refused(void) {
-  return data_refused;
+  return ftps_dataconn_refused();
 }
 
 struct ftps_tls *ftps_netio_ctrl_tls(void) {
   return ctrl_conn.tls;
-}
-
-void ftps_netio_set_data_protection(int protect, int require_reuse,
-    int client_mode) {
-  data_protect = protect;
-  data_require_reuse = require_reuse;
-  data_client_mode = client_mode;
-}
-
-void ftps_netio_set_kernel_tls(int on) {
-  data_kernel_tls = on;
-}
-
-void ftps_netio_set_rekey(long ctrl_secs, long data_kb) {
-  rekey_ctrl_secs = ctrl_secs > 0 ? ctrl_secs : 0;
-  rekey_data_bytes = data_kb > 0 ? (unsigned long long) data_kb * 1024ULL : 0;
 }

@@ -14,16 +14,31 @@
 #include "ftps/error.h"
 #include "ftps/tls.h"
 
-/* ftps_netio_install - register the control and data NetIO of this session
- * process; ctx (and client_ctx for SSCN data connections) and timeout
- * (seconds, 0 = none) serve every handshake */
-int ftps_netio_install(SSL_CTX *ctx, SSL_CTX *client_ctx, int timeout);
+/* The settings of the vhost a session is on, handed over as one. */
+struct ftps_netio_settings {
+  SSL_CTX *ctx;               /* server handshakes (the vhost's) */
+  SSL_CTX *client_ctx;        /* data handshakes under SSCN ON (FXP) */
+  int timeout;                /* TLSTimeoutHandshake, seconds; 0: none */
+  long rekey_ctrl_secs;       /* TLSRenegotiate ctrl; 0: never */
+  long rekey_data_kb;         /* TLSRenegotiate data; 0: never */
+  int kernel_tls;             /* FTPSKernelTLS: offer data connections to
+                               * kernel TLS (ftps/ktls.h) */
+  int data_protect;           /* the next data connections are TLS */
+  int data_require_reuse;     /* ... and must resume a session of this FTP
+                               * session (not NoSessionReuseRequired) */
+  int data_client_mode;       /* ... with us as TLS client (SSCN ON) */
+};
 
-/* ftps_netio_set_contexts - the session moved to another vhost (HOST, or
- * SNI): its contexts serve the coming handshakes.  Once the control
- * connection is protected, data connections keep resuming its session and
- * only present ctx's certificate. */
-void ftps_netio_set_contexts(SSL_CTX *ctx, SSL_CTX *client_ctx);
+/* ftps_netio_install - register the control and data NetIO of this session
+ * process, with set in force */
+int ftps_netio_install(const struct ftps_netio_settings *set);
+
+/* ftps_netio_configure - set is in force from now on (the session moved to
+ * another vhost by HOST or SNI, or PROT, CCC or SSCN changed what data
+ * connections must be).  Once a control handshake has begun, data
+ * connections keep resuming its session from its context and only present
+ * set->ctx's certificate. */
+void ftps_netio_configure(const struct ftps_netio_settings *set);
 
 /* ftps_netio_ctrl_start - the server side of the control handshake (after
  * "234"): discards whatever plaintext the client sent after AUTH, then runs
@@ -49,27 +64,16 @@ void ftps_netio_ticket_before_data(void);
  * for a command, while the client reads this reply */
 void ftps_netio_ticket_after_data(void);
 
+/* ftps_netio_before_cmd - a command is about to be handled: if the last
+ * transfer's final close_notify could not be sent, it was answered 426,
+ * and the core's "226" after it held back; replies flow again from here */
+void ftps_netio_before_cmd(void);
+
 /* ftps_netio_data_refused - 1 if the TLS of the last data connection was
  * refused (failed handshake, or no resumption of the control session) */
 int ftps_netio_data_refused(void);
 
 /* ftps_netio_ctrl_tls - the control connection's TLS, or NULL */
 struct ftps_tls *ftps_netio_ctrl_tls(void);
-
-/* ftps_netio_set_data_protection - whether the next data connections must
- * be TLS, whether they must resume the control session, and whether we
- * are the TLS client on them (SSCN ON) */
-void ftps_netio_set_data_protection(int protect, int require_reuse,
-  int client_mode);
-
-/* ftps_netio_set_rekey - TLSRenegotiate: under TLS 1.3, update the keys of
- * the control connection once ctrl_secs have passed (at its next command
- * or reply), and of a data connection every data_kb kilobytes; 0 = never */
-void ftps_netio_set_rekey(long ctrl_secs, long data_kb);
-
-/* ftps_netio_set_kernel_tls - FTPSKernelTLS: offer protected data
- * connections to kernel TLS (when ftps/ktls.h found the kernel able); each
- * connection's TLSLog line then says which path it took */
-void ftps_netio_set_kernel_tls(int on);
 
 #endif /* FTPS_NETIO_H */
