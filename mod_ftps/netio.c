@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -60,6 +61,9 @@ static int data_client_mode = FALSE;
 static int data_refused = FALSE;      /* the last data connection's TLS */
 static int data_released = FALSE;     /* a data TLS freed, memory not yet
                                        * given back */
+static long long data_closing = 0;    /* when our close_notify ended a
+                                       * download as TLS client; 0: not */
+static int replies_blocked = FALSE;   /* by close_failed */
 static int ticket_due = FALSE;        /* a protected data command ended */
 static long long ticket_sent = 0;     /* when the ticket for the next one
                                        * went out; 0: none yet */
@@ -271,6 +275,68 @@ static void send_close_notify(pr_netio_stream_t *nstrm,
   }
 }
 
+/* close_failed - the peer of a complete download did not take its close:
+ * for it the transfer failed.  Say so in TLSLog, answer 426 now, and keep
+ * the core's "226 Transfer complete", which follows, from the client
+ * (replies stay blocked until the next command is read). */
+static void close_failed(const char *why) {
+  ftps_log("data connection: %s: the transfer failed for the peer; "
+    "answering 426", why);
+  pr_response_send_async(R_426, "Transfer aborted. Data connection closed.");
+  if (pr_response_block(TRUE) == 0) {
+    replies_blocked = TRUE;
+  }
+}
+
+/* linger_ms - how long the core waits for a peer to close its side of a
+ * data connection (TimeoutLinger), in milliseconds */
+static long long linger_ms(void) {
+  config_rec *c = find_config(main_server->conf, CONF_PARAM, "TimeoutLinger",
+    FALSE);
+  int secs = c != NULL ? *((int *) c->argv[0]) : PR_TUNABLE_TIMEOUTLINGER;
+
+  return secs > 0 ? secs * 1000LL : 0;
+}
+
+/* finish_close - as the TLS client of a download (SSCN ON), before the
+ * socket is closed: read what the peer sends until it closes (its
+ * close_notify or its FIN), within TimeoutLinger of our close_notify.  A
+ * TLS 1.3 server sends session tickets after the handshake, which the
+ * sending side never reads; closed with them unread, the socket is reset
+ * by the kernel (RFC 1122 section 4.2.2.13), and the reset destroys the
+ * end of the file the peer has not read yet, while the core, whose
+ * lingering close stops at the first byte the peer sends, answers 226.
+ * A peer that neither closes nor sends is left to the kernel (nothing
+ * unread: an orderly close); one that reset the connection, broke the
+ * stream or still sends gets 426. */
+static void finish_close(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
+  long long deadline = data_closing + linger_ms();
+  int unread = 0, flags, res, xerrno;
+
+  /* The core made the socket blocking for its lingering close. */
+  data_closing = 0;
+  flags = set_nonblocking(ftps_tls_fd(tls));
+  res = run_step(nstrm, tls, ftps_tls_drain, deadline);
+  xerrno = errno;
+  restore_flags(ftps_tls_fd(tls), flags);
+  if (res == 0) {
+    return;
+  }
+  if (xerrno != ETIMEDOUT) {
+    close_failed(xerrno == ECONNABORTED ? "aborted while waiting for the "
+      "peer's close" : ftps_tls_error(tls));
+    return;
+  }
+
+  if (ioctl(ftps_tls_fd(tls), FIONREAD, &unread) == 0 &&
+      unread == 0) {
+    ftps_log("data connection: the peer did not close within TimeoutLinger "
+      "of our close_notify; nothing of it unread, closing");
+    return;
+  }
+  close_failed("the peer still sent when TimeoutLinger ended");
+}
+
 static void netio_abort_cb(pr_netio_stream_t *nstrm) {
   prev_of(nstrm)->abort(nstrm);
 }
@@ -281,6 +347,11 @@ static int netio_close_cb(pr_netio_stream_t *nstrm) {
   if (tls != NULL &&
       nstrm->strm_type == PR_NETIO_STRM_CTRL) {
     send_close_notify(nstrm, tls);
+  }
+  if (tls != NULL &&
+      data_closing > 0 &&
+      nstrm->strm_type == PR_NETIO_STRM_DATA) {
+    finish_close(nstrm, tls);
   }
   detach(nstrm);
   return prev_of(nstrm)->close(nstrm);
@@ -360,6 +431,12 @@ static int netio_poll_cb(pr_netio_stream_t *nstrm) {
 
   if (nstrm->strm_type == PR_NETIO_STRM_CTRL &&
       nstrm->strm_mode == PR_NETIO_IO_RD) {
+    /* The transfer close_failed answered is over: replies flow again. */
+    if (replies_blocked &&
+        session.d == NULL) {
+      replies_blocked = FALSE;
+      (void) pr_response_block(FALSE);
+    }
     ctrl_idle_work(nstrm, tls);
   }
 
@@ -524,6 +601,12 @@ static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
       (nstrm->strm_type == PR_NETIO_STRM_CTRL ||
        nstrm->strm_mode == PR_NETIO_IO_WR)) {
     send_close_notify(nstrm, tls);
+    /* As TLS client, the peer's close is awaited in netio_close_cb, after
+     * the core's half-close (below) and its own lingering wait. */
+    if (data_client_mode &&
+        nstrm->strm_type == PR_NETIO_STRM_DATA) {
+      data_closing = now_ms();
+    }
   }
   return prev_of(nstrm)->shutdown(nstrm, how);
 }
