@@ -319,22 +319,26 @@ static void finish_close(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
   res = run_step(nstrm, tls, ftps_tls_drain, deadline);
   xerrno = errno;
   restore_flags(ftps_tls_fd(tls), flags);
-  if (res == 0) {
+  /* EPIPE: no close_notify went out, and send_close_notify's failure is
+   * the transfer's. */
+  if (res == 0 ||
+      xerrno == EPIPE) {
     return;
   }
-  if (xerrno != ETIMEDOUT) {
-    close_failed(xerrno == ECONNABORTED ? "aborted while waiting for the "
-      "peer's close" : ftps_tls_error(tls));
+  if (xerrno != ETIMEDOUT &&
+      xerrno != ECONNABORTED) {
+    close_failed(ftps_tls_error(tls));
     return;
   }
 
   if (ioctl(ftps_tls_fd(tls), FIONREAD, &unread) == 0 &&
       unread == 0) {
     ftps_log("data connection: the peer did not close within TimeoutLinger "
-      "of our close_notify; nothing of it unread, closing");
+      "(%lld ms) of our close_notify; nothing of it unread, closing",
+      linger_ms());
     return;
   }
-  close_failed("the peer still sent when TimeoutLinger ended");
+  close_failed("the peer was still sending when we had to close");
 }
 
 static void netio_abort_cb(pr_netio_stream_t *nstrm) {

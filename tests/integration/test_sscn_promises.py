@@ -189,11 +189,14 @@ def test_sscn_promises_retr_peer_reset_426(ctx):
     srv.home_file("reset.bin", data)
     r = session(srv)
     try:
+        mark = srv.log_mark()
         pre, final, got, end = retr(r, "reset.bin", "1.3",
                                     reset_after=len(data))
         assert len(got) == len(data) and final[0] == 426, \
             "a peer that reset the connection: want 426; got %r, %d " \
             "bytes, final %r" % (pre[1], len(got), final[1])
+        log = srv.log_since(mark, 50)
+        assert "answering 426" in log, "TLSLog does not say why:\n" + log
         t = expect(r.cmd("NOOP"), 200, "NOOP after the 426")
         assert "226" not in t, "the held-back 226 leaked: %r" % t
     finally:
