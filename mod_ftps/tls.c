@@ -439,12 +439,11 @@ int ftps_tls_close(struct ftps_tls *tls, int *want) {
 }
 
 /* drained_record - after our close_notify, OpenSSL discards each record
- * it reads that is not an alert (RFC 8446 section 6.1: data after a
- * closure alert is ignored) and returns 0 with an empty error queue and
- * no EOF seen: one record gone, read on */
+ * it reads that is not an alert and returns 0 with an empty error queue
+ * (a failing read returns -1, and the EOF guard keeps the end of the
+ * stream from OpenSSL): one record gone, read on */
 static int drained_record(struct ftps_tls *tls, int rc) {
   return rc == 0 &&
-    errno == 0 &&
     ERR_peek_error() == 0 &&
     SSL_get_error(tls->ssl, rc) == SSL_ERROR_SYSCALL &&
     !ftps_eofguard_hit(SSL_get_rbio(tls->ssl));
@@ -463,9 +462,10 @@ int ftps_tls_drain(struct ftps_tls *tls, int *want) {
     return -1;
   }
 
-  /* Bounded, so that a peer flooding us cannot hold the caller here; the
-   * caller's wait then finds the socket readable at once. */
-  for (rounds = 0; rounds < 64; rounds++) {
+  /* Bounded, so that a peer that never stops sending cannot keep the
+   * caller from its deadline; the caller's wait then finds the socket
+   * readable at once. */
+  for (rounds = 0; rounds < 1024; rounds++) {
     ERR_clear_error();
     errno = 0;
     rc = SSL_read(tls->ssl, scrap, (int) sizeof(scrap));
