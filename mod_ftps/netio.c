@@ -238,6 +238,7 @@ static void release(struct attached *conn) {
   if (conn->tls != NULL &&
       conn == &data_conn) {
     data_released = TRUE;
+    data_closing = 0;
     /* sendfile must not outlive the kernel TLS of this connection */
     (void) ftps_sendfile_allow(FALSE);
   }
