@@ -167,14 +167,16 @@ def test_sscn_promises_retr_late_reader(ctx):
     srv = ctx.server(TRUSTED, extra=EXTRA)
     data = os.urandom(MiB)
     srv.home_file("late.bin", data)
+    srv.home_file("late-tiny.bin", b"0123456789")
     r = session(srv)
     try:
         mark = srv.log_mark()
+        check_retr(srv, r, "late-tiny.bin", b"0123456789", "1.3", late=True)
         check_retr(srv, r, "late.bin", data, "1.3", late=True)
         log = srv.log_since(mark, 50)
         assert "did not close within TimeoutLinger" in log, \
             "TLSLog does not say why the close waited:\n%s" % log
-        expect(r.cmd("NOOP"), 200, "NOOP after the transfer")
+        expect(r.cmd("NOOP"), 200, "NOOP after the transfers")
     finally:
         r.close()
 
