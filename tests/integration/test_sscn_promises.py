@@ -7,6 +7,7 @@ the connection and the peer loses the end of the download while the daemon
 answers 226.  Each transfer compares the bytes (sha256) and the replies."""
 
 import os
+import select
 import socket
 import ssl
 import subprocess
@@ -75,7 +76,8 @@ def read_to_end(d):
 def retr(r, name, version, late=False, reset_after=None):
     """RETR over PASV; the client is the TLS server of the data connection.
     late: read only once the final reply has come.  reset_after: read that
-    many bytes, then reset the connection (close_notify left unread).
+    many bytes, wait for the close_notify to arrive, then reset the
+    connection without reading it.
     Returns (preliminary, final reply, bytes, end)."""
     sock = r.pasv()
     r.send("RETR %s\r\n" % name)
@@ -96,6 +98,8 @@ def retr(r, name, version, late=False, reset_after=None):
                 if not chunk:
                     break
                 got += chunk
+            # the daemon's close_notify has arrived (unread): reset now
+            select.select([d], [], [], 10)
             d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                          b"\x01\x00\x00\x00\x00\x00\x00\x00")
             end = "reset"
