@@ -13,7 +13,6 @@ import ssl
 import subprocess
 import time
 
-import ftpsd
 from clients import Raw, context, expect
 from ftpsd import cert, sha256
 
@@ -132,7 +131,7 @@ def stor(r, name, data, version):
     return pre, reply(r)
 
 
-def check_retr(srv, r, name, data, version, **kw):
+def check_retr(r, name, data, version, **kw):
     pre, final, got, end = retr(r, name, version, **kw)
     what = "TLS %s RETR of %d bytes%s" % (version, len(data),
                                           " (read late)" if kw else "")
@@ -156,7 +155,7 @@ def test_sscn_promises_retr_tickets(ctx):
     try:
         for version in ("1.3", "1.2"):
             for n, d in files.items():
-                check_retr(srv, r, n, d, version)
+                check_retr(r, n, d, version)
         expect(r.cmd("NOOP"), 200, "NOOP after the transfers")
     finally:
         r.close()
@@ -175,8 +174,8 @@ def test_sscn_promises_retr_late_reader(ctx):
     r = session(srv)
     try:
         mark = srv.log_mark()
-        check_retr(srv, r, "late-tiny.bin", b"0123456789", "1.3", late=True)
-        check_retr(srv, r, "late.bin", data, "1.3", late=True)
+        check_retr(r, "late-tiny.bin", b"0123456789", "1.3", late=True)
+        check_retr(r, "late.bin", data, "1.3", late=True)
         log = srv.log_since(mark, 50)
         assert "did not close within TimeoutLinger" in log, \
             "TLSLog does not say why the close waited:\n%s" % log
