@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -58,7 +59,9 @@ static struct attached ctrl_conn, data_conn;
 
 static int data_released = FALSE;     /* a data TLS freed, memory not yet
                                        * given back */
-static int replies_blocked = FALSE;   /* by transfer_cut */
+static long long data_closing = 0;    /* when our close_notify ended a
+                                       * download as TLS client; 0: not */
+static int replies_blocked = FALSE;   /* by transfer_failed */
 static int ticket_due = FALSE;        /* a protected data command ended */
 static long long ticket_sent = 0;     /* when the ticket for the next one
                                        * went out; 0: none yet */
@@ -235,6 +238,7 @@ static void release(struct attached *conn) {
       conn == &data_conn) {
     ftps_dataconn_end(conn->tls, &data_rules);
     data_released = TRUE;
+    data_closing = 0;
     /* sendfile must not outlive the kernel TLS of this connection */
     (void) ftps_sendfile_allow(FALSE);
   }
@@ -274,19 +278,82 @@ static int send_close_notify(pr_netio_stream_t *nstrm,
   return 0;
 }
 
-/* transfer_cut - a complete transfer's final close_notify could not be
- * sent: the client saw the stream end without it, so for it the transfer
- * failed.  Say so in TLSLog, answer 426 now, and keep the core's "226
- * Transfer complete", which follows, from the client (responses stay
- * blocked until the next command: ftps_netio_before_cmd). */
-static void transfer_cut(struct ftps_tls *tls) {
-  ftps_log("data connection: the final close_notify could not be sent "
-    "within %ld ms (%s): the transfer failed for the client; answering 426",
-    NETIO_SHUTDOWN_TIMEOUT_MS, ftps_tls_error(tls));
+/* transfer_failed - the peer of a transfer that the core calls complete
+ * did not get its end (our close_notify could not be sent, or the peer did
+ * not take our close): for it the transfer failed.  Say so in TLSLog,
+ * answer 426 now, and keep the core's "226 Transfer complete", which
+ * follows, from the client (replies stay blocked until the next command:
+ * ftps_netio_before_cmd). */
+static void transfer_failed(const char *why) {
+  ftps_log("data connection: %s: the transfer failed for the peer; "
+    "answering 426", why);
   pr_response_send_async(R_426, "Transfer aborted. Data connection closed.");
   if (pr_response_block(TRUE) == 0) {
     replies_blocked = TRUE;
   }
+}
+
+/* transfer_cut - a complete transfer's final close_notify could not be
+ * sent: the client saw the stream end without it */
+static void transfer_cut(struct ftps_tls *tls) {
+  char why[256];
+
+  pr_snprintf(why, sizeof(why), "the final close_notify could not be sent "
+    "within %ld ms (%s)", NETIO_SHUTDOWN_TIMEOUT_MS, ftps_tls_error(tls));
+  transfer_failed(why);
+}
+
+/* linger_ms - how long the core waits for a peer to close its side of a
+ * data connection (TimeoutLinger), in milliseconds */
+static long long linger_ms(void) {
+  config_rec *c = find_config(main_server->conf, CONF_PARAM, "TimeoutLinger",
+    FALSE);
+  int secs = c != NULL ? *((int *) c->argv[0]) : PR_TUNABLE_TIMEOUTLINGER;
+
+  return secs > 0 ? secs * 1000LL : 0;
+}
+
+/* finish_close - as the TLS client of a download (SSCN ON), before the
+ * socket is closed: read what the peer sends until it closes (its
+ * close_notify or its FIN), within TimeoutLinger of our close_notify.  A
+ * TLS 1.3 server sends session tickets after the handshake, which the
+ * sending side never reads; closed with them unread, the socket is reset
+ * by the kernel (RFC 1122 section 4.2.2.13), and the reset destroys the
+ * end of the file the peer has not read yet, while the core, whose
+ * lingering close stops at the first byte the peer sends, answers 226.
+ * A peer that neither closes nor sends is left to the kernel (nothing
+ * unread: an orderly close); one that reset the connection, broke the
+ * stream or still sends gets 426. */
+static void finish_close(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
+  long long deadline = data_closing + linger_ms();
+  int unread = 0, flags, res, xerrno;
+
+  /* The core made the socket blocking for its lingering close. */
+  data_closing = 0;
+  flags = set_nonblocking(ftps_tls_fd(tls));
+  res = run_step(nstrm, tls, ftps_tls_drain, deadline);
+  xerrno = errno;
+  restore_flags(ftps_tls_fd(tls), flags);
+  /* EPIPE: no close_notify went out, and send_close_notify's failure is
+   * the transfer's. */
+  if (res == 0 ||
+      xerrno == EPIPE) {
+    return;
+  }
+  if (xerrno != ETIMEDOUT &&
+      xerrno != ECONNABORTED) {
+    transfer_failed(ftps_tls_error(tls));
+    return;
+  }
+
+  if (ioctl(ftps_tls_fd(tls), FIONREAD, &unread) == 0 &&
+      unread == 0) {
+    ftps_log("data connection: the peer did not close within TimeoutLinger "
+      "(%lld ms) of our close_notify; nothing of it unread, closing",
+      linger_ms());
+    return;
+  }
+  transfer_failed("the peer was still sending when we had to close");
 }
 
 /* netio_abort_cb - the core aborts a transfer (ABOR, in band or by
@@ -308,6 +375,11 @@ static int netio_close_cb(pr_netio_stream_t *nstrm) {
   if (tls != NULL &&
       nstrm->strm_type == PR_NETIO_STRM_CTRL) {
     (void) send_close_notify(nstrm, tls);
+  }
+  if (tls != NULL &&
+      data_closing > 0 &&
+      nstrm->strm_type == PR_NETIO_STRM_DATA) {
+    finish_close(nstrm, tls);
   }
   detach(nstrm);
   return prev_of(nstrm)->close(nstrm);
@@ -572,12 +644,19 @@ static int netio_shutdown_cb(pr_netio_stream_t *nstrm, int how) {
 
   } else if (tls != NULL &&
       nstrm->strm_mode == PR_NETIO_IO_WR &&
-      !data_aborted(nstrm) &&
-      send_close_notify(nstrm, tls) < 0 &&
-      session.xfer.direction == PR_NETIO_IO_WR) {
-    /* Only where we sent the data: after an upload, the client's own
-     * close_notify marked the end (it may be gone already). */
-    transfer_cut(tls);
+      !data_aborted(nstrm)) {
+    if (send_close_notify(nstrm, tls) < 0) {
+      /* Only where we sent the data: after an upload, the client's own
+       * close_notify marked the end (it may be gone already). */
+      if (session.xfer.direction == PR_NETIO_IO_WR) {
+        transfer_cut(tls);
+      }
+
+    } else if (data_rules.client_mode) {
+      /* As TLS client, the peer's close is awaited in netio_close_cb,
+       * after the core's half-close (below) and its own lingering wait. */
+      data_closing = now_ms();
+    }
   }
   return prev_of(nstrm)->shutdown(nstrm, how);
 }

@@ -438,6 +438,61 @@ int ftps_tls_close(struct ftps_tls *tls, int *want) {
   return classify(tls, rc, want, "TLS closure failed");
 }
 
+/* drained_record - after our close_notify, OpenSSL discards each record
+ * it reads that is not an alert and returns 0 with an empty error queue
+ * (a failing read returns -1, and the EOF guard keeps the end of the
+ * stream from OpenSSL): one record gone, read on */
+static int drained_record(struct ftps_tls *tls, int rc) {
+  return rc == 0 &&
+    ERR_peek_error() == 0 &&
+    SSL_get_error(tls->ssl, rc) == SSL_ERROR_SYSCALL &&
+    !ftps_eofguard_hit(SSL_get_rbio(tls->ssl));
+}
+
+int ftps_tls_drain(struct ftps_tls *tls, int *want) {
+  char scrap[4096];
+  int rc, rounds;
+
+  if (tls == NULL || want == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (!tls->shutdown_sent || tls->failed) {
+    errno = EPIPE;
+    return -1;
+  }
+
+  /* Bounded, so that a peer that never stops sending cannot keep the
+   * caller from its deadline; the caller's wait then finds the socket
+   * readable at once. */
+  for (rounds = 0; rounds < 1024; rounds++) {
+    ERR_clear_error();
+    errno = 0;
+    rc = SSL_read(tls->ssl, scrap, (int) sizeof(scrap));
+    if (rc > 0 ||
+        drained_record(tls, rc)) {
+      continue;
+    }
+
+    if (SSL_get_error(tls->ssl, rc) == SSL_ERROR_ZERO_RETURN ||
+        (SSL_get_shutdown(tls->ssl) & SSL_RECEIVED_SHUTDOWN)) {
+      /* The peer's close_notify: after it, only its FIN can follow. */
+      return 0;
+    }
+    if (SSL_get_error(tls->ssl, rc) == SSL_ERROR_WANT_READ &&
+        ftps_eofguard_hit(SSL_get_rbio(tls->ssl))) {
+      /* The peer closed its side: nothing more will come. */
+      ERR_clear_error();
+      return 0;
+    }
+    return classify(tls, rc, want, "TLS closure failed");
+  }
+
+  *want = FTPS_WANT_READ;
+  errno = EAGAIN;
+  return -1;
+}
+
 int ftps_tls_new_ticket(struct ftps_tls *tls) {
   if (tls == NULL) {
     errno = EINVAL;

@@ -95,6 +95,17 @@ int ftps_tls_flush(struct ftps_tls *tls, int *want);
  * *want, -1 with another errno when it cannot be sent */
 int ftps_tls_shutdown(struct ftps_tls *tls, int *want);
 
+/* ftps_tls_drain - after our close_notify (ftps_tls_shutdown): read and
+ * discard what the peer still sends (TLS 1.3 session tickets, which a
+ * server sends after the handshake and a client that only writes never
+ * reads; records after our close_notify) until it closes: its close_notify
+ * or its end of the TCP stream.  Closing a socket with unread bytes makes
+ * the kernel reset the connection, and the reset destroys what the peer
+ * has not read yet: the end of a download.  0 once the peer has closed,
+ * -1/EAGAIN with *want while it has not, -1 with another errno (ECONNRESET:
+ * the peer reset the connection; EPIPE: no close_notify was sent). */
+int ftps_tls_drain(struct ftps_tls *tls, int *want);
+
 /* ftps_tls_new_ticket - under TLS 1.3, queue a fresh session ticket, sent
  * with the next write on this connection; 0 (also when nothing is to be
  * done: TLS 1.2 tickets and session IDs can be reused), or -1 */

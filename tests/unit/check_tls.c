@@ -1377,6 +1377,151 @@ START_TEST(test_binding_bad_args) {
 }
 END_TEST
 
+/* drain: our end is the TLS client (SSCN ON), the peer an OpenSSL server
+ * with its default TLS 1.3 tickets */
+
+/* drain_open - c->server is our client end, c->client the peer server */
+static SSL_CTX *drain_open(struct conn *c, int version, SSL_CTX **pctx) {
+  SSL_CTX *octx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX *peer = SSL_CTX_new(TLS_server_method());
+  int fds[2], done_ours = 0, done_peer = 0, i;
+
+  ck_assert_ptr_nonnull(octx);
+  ck_assert_ptr_nonnull(peer);
+  ck_assert_int_eq(SSL_CTX_set_min_proto_version(peer, version), 1);
+  ck_assert_int_eq(SSL_CTX_set_max_proto_version(peer, version), 1);
+  ck_assert_int_eq(SSL_CTX_use_certificate_chain_file(peer,
+    unit_fixture("selfsigned.pem")), 1);
+  ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(peer,
+    unit_fixture("selfsigned.pem"), SSL_FILETYPE_PEM), 1);
+
+  memset(c, 0, sizeof(*c));
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  c->sfd = fds[0];
+  c->cfd = fds[1];
+  set_nonblocking(c->sfd);
+  set_nonblocking(c->cfd);
+  c->server = ftps_tls_new(octx, c->sfd, FTPS_TLS_DATA_CLIENT, &c->err);
+  ck_assert_msg(c->server != NULL, "ftps_tls_new: %s", c->err.msg);
+  c->client = SSL_new(peer);
+  ck_assert_int_eq(SSL_set_fd(c->client, c->cfd), 1);
+  SSL_set_accept_state(c->client);
+
+  for (i = 0; i < STEP_LIMIT && !(done_ours && done_peer); i++) {
+    int want = 0, rc;
+
+    if (!done_ours) {
+      errno = 0;
+      done_ours = ftps_tls_handshake(c->server, &want, &c->err) == 0;
+      ck_assert_msg(done_ours || errno == EAGAIN, "handshake: %s",
+        c->err.msg);
+    }
+    if (!done_peer) {
+      rc = SSL_do_handshake(c->client);
+      done_peer = rc == 1;
+      ck_assert(done_peer || client_would_block(c->client, rc));
+    }
+  }
+  ck_assert(done_ours && done_peer);
+  *pctx = peer;
+  return octx;
+}
+
+static void drain_close(struct conn *c, SSL_CTX *octx, SSL_CTX *peer) {
+  conn_close(c);
+  SSL_CTX_free(octx);
+  SSL_CTX_free(peer);
+}
+
+/* peer_read - what the peer reads now: bytes, 0 at close_notify, -1 */
+static int peer_read(struct conn *c, char *buf, int len) {
+  int rc = SSL_read(c->client, buf, len);
+
+  if (rc > 0) {
+    return rc;
+  }
+  return SSL_get_error(c->client, rc) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
+
+/* unread - bytes waiting in our socket */
+static int unread(struct conn *c) {
+  char b;
+  ssize_t n = recv(c->sfd, &b, 1, MSG_PEEK|MSG_DONTWAIT);
+
+  return n > 0 ? 1 : 0;
+}
+
+/* After our close_notify, drain reads the peer's tickets (TLS 1.3), and
+ * what it sends after our close_notify, and ends at the peer's; nothing is
+ * left unread in the socket. */
+START_TEST(test_tls_drain_peer_close_notify) {
+  struct conn c;
+  SSL_CTX *peer, *octx = drain_open(&c, versions[_i], &peer);
+  char buf[64];
+  int want = 0;
+
+  ck_assert_int_eq(ftps_tls_write(c.server, "file", 4, &want), 4);
+  ck_assert_int_eq(ftps_tls_flush(c.server, &want), 0);
+  errno = 0;
+  ck_assert_int_eq(ftps_tls_drain(c.server, &want), -1);
+  ck_assert_int_eq(errno, EPIPE);     /* no close_notify sent yet */
+  ck_assert_int_eq(ftps_tls_shutdown(c.server, &want), 0);
+
+  /* the tickets are read, the peer has not closed: wait */
+  errno = 0;
+  ck_assert_int_eq(ftps_tls_drain(c.server, &want), -1);
+  ck_assert_int_eq(errno, EAGAIN);
+  ck_assert_int_eq(want, FTPS_WANT_READ);
+  ck_assert_int_eq(unread(&c), 0);
+
+  ck_assert_int_eq(peer_read(&c, buf, sizeof(buf)), 4);
+  ck_assert_int_eq(peer_read(&c, buf, sizeof(buf)), 0);
+  /* data after our close_notify is ignored (RFC 8446 section 6.1) */
+  ck_assert_int_eq(SSL_write(c.client, "late", 4), 4);
+  errno = 0;
+  ck_assert_int_eq(ftps_tls_drain(c.server, &want), -1);
+  ck_assert_int_eq(errno, EAGAIN);
+  ck_assert_int_ge(SSL_shutdown(c.client), 0);
+  ck_assert_int_eq(ftps_tls_drain(c.server, &want), 0);
+  ck_assert_int_eq(unread(&c), 0);
+  drain_close(&c, octx, peer);
+}
+END_TEST
+
+/* A peer that reads everything, then closes its socket without
+ * close_notify, has closed too; one that resets the connection has not
+ * taken what we sent (with unread bytes, a close resets). */
+START_TEST(test_tls_drain_peer_eof) {
+  struct conn c;
+  SSL_CTX *peer, *octx = drain_open(&c, versions[_i], &peer);
+  char buf[16];
+  int want = 0;
+
+  ck_assert_int_eq(ftps_tls_shutdown(c.server, &want), 0);
+  ck_assert_int_eq(peer_read(&c, buf, sizeof(buf)), 0);
+  SSL_free(c.client);
+  c.client = NULL;
+  close(c.cfd);
+  c.cfd = -1;
+  errno = 0;
+  ck_assert_msg(ftps_tls_drain(c.server, &want) == 0, "drain: errno %d, %s",
+    errno, ftps_tls_error(c.server));
+  ck_assert_int_eq(unread(&c), 0);
+  drain_close(&c, octx, peer);
+
+  octx = drain_open(&c, versions[_i], &peer);
+  ck_assert_int_eq(ftps_tls_write(c.server, "file", 4, &want), 4);
+  ck_assert_int_eq(ftps_tls_flush(c.server, &want), 0);
+  ck_assert_int_eq(ftps_tls_shutdown(c.server, &want), 0);
+  close(c.cfd);
+  c.cfd = -1;
+  errno = 0;
+  ck_assert_int_eq(ftps_tls_drain(c.server, &want), -1);
+  ck_assert_int_eq(errno, ECONNRESET);
+  drain_close(&c, octx, peer);
+}
+END_TEST
+
 Suite *tls_suite(void) {
   Suite *s = suite_create("tls");
   TCase *tc;
@@ -1430,6 +1575,14 @@ Suite *tls_suite(void) {
   tcase_add_loop_test(tc, test_binding_ctrl_renews, 0, NELEMS(modes));
   tcase_add_test(tc, test_binding_version_change);
   tcase_add_test(tc, test_binding_bad_args);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("drain");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 60);
+  tcase_add_loop_test(tc, test_tls_drain_peer_close_notify, 0,
+    NELEMS(versions));
+  tcase_add_loop_test(tc, test_tls_drain_peer_eof, 0, NELEMS(versions));
   suite_add_tcase(s, tc);
 
   return s;
