@@ -152,6 +152,7 @@ def test_path_rules_control_commands_in_clear(ctx):
                     "MFMT 20000101000000 secure/" + S,
                     "CWD secure", "XCWD secure", "CWD /secure",
                     "CWD sub/../secure", "CWD secure/open/..",
+                    "CWD ~/secure", "SIZE ./secure/./" + S,
                     "LIST secure", "NLST secure/" + S):
             _refused(r, cmd, (S,))
         # into secure/ from elsewhere: the name it is given is the path
@@ -241,6 +242,7 @@ def test_path_rules_stat_listing_in_clear(ctx):
     r = _plain(srv)
     try:
         for cmd in ("STAT dsec", "STAT -l dsec", "STAT dsec/" + D,
+                    "STAT ~/dsec", "STAT dsec/*", "STAT */*",
                     "STAT -R", "STAT -lR .", "STAT -R /"):
             _refused(r, cmd, (D,))
         for cmd in ("LIST dsec", "NLST -R"):
