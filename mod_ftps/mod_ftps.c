@@ -100,8 +100,9 @@ static modret_t *answer(cmd_rec *cmd, enum ftps_verdict verdict,
   return PR_ERROR(cmd);
 }
 
-/* refresh_required - the TLSRequired that governs cmd (NULL: where the
- * session is now) */
+/* refresh_required - the TLSRequired that governs cmd: at the paths it
+ * names, else (and for NULL) at the session's working directory; every
+ * command is judged afresh, so a refusal never outlives its command */
 static void refresh_required(cmd_rec *cmd) {
   ftps_policy_required(cmd, &sess.required);
 }
@@ -295,6 +296,31 @@ static int start_ctrl_tls(enum ftps_verdict verdict, pool *p,
   return ftps_client_check_names(sess_opts, err);
 }
 
+/* clear_listing - a STAT listing over a clear control connection carries
+ * names in clear as LIST under PROT C would: refused where the path it
+ * names, or one it may reach (-R, a glob), requires a protected data
+ * channel.  What protects it is TLS on the control connection, hence
+ * the reply.  NULL: allowed. */
+static modret_t *clear_listing(cmd_rec *cmd) {
+  const char *reached;
+
+  if ((sess.flags & FTPS_SESS_FL_CTRL_TLS) ||
+      !ftps_policy_is_ctrl_listing(cmd)) {
+    return NULL;
+  }
+
+  reached = sess.required.data == FTPS_DATA_REQUIRED ? cmd->arg :
+    ftps_policy_listing_reaches(cmd);
+  if (reached == NULL) {
+    return NULL;
+  }
+
+  ftps_log("%s %s refused: it would list %s, where TLSRequired demands a "
+    "protected data channel, over the clear control connection",
+    (char *) cmd->argv[0], cmd->arg, reached);
+  return answer(cmd, FTPS_NEED_CTRL_TLS, NULL);
+}
+
 /* Command handlers
  */
 
@@ -309,6 +335,12 @@ MODRET ftps_any(cmd_rec *cmd) {
   refresh_required(cmd);
   verdict = ftps_sess_check_cmd(&sess, cmd->argv[0]);
   if (verdict == FTPS_OK) {
+    modret_t *refused = clear_listing(cmd);
+
+    if (refused != NULL) {
+      return refused;
+    }
+
     if (ftps_sess_is_data_cmd(cmd->argv[0])) {
       int protect = ftps_sess_data_protected(&sess);
       const char *reached;

@@ -18,47 +18,97 @@ struct reach {
   const char *found;            /* the first that requires data TLS */
 };
 
-/* target_of - the path a transfer command names, or NULL: the argument of
- * RETR/STOR/APPE, or the first word of LIST/NLST/MLSD's that is not an
- * option ("LIST -la secure") */
-static char *target_of(cmd_rec *cmd) {
-  char *arg, *word;
+/* Where a command names paths: from argv[from] to the end of the line
+ * (names may hold blanks), and with "each" every word from there on as
+ * well (a second path, as in SITE SYMLINK; or several, as for LIST).
+ * "opts": leading words that begin with '-' are options (mod_ls). */
+struct path_arg {
+  const char *name;
+  int from;
+  int each;
+  int opts;
+};
+
+/* The commands that name a file or directory, transfers and control
+ * commands alike: what they reveal or change is at that path, whose rule
+ * governs them (a <Directory> rule cannot be escaped by naming the path
+ * from elsewhere, and a command sent from there is not held to it). */
+static const struct path_arg path_cmds[] = {
+  { C_RETR, 1, FALSE, FALSE }, { C_STOR, 1, FALSE, FALSE },
+  { C_APPE, 1, FALSE, FALSE }, { C_MLSD, 1, FALSE, FALSE },
+  { C_LIST, 1, TRUE, TRUE },   { C_NLST, 1, TRUE, TRUE },
+  { C_STAT, 1, TRUE, TRUE },   { C_MLST, 1, FALSE, FALSE },
+  { C_CWD, 1, FALSE, FALSE },  { C_XCWD, 1, FALSE, FALSE },
+  { C_SIZE, 1, FALSE, FALSE }, { C_MDTM, 1, FALSE, FALSE },
+  { C_MKD, 1, FALSE, FALSE },  { C_XMKD, 1, FALSE, FALSE },
+  { C_RMD, 1, FALSE, FALSE },  { C_XRMD, 1, FALSE, FALSE },
+  { C_DELE, 1, FALSE, FALSE }, { C_RNFR, 1, FALSE, FALSE },
+  { C_RNTO, 1, FALSE, FALSE }, { C_MFMT, 2, FALSE, FALSE },
+  { C_MFF, 2, FALSE, FALSE },
+  { NULL, 0, FALSE, FALSE }
+};
+
+/* SITE's subcommands that name paths (mod_site, mod_site_misc, mod_copy);
+ * argv[1] is the subcommand. */
+static const struct path_arg site_cmds[] = {
+  { "CHMOD", 3, FALSE, FALSE }, { "CHGRP", 3, FALSE, FALSE },
+  { "CPFR", 2, FALSE, FALSE },  { "CPTO", 2, FALSE, FALSE },
+  { "MKDIR", 2, FALSE, FALSE }, { "RMDIR", 2, FALSE, FALSE },
+  { "COPY", 2, TRUE, FALSE },   { "SYMLINK", 2, TRUE, FALSE },
+  { "UTIME", 2, TRUE, FALSE },
+  { NULL, 0, FALSE, FALSE }
+};
+
+/* path_arg_of - how cmd names paths, or NULL if it names none */
+static const struct path_arg *path_arg_of(cmd_rec *cmd) {
+  const struct path_arg *list = path_cmds;
+  const char *name;
+  size_t i;
 
   if (cmd == NULL ||
       cmd->argc < 2 ||
-      cmd->arg == NULL ||
-      !ftps_sess_is_data_cmd(cmd->argv[0])) {
+      cmd->arg == NULL) {
     return NULL;
   }
 
-  if (pr_cmd_cmp(cmd, PR_CMD_RETR_ID) == 0 ||
-      pr_cmd_cmp(cmd, PR_CMD_STOR_ID) == 0 ||
-      pr_cmd_cmp(cmd, PR_CMD_APPE_ID) == 0) {
-    return pstrdup(cmd->tmp_pool, cmd->arg);
+  name = cmd->argv[0];
+  if (strcasecmp(name, C_SITE) == 0) {
+    list = site_cmds;
+    name = cmd->argv[1];
   }
 
-  arg = pstrdup(cmd->tmp_pool, cmd->arg);
-  while ((word = pr_str_get_word(&arg, 0)) != NULL) {
-    if (*word != '-') {
-      return word;
+  for (i = 0; list[i].name != NULL; i++) {
+    if (strcasecmp(list[i].name, name) == 0) {
+      return (int) cmd->argc > list[i].from ? &list[i] : NULL;
     }
   }
   return NULL;
 }
 
+/* skip_word - past the blanks, then the word, at s */
+static const char *skip_word(const char *s) {
+  while (*s == ' ' || *s == '\t') {
+    s++;
+  }
+  while (*s != '\0' && *s != ' ' && *s != '\t') {
+    s++;
+  }
+  return s;
+}
+
 /* load_ftpaccess - read the .ftpaccess files on the way to path (or its
  * directory, for a file not yet there), as the core does for the command's
  * own checks, which come after ours */
-static void load_ftpaccess(cmd_rec *cmd, const char *path) {
+static void load_ftpaccess(pool *p, const char *path) {
   struct stat st;
   char *dir, *slash;
 
   if (pr_fsio_stat(path, &st) == 0) {
-    build_dyn_config(cmd->tmp_pool, path, &st, TRUE);
+    build_dyn_config(p, path, &st, TRUE);
     return;
   }
 
-  dir = pstrdup(cmd->tmp_pool, path);
+  dir = pstrdup(p, path);
   slash = strrchr(dir, '/');
   if (slash == NULL) {
     return;
@@ -66,26 +116,13 @@ static void load_ftpaccess(cmd_rec *cmd, const char *path) {
   *slash = '\0';
   if (*dir != '\0' &&
       pr_fsio_stat(dir, &st) == 0) {
-    build_dyn_config(cmd->tmp_pool, dir, &st, TRUE);
+    build_dyn_config(p, dir, &st, TRUE);
   }
 }
 
-void ftps_policy_required(cmd_rec *cmd, struct ftps_required *req) {
+/* rule_in - the TLSRequired of a configuration set (none: all 0) */
+static void rule_in(xaset_t *set, struct ftps_required *req) {
   struct ftps_required *found;
-  xaset_t *set = CURRENT_CONF;
-  char *target;
-
-  target = target_of(cmd);
-  if (target != NULL) {
-    /* Resolve "..", symlinks and the like, as the command itself will. */
-    char *best = dir_best_path(cmd->tmp_pool, target);
-
-    if (best != NULL) {
-      target = best;
-    }
-    load_ftpaccess(cmd, target);
-    set = get_dir_ctxt(cmd->tmp_pool, target);
-  }
 
   found = get_param_ptr(set, "TLSRequired", FALSE);
   if (found != NULL) {
@@ -96,20 +133,119 @@ void ftps_policy_required(cmd_rec *cmd, struct ftps_required *req) {
   }
 }
 
+/* rule_at - the TLSRequired at path (<Directory>, with the .ftpaccess
+ * files on the way; "..", symbolic links and the like resolved as the
+ * command itself will) */
+static void rule_at(pool *p, const char *path, struct ftps_required *req) {
+  char *best = dir_best_path(p, path);
+
+  if (best == NULL) {
+    best = pstrdup(p, path);
+  }
+  load_ftpaccess(p, best);
+  rule_in(get_dir_ctxt(p, best), req);
+}
+
+/* stricter - fold rule r into acc: what any of them requires */
+static void stricter(struct ftps_required *acc,
+    const struct ftps_required *r) {
+  acc->ctrl |= r->ctrl;
+  acc->auth |= r->auth;
+  /* required beats forbidden beats optional */
+  if (r->data == FTPS_DATA_REQUIRED ||
+      acc->data == FTPS_DATA_OPTIONAL) {
+    acc->data = r->data;
+  }
+}
+
+/* rule_of_paths - the strictest rule of the paths cmd names (as pa says);
+ * -1 if it names none after all (options only) */
+static int rule_of_paths(cmd_rec *cmd, const struct path_arg *pa,
+    struct ftps_required *req) {
+  struct ftps_required r;
+  const char *rest = cmd->arg;
+  int i, n = 0;
+
+  /* cmd->arg is the line after argv[0]: skip to argv[from] */
+  for (i = 1; i < pa->from; i++) {
+    rest = skip_word(rest);
+  }
+  for (i = pa->from; pa->opts && i < (int) cmd->argc &&
+       *((char *) cmd->argv[i]) == '-'; i++) {
+    rest = skip_word(rest);
+  }
+  while (*rest == ' ' || *rest == '\t') {
+    rest++;
+  }
+
+  memset(req, 0, sizeof(*req));
+  if (*rest != '\0') {
+    rule_at(cmd->tmp_pool, rest, &r);
+    stricter(req, &r);
+    n++;
+  }
+
+  for (; pa->each && i < (int) cmd->argc; i++) {
+    rule_at(cmd->tmp_pool, cmd->argv[i], &r);
+    stricter(req, &r);
+    n++;
+  }
+  return n > 0 ? 0 : -1;
+}
+
+/* rule_here - the rule where the session is: its working directory (as
+ * CWD set it; never the directory the core's checks of the previous
+ * command looked at last, which session.dir_config may still point to);
+ * before login, the server's (or <Anonymous>'s) */
+static void rule_here(pool *p, struct ftps_required *req) {
+  if (session.user == NULL ||
+      session.cwd[0] == '\0') {
+    rule_in(session.anon_config != NULL ? session.anon_config->subset :
+      main_server->conf, req);
+    return;
+  }
+  rule_at(p, session.cwd, req);
+}
+
+void ftps_policy_required(cmd_rec *cmd, struct ftps_required *req) {
+  const struct path_arg *pa;
+  pool *p;
+
+  /* Before login no path is looked at: the core refuses (530) whatever
+   * names one, and an unauthenticated client learns nothing of the
+   * filesystem from our replies. */
+  if (session.user != NULL &&
+      cmd != NULL &&
+      (pr_cmd_cmp(cmd, PR_CMD_CDUP_ID) == 0 ||
+       pr_cmd_cmp(cmd, PR_CMD_XCUP_ID) == 0)) {
+    rule_at(cmd->tmp_pool, "..", req);
+    return;
+  }
+
+  pa = session.user != NULL ? path_arg_of(cmd) : NULL;
+  if (pa != NULL &&
+      rule_of_paths(cmd, pa, req) == 0) {
+    return;
+  }
+
+  p = make_sub_pool(cmd != NULL ? cmd->tmp_pool : permanent_pool);
+  rule_here(p, req);
+  destroy_pool(p);
+}
+
+int ftps_policy_is_ctrl_listing(cmd_rec *cmd) {
+  return cmd != NULL &&
+    cmd->argc >= 2 &&
+    pr_cmd_cmp(cmd, PR_CMD_STAT_ID) == 0;
+}
+
 /* dir_requires_data - the TLSRequired in force at directory dir (with the
  * .ftpaccess files on the way) demands a protected data channel */
 static int dir_requires_data(cmd_rec *cmd, const char *dir) {
-  struct ftps_required *found;
-  char *best = dir_best_path(cmd->tmp_pool, dir);
+  struct ftps_required r;
 
-  if (best == NULL) {
-    best = pstrdup(cmd->tmp_pool, dir);
-  }
-  load_ftpaccess(cmd, best);
-  found = get_param_ptr(get_dir_ctxt(cmd->tmp_pool, best), "TLSRequired",
-    FALSE);
-  return found != NULL &&
-    found->data == FTPS_DATA_REQUIRED;
+  rule_at(cmd->tmp_pool, dir, &r);
+  return r.data == FTPS_DATA_REQUIRED;
 }
 
 /* first_visit - 1 if the directory st was not yet looked at this way (each
@@ -265,7 +401,8 @@ const char *ftps_policy_listing_reaches(cmd_rec *cmd) {
 
   if (cmd == NULL ||
       (pr_cmd_cmp(cmd, PR_CMD_LIST_ID) != 0 &&
-       pr_cmd_cmp(cmd, PR_CMD_NLST_ID) != 0)) {
+       pr_cmd_cmp(cmd, PR_CMD_NLST_ID) != 0 &&
+       !ftps_policy_is_ctrl_listing(cmd))) {
     return NULL;
   }
 
