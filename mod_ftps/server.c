@@ -13,6 +13,7 @@
 #include "ftps/keypair.h"
 #include "ftps/passphrase.h"
 #include "ftps/sni.h"
+#include "ftps/verify.h"
 #include "ftps/warmup.h"
 #include "ftps/ktls.h"
 
@@ -369,6 +370,14 @@ static void context_error(server_rec *s, int what, int index,
       break;
   }
 
+  /* A file or directory directive: name the file too. */
+  if (file == NULL &&
+      what >= FTPS_CONTEXT_ERR_CA_FILE &&
+      what != FTPS_CONTEXT_ERR_GROUPS &&
+      what != FTPS_CONTEXT_ERR_VERIFY) {
+    file = get_param_ptr(s->conf, directive, FALSE);
+  }
+
   pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s%s%s (server '%s'): %s",
     directive, file != NULL ? " " : "", file != NULL ? file : "",
     server_name(s), err->msg);
@@ -540,6 +549,7 @@ void ftps_server_free_all(void) {
   struct server_tls *st;
 
   for (st = servers; st != NULL; st = st->next) {
+    ftps_verify_release(st->ctx);
     SSL_CTX_free(st->ctx);
     SSL_CTX_free(st->client_ctx);
   }
