@@ -380,6 +380,45 @@ static int keypair_reserve_chain(struct ftps_keypair *kp, int n,
   return 0;
 }
 
+/* keypair_cert_known - cert equals kp->cert, one in kp->chain, or one of
+ * the first n certificates of more */
+static int keypair_cert_known(const struct ftps_keypair *kp,
+    STACK_OF(X509) *more, int n, X509 *cert) {
+  int i;
+
+  if (kp->cert != NULL && X509_cmp(kp->cert, cert) == 0) {
+    return 1;
+  }
+  for (i = 0; kp->chain != NULL && i < sk_X509_num(kp->chain); i++) {
+    if (X509_cmp(sk_X509_value(kp->chain, i), cert) == 0) {
+      return 1;
+    }
+  }
+  for (i = 0; i < n; i++) {
+    if (X509_cmp(sk_X509_value(more, i), cert) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* keypair_drop_known - remove from scan->certs (in place, keeping the
+ * order) every certificate kp already has or that came earlier */
+static void keypair_drop_known(const struct ftps_keypair *kp,
+    struct keypair_scan *scan) {
+  int i = 0;
+
+  while (i < sk_X509_num(scan->certs)) {
+    X509 *cert = sk_X509_value(scan->certs, i);
+
+    if (keypair_cert_known(kp, scan->certs, i, cert)) {
+      X509_free(sk_X509_delete(scan->certs, i));
+    } else {
+      i++;
+    }
+  }
+}
+
 /* keypair_commit - move a file's certificates and key into kp */
 static int keypair_commit(struct ftps_keypair *kp, struct keypair_scan *scan,
     const char *path, struct ftps_error *err) {
@@ -393,6 +432,13 @@ static int keypair_commit(struct ftps_keypair *kp, struct keypair_scan *scan,
   if (scan->key != NULL && kp->key != NULL &&
       EVP_PKEY_eq(kp->key, scan->key) != 1) {
     return keypair_fail(err, EEXIST, "a second, different private key");
+  }
+
+  /* A certificate the keypair has already (the same combined file named
+   * as certificate and key file) is sent once, where it came first. */
+  if (ncerts > 0) {
+    keypair_drop_known(kp, scan);
+    ncerts = sk_X509_num(scan->certs);
   }
   if (keypair_reserve_chain(kp, kp->cert == NULL ? ncerts - 1 : ncerts,
       err) < 0) {
@@ -435,45 +481,6 @@ int ftps_keypair_read_file(struct ftps_keypair *kp, const char *path,
   }
   keypair_scan_free(&scan);
   return res;
-}
-
-/* keypair_cert_known - cert equals kp->cert, one in kp->chain, or one of
- * the first n certificates of more */
-static int keypair_cert_known(const struct ftps_keypair *kp,
-    STACK_OF(X509) *more, int n, X509 *cert) {
-  int i;
-
-  if (kp->cert != NULL && X509_cmp(kp->cert, cert) == 0) {
-    return 1;
-  }
-  for (i = 0; kp->chain != NULL && i < sk_X509_num(kp->chain); i++) {
-    if (X509_cmp(sk_X509_value(kp->chain, i), cert) == 0) {
-      return 1;
-    }
-  }
-  for (i = 0; i < n; i++) {
-    if (X509_cmp(sk_X509_value(more, i), cert) == 0) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
-/* keypair_drop_known - remove from scan->certs (in place, keeping the
- * order) every certificate kp already has or that came earlier */
-static void keypair_drop_known(const struct ftps_keypair *kp,
-    struct keypair_scan *scan) {
-  int i = 0;
-
-  while (i < sk_X509_num(scan->certs)) {
-    X509 *cert = sk_X509_value(scan->certs, i);
-
-    if (keypair_cert_known(kp, scan->certs, i, cert)) {
-      X509_free(sk_X509_delete(scan->certs, i));
-    } else {
-      i++;
-    }
-  }
 }
 
 int ftps_keypair_read_chain_file(struct ftps_keypair *kp, const char *path,

@@ -194,3 +194,36 @@ def test_certprom_crl_file_malformed_refused(ctx):
             assert line and re.search(reason, line), \
                 "TLSCARevocationFile %s: no line naming the directive, the " \
                 "file and %r:\n%s" % (name, reason, out[-1500:])
+
+
+# -- item 21: a combined file named twice sends each certificate once ---------
+
+def _sent_chain(srv, version=None):
+    """The certificates the server sends (s_client -showcerts), as PEM."""
+    rc, out = cc.s_client(srv, version, lines=("QUIT",),
+                          extra=["-showcerts"])
+    pems = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----",
+                      out, re.S)
+    assert pems, "s_client -showcerts: no certificate:\n%s" % out[-2000:]
+    return pems
+
+
+def _pem_blocks(path):
+    return re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----",
+                      open(path).read(), re.S)
+
+
+def test_certprom_combined_file_as_cert_and_key_chain_once(ctx):
+    ctx.need("openssl")
+    combined = cert("combined-fullchain.pem")
+    want = _pem_blocks(combined)
+    assert len(want) == 2, "fixture: want leaf and intermediate"
+    srv = _server(ctx, {"TLSRSACertificateFile": combined,
+                        "TLSRSACertificateKeyFile": combined})
+    for v in ("1.2", "1.3"):
+        got = _sent_chain(srv, v)
+        assert [re.sub(r"\s", "", p) for p in got] == \
+            [re.sub(r"\s", "", p) for p in want], \
+            "TLS %s: the same file as TLSRSACertificateFile and " \
+            "TLSRSACertificateKeyFile: %d certificates sent, want the %d of " \
+            "the file once each, in order" % (v, len(got), len(want))

@@ -280,6 +280,27 @@ START_TEST(test_combined_fullchain_key_first) {
 }
 END_TEST
 
+/* One combined file named as TLSRSACertificateFile and as
+ * TLSRSACertificateKeyFile: each certificate once (issue 11, item 21). */
+START_TEST(test_combined_file_read_twice) {
+  X509 *leaf;
+
+  ck_assert_int_eq(read_fx("combined-fullchain.pem"), 0);
+  leaf = kp.cert;
+  ck_assert_int_eq(read_fx("combined-fullchain.pem"), 0);
+  ck_assert_ptr_eq(kp.cert, leaf);
+  ck_assert_int_eq(chain_len(), 1);
+  ck_assert_int_ne(X509_cmp(sk_X509_value(kp.chain, 0), leaf), 0);
+  ck_assert_int_eq(ftps_keypair_check(&kp, &err), 0);
+
+  /* A fullchain.pem read again as the key file of itself adds nothing. */
+  ftps_keypair_free(&kp);
+  ck_assert_int_eq(read_fx("fullchain.pem"), 0);
+  ck_assert_int_eq(read_fx("fullchain.pem"), 0);
+  ck_assert_int_eq(chain_len(), 1);
+}
+END_TEST
+
 START_TEST(test_second_file_certs_go_to_chain) {
   ck_assert_int_eq(read_fx("ec.crt"), 0);
   ck_assert_int_eq(read_fx("chain.pem"), 0);
@@ -785,6 +806,7 @@ Suite *keypair_suite(void) {
   tcase_add_test(tc, test_fullchain);
   tcase_add_test(tc, test_combined_fullchain_key_first);
   tcase_add_test(tc, test_second_file_certs_go_to_chain);
+  tcase_add_test(tc, test_combined_file_read_twice);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("chain");
