@@ -166,7 +166,7 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
         "no longer opens it; start the daemon again from a terminal");
       ftps_passphrase_forget(path);
     }
-    ftps_passphrase_remember(NULL);
+    (void) ftps_passphrase_remember(NULL);
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): %s%s%s%s",
       directive, path, server_name(s), err.msg,
       xerrno == ENOKEY ? " (" : "",
@@ -177,7 +177,17 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
     return -1;
   }
 
-  ftps_passphrase_remember(&req);
+  /* A passphrase typed here must open the key again at the next restart,
+   * which has no terminal: one that cannot be kept stops the start now,
+   * not the daemon at the next SIGHUP. */
+  if (ftps_passphrase_remember(&req) < 0 &&
+      req.prompted) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
+      "passphrase typed cannot be kept for restarts (%s); use "
+      "TLSPassPhraseProvider", directive, path, server_name(s),
+      strerror(errno));
+    return -1;
+  }
   return 0;
 }
 

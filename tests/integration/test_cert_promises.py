@@ -227,3 +227,241 @@ def test_certprom_combined_file_as_cert_and_key_chain_once(ctx):
             "TLS %s: the same file as TLSRSACertificateFile and " \
             "TLSRSACertificateKeyFile: %d certificates sent, want the %d of " \
             "the file once each, in order" % (v, len(got), len(want))
+
+
+# -- items 22, 24: the passphrase provider ------------------------------------
+
+def _provider(srv, name, body):
+    """An executable provider script in the server's directory; body is
+    shell, with $OUT naming a per-script directory for what it records."""
+    out = os.path.join(srv.dir, name + ".out")
+    os.makedirs(out, 0o755, exist_ok=True)
+    path = os.path.join(srv.dir, name + ".sh")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nOUT=%s\n%s\n" % (out, body))
+    os.chmod(path, 0o755)
+    return path, out
+
+
+def _provider_server(ctx, name, body):
+    srv = _server(ctx, {"TLSRSACertificateFile": None,
+                        "TLSECCertificateFile": cert("ec.crt"),
+                        "TLSECCertificateKeyFile": cert("encrypted.key")},
+                  start=False, name="provider")
+    path, out = _provider(srv, name, body)
+    srv.append_conf(["TLSPassPhraseProvider " + path])
+    return srv, out
+
+
+def _serves(srv):
+    data = os.urandom(30000)
+    srv.home_file("p.bin", data)
+    f = ftps(srv)
+    try:
+        assert sha256(retr_bytes(f, "p.bin")) == sha256(data), \
+            "RETR p.bin: bytes differ"
+    finally:
+        close_quietly(f)
+
+
+def _gone(pid):
+    """The process pid no longer exists (reaped), or is a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _wait_file(path, timeout=15):
+    end = time.time() + timeout
+    while not os.path.exists(path) and time.time() < end:
+        time.sleep(0.1)
+    return os.path.exists(path)
+
+
+def test_certprom_provider_keeps_running_after_answer(ctx):
+    """The first line is the answer: a provider that prints it and then
+    lives on (stdout closed, or kept open) holds up neither the startup
+    nor a restart, and is not left running."""
+    for how, body in (
+            ("closes stdout", 'echo $$ >$OUT/pid\necho secret\n'
+                              'exec >&-\nexec sleep 300'),
+            ("keeps stdout open", 'echo $$ >$OUT/pid\necho secret\n'
+                                  'exec sleep 300')):
+        srv, out = _provider_server(ctx, "lingering", body)
+        try:
+            srv.start(timeout=30)
+        except RuntimeError as e:
+            raise AssertionError("a provider that prints the passphrase and "
+                                 "%s, then sleeps: the daemon did not start "
+                                 "within 30 s: %s" % (how, e))
+        _serves(srv)
+        pid = int(open(os.path.join(out, "pid")).read())
+        assert _gone(pid), "provider (%s) still running after the startup" \
+            % how
+        os.unlink(os.path.join(out, "pid"))
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        assert _wait_file(os.path.join(out, "pid")), \
+            "no provider run at the restart"
+        time.sleep(1)
+        srv.wait_listening(srv.port)
+        _serves(srv)
+        srv.cleanup()
+
+
+def test_certprom_provider_one_deadline(ctx):
+    """A provider that dribbles bytes without ever ending its line: one
+    deadline (10 s) for the whole exchange, then a refusal naming it."""
+    srv, out = _provider_server(
+        ctx, "dribbler", "while :; do printf x; sleep 1; done")
+    t0 = time.time()
+    try:
+        rc, text = ftpsd.check_config(srv, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("proftpd -t with a provider that never ends its "
+                             "line: still waiting after 60 s")
+    assert rc != 0, "proftpd -t passed:\n%s" % text[-1500:]
+    assert ftpsd.line_with(text, "dribbler.sh", "TLSECCertificateKeyFile"), \
+        "the refusal names neither the provider nor the directive:\n%s" \
+        % text[-1500:]
+    assert time.time() - t0 < 60
+
+
+def test_certprom_provider_inherits_nothing(ctx):
+    """The provider gets descriptors 0-2 only (no scoreboard lock, no log or
+    /dev/null copies) and not the address of the passphrase area, at the
+    start and at a restart."""
+    srv = _server(ctx, {"TLSRSACertificateFile": None,
+                        "TLSECCertificateFile": cert("ec.crt"),
+                        "TLSECCertificateKeyFile": cert("encrypted.key")},
+                  start=False, name="provider")
+    out = os.path.join(srv.dir, "nosy.out")
+    os.mkdir(out, 0o755)
+    path = os.path.join(srv.dir, "nosy.py")
+    with open(path, "w") as f:
+        # Python closes its script before running it: every descriptor
+        # above 2 that answers fstat() was inherited.
+        f.write("""#!/usr/bin/python3
+import os
+out = %r
+n = len(os.listdir(out))
+fds = []
+for fd in range(3, 4096):
+    try:
+        os.fstat(fd)
+    except OSError:
+        continue
+    try:
+        fds.append("%%d -> %%s" %% (fd, os.readlink("/proc/self/fd/%%d" %% fd)))
+    except OSError:
+        fds.append(str(fd))
+with open(os.path.join(out, "run.%%d" %% n), "w") as f:
+    f.write("fds: " + ", ".join(fds) + "\\n")
+    f.write("env: " + " ".join(sorted(os.environ)) + "\\n")
+print("secret")
+""" % out)
+    os.chmod(path, 0o755)
+    srv.append_conf(["TLSPassPhraseProvider " + path])
+    srv.start()
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    assert _wait_file(os.path.join(out, "run.1")), \
+        "no provider run at the restart: %r" % os.listdir(out)
+    time.sleep(1)
+    srv.wait_listening(srv.port)
+    _serves(srv)
+    for name in sorted(os.listdir(out)):
+        fds, env = open(os.path.join(out, name)).read().splitlines()[:2]
+        assert fds == "fds: ", "the provider (%s) inherited descriptors: " \
+            "%s" % (name, fds[5:])
+        assert "MOD_FTPS_PASSPHRASE_PAGE" not in env, \
+            "the provider's environment (%s) holds the address of the " \
+            "passphrase area" % name
+
+
+# -- item 23: every passphrase typed at the start is remembered ----------------
+
+def _encrypted_copy(path, passphrase):
+    """ec.key encrypted with passphrase, written to path (0600)."""
+    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+    p = subprocess.run(["openssl", "pkcs8", "-topk8", "-in", cert("ec.key"),
+                        "-v2", "aes-256-cbc", "-passout", "stdin",
+                        "-out", path], input=passphrase.encode() + b"\n",
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
+    os.chmod(path, 0o600)
+    return path
+
+
+def _typed_restarts(srv, count, answer, what):
+    """proftpd -n on a terminal: answer each of count prompts with
+    answer(prompt text), serve, then two SIGHUPs with nobody at the
+    terminal: still serving, never asked again."""
+    import test_passphrase as tp
+    term = tp.Terminal(srv)
+    try:
+        for n in range(count):
+            end = time.time() + 15
+            while term.out.count(tp.PROMPT) <= n and time.time() < end:
+                term.read_until(b"\x00", timeout=0.3)
+            assert term.out.count(tp.PROMPT) > n, \
+                "%s: prompt %d of %d did not come:\n%r" \
+                % (what, n + 1, count, term.out[-800:])
+            term.type(answer(term.out[term.out.rfind(tp.PROMPT):].decode(
+                errors="replace")))
+        srv.wait_listening(srv.port)
+        _serves(srv)
+        for n in range(2):
+            os.kill(term.pid, signal.SIGHUP)
+            time.sleep(1.5)
+            term.read_until(b"\x00", timeout=1)
+            assert term.alive(), "%s: the daemon died on SIGHUP %d:\n%s" \
+                % (what, n + 1, term.out[-1500:].decode(errors="replace"))
+            srv.wait_listening(srv.port)
+            _serves(srv)
+        assert term.out.count(tp.PROMPT) == count, \
+            "%s: asked %d times, want %d" \
+            % (what, term.out.count(tp.PROMPT), count)
+    finally:
+        term.stop()
+
+
+def test_certprom_typed_long_passphrase_and_path_remembered(ctx):
+    srv = _server(ctx, start=False, name="typed")
+    passphrase = "".join(chr(ord("a") + i % 26) for i in range(300))
+    deep = os.path.join(srv.dir, *(["d" * 60] * 9))
+    key = _encrypted_copy(os.path.join(deep, "long.key"), passphrase)
+    assert len(key) >= 512
+    srv.replace_conf("TLSRSACertificateFile",
+                     "TLSECCertificateFile " + cert("ec.crt"))
+    srv.append_conf(["TLSECCertificateKeyFile " + key])
+    _typed_restarts(srv, 1, lambda prompt: passphrase,
+                    "a 300-byte passphrase, a %d-byte key path" % len(key))
+
+
+def test_certprom_typed_nine_keys_remembered(ctx):
+    srv = _server(ctx, start=False, name="typed")
+    srv.replace_conf("TLSRSACertificateFile",
+                     "TLSECCertificateFile " + cert("ec.crt"))
+    keys = [_encrypted_copy(os.path.join(srv.dir, "k%d.key" % i),
+                            "pass-%d" % i) for i in range(9)]
+    lines = ["TLSECCertificateKeyFile " + keys[0]]
+    for i in range(1, 9):
+        lines += ["<VirtualHost 127.0.0.1>",
+                  "  Port %d" % srv.port,
+                  '  ServerName "vhost %d"' % i,
+                  "  ServerAlias v%d.example" % i,
+                  "  TLSEngine on",
+                  "  TLSECCertificateFile " + cert("ec.crt"),
+                  "  TLSECCertificateKeyFile " + keys[i],
+                  "</VirtualHost>"]
+    srv.append_conf(lines)
+
+    def answer(prompt):
+        # the prompts come in the order of ProFTPD's server list: answer
+        # by the key file each names
+        m = re.search(r"/k(\d)\.key", prompt)
+        assert m, "a prompt names no key file: %r" % prompt
+        return "pass-" + m.group(1)
+
+    _typed_restarts(srv, 9, answer, "nine key files")
