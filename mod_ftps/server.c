@@ -121,14 +121,23 @@ static const char *server_name(server_rec *s) {
   return s->ServerName != NULL ? s->ServerName : "(unnamed)";
 }
 
-/* read_once - read one file into kp as root */
+/* The key type a TLSPassPhraseProvider is told for a PKCS#12 file. */
+#define PKCS12_KEY_TYPE "PKCS12"
+
+/* read_once - read one file into kp as root (a PKCS#12 file when
+ * req->key_type says so) */
 static int read_once(struct ftps_keypair *kp, const char *path,
     struct ftps_passphrase_req *req, struct ftps_error *err) {
   int res, xerrno;
 
   ftps_error_clear(err);
   PRIVS_ROOT
-  res = ftps_keypair_read_file(kp, path, ftps_passphrase_cb, req, err);
+  if (strcmp(req->key_type, PKCS12_KEY_TYPE) == 0) {
+    res = ftps_keypair_read_pkcs12(kp, path, ftps_passphrase_cb, req, err);
+
+  } else {
+    res = ftps_keypair_read_file(kp, path, ftps_passphrase_cb, req, err);
+  }
   xerrno = errno;
   PRIVS_RELINQUISH
 
@@ -266,6 +275,77 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
       cert_directives[i].cert_directive, cert_path, server_name(s), type);
   }
   return 1;
+}
+
+/* load_pkcs12 - TLSPKCS12File: its certificate takes the RSA or EC slot
+ * of kps (which must be free); 0 also when not configured, -1 failed */
+static int load_pkcs12(server_rec *s, struct ftps_keypair *kps) {
+  const char *path = get_param_ptr(s->conf, "TLSPKCS12File", FALSE);
+  const char *type, *taken = NULL;
+  struct ftps_keypair kp;
+  struct ftps_error err;
+  int i;
+
+  if (path == NULL) {
+    return 0;
+  }
+  ftps_keypair_init(&kp);
+  if (read_file(s, &kp, "TLSPKCS12File", path, PKCS12_KEY_TYPE) < 0) {
+    return -1;
+  }
+  if (ftps_keypair_check(&kp, &err) < 0) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
+      "'%s'): %s", path, server_name(s), err.msg);
+    ftps_keypair_free(&kp);
+    return -1;
+  }
+
+  type = ftps_keypair_key_type(&kp);
+  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
+    if (type != NULL &&
+        strcmp(type, cert_directives[i].key_type) == 0) {
+      if (kps[i].cert == NULL) {
+        warn_keypair(s, &kp, "TLSPKCS12File", path);
+        kps[i] = kp;
+        return 1;
+      }
+      taken = cert_directives[i].cert_directive;
+    }
+  }
+
+  if (taken != NULL) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
+      "'%s') holds an %s certificate, and so does %s: configure one of them",
+      path, server_name(s), type, taken);
+  } else {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
+      "'%s') holds a %s certificate: only RSA and EC certificates are "
+      "served", path, server_name(s), type != NULL ? type : "unknown");
+  }
+  ftps_keypair_free(&kp);
+  return -1;
+}
+
+/* no_certificate - TLSEngine on and nothing to serve: never run such a
+ * server (AUTH would be refused and logins would go on in clear); the
+ * message names what was configured instead, if anything */
+static int no_certificate(server_rec *s) {
+  const char *dsa = get_param_ptr(s->conf, "TLSDSACertificateFile", FALSE);
+
+  if (dsa != NULL) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSDSACertificateFile %s "
+      "(server '%s'): DSA certificates are not supported (TLS 1.3 has no "
+      "DSA, and TLS 1.2 clients no longer offer it), and the server has no "
+      "other certificate: configure TLSRSACertificateFile, "
+      "TLSECCertificateFile or TLSPKCS12File", dsa, server_name(s));
+
+  } else {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSEngine on (server '%s'): "
+      "no certificate is configured: add TLSRSACertificateFile, "
+      "TLSECCertificateFile or TLSPKCS12File, or set TLSEngine off",
+      server_name(s));
+  }
+  return -1;
 }
 
 /* verify_server - TLSVerifyServer: verify the peer's certificate when we
@@ -429,8 +509,8 @@ static void remember(server_rec *s, SSL_CTX *ctx, SSL_CTX *client_ctx) {
   servers = st;
 }
 
-/* load_server - build the SSL_CTX of one server; 0 also when it has no
- * certificate (a warning: AUTH will get 431) */
+/* load_server - build the SSL_CTX of one server; -1 (logged) when that
+ * fails or the server has no certificate */
 static int load_server(server_rec *s) {
   struct ftps_keypair kps[FTPS_CONTEXT_MAX_KEYPAIRS];
   struct ftps_context_props props;
@@ -444,20 +524,22 @@ static int load_server(server_rec *s) {
   }
 
   for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS && res == 0; i++) {
-    int loaded = load_keypair(s, i, &kps[i]);
-
-    if (loaded < 0) {
+    if (load_keypair(s, i, &kps[i]) < 0) {
       res = -1;
-
-    } else if (loaded > 0) {
+    }
+  }
+  if (res == 0 &&
+      load_pkcs12(s, kps) < 0) {
+    res = -1;
+  }
+  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS && res == 0; i++) {
+    if (kps[i].cert != NULL) {
       props.keypairs[props.nkeypairs++] = &kps[i];
     }
   }
-
-  if (res == 0 && props.nkeypairs == 0) {
-    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSEngine is on for "
-      "server '%s', but no TLSRSACertificateFile or TLSECCertificateFile is "
-      "configured: AUTH will be refused (431)", server_name(s));
+  if (res == 0 &&
+      props.nkeypairs == 0) {
+    res = no_certificate(s);
   }
 
   if (res == 0 && props.nkeypairs > 0) {

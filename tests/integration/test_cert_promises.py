@@ -86,10 +86,21 @@ def fixtures():
     with open(j("broken.crl"), "w") as f:
         f.write("\n".join(crl) + "\n")
     shutil.copy(cert("ca.pem"), j("certs-only.crl"))
+    # PKCS#12: rsa.crt/rsa.key with an empty password (as mod_tls's users
+    # make them) and with one; a DSA certificate
+    for name, pw in (("server.p12", ""), ("server-pw.p12", "p12-secret")):
+        _openssl("pkcs12", "-export", "-in", cert("rsa.crt"), "-inkey",
+                 cert("rsa.key"), "-passout", "pass:" + pw, "-out", j(name))
+    _openssl("genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt",
+             "dsa_paramgen_bits:2048", "-out", j("dsa-params.pem"))
+    _openssl("genpkey", "-paramfile", j("dsa-params.pem"), "-out",
+             j("dsa.key"))
+    _openssl("req", "-x509", "-key", j("dsa.key"), "-subj", "/CN=localhost",
+             "-days", "825", "-out", j("dsa.crt"))
     for name in os.listdir(d):
         p = j(name)
         if os.path.isfile(p):
-            os.chmod(p, 0o600 if name.endswith(".key") else 0o644)
+            os.chmod(p, 0o600 if name.endswith((".key", ".p12")) else 0o644)
     open(stamp, "w").close()
     _fx["dir"] = d
     return d
@@ -465,3 +476,95 @@ def test_certprom_typed_nine_keys_remembered(ctx):
         return "pass-" + m.group(1)
 
     _typed_restarts(srv, 9, answer, "nine key files")
+
+
+# -- item 11: TLSPKCS12File serves TLS; no certificate, no daemon --------------
+
+def _served_cert_der(srv, version=None):
+    """The server certificate of an AUTH TLS handshake (DER)."""
+    with Raw(srv) as r:
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        r.starttls(ctx=context(version))
+        der = r.sock.getpeercert(binary_form=True)
+        expect(r.cmd("USER " + srv.user), 331, "USER")
+        expect(r.cmd("PASS " + srv.password), 230, "PASS")
+    return der
+
+
+def test_certprom_pkcs12_file_serves_tls(ctx):
+    want = ftpsd.cert_der("rsa.crt")
+    srv = _server(ctx, {"TLSRSACertificateFile": None,
+                        "TLSPKCS12File": fx("server.p12")})
+    for v in ("1.2", "1.3"):
+        assert _served_cert_der(srv, v) == want, \
+            "TLSPKCS12File (TLS %s): the certificate served is not the " \
+            "file's" % v
+    _serves(srv)
+
+
+def test_certprom_pkcs12_password_from_provider(ctx):
+    srv = _server(ctx, {"TLSRSACertificateFile": None,
+                        "TLSPKCS12File": fx("server-pw.p12")}, start=False,
+                  name="p12")
+    path, out = _provider(srv, "p12", 'echo "$*" >>$OUT/args\n'
+                          'echo p12-secret')
+    srv.append_conf(["TLSPassPhraseProvider " + path])
+    srv.start()
+    assert _served_cert_der(srv) == ftpsd.cert_der("rsa.crt")
+    _serves(srv)
+    args = open(os.path.join(out, "args")).read().split()
+    assert args[-1] == "PKCS12", "provider arguments: %r" % args
+
+
+def test_certprom_pkcs12_wrong_password_refused(ctx):
+    srv = _server(ctx, {"TLSRSACertificateFile": None,
+                        "TLSPKCS12File": fx("server-pw.p12")}, start=False,
+                  name="p12")
+    path, _ = _provider(srv, "p12wrong", "echo not-it")
+    srv.append_conf(["TLSPassPhraseProvider " + path])
+    rc, out = ftpsd.check_config(srv)
+    assert rc != 0 and ftpsd.line_with(out, "TLSPKCS12File",
+                                       fx("server-pw.p12"), "passphrase"), \
+        "TLSPKCS12File with a wrong password: want a refusal naming the " \
+        "directive, the file and the passphrase (rc %d):\n%s" \
+        % (rc, out[-1500:])
+
+
+def test_certprom_no_certificate_refused(ctx):
+    """TLSEngine on with no usable certificate stops the startup, naming
+    the directive, instead of a daemon whose AUTH gets 431 and whose logins
+    go on in clear.  A DSA certificate alone is no usable certificate."""
+    cases = [
+        ("none", {"TLSRSACertificateFile": None}, [], "TLSEngine"),
+        ("DSA only", {"TLSRSACertificateFile": None},
+         ["TLSDSACertificateFile " + fx("dsa.crt"),
+          "TLSDSACertificateKeyFile " + fx("dsa.key")],
+         "TLSDSACertificateFile"),
+        ("a vhost without one", {},
+         ["<VirtualHost 127.0.0.1>", "  Port %d" % ftpsd.free_port(),
+          "  TLSEngine on", "</VirtualHost>"], "TLSEngine"),
+    ]
+    for what, tls, extra, directive in cases:
+        srv = _server(ctx, tls, extra=extra, start=False, name="nocert")
+        rc, out = ftpsd.check_config(srv)
+        assert rc != 0, "%s: proftpd -t passed:\n%s" % (what, out[-1500:])
+        assert ftpsd.line_with(out, directive, re.compile(
+                r"(?i)no (other )?certificate")), \
+            "%s: no line naming %s and the missing certificate:\n%s" \
+            % (what, directive, out[-1500:])
+        srv.cleanup()
+
+
+def test_certprom_dsa_beside_rsa_serves_rsa(ctx):
+    srv = _server(ctx, {"TLSRSACertificateFile": cert("rsa.crt"),
+                        "TLSRSACertificateKeyFile": cert("rsa.key")},
+                  extra=["TLSDSACertificateFile " + fx("dsa.crt"),
+                         "TLSDSACertificateKeyFile " + fx("dsa.key")],
+                  start=False)
+    rc, out = ftpsd.check_config(srv)
+    assert rc == 0 and ftpsd.line_with(out, "TLSDSACertificateFile",
+                                       re.compile(r"(?i)not supported")), \
+        "DSA beside RSA: want a start with a warning naming " \
+        "TLSDSACertificateFile (rc %d):\n%s" % (rc, out[-1500:])
+    srv.start()
+    assert _served_cert_der(srv) == ftpsd.cert_der("rsa.crt")
