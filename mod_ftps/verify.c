@@ -63,9 +63,13 @@ static int read_crl_file(X509_STORE *crls, const char *path,
   BIO *bio;
   int ncrls = 0, res = 0;
 
+  errno = 0;
   bio = BIO_new_file(path, "r");
   if (bio == NULL) {
-    ftps_error_set_ssl(err, "cannot open the file");
+    int xerrno = errno;
+
+    ftps_error_set(err, "cannot load CRLs: %s", xerrno != 0 ?
+      strerror(xerrno) : "cannot open the file");
     return -1;
   }
 
@@ -83,7 +87,8 @@ static int read_crl_file(X509_STORE *crls, const char *path,
           ERR_GET_REASON(code) == PEM_R_NO_START_LINE) {
         ERR_clear_error();
       } else {
-        ftps_error_set_ssl(err, "a PEM block is malformed");
+        ftps_error_set_ssl(err, "cannot load CRLs: a PEM block is "
+          "malformed");
         res = -1;
       }
       break;
@@ -110,8 +115,8 @@ static int read_crl_file(X509_STORE *crls, const char *path,
 
   BIO_free(bio);
   if (res == 0 && ncrls == 0) {
-    ftps_error_set(err, "no CRL (no \"BEGIN X509 CRL\" block) in the "
-      "file");
+    ftps_error_set(err, "cannot load CRLs: no CRL (no \"BEGIN X509 CRL\" "
+      "block) in the file");
     res = -1;
   }
   return res;
