@@ -278,10 +278,10 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
 }
 
 /* load_pkcs12 - TLSPKCS12File: its certificate takes the RSA or EC slot
- * of kps (which must be free); 0 also when not configured, -1 failed */
+ * of kps; 0 also when not configured, -1 failed */
 static int load_pkcs12(server_rec *s, struct ftps_keypair *kps) {
   const char *path = get_param_ptr(s->conf, "TLSPKCS12File", FALSE);
-  const char *type, *taken = NULL;
+  const char *type;
   struct ftps_keypair kp;
   struct ftps_error err;
   int i;
@@ -304,24 +304,24 @@ static int load_pkcs12(server_rec *s, struct ftps_keypair *kps) {
   for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
     if (type != NULL &&
         strcmp(type, cert_directives[i].key_type) == 0) {
-      if (kps[i].cert == NULL) {
-        warn_keypair(s, &kp, "TLSPKCS12File", path);
-        kps[i] = kp;
-        return 1;
+      /* As with mod_tls, which loads it last: it takes the place of the
+       * certificate of the same type. */
+      if (kps[i].cert != NULL) {
+        pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSPKCS12File %s "
+          "(server '%s') holds an %s certificate: it is served instead of "
+          "the %s", path, server_name(s), type,
+          cert_directives[i].cert_directive);
+        ftps_keypair_free(&kps[i]);
       }
-      taken = cert_directives[i].cert_directive;
+      warn_keypair(s, &kp, "TLSPKCS12File", path);
+      kps[i] = kp;
+      return 1;
     }
   }
 
-  if (taken != NULL) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
-      "'%s') holds an %s certificate, and so does %s: configure one of them",
-      path, server_name(s), type, taken);
-  } else {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
-      "'%s') holds a %s certificate: only RSA and EC certificates are "
-      "served", path, server_name(s), type != NULL ? type : "unknown");
-  }
+  pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
+    "'%s') holds a %s certificate: only RSA and EC certificates are "
+    "served", path, server_name(s), type != NULL ? type : "unknown");
   ftps_keypair_free(&kp);
   return -1;
 }
