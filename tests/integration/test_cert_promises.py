@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -583,6 +582,9 @@ def test_certprom_restarts_do_not_grow_master(ctx):
     """Ten SIGHUPs: the master's resident and data size grow by far less
     than a set of TLS contexts per restart (it grew 1.15 MB each time, the
     heap plug keeping what the old contexts freed)."""
+    if os.environ.get("FTPS_DAEMON_PRELOAD"):
+        raise ftpsd.Skip("a sanitizer's allocator keeps freed memory in "
+                         "quarantine: sizes say nothing under it")
     srv = _server(ctx, {"TLSRSACertificateFile": cert("rsa.crt"),
                         "TLSRSACertificateKeyFile": cert("rsa.key"),
                         "TLSECCertificateFile": cert("ec.crt"),
