@@ -283,6 +283,18 @@ def _gone(pid):
         return True
 
 
+def _kill_left(pidfile):
+    """Kill the provider whose pid is in pidfile if it still runs (a test
+    of a daemon that failed to end it leaves nothing behind); was it?"""
+    if not os.path.exists(pidfile):
+        return False
+    pid = int(open(pidfile).read())
+    if _gone(pid):
+        return False
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
 def _wait_file(path, timeout=15):
     end = time.time() + timeout
     while not os.path.exists(path) and time.time() < end:
@@ -307,9 +319,8 @@ def test_certprom_provider_keeps_running_after_answer(ctx):
                                  "%s, then sleeps: the daemon did not start "
                                  "within 30 s: %s" % (how, e))
         _serves(srv)
-        pid = int(open(os.path.join(out, "pid")).read())
-        assert _gone(pid), "provider (%s) still running after the startup" \
-            % how
+        assert not _kill_left(os.path.join(out, "pid")), \
+            "provider (%s) still running after the startup" % how
         os.unlink(os.path.join(out, "pid"))
         os.kill(srv.proc.pid, signal.SIGHUP)
         assert _wait_file(os.path.join(out, "pid")), \
@@ -324,13 +335,17 @@ def test_certprom_provider_one_deadline(ctx):
     """A provider that dribbles bytes without ever ending its line: one
     deadline (10 s) for the whole exchange, then a refusal naming it."""
     srv, out = _provider_server(
-        ctx, "dribbler", "while :; do printf x; sleep 1; done")
+        ctx, "dribbler", "echo $$ >$OUT/pid\n"
+                         "while :; do printf x; sleep 1; done")
     t0 = time.time()
     try:
         rc, text = ftpsd.check_config(srv, timeout=60)
     except subprocess.TimeoutExpired:
         raise AssertionError("proftpd -t with a provider that never ends its "
                              "line: still waiting after 60 s")
+    finally:
+        alive = _kill_left(os.path.join(out, "pid"))
+    assert not alive, "the provider is still running after proftpd -t"
     assert rc != 0, "proftpd -t passed:\n%s" % text[-1500:]
     assert ftpsd.line_with(text, "dribbler.sh", "TLSECCertificateKeyFile"), \
         "the refusal names neither the provider nor the directive:\n%s" \
