@@ -36,11 +36,11 @@ static const struct {
   { "TLSCryptoDevice",        COMPAT_SERVER, 1, COMPAT_ANY, "OpenSSL 3 uses "
     "providers, not engines" },
   { "TLSDSACertificateFile",  COMPAT_SERVER, 1, COMPAT_FILE, "DSA "
-    "certificates are not supported" },
+    "certificates are not supported: TLS 1.3 has no DSA, and TLS 1.2 "
+    "clients no longer offer it; clients get the server's RSA or EC "
+    "certificate" },
   { "TLSDSACertificateKeyFile", COMPAT_SERVER, 1, COMPAT_FILE, "DSA "
     "certificates are not supported" },
-  { "TLSPKCS12File",          COMPAT_SERVER, 1, COMPAT_FILE, "use PEM "
-    "files" },
   { "TLSPreSharedKey",        COMPAT_SERVER, 2, COMPAT_PSK, "TLS-PSK is not "
     "supported" },
   { "TLSRandomSeed",          COMPAT_SERVER, 1, COMPAT_ANY, "OpenSSL 3 seeds "
@@ -235,6 +235,11 @@ modret_t *set_tlscompat(cmd_rec *cmd) {
     CONF_ERROR(cmd, (char *) problem);
   }
 
+  /* Kept, so that a server whose only certificate is DSA can be refused
+   * with its name (server.c) rather than run without TLS. */
+  if (strncasecmp(cmd->argv[0], "TLSDSA", 6) == 0) {
+    add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
+  }
   warn_once(i);
   return PR_HANDLED(cmd);
 }

@@ -50,8 +50,8 @@ static void add_int_param(cmd_rec *cmd, int value) {
 
 /* usage: TLSCACertificateFile, TLSCACertificatePath, TLSCARevocationFile,
  *   TLSCARevocationPath, TLSCertificateChainFile, TLSDHParamFile,
- *   TLSECCertificateFile, TLSECCertificateKeyFile, TLSRSACertificateFile,
- *   TLSRSACertificateKeyFile: path */
+ *   TLSECCertificateFile, TLSECCertificateKeyFile, TLSPKCS12File,
+ *   TLSRSACertificateFile, TLSRSACertificateKeyFile: path */
 MODRET set_tlsfile(cmd_rec *cmd) {
   const char *problem;
 
@@ -514,6 +514,7 @@ conftable ftps_conftab[] = {
   { "TLSCipherSuite",           set_tlsciphersuite,      NULL },
   { "TLSECCertificateFile",     set_tlsfile,             NULL },
   { "TLSECCertificateKeyFile",  set_tlsfile,             NULL },
+  { "TLSPKCS12File",            set_tlsfile,             NULL },
   { "TLSECDHCurve",             set_tlsecdhcurve,        NULL },
   { "TLSEngine",                set_tlsbool,             NULL },
   { "TLSLog",                   set_tlslog,              NULL },

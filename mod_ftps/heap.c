@@ -4,6 +4,7 @@
  */
 #include <malloc.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "ftps/heap.h"
@@ -19,6 +20,11 @@ struct plug {
 };
 
 static struct plug *plugs = NULL;
+
+/* Set from a restart until the next build: this DSO is unloaded and
+ * loaded again in between, so the mark waits in the environment (and is
+ * gone before any session forks). */
+#define HEAP_RESTART_ENV "MOD_FTPS_HEAP_RESTART"
 
 /* plug_size - take free chunks for requests of size until one comes from
  * the top (at or above top), or the limits are reached; the bytes taken */
@@ -81,4 +87,22 @@ void ftps_heap_unplug(void) {
     plugs = p->next;
     free(p);
   }
+}
+
+void ftps_heap_restart(void) {
+  ftps_heap_unplug();
+  (void) setenv(HEAP_RESTART_ENV, "1", 1);
+}
+
+size_t ftps_heap_plug_before_build(void) {
+  /* After a restart, the free chunks are mostly the old contexts: the new
+   * ones must reuse them.  Taken, they would push the new contexts onto
+   * fresh heap at every restart, and the master would grow by a set of
+   * contexts (about 1 MB) each time.  The plug after the build still
+   * keeps the holes from the sessions. */
+  if (getenv(HEAP_RESTART_ENV) != NULL) {
+    (void) unsetenv(HEAP_RESTART_ENV);
+    return 0;
+  }
+  return ftps_heap_plug();
 }

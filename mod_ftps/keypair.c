@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
 #include "ftps/keypair.h"
@@ -84,6 +85,11 @@ static int keypair_pass_cb(char *buf, int size, int rwflag, void *u) {
   int n;
 
   (void) rwflag;
+  /* OpenSSL 3's decoders may ask again after a refusal: the provider (or
+   * the administrator) is asked once per key. */
+  if (pass != NULL && pass->refused) {
+    return -1;
+  }
   if (pass == NULL || pass->cb == NULL) {
     if (pass != NULL) {
       pass->refused = 1;
@@ -380,6 +386,45 @@ static int keypair_reserve_chain(struct ftps_keypair *kp, int n,
   return 0;
 }
 
+/* keypair_cert_known - cert equals kp->cert, one in kp->chain, or one of
+ * the first n certificates of more */
+static int keypair_cert_known(const struct ftps_keypair *kp,
+    STACK_OF(X509) *more, int n, X509 *cert) {
+  int i;
+
+  if (kp->cert != NULL && X509_cmp(kp->cert, cert) == 0) {
+    return 1;
+  }
+  for (i = 0; kp->chain != NULL && i < sk_X509_num(kp->chain); i++) {
+    if (X509_cmp(sk_X509_value(kp->chain, i), cert) == 0) {
+      return 1;
+    }
+  }
+  for (i = 0; i < n; i++) {
+    if (X509_cmp(sk_X509_value(more, i), cert) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* keypair_drop_known - remove from scan->certs (in place, keeping the
+ * order) every certificate kp already has or that came earlier */
+static void keypair_drop_known(const struct ftps_keypair *kp,
+    struct keypair_scan *scan) {
+  int i = 0;
+
+  while (i < sk_X509_num(scan->certs)) {
+    X509 *cert = sk_X509_value(scan->certs, i);
+
+    if (keypair_cert_known(kp, scan->certs, i, cert)) {
+      X509_free(sk_X509_delete(scan->certs, i));
+    } else {
+      i++;
+    }
+  }
+}
+
 /* keypair_commit - move a file's certificates and key into kp */
 static int keypair_commit(struct ftps_keypair *kp, struct keypair_scan *scan,
     const char *path, struct ftps_error *err) {
@@ -393,6 +438,13 @@ static int keypair_commit(struct ftps_keypair *kp, struct keypair_scan *scan,
   if (scan->key != NULL && kp->key != NULL &&
       EVP_PKEY_eq(kp->key, scan->key) != 1) {
     return keypair_fail(err, EEXIST, "a second, different private key");
+  }
+
+  /* A certificate the keypair has already (the same combined file named
+   * as certificate and key file) is sent once, where it came first. */
+  if (ncerts > 0) {
+    keypair_drop_known(kp, scan);
+    ncerts = sk_X509_num(scan->certs);
   }
   if (keypair_reserve_chain(kp, kp->cert == NULL ? ncerts - 1 : ncerts,
       err) < 0) {
@@ -437,45 +489,6 @@ int ftps_keypair_read_file(struct ftps_keypair *kp, const char *path,
   return res;
 }
 
-/* keypair_cert_known - cert equals kp->cert, one in kp->chain, or one of
- * the first n certificates of more */
-static int keypair_cert_known(const struct ftps_keypair *kp,
-    STACK_OF(X509) *more, int n, X509 *cert) {
-  int i;
-
-  if (kp->cert != NULL && X509_cmp(kp->cert, cert) == 0) {
-    return 1;
-  }
-  for (i = 0; kp->chain != NULL && i < sk_X509_num(kp->chain); i++) {
-    if (X509_cmp(sk_X509_value(kp->chain, i), cert) == 0) {
-      return 1;
-    }
-  }
-  for (i = 0; i < n; i++) {
-    if (X509_cmp(sk_X509_value(more, i), cert) == 0) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
-/* keypair_drop_known - remove from scan->certs (in place, keeping the
- * order) every certificate kp already has or that came earlier */
-static void keypair_drop_known(const struct ftps_keypair *kp,
-    struct keypair_scan *scan) {
-  int i = 0;
-
-  while (i < sk_X509_num(scan->certs)) {
-    X509 *cert = sk_X509_value(scan->certs, i);
-
-    if (keypair_cert_known(kp, scan->certs, i, cert)) {
-      X509_free(sk_X509_delete(scan->certs, i));
-    } else {
-      i++;
-    }
-  }
-}
-
 int ftps_keypair_read_chain_file(struct ftps_keypair *kp, const char *path,
     struct ftps_error *err) {
   struct keypair_pass pass = { NULL, NULL, 0 };
@@ -499,6 +512,107 @@ int ftps_keypair_read_chain_file(struct ftps_keypair *kp, const char *path,
       sk_X509_push(kp->chain, sk_X509_shift(scan.certs));
     }
   }
+  keypair_scan_free(&scan);
+  return res;
+}
+
+/* keypair_p12_pass - the password of p12 into pass (PEM_BUFSIZE bytes):
+ * none or empty if the MAC verifies so, else the caller's passphrase;
+ * returns the length (0: none), or -1 */
+static int keypair_p12_pass(PKCS12 *p12, char *pass,
+    struct keypair_pass *pw, struct ftps_error *err) {
+  int len;
+
+  pass[0] = '\0';
+  if (!PKCS12_mac_present(p12) ||
+      PKCS12_verify_mac(p12, NULL, 0) == 1 ||
+      PKCS12_verify_mac(p12, "", 0) == 1) {
+    ERR_clear_error();
+    return 0;
+  }
+
+  len = keypair_pass_cb(pass, PEM_BUFSIZE, 0, pw);
+  if (len <= 0) {
+    return keypair_fail(err, ENOKEY,
+      "encrypted PKCS#12 file and no passphrase available");
+  }
+  pass[len < PEM_BUFSIZE ? len : PEM_BUFSIZE - 1] = '\0';
+  if (PKCS12_verify_mac(p12, pass, -1) != 1) {
+    return keypair_fail(err, ENOKEY,
+      "wrong passphrase for the PKCS#12 file");
+  }
+  return len;
+}
+
+/* keypair_p12_parse - the certificate, key and CA certificates of the
+ * PKCS#12 data buf, into scan */
+static int keypair_p12_parse(struct keypair_scan *scan, X509 **cert,
+    const char *buf, size_t len, struct ftps_error *err) {
+  const unsigned char *p = (const unsigned char *) buf;
+  char pass[PEM_BUFSIZE];
+  PKCS12 *p12;
+  int res = 0;
+
+  p12 = d2i_PKCS12(NULL, &p, (long) len);
+  if (p12 == NULL) {
+    return keypair_fail_ssl(err, EINVAL, "not a PKCS#12 (DER) file");
+  }
+
+  if (keypair_p12_pass(p12, pass, scan->pass, err) < 0) {
+    res = -1;
+
+  } else if (PKCS12_parse(p12, pass, &scan->key, cert,
+      &scan->certs) != 1) {
+    res = keypair_fail_ssl(err, EINVAL, "the PKCS#12 file does not parse "
+      "(OpenSSL 3 needs its legacy provider for RC2 or 3DES: export it "
+      "again with AES)");
+  }
+  OPENSSL_cleanse(pass, sizeof(pass));
+  PKCS12_free(p12);
+  return res;
+}
+
+int ftps_keypair_read_pkcs12(struct ftps_keypair *kp, const char *path,
+    ftps_keypair_pass_cb *pass_cb, void *pass_arg, struct ftps_error *err) {
+  struct keypair_pass pass = { pass_cb, pass_arg, 0 };
+  struct keypair_scan scan = { NULL, NULL, 1, &pass };
+  X509 *cert = NULL;
+  char *buf = NULL;
+  size_t len = 0;
+  int res;
+
+  if (kp == NULL || path == NULL || *path == '\0') {
+    return keypair_fail(err, EINVAL, "no keypair or no file name");
+  }
+  if (kp->cert != NULL || kp->key != NULL) {
+    return keypair_fail(err, EEXIST, "the keypair is taken");
+  }
+  if (strlen(path) >= sizeof(kp->key_path)) {
+    return keypair_fail(err, ENAMETOOLONG, "file name too long");
+  }
+  if (keypair_slurp(path, &buf, &len, err) < 0) {
+    return -1;
+  }
+  res = keypair_p12_parse(&scan, &cert, buf, len, err);
+  OPENSSL_clear_free(buf, len);
+
+  if (res == 0 && (cert == NULL || scan.key == NULL)) {
+    res = keypair_fail(err, EINVAL, cert == NULL ? "no certificate in the "
+      "PKCS#12 file" : "no private key in the PKCS#12 file");
+  }
+  if (res == 0) {
+    /* The server's certificate first, then the CA certificates. */
+    if (scan.certs == NULL) {
+      scan.certs = sk_X509_new_null();
+    }
+    if (scan.certs == NULL || sk_X509_unshift(scan.certs, cert) <= 0) {
+      res = keypair_fail(err, ENOMEM, "out of memory");
+    } else {
+      cert = NULL;
+      res = keypair_commit(kp, &scan, path, err);
+    }
+  }
+  X509_free(cert);
   keypair_scan_free(&scan);
   return res;
 }

@@ -649,8 +649,9 @@ static void ftps_postparse_ev(const void *event_data, void *user_data) {
 
   /* Holes taken before the contexts are built too: OpenSSL's long-lived
    * objects (whose reference counts and locks every session writes) then
-   * lie side by side on fewer pages (ftps/heap.h). */
-  (void) ftps_heap_plug();
+   * lie side by side on fewer pages (ftps/heap.h); not after a restart,
+   * whose new contexts reuse the memory of the old ones. */
+  (void) ftps_heap_plug_before_build();
   if (ftps_server_load_all() < 0) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": refusing to start: fix the "
       "TLS configuration above");
@@ -667,7 +668,7 @@ static void ftps_restart_ev(const void *event_data, void *user_data) {
 
   /* Rebuilt from the new configuration at the next postparse. */
   ftps_server_free_all();
-  ftps_heap_unplug();
+  ftps_heap_restart();
   ftps_conf_errors_reset();
 }
 

@@ -13,6 +13,7 @@
 #include "ftps/keypair.h"
 #include "ftps/passphrase.h"
 #include "ftps/sni.h"
+#include "ftps/verify.h"
 #include "ftps/warmup.h"
 #include "ftps/ktls.h"
 
@@ -120,14 +121,23 @@ static const char *server_name(server_rec *s) {
   return s->ServerName != NULL ? s->ServerName : "(unnamed)";
 }
 
-/* read_once - read one file into kp as root */
+/* The key type a TLSPassPhraseProvider is told for a PKCS#12 file. */
+#define PKCS12_KEY_TYPE "PKCS12"
+
+/* read_once - read one file into kp as root (a PKCS#12 file when
+ * req->key_type says so) */
 static int read_once(struct ftps_keypair *kp, const char *path,
     struct ftps_passphrase_req *req, struct ftps_error *err) {
   int res, xerrno;
 
   ftps_error_clear(err);
   PRIVS_ROOT
-  res = ftps_keypair_read_file(kp, path, ftps_passphrase_cb, req, err);
+  if (strcmp(req->key_type, PKCS12_KEY_TYPE) == 0) {
+    res = ftps_keypair_read_pkcs12(kp, path, ftps_passphrase_cb, req, err);
+
+  } else {
+    res = ftps_keypair_read_file(kp, path, ftps_passphrase_cb, req, err);
+  }
   xerrno = errno;
   PRIVS_RELINQUISH
 
@@ -165,7 +175,7 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
         "no longer opens it; start the daemon again from a terminal");
       ftps_passphrase_forget(path);
     }
-    ftps_passphrase_remember(NULL);
+    (void) ftps_passphrase_remember(NULL);
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): %s%s%s%s",
       directive, path, server_name(s), err.msg,
       xerrno == ENOKEY ? " (" : "",
@@ -176,7 +186,17 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
     return -1;
   }
 
-  ftps_passphrase_remember(&req);
+  /* A passphrase typed here must open the key again at the next restart,
+   * which has no terminal: one that cannot be kept stops the start now,
+   * not the daemon at the next SIGHUP. */
+  if (ftps_passphrase_remember(&req) < 0 &&
+      req.prompted) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
+      "passphrase typed cannot be kept for restarts (%s); use "
+      "TLSPassPhraseProvider", directive, path, server_name(s),
+      strerror(errno));
+    return -1;
+  }
   return 0;
 }
 
@@ -255,6 +275,77 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
       cert_directives[i].cert_directive, cert_path, server_name(s), type);
   }
   return 1;
+}
+
+/* load_pkcs12 - TLSPKCS12File: its certificate takes the RSA or EC slot
+ * of kps; 0 also when not configured, -1 failed */
+static int load_pkcs12(server_rec *s, struct ftps_keypair *kps) {
+  const char *path = get_param_ptr(s->conf, "TLSPKCS12File", FALSE);
+  const char *type;
+  struct ftps_keypair kp;
+  struct ftps_error err;
+  int i;
+
+  if (path == NULL) {
+    return 0;
+  }
+  ftps_keypair_init(&kp);
+  if (read_file(s, &kp, "TLSPKCS12File", path, PKCS12_KEY_TYPE) < 0) {
+    return -1;
+  }
+  if (ftps_keypair_check(&kp, &err) < 0) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
+      "'%s'): %s", path, server_name(s), err.msg);
+    ftps_keypair_free(&kp);
+    return -1;
+  }
+
+  type = ftps_keypair_key_type(&kp);
+  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
+    if (type != NULL &&
+        strcmp(type, cert_directives[i].key_type) == 0) {
+      /* As with mod_tls, which loads it last: it takes the place of the
+       * certificate of the same type. */
+      if (kps[i].cert != NULL) {
+        pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSPKCS12File %s "
+          "(server '%s') holds an %s certificate: it is served instead of "
+          "the %s", path, server_name(s), type,
+          cert_directives[i].cert_directive);
+        ftps_keypair_free(&kps[i]);
+      }
+      warn_keypair(s, &kp, "TLSPKCS12File", path);
+      kps[i] = kp;
+      return 1;
+    }
+  }
+
+  pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
+    "'%s') holds a %s certificate: only RSA and EC certificates are "
+    "served", path, server_name(s), type != NULL ? type : "unknown");
+  ftps_keypair_free(&kp);
+  return -1;
+}
+
+/* no_certificate - TLSEngine on and nothing to serve: never run such a
+ * server (AUTH would be refused and logins would go on in clear); the
+ * message names what was configured instead, if anything */
+static int no_certificate(server_rec *s) {
+  const char *dsa = get_param_ptr(s->conf, "TLSDSACertificateFile", FALSE);
+
+  if (dsa != NULL) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSDSACertificateFile %s "
+      "(server '%s'): DSA certificates are not supported (TLS 1.3 has no "
+      "DSA, and TLS 1.2 clients no longer offer it), and the server has no "
+      "other certificate: configure TLSRSACertificateFile, "
+      "TLSECCertificateFile or TLSPKCS12File", dsa, server_name(s));
+
+  } else {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSEngine on (server '%s'): "
+      "no certificate is configured: add TLSRSACertificateFile, "
+      "TLSECCertificateFile or TLSPKCS12File, or set TLSEngine off",
+      server_name(s));
+  }
+  return -1;
 }
 
 /* verify_server - TLSVerifyServer: verify the peer's certificate when we
@@ -369,6 +460,14 @@ static void context_error(server_rec *s, int what, int index,
       break;
   }
 
+  /* A file or directory directive: name the file too. */
+  if (file == NULL &&
+      what >= FTPS_CONTEXT_ERR_CA_FILE &&
+      what != FTPS_CONTEXT_ERR_GROUPS &&
+      what != FTPS_CONTEXT_ERR_VERIFY) {
+    file = get_param_ptr(s->conf, directive, FALSE);
+  }
+
   pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s%s%s (server '%s'): %s",
     directive, file != NULL ? " " : "", file != NULL ? file : "",
     server_name(s), err->msg);
@@ -410,8 +509,8 @@ static void remember(server_rec *s, SSL_CTX *ctx, SSL_CTX *client_ctx) {
   servers = st;
 }
 
-/* load_server - build the SSL_CTX of one server; 0 also when it has no
- * certificate (a warning: AUTH will get 431) */
+/* load_server - build the SSL_CTX of one server; -1 (logged) when that
+ * fails or the server has no certificate */
 static int load_server(server_rec *s) {
   struct ftps_keypair kps[FTPS_CONTEXT_MAX_KEYPAIRS];
   struct ftps_context_props props;
@@ -425,20 +524,22 @@ static int load_server(server_rec *s) {
   }
 
   for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS && res == 0; i++) {
-    int loaded = load_keypair(s, i, &kps[i]);
-
-    if (loaded < 0) {
+    if (load_keypair(s, i, &kps[i]) < 0) {
       res = -1;
-
-    } else if (loaded > 0) {
+    }
+  }
+  if (res == 0 &&
+      load_pkcs12(s, kps) < 0) {
+    res = -1;
+  }
+  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS && res == 0; i++) {
+    if (kps[i].cert != NULL) {
       props.keypairs[props.nkeypairs++] = &kps[i];
     }
   }
-
-  if (res == 0 && props.nkeypairs == 0) {
-    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSEngine is on for "
-      "server '%s', but no TLSRSACertificateFile or TLSECCertificateFile is "
-      "configured: AUTH will be refused (431)", server_name(s));
+  if (res == 0 &&
+      props.nkeypairs == 0) {
+    res = no_certificate(s);
   }
 
   if (res == 0 && props.nkeypairs > 0) {
@@ -570,6 +671,7 @@ void ftps_server_free_all(void) {
   struct server_tls *st;
 
   for (st = servers; st != NULL; st = st->next) {
+    ftps_verify_release(st->ctx);
     SSL_CTX_free(st->ctx);
     SSL_CTX_free(st->client_ctx);
   }

@@ -2,14 +2,24 @@
  * verify.c - client certificate verification for a server SSL_CTX
  * (ftps/verify.h): TLSVerifyClient, TLSVerifyDepth, the CA certificates
  * that sign client certificates and the CRLs that revoke them.
+ *
+ * The CRLs live in a store of their own, which verification asks for CRLs
+ * only.  Loaded into the verification store, anything else found with them
+ * (a CA certificate in a CRL bundle, or the certificates of a directory
+ * such as /etc/ssl/certs used as TLSCARevocationPath) would become a
+ * trusted issuer of client certificates.
  */
 #include <errno.h>
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 
 #include "ftps/verify.h"
+
+/* The CRL store of a verification store (X509_STORE ex_data). */
+static int crl_index = -1;
 
 /* verify_cb - OpenSSL's verdict, with one exception: a CA for which no CRL
  * was configured is not an error.  TLSCARevocationFile lists the CRLs the
@@ -24,33 +34,183 @@ static int verify_cb(int ok, X509_STORE_CTX *store) {
   return ok;
 }
 
-/* load_crls - the revocation lists, into the CTX's verification store */
-static int load_crls(SSL_CTX *ctx, const struct ftps_context_props *props,
+/* lookup_crls - the CRLs issued by nm, from the CRL store alone (never a
+ * certificate: the issuers come from the CA file and directory) */
+static STACK_OF(X509_CRL) *lookup_crls(const X509_STORE_CTX *ctx,
+    const X509_NAME *nm) {
+  X509_STORE *crls;
+  X509_STORE_CTX *tmp;
+  STACK_OF(X509_CRL) *found = NULL;
+
+  crls = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(ctx), crl_index);
+  if (crls == NULL) {
+    return NULL;
+  }
+  tmp = X509_STORE_CTX_new();
+  if (tmp != NULL &&
+      X509_STORE_CTX_init(tmp, crls, NULL, NULL) == 1) {
+    found = X509_STORE_CTX_get1_crls(tmp, nm);
+  }
+  X509_STORE_CTX_free(tmp);
+  return found;
+}
+
+/* read_crl_file - every CRL of a PEM file into crls; certificates and
+ * other blocks are skipped.  A block that does not parse, or a file
+ * without any CRL, is an error (as with mod_tls, which refuses to start). */
+static int read_crl_file(X509_STORE *crls, const char *path,
+    struct ftps_error *err) {
+  BIO *bio;
+  int ncrls = 0, res = 0;
+
+  errno = 0;
+  bio = BIO_new_file(path, "r");
+  if (bio == NULL) {
+    int xerrno = errno;
+
+    ftps_error_set(err, "cannot load CRLs: %s", xerrno != 0 ?
+      strerror(xerrno) : "cannot open the file");
+    return -1;
+  }
+
+  while (res == 0) {
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    const unsigned char *p;
+    long len = 0;
+    unsigned long code;
+    X509_CRL *crl;
+
+    if (PEM_read_bio(bio, &name, &header, &data, &len) != 1) {
+      code = ERR_peek_last_error();
+      if (ERR_GET_LIB(code) == ERR_LIB_PEM &&
+          ERR_GET_REASON(code) == PEM_R_NO_START_LINE) {
+        ERR_clear_error();
+      } else {
+        ftps_error_set_ssl(err, "cannot load CRLs: a PEM block is "
+          "malformed");
+        res = -1;
+      }
+      break;
+    }
+
+    if (strcmp(name, PEM_STRING_X509_CRL) == 0) {
+      p = data;
+      crl = d2i_X509_CRL(NULL, &p, len);
+      if (crl == NULL) {
+        ftps_error_set_ssl(err, "a CRL does not parse");
+        res = -1;
+      } else if (X509_STORE_add_crl(crls, crl) != 1) {
+        ftps_error_set_ssl(err, "cannot keep a CRL");
+        res = -1;
+      } else {
+        ncrls++;
+      }
+      X509_CRL_free(crl);
+    }
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
+  }
+
+  BIO_free(bio);
+  if (res == 0 && ncrls == 0) {
+    ftps_error_set(err, "cannot load CRLs: no CRL (no \"BEGIN X509 CRL\" "
+      "block) in the file");
+    res = -1;
+  }
+  return res;
+}
+
+/* new_crl_store - the CRLs of props (file read now, directory looked up
+ * by issuer when a client certificate is verified) */
+static X509_STORE *new_crl_store(const struct ftps_context_props *props,
     int *what, struct ftps_error *err) {
-  X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+  X509_STORE *crls = X509_STORE_new();
+  X509_LOOKUP *dir;
+
+  if (crls == NULL) {
+    ftps_error_set_ssl(err, "out of memory");
+    *what = FTPS_CONTEXT_ERR_CRL_FILE;
+    return NULL;
+  }
 
   if (props->crl_file != NULL &&
-      X509_STORE_load_file(store, props->crl_file) != 1) {
-    ftps_error_set_ssl(err, "cannot load CRLs from %s", props->crl_file);
+      read_crl_file(crls, props->crl_file, err) < 0) {
     *what = FTPS_CONTEXT_ERR_CRL_FILE;
+    X509_STORE_free(crls);
+    return NULL;
+  }
+
+  if (props->crl_path != NULL) {
+    dir = X509_STORE_add_lookup(crls, X509_LOOKUP_hash_dir());
+    if (dir == NULL ||
+        X509_LOOKUP_add_dir(dir, props->crl_path, X509_FILETYPE_PEM) != 1) {
+      ftps_error_set_ssl(err, "cannot use the directory");
+      *what = FTPS_CONTEXT_ERR_CRL_PATH;
+      X509_STORE_free(crls);
+      return NULL;
+    }
+  }
+  return crls;
+}
+
+/* load_crls - the revocation lists, in a store of their own that the
+ * CTX's verification store asks for CRLs.  The file is read (and checked)
+ * even when client certificates are not verified. */
+static int load_crls(SSL_CTX *ctx, const struct ftps_context_props *props,
+    int *what, struct ftps_error *err) {
+  X509_STORE *store = SSL_CTX_get_cert_store(ctx), *crls;
+
+  if (props->crl_file == NULL && props->crl_path == NULL) {
+    return 0;
+  }
+
+  if (crl_index < 0) {
+    /* No free function: this DSO is unloaded at every restart, and
+     * OpenSSL would call it for every store freed afterwards. */
+    crl_index = X509_STORE_get_ex_new_index(0, "mod_ftps CRLs", NULL, NULL,
+      NULL);
+    if (crl_index < 0) {
+      ftps_error_set_ssl(err, "out of memory");
+      *what = FTPS_CONTEXT_ERR_CRL_FILE;
+      errno = ENOMEM;
+      return -1;
+    }
+  }
+
+  crls = new_crl_store(props, what, err);
+  if (crls == NULL) {
     errno = EINVAL;
     return -1;
   }
+  if (props->verify_client == FTPS_VERIFY_OFF) {
+    X509_STORE_free(crls);
+    return 0;
+  }
 
-  if (props->crl_path != NULL &&
-      X509_STORE_load_path(store, props->crl_path) != 1) {
-    ftps_error_set_ssl(err, "cannot use the CRL directory %s",
-      props->crl_path);
-    *what = FTPS_CONTEXT_ERR_CRL_PATH;
-    errno = EINVAL;
+  if (X509_STORE_set_ex_data(store, crl_index, crls) != 1) {
+    X509_STORE_free(crls);
+    ftps_error_set_ssl(err, "out of memory");
+    *what = FTPS_CONTEXT_ERR_CRL_FILE;
+    errno = ENOMEM;
     return -1;
   }
-
-  if (props->crl_file != NULL || props->crl_path != NULL) {
-    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK|
-      X509_V_FLAG_CRL_CHECK_ALL);
-  }
+  X509_STORE_set_lookup_crls(store, lookup_crls);
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK|
+    X509_V_FLAG_CRL_CHECK_ALL);
   return 0;
+}
+
+void ftps_verify_release(SSL_CTX *ctx) {
+  X509_STORE *store;
+
+  if (ctx == NULL || crl_index < 0) {
+    return;
+  }
+  store = SSL_CTX_get_cert_store(ctx);
+  X509_STORE_free(X509_STORE_get_ex_data(store, crl_index));
+  (void) X509_STORE_set_ex_data(store, crl_index, NULL);
 }
 
 /* set_client_ca_names - the CA names sent in the CertificateRequest, so
@@ -90,12 +250,9 @@ int ftps_verify_setup(SSL_CTX *ctx, const struct ftps_context_props *props,
     return -1;
   }
 
-  if (props->verify_client == FTPS_VERIFY_OFF) {
-    return 0;
-  }
-
   /* Without a CA, every client certificate would be refused. */
-  if (props->ca_file == NULL && props->ca_path == NULL) {
+  if (props->verify_client != FTPS_VERIFY_OFF &&
+      props->ca_file == NULL && props->ca_path == NULL) {
     ftps_error_set(err, "client certificates cannot be verified without "
       "TLSCACertificateFile or TLSCACertificatePath");
     *what = FTPS_CONTEXT_ERR_VERIFY;
@@ -103,8 +260,14 @@ int ftps_verify_setup(SSL_CTX *ctx, const struct ftps_context_props *props,
     return -1;
   }
 
-  if (load_crls(ctx, props, what, err) < 0 ||
-      set_client_ca_names(ctx, props, err) < 0) {
+  if (load_crls(ctx, props, what, err) < 0) {
+    return -1;
+  }
+  if (props->verify_client == FTPS_VERIFY_OFF) {
+    return 0;
+  }
+
+  if (set_client_ca_names(ctx, props, err) < 0) {
     return -1;
   }
 

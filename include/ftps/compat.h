@@ -15,7 +15,6 @@ modret_t *set_tlscompat(cmd_rec *cmd);
   { "TLSCryptoDevice",          set_tlscompat, NULL }, \
   { "TLSDSACertificateFile",    set_tlscompat, NULL }, \
   { "TLSDSACertificateKeyFile", set_tlscompat, NULL }, \
-  { "TLSPKCS12File",            set_tlscompat, NULL }, \
   { "TLSPreSharedKey",          set_tlscompat, NULL }, \
   { "TLSRandomSeed",            set_tlscompat, NULL }, \
   { "TLSServerInfoFile",        set_tlscompat, NULL }, \

@@ -26,4 +26,14 @@ size_t ftps_heap_plug(void);
  * restart, before the configuration is read again) */
 void ftps_heap_unplug(void);
 
+/* ftps_heap_restart - at a restart: give back what was kept, and note
+ * that the next build follows a restart */
+void ftps_heap_restart(void);
+
+/* ftps_heap_plug_before_build - ftps_heap_plug() before the contexts are
+ * built (so that OpenSSL's long-lived objects lie side by side), except
+ * after ftps_heap_restart(): then the memory the old contexts freed is
+ * left to the new ones, and nothing is taken (0) */
+size_t ftps_heap_plug_before_build(void);
+
 #endif /* FTPS_HEAP_H */

@@ -53,6 +53,15 @@ void ftps_keypair_free(struct ftps_keypair *kp);
 int ftps_keypair_read_file(struct ftps_keypair *kp, const char *path,
   ftps_keypair_pass_cb *pass_cb, void *pass_arg, struct ftps_error *err);
 
+/* ftps_keypair_read_pkcs12 - the certificate, private key and CA
+ * certificates (the chain) of a PKCS#12 file (TLSPKCS12File) into the
+ * empty kp.  A file without a MAC password, or with an empty one, is read
+ * as is; otherwise pass_cb gives the password.  Errors as
+ * ftps_keypair_read_file (EINVAL also: not PKCS#12, or an algorithm
+ * OpenSSL 3 has only in its legacy provider; EEXIST: kp is not empty). */
+int ftps_keypair_read_pkcs12(struct ftps_keypair *kp, const char *path,
+  ftps_keypair_pass_cb *pass_cb, void *pass_arg, struct ftps_error *err);
+
 /* ftps_keypair_read_chain_file - append the certificates of path to the
  * chain, skipping any that equal kp->cert or one already in the chain.
  * A private key in this file is an error (EINVAL).  Errors as above. */

@@ -22,15 +22,19 @@ struct ftps_passphrase_req {
 
 /* ftps_passphrase_cb - an ftps_keypair_pass_cb (arg is a struct
  * ftps_passphrase_req): the passphrase remembered for this key file (after
- * a restart), else the provider's first output line, else (only when
+ * a restart), else the provider's first output line (read until its
+ * newline within 10 seconds from the start; a provider still running then
+ * is killed; it inherits no descriptor but 0-2), else (only when
  * standard input is a terminal, i.e. at an interactive start) what the
  * administrator types.  Returns the length, or -1 (the reason in why). */
 int ftps_passphrase_cb(char *buf, int bufsz, int rwflag, void *arg);
 
 /* ftps_passphrase_remember - the key of req was read: keep the passphrase
- * that opened it in locked memory, so that a restart (SIGHUP), which has no
- * terminal, can open it again without asking */
-void ftps_passphrase_remember(const struct ftps_passphrase_req *req);
+ * that opened it (when no provider is configured) in locked memory, so
+ * that a restart (SIGHUP), which has no terminal, can open it again without
+ * asking.  Any length, any number of key files.  Returns 0, or -1 with
+ * errno when it could not be kept; req NULL only forgets the last one. */
+int ftps_passphrase_remember(const struct ftps_passphrase_req *req);
 
 /* ftps_passphrase_forget - wipe the remembered passphrases of a key file
  * (key_path) or of all (NULL); sessions call it at start, since they never

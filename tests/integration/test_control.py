@@ -76,18 +76,16 @@ def test_auth_no_argument_504(ctx):
         expect(r.cmd("AUTH"), 504, "AUTH without argument")
 
 
-def test_auth_without_certificate_431(ctx):
+def test_auth_without_certificate_refused_at_start(ctx):
+    """TLSEngine on without a certificate: mod_ftps never runs a daemon
+    whose AUTH would get 431 and whose logins would go on in clear; the
+    startup stops, naming the directive (issue 11, item 11)."""
     srv = ctx.server(tls={"TLSRSACertificateFile": None}, shared=False,
                      start=False)
     rc, out = srv.check()
-    try:
-        srv.start()
-    except RuntimeError as e:
-        raise AssertionError("server with TLSEngine on and no certificate "
-                             "refused to start (proftpd -t rc %d); want it "
-                             "up and AUTH -> 431.\n%s" % (rc, e))
-    with Raw(srv) as r:
-        expect(r.cmd("AUTH TLS"), 431, "AUTH TLS without a certificate")
+    assert rc != 0 and "TLSEngine" in out and "no certificate" in out, \
+        "server with TLSEngine on and no certificate: want proftpd -t to " \
+        "refuse it, naming TLSEngine (rc %d):\n%s" % (rc, out[-1500:])
 
 
 def test_auth_pipelined_plaintext_discarded(ctx):

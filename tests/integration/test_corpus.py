@@ -207,8 +207,11 @@ ROWS = [
     dict(d="TLSDSACertificateKeyFile", ok=["@rsa.key"],
          bad=[("@missing-dsa.key", "@missing-dsa.key", R_NOFILE)],
          warn=R_IGN),
+    # served (issue 11, item 11); beside BASE's TLSRSACertificateFile it
+    # takes that certificate's place, as with mod_tls
     dict(d="TLSPKCS12File", ok=["%X/server.p12"],
-         bad=[("@missing.p12", "@missing.p12", R_NOFILE)], warn=R_IGN),
+         bad=[("@missing.p12", "@missing.p12", R_NOFILE)],
+         warn=r"(?i)served instead of"),
     dict(d="TLSECDHCurve", ok=["X25519:P-256", "prime256v1", "P-384"],
          bad=[("P-256:nosuch", "nosuch", r"(?i)group|curve|unknown")],
          serve="vhost"),

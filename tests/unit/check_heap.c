@@ -5,6 +5,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "ftps/heap.h"
 #include "unit.h"
@@ -85,12 +86,72 @@ START_TEST(test_unplug_gives_back) {
 }
 END_TEST
 
+/* One generation of "contexts": many small allocations, as OpenSSL's. */
+#define CTX_BLOCKS 4000
+#define CTX_BLOCK 256
+
+static void build_contexts(void *blocks[CTX_BLOCKS]) {
+  int i;
+
+  for (i = 0; i < CTX_BLOCKS; i++) {
+    blocks[i] = malloc(CTX_BLOCK);
+    ck_assert_ptr_nonnull(blocks[i]);
+  }
+}
+
+static void free_contexts(void *blocks[CTX_BLOCKS]) {
+  int i;
+
+  for (i = 0; i < CTX_BLOCKS; i++) {
+    free(blocks[i]);
+  }
+}
+
+/* A restart frees the contexts and builds new ones: they must reuse the
+ * old ones' memory, not grow the heap by a set of contexts each time
+ * (issue 11, item 18: 1.15 MB per SIGHUP). */
+START_TEST(test_restarts_reuse_memory) {
+  static void *blocks[CTX_BLOCKS];
+  void *live[HOLES / 2];
+  uintptr_t brk0, brk1;
+  int i;
+
+  (void) make_holes(live);
+  (void) ftps_heap_plug_before_build();
+  build_contexts(blocks);
+  (void) ftps_heap_plug();
+  brk0 = (uintptr_t) sbrk(0);
+
+  for (i = 0; i < 10; i++) {
+    free_contexts(blocks);
+    ftps_heap_restart();
+    ck_assert_uint_eq(ftps_heap_plug_before_build(), 0);
+    ck_assert_ptr_null(getenv("MOD_FTPS_HEAP_RESTART"));
+    build_contexts(blocks);
+    (void) ftps_heap_plug();
+  }
+  brk1 = (uintptr_t) sbrk(0);
+
+  /* One set of contexts is about 1 MB; ten restarts may move the break by
+   * less than two sets. */
+  ck_assert_msg(brk1 - brk0 < 2 * CTX_BLOCKS * CTX_BLOCK, "the heap grew "
+    "by %lu bytes over 10 restarts", (unsigned long) (brk1 - brk0));
+
+  ftps_heap_unplug();
+  free_contexts(blocks);
+  for (i = 0; i < HOLES / 2; i++) {
+    free(live[i]);
+  }
+}
+END_TEST
+
 static Suite *heap_suite(void) {
   Suite *s = suite_create("heap");
   TCase *tc = tcase_create("heap");
 
   tcase_add_test(tc, test_plug_moves_allocations_above_holes);
   tcase_add_test(tc, test_unplug_gives_back);
+  tcase_add_test(tc, test_restarts_reuse_memory);
   suite_add_tcase(s, tc);
   return s;
 }

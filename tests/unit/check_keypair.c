@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
 #include "ftps/keypair.h"
@@ -155,6 +156,85 @@ static int pass_cb(char *buf, int size, int rwflag, void *arg) {
   return len;
 }
 
+/* ---- PKCS#12 (TLSPKCS12File) ---------------------------------------- */
+
+/* write_p12 - fullchain.pem's leaf and intermediate with ec.key as a
+ * PKCS#12 file protected by pass (AES, as OpenSSL 3 writes by default) */
+static const char *write_p12(const char *pass) {
+  struct ftps_keypair src;
+  PKCS12 *p12;
+  FILE *fp;
+  int fd;
+
+  ftps_keypair_init(&src);
+  ck_assert_int_eq(ftps_keypair_read_file(&src, fx("fullchain.pem"), NULL,
+    NULL, &err), 0);
+  ck_assert_int_eq(ftps_keypair_read_file(&src, fx("ec.key"), NULL, NULL,
+    &err), 0);
+  p12 = PKCS12_create(pass, "server", src.key, src.cert, src.chain,
+    NID_aes_256_cbc, NID_aes_256_cbc, 0, 0, 0);
+  ck_assert_ptr_nonnull(p12);
+
+  snprintf(tmp_path, sizeof(tmp_path), "/tmp/check_keypair.XXXXXX");
+  fd = mkstemp(tmp_path);
+  ck_assert_int_ge(fd, 0);
+  fp = fdopen(fd, "wb");
+  ck_assert_int_eq(i2d_PKCS12_fp(fp, p12), 1);
+  fclose(fp);
+  PKCS12_free(p12);
+  ftps_keypair_free(&src);
+  return tmp_path;
+}
+
+START_TEST(test_pkcs12_empty_password) {
+  const char *path = write_p12("");
+
+  pass_calls = 0;
+  ck_assert_int_eq(ftps_keypair_read_pkcs12(&kp, path, pass_cb, NULL, &err),
+    0);
+  ck_assert_int_eq(pass_calls, 0);
+  ck_assert_int_eq(ftps_keypair_check(&kp, &err), 0);
+  ck_assert_str_eq(ftps_keypair_key_type(&kp), "EC");
+  ck_assert_int_eq(chain_len(), 1);
+  ck_assert_str_eq(kp.key_path, path);
+}
+END_TEST
+
+START_TEST(test_pkcs12_password) {
+  const char *path = write_p12("p12-secret");
+
+  ck_assert_int_eq(ftps_keypair_read_pkcs12(&kp, path, pass_cb,
+    "p12-secret", &err), 0);
+  ck_assert_int_eq(ftps_keypair_check(&kp, &err), 0);
+  ck_assert_int_eq(chain_len(), 1);
+}
+END_TEST
+
+START_TEST(test_pkcs12_no_or_wrong_password) {
+  const char *path = write_p12("p12-secret");
+
+  expect_fail(ftps_keypair_read_pkcs12(&kp, path, NULL, NULL, &err), ENOKEY,
+    NULL);
+  expect_fail(ftps_keypair_read_pkcs12(&kp, path, pass_cb, NULL, &err),
+    ENOKEY, NULL);
+  expect_fail(ftps_keypair_read_pkcs12(&kp, path, pass_cb, "wrong", &err),
+    ENOKEY, NULL);
+  ck_assert_ptr_null(kp.cert);
+  ck_assert_ptr_null(kp.key);
+}
+END_TEST
+
+START_TEST(test_pkcs12_not_pkcs12) {
+  expect_fail(ftps_keypair_read_pkcs12(&kp, fx("rsa.crt"), NULL, NULL, &err),
+    EINVAL, NULL);
+  expect_fail(ftps_keypair_read_pkcs12(&kp, fx("missing.p12"), NULL, NULL,
+    &err), ENOENT, NULL);
+  ck_assert_int_eq(read_fx("ec.crt"), 0);
+  expect_fail(ftps_keypair_read_pkcs12(&kp, fx("rsa.crt"), NULL, NULL, &err),
+    EEXIST, NULL);
+}
+END_TEST
+
 /* ---- arguments -------------------------------------------------------- */
 
 START_TEST(test_null_args) {
@@ -277,6 +357,27 @@ START_TEST(test_combined_fullchain_key_first) {
   ck_assert_int_eq(chain_len(), 1);
   ck_assert_int_eq(ftps_keypair_check(&kp, &err), 0);
   ck_assert_str_eq(ftps_keypair_key_type(&kp), "EC");
+}
+END_TEST
+
+/* One combined file named as TLSRSACertificateFile and as
+ * TLSRSACertificateKeyFile: each certificate once (issue 11, item 21). */
+START_TEST(test_combined_file_read_twice) {
+  X509 *leaf;
+
+  ck_assert_int_eq(read_fx("combined-fullchain.pem"), 0);
+  leaf = kp.cert;
+  ck_assert_int_eq(read_fx("combined-fullchain.pem"), 0);
+  ck_assert_ptr_eq(kp.cert, leaf);
+  ck_assert_int_eq(chain_len(), 1);
+  ck_assert_int_ne(X509_cmp(sk_X509_value(kp.chain, 0), leaf), 0);
+  ck_assert_int_eq(ftps_keypair_check(&kp, &err), 0);
+
+  /* A fullchain.pem read again as the key file of itself adds nothing. */
+  ftps_keypair_free(&kp);
+  ck_assert_int_eq(read_fx("fullchain.pem"), 0);
+  ck_assert_int_eq(read_fx("fullchain.pem"), 0);
+  ck_assert_int_eq(chain_len(), 1);
 }
 END_TEST
 
@@ -785,6 +886,7 @@ Suite *keypair_suite(void) {
   tcase_add_test(tc, test_fullchain);
   tcase_add_test(tc, test_combined_fullchain_key_first);
   tcase_add_test(tc, test_second_file_certs_go_to_chain);
+  tcase_add_test(tc, test_combined_file_read_twice);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("chain");
@@ -817,6 +919,14 @@ Suite *keypair_suite(void) {
   tcase_add_test(tc, test_encrypted_legacy);
   tcase_add_test(tc, test_encrypted_wrong_passphrase);
   tcase_add_test(tc, test_plain_key_ignores_callback);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("pkcs12");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, test_pkcs12_empty_password);
+  tcase_add_test(tc, test_pkcs12_password);
+  tcase_add_test(tc, test_pkcs12_no_or_wrong_password);
+  tcase_add_test(tc, test_pkcs12_not_pkcs12);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("bad");
