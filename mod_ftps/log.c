@@ -116,6 +116,25 @@ const char *ftps_log_escape(pool *p, const char *s) {
   return buf;
 }
 
+/* write_line - a line to TLSLog.  A failing write (a full disk) loses the
+ * record of refusals an admin relies on: say so in the system log, once
+ * for each run of failures, not once per line. */
+static void write_line(const char *line) {
+  static int failing = FALSE;
+
+  if (pr_log_writefile(log_fd, MOD_FTPS_VERSION, "%s", line) == 0) {
+    failing = FALSE;
+    return;
+  }
+
+  if (!failing) {
+    failing = TRUE;
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSLog: cannot write: "
+      "%s; TLSLog lines are lost until writing works again",
+      strerror(errno));
+  }
+}
+
 void ftps_log(const char *fmt, ...) {
   char buf[1024], line[1024];
   va_list ap;
@@ -130,7 +149,7 @@ void ftps_log(const char *fmt, ...) {
 
   pr_trace_msg(FTPS_TRACE_CHANNEL, 5, "%s", line);
   if (log_fd >= 0) {
-    (void) pr_log_writefile(log_fd, MOD_FTPS_VERSION, "%s", line);
+    write_line(line);
   }
 }
 
