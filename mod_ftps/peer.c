@@ -54,11 +54,11 @@ static int subject_cn_is(X509 *cert, const char *want, int nocase) {
   return cn != NULL && subject_has(cert, cn, want, nocase);
 }
 
-/* dns_san_is - a DNS subjectAltName equal to host, ignoring case.  Exact
- * names only, as mod_tls compares them: a client certificate is not a
- * server's, and a wildcard such as "*.0.0.1" or "*.example.com" would let
- * one certificate stand for every host that matches it. */
-static int dns_san_is(X509 *cert, const char *host) {
+/* san_is - a subjectAltName of type (GEN_DNS, GEN_EMAIL) equal to want.
+ * Exact names only, as mod_tls compares them: a client certificate is not
+ * a server's, and a wildcard such as "*.0.0.1" or "*.example.com" would
+ * let one certificate stand for every host that matches it. */
+static int san_is(X509 *cert, int type, const char *want, int nocase) {
   GENERAL_NAMES *names;
   int i, found = 0;
 
@@ -67,7 +67,7 @@ static int dns_san_is(X509 *cert, const char *host) {
       i++) {
     const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
 
-    found = gn->type == GEN_DNS && string_is(gn->d.ia5, host, 1);
+    found = gn->type == type && string_is(gn->d.ia5, want, nocase);
   }
   GENERAL_NAMES_free(names);
   return found;
@@ -91,7 +91,7 @@ int ftps_peer_check_names(X509 *cert, int flags, const char *host,
   }
 
   if ((flags & FTPS_PEER_NEED_DNS) &&
-      (host == NULL || !dns_san_is(cert, host))) {
+      (host == NULL || !san_is(cert, GEN_DNS, host, 1))) {
     ftps_error_set(err, "the client certificate has no DNS subjectAltName "
       "'%s' (TLSOptions dNSNameRequired)", host ? host : "");
     errno = EACCES;
@@ -107,22 +107,6 @@ int ftps_peer_check_names(X509 *cert, int flags, const char *host,
   }
 
   return 0;
-}
-
-/* email_san_is - an rfc822Name subjectAltName equal to want */
-static int email_san_is(X509 *cert, const char *want) {
-  GENERAL_NAMES *names;
-  int i, found = 0;
-
-  names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-  for (i = 0; names != NULL && i < sk_GENERAL_NAME_num(names) && !found;
-      i++) {
-    const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
-
-    found = gn->type == GEN_EMAIL && string_is(gn->d.ia5, want, 0);
-  }
-  GENERAL_NAMES_free(names);
-  return found;
 }
 
 /* extension_is - an extension of type obj whose value is want: either the
@@ -188,7 +172,7 @@ int ftps_peer_user_matches(X509 *cert, const char *field, const char *user) {
     return subject_cn_is(cert, user, 0);
   }
   if (strcmp(field, "EmailSubjAltName") == 0) {
-    return email_san_is(cert, user);
+    return san_is(cert, GEN_EMAIL, user, 0);
   }
 
   obj = OBJ_txt2obj(field, 1);
