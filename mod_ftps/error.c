@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "ftps/error.h"
 
@@ -99,4 +100,15 @@ void ftps_error_set_ssl(struct ftps_error *err, const char *fmt, ...) {
     memcpy(err->msg + len + 2, reasons, n);
     err->msg[len + 2 + n] = '\0';
   }
+}
+
+int ftps_error_pem_end(void) {
+  unsigned long code = ERR_peek_last_error();
+
+  if (ERR_GET_LIB(code) == ERR_LIB_PEM &&
+      ERR_GET_REASON(code) == PEM_R_NO_START_LINE) {
+    ERR_clear_error();
+    return 1;
+  }
+  return 0;
 }

@@ -307,18 +307,12 @@ static int keypair_scan_buffer(struct keypair_scan *scan, const char *buf,
     unsigned char *data = NULL;
     long len = 0;
     size_t start, end;
-    unsigned long code;
 
     /* Offsets from what is left to read: the block's text is then handed
      * as is to the key decoder, which sees that block and no other. */
     start = buflen - (size_t) BIO_pending(bio);
     if (PEM_read_bio(bio, &name, &header, &data, &len) != 1) {
-      code = ERR_peek_last_error();
-      if (ERR_GET_LIB(code) == ERR_LIB_PEM &&
-          ERR_GET_REASON(code) == PEM_R_NO_START_LINE) {
-        /* No further BEGIN line: the normal end of the file. */
-        ERR_clear_error();
-      } else {
+      if (!ftps_error_pem_end()) {
         res = keypair_fail_ssl(err, EINVAL, "a PEM block is malformed");
       }
       break;

@@ -78,15 +78,10 @@ static int read_crl_file(X509_STORE *crls, const char *path,
     unsigned char *data = NULL;
     const unsigned char *p;
     long len = 0;
-    unsigned long code;
     X509_CRL *crl;
 
     if (PEM_read_bio(bio, &name, &header, &data, &len) != 1) {
-      code = ERR_peek_last_error();
-      if (ERR_GET_LIB(code) == ERR_LIB_PEM &&
-          ERR_GET_REASON(code) == PEM_R_NO_START_LINE) {
-        ERR_clear_error();
-      } else {
+      if (!ftps_error_pem_end()) {
         ftps_error_set_ssl(err, "cannot load CRLs: a PEM block is "
           "malformed");
         res = -1;

@@ -34,4 +34,9 @@ void ftps_error_set_ssl(struct ftps_error *err, const char *fmt, ...)
  * "reason, reason" (empty string when the queue is empty); returns buf */
 char *ftps_error_ssl_reasons(char *buf, size_t bufsz);
 
+/* ftps_error_pem_end - after PEM_read_bio() failed: 1 if it found no
+ * further BEGIN line (the normal end of a PEM file; the error queue is
+ * then cleared), 0 if a block is malformed (the queue keeps the reason) */
+int ftps_error_pem_end(void);
+
 #endif /* FTPS_ERROR_H */
