@@ -17,13 +17,16 @@ static struct {
   int overwrite;                  /* STOR: its truncation is ours to do */
   int opened;                     /* ... and opened for the upload */
   int fd;                         /* the target, open for the upload */
+  int truncating;                 /* ... with O_TRUNC: it replaces the
+                                   * file (not APPE, not a restart) */
   int deferred;                   /* truncation still owed (no byte yet) */
   int arrived;                    /* a byte of the upload was written */
   int kept_fd;                    /* the target after its close, until the
                                    * command's outcome is known */
   int kept_errno;                 /* why kept_fd is -1 */
   char path[PR_TUNABLE_PATH_MAX]; /* the target */
-} up = { FALSE, FALSE, 0, 0, FALSE, FALSE, -1, FALSE, FALSE, -1, 0, "" };
+} up = { FALSE, FALSE, 0, 0, FALSE, FALSE, -1, FALSE, FALSE, FALSE, -1, 0,
+  "" };
 
 /* next_fs - the layer below ours that implements the callback at offset */
 static pr_fs_t *next_fs(size_t offset) {
@@ -67,6 +70,7 @@ static int defer_open(pr_fh_t *fh, const char *path, int flags) {
   if (fd >= 0) {
     up.opened = TRUE;
     up.fd = fd;
+    up.truncating = (flags & O_TRUNC) ? TRUE : FALSE;
     up.deferred = defer;
     if (defer) {
       pr_trace_msg(FTPS_TRACE_CHANNEL, 9, "truncation of %s deferred until "
@@ -102,6 +106,37 @@ static int defer_write(pr_fh_t *fh, int fd, const char *buf, size_t len) {
   return next->write(fh, fd, buf, len);
 }
 
+/* close_deferred - the target is closed while its truncation is still
+ * owed.  Bytes may have reached it past our write callback: a layer above
+ * ours that writes by itself (mod_quotatab's, registered after login)
+ * leaves the new data over the start of the old content.  The file
+ * position, which mod_xfer's sequential writes from offset 0 advanced,
+ * says how much: cut the old tail off there.  With no byte, keep a
+ * descriptor (mod_xfer closes the file before the command's outcome is
+ * known, on both paths alike), so that an empty upload that succeeds can
+ * still empty this very file. */
+static void close_deferred(int fd) {
+  off_t pos = lseek(fd, 0, SEEK_CUR);
+
+  if (pos > 0) {
+    up.deferred = FALSE;
+    up.arrived = TRUE;
+    if (ftruncate(fd, pos) < 0) {
+      int xerrno = errno;
+
+      pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": upload of %s: cannot cut "
+        "the old content after the %lld new bytes: %s", up.path,
+        (long long) pos, strerror(xerrno));
+      ftps_log("upload of %s: cannot cut the old content after the %lld new "
+        "bytes: %s", up.path, (long long) pos, strerror(xerrno));
+    }
+    return;
+  }
+
+  up.kept_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  up.kept_errno = errno;
+}
+
 static int defer_close(pr_fh_t *fh, int fd) {
   pr_fs_t *next = next_fs(offsetof(pr_fs_t, close));
 
@@ -112,20 +147,17 @@ static int defer_close(pr_fh_t *fh, int fd) {
 
   if (fd == up.fd) {
     up.fd = -1;
-
-    /* No byte came.  mod_xfer closes the file before the command's
-     * outcome is known (and on both paths alike): keep a descriptor, so
-     * that an empty upload that succeeds can still empty this very file. */
     if (up.deferred) {
-      up.kept_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-      up.kept_errno = errno;
+      close_deferred(fd);
     }
   }
   return next->close(fh, fd);
 }
 
 /* defer_unlink - DeleteAbortedStores removes the target of a failed
- * upload: not a file that existed and got no byte of it */
+ * upload: not a file that existed and got no byte of it, nor one that the
+ * upload did not replace (APPE, a restarted STOR: the file held data of
+ * its own before) */
 static int defer_unlink(pr_fs_t *fs, const char *path) {
   pr_fs_t *next = next_fs(offsetof(pr_fs_t, unlink));
 
@@ -135,10 +167,11 @@ static int defer_unlink(pr_fs_t *fs, const char *path) {
     return -1;
   }
 
-  if (!up.arrived &&
-      is_target(path)) {
-    ftps_log("upload of %s failed before its first byte: the existing file "
-      "was kept (not removed for DeleteAbortedStores)", up.path);
+  if (is_target(path) &&
+      (!up.arrived || !up.truncating)) {
+    ftps_log("upload of %s failed %s: the existing file was kept (not "
+      "removed for DeleteAbortedStores)", up.path, !up.arrived ?
+      "before its first byte" : "while appending to it");
     return 0;
   }
   return next->unlink(next, path);
@@ -236,6 +269,7 @@ void ftps_deferstore_forget(void) {
   up.overwrite = FALSE;
   up.opened = FALSE;
   up.fd = -1;
+  up.truncating = FALSE;
   up.deferred = FALSE;
   up.arrived = FALSE;
   up.kept_fd = -1;

@@ -13,7 +13,10 @@
  *    first byte arrives, or, for an empty upload, once the command has
  *    succeeded;
  *  - keeps an existing target from being deleted (DeleteAbortedStores)
- *    while no byte of the upload has arrived;
+ *    while no byte of the upload has arrived, or when the upload only
+ *    added to it (APPE, a restarted STOR);
+ *  - cuts the old tail off at the close when the new bytes went past our
+ *    write callback (a layer above ours, such as mod_quotatab's);
  *  - removes again the new, empty file of an upload that failed.
  * Once a byte has arrived the file is overwritten in place, as ProFTPD
  * does (HiddenStores keeps the original until the upload completes).

@@ -90,6 +90,53 @@ class ReusingFTP_TLS(ModeMixin, ftplib.FTP_TLS):
         return conn, size
 
 
+class KeepingFTP_TLS(ReusingFTP_TLS):
+    """Keeps its TLS session over CCC (after CCC the control socket has
+    none) and resumes the newest it holds: the data connection's own
+    ticket, once one came with a download (data connections stay bound to
+    the FTP session after CCC)."""
+    kept = None
+    last_data = None
+
+    def ccc(self):
+        self.kept = self.sock.session
+        return super().ccc()
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            sess = self.sock.session if self.kept is None else self.kept
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=sess)
+            self.last_data = conn
+        return conn, size
+
+    def retrbinary(self, *a, **kw):
+        try:
+            return super().retrbinary(*a, **kw)
+        finally:
+            s = self.last_data
+            if self.kept is not None and s is not None:
+                try:
+                    if s.session is not None:
+                        self.kept = s.session
+                except (ValueError, OSError):
+                    pass
+
+
+def closed_by_peer(sock, timeout=10):
+    """Does the peer close sock within timeout (EOF or reset)?"""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+        return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
 def auth_mech(ftp, mech):
     """AUTH <mech> by hand (ftplib only sends AUTH TLS), then handshake."""
     resp = ftp.voidcmd("AUTH " + mech)

@@ -9,7 +9,7 @@ import socket
 import ssl
 
 from clients import (Raw, expect, ftps, close_quietly, retr_bytes, curl,
-                     describe, ReusingFTP_TLS)
+                     describe, KeepingFTP_TLS)
 from ftpsd import sha256, sha256_file
 
 CCC_OK = {"TLSRequired": "auth+data"}
@@ -63,24 +63,6 @@ def _tls_retr(r, tls_ctx, name, session):
         data.close()
     expect(r.reply(), 226, "RETR %s (final)" % name)
     return got
-
-
-class KeepingFTP_TLS(ReusingFTP_TLS):
-    """Data TLS resumes the session the control connection held before
-    CCC (after CCC the control socket has none)."""
-    kept = None
-
-    def ccc(self):
-        self.kept = self.sock.session
-        return super().ccc()
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(
-                conn, server_hostname=self.host,
-                session=self.kept or self.sock.session)
-        return conn, size
 
 
 def _ccc_ftplib(ctx, required, version):

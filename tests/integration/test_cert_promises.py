@@ -25,10 +25,11 @@ import subprocess
 import time
 
 import ftpsd
-from ftpsd import cert, sha256
-from clients import Raw, expect, ftps, close_quietly, retr_bytes, context
+from ftpsd import cert
+from clients import Raw, expect, context
 
 import test_clientcert as cc
+from test_passphrase import _serves
 
 # -- fixtures ---------------------------------------------------------------
 
@@ -261,17 +262,6 @@ def _provider_server(ctx, name, body):
     path, out = _provider(srv, name, body)
     srv.append_conf(["TLSPassPhraseProvider " + path])
     return srv, out
-
-
-def _serves(srv):
-    data = os.urandom(30000)
-    srv.home_file("p.bin", data)
-    f = ftps(srv)
-    try:
-        assert sha256(retr_bytes(f, "p.bin")) == sha256(data), \
-            "RETR p.bin: bytes differ"
-    finally:
-        close_quietly(f)
 
 
 def _gone(pid):

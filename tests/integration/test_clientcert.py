@@ -27,7 +27,8 @@ import subprocess
 import ftpsd
 from ftpsd import Skip, cert, sha256, sha256_file
 from clients import (Raw, expect, ftps, close_quietly, retr_bytes, s_client,
-                     describe, context, run, have, TIMEOUT, PROC_TIMEOUT)
+                     describe, context, run, have, TIMEOUT, PROC_TIMEOUT,
+                     closed_by_peer)
 
 MOD_TLS = "/usr/lib/proftpd/mod_tls.so"
 CA = {"TLSCACertificateFile": "@ca.pem"}
@@ -211,19 +212,6 @@ def _verify(mode, **more):
     return tls
 
 
-def _closed_by_peer(sock, timeout=10):
-    """Does the peer close sock within timeout (EOF or reset)?"""
-    sock.settimeout(timeout)
-    try:
-        while sock.recv(65536):
-            pass
-        return True
-    except socket.timeout:
-        return False
-    except OSError:
-        return True
-
-
 def control(srv, who=None, version=None):
     """AUTH TLS presenting who's certificate; then USER ftpuser.
 
@@ -252,7 +240,7 @@ def control(srv, who=None, version=None):
                                      "or the session ended, got %r"
                                      % (who, text))
             how = text
-        assert _closed_by_peer(keep), "%s: refused (%s) but the connection " \
+        assert closed_by_peer(keep), "%s: refused (%s) but the connection " \
             "is still open 10s later" % (who, how)
         r.close()
         return "refused", how

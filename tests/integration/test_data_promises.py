@@ -3,13 +3,12 @@ session binding x CCC (TLS 1.2, 1.3; Python, curl, lftp), client
 certificate x CCC, ABOR x close_notify, a close_notify that cannot be sent,
 refused TLS 1.2 data handshakes x the session cache."""
 
-import ftplib
 import io
 import os
 import re
 import ssl
 
-from clients import (Raw, expect, context, ReusingFTP_TLS, close_quietly,
+from clients import (Raw, expect, context, KeepingFTP_TLS, close_quietly,
                      curl, lftp, describe)
 from ftpsd import cert, sha256, sha256_file
 
@@ -135,42 +134,11 @@ def test_promise_ccc_data_ticket_from_other_session_refused(ctx):
                 % (reply, len(got))
 
 
-class _CCCReusingFTP(ReusingFTP_TLS):
-    """ftplib client that keeps its TLS session over CCC and resumes the
-    newest it holds (the data connection's own ticket, once it got one)."""
-    kept = None
-
-    def ccc(self):
-        self.kept = self.sock.session
-        return super().ccc()
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            sess = self.sock.session if self.kept is None else self.kept
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=sess)
-            self.last_data = conn
-        return conn, size
-
-    def retrbinary(self, *a, **kw):
-        try:
-            return super().retrbinary(*a, **kw)
-        finally:
-            s = getattr(self, "last_data", None)
-            if self.kept is not None and s is not None:
-                try:
-                    if s.session is not None:
-                        self.kept = s.session
-                except (ValueError, OSError):
-                    pass
-
-
 def _ccc_ftplib_many(ctx, version):
     srv = ctx.server(CCC_OK)
     data = os.urandom(150 * 1024 + 5)
     srv.home_file("m.bin", data)
-    f = _CCCReusingFTP(context=context(version), timeout=20)
+    f = KeepingFTP_TLS(context=context(version), timeout=20)
     f.connect(srv.host, srv.port)
     try:
         f.auth()

@@ -21,12 +21,12 @@ Debian's mod_tls.so (the oracle) when it is installed, and with mod_ftps.
 import os
 import re
 import shutil
-import socket
 import subprocess
 
 import ftpsd
 from ftpsd import Skip, cert
-from clients import Raw, expect, context, close_quietly, ftps
+from clients import (Raw, expect, context, close_quietly, ftps,
+                     closed_by_peer)
 
 MOD_TLS = "/usr/lib/proftpd/mod_tls.so"
 
@@ -81,19 +81,6 @@ def cctx(who=None, version=None):
         c.load_cert_chain(cert("client-%s.crt" % who),
                           cert("client-%s.key" % who))
     return c
-
-
-def _closed(sock, timeout=10):
-    """Does the peer close sock within timeout?"""
-    sock.settimeout(timeout)
-    try:
-        while sock.recv(65536):
-            pass
-        return True
-    except socket.timeout:
-        return False
-    except OSError:
-        return True
 
 
 def tls_raw(srv, who=None, version=None, host=None):
@@ -170,7 +157,7 @@ def _session_ended(srv, host=None):
             if host:
                 code, text = r.cmd("HOST " + host)
                 if code != 220:
-                    assert _closed(r.sock), "HOST %s: %r, and the session " \
+                    assert closed_by_peer(r.sock), "HOST %s: %r, and the session " \
                         "goes on" % (host, text)
                     return "HOST answered %r, then closed" % text
             code, text = r.cmd("USER " + srv.user)
@@ -400,7 +387,7 @@ def _ftps_login(srv, host=None):
         if code == 230:
             expect(r.cmd("PWD"), 257, "PWD after 230")
             return text, False
-        return text, _closed(r.sock, 5)
+        return text, closed_by_peer(r.sock, 5)
 
 
 def test_promise_protocols_without_ftps(ctx):
@@ -497,7 +484,7 @@ def _env_log(ctx, module, options, names, who="alice", version="1.3"):
         r.login()
         expect(r.cmd("PWD"), 257, "PWD")
         expect(r.cmd("QUIT"), 221, "QUIT")
-        _closed(r.sock, 5)
+        closed_by_peer(r.sock, 5)
     text = ftpsd.read_text(log)
     srv.cleanup()
     # PEM values span lines: records start with #REC#
@@ -565,7 +552,7 @@ def _plain_login(srv, user, password):
         if code == 230:
             expect(r.cmd("PWD"), 257, "PWD after 230")
             return text, False
-        return text, _closed(r.sock, 5)
+        return text, closed_by_peer(r.sock, 5)
 
 
 def _per_user_auth_rows(srv, anon_user):

@@ -13,7 +13,7 @@ import time
 
 from clients import (Raw, ImplicitRaw, expect, implicit_ftps, close_quietly,
                      retr_bytes, curl, curl_implicit, lftp_implicit,
-                     s_client, gnutls_cli, describe, context)
+                     s_client, gnutls_cli, describe)
 from ftpsd import sha256, sha256_file, cert, free_port
 
 IMPLICIT = {"TLSOptions": "UseImplicitSSL"}

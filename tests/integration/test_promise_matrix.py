@@ -788,7 +788,7 @@ def c_clientcert_ticket(ctx, cell, version):
         r.close()
     assert code not in (230, 232), "%s: TLS %s: HOST %s, then a session " \
         "of the default server resumed: the vhost's user logged in without " \
-        "a certificate" % (cell, version, VHOST)
+        "a certificate (%d %s)" % (cell, version, VHOST, code, text)
 
 
 def c_clientcert_peruser(ctx, cell):

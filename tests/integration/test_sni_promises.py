@@ -23,15 +23,14 @@ and AuthUserFile.  Checked here:
 
 import ftplib
 import os
-import re
 import socket
 import ssl
 
 import ftpsd
-from clients import (Raw, context, expect, close_quietly, retr_bytes,
+from clients import (context, close_quietly, retr_bytes,
                      _feed, TIMEOUT, ImplicitFTP_TLS)
 from test_sni import (DEFAULT, SniFTP_TLS, StockSniFTP_TLS, sni_server,
-                      sni_ftps, assert_session_on, _which, _retr_result)
+                      sni_ftps, assert_session_on, _retr_result)
 
 VERSIONS = ("1.2", "1.3")
 REFUSED = (ssl.SSLError, OSError, EOFError, ftplib.Error)

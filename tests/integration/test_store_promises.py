@@ -422,35 +422,117 @@ def _uploaded_bytes(tally):
     raise AssertionError("no tally record: %r" % out)
 
 
+def _quota_server(ctx, order, extra=()):
+    """A server with mod_quotatab (loaded before or after mod_ftps, order
+    "modules" or "modules_after") and a 100 MB hard upload limit for the
+    user; returns (server, tally table path).  mod_quotatab adds its own
+    FSIO layer after login, above ours, and writes files by itself."""
+    if not all(os.path.exists(m) for m in QUOTATAB) or \
+            not shutil.which("ftpquota"):
+        raise Skip("mod_quotatab or ftpquota not installed")
+    srv = ftpsd.Server(ctx.module, tls=CTRL, extra=list(extra),
+                       **{order: QUOTATAB})
+    ctx.own.append(srv)
+    limit = os.path.join(srv.dir, "limit.tab")
+    tally = os.path.join(srv.dir, "tally.tab")
+    for args in (["--create-table", "--table-path=" + limit,
+                  "--type=limit"],
+                 ["--create-table", "--table-path=" + tally,
+                  "--type=tally"],
+                 ["--add-record", "--type=limit", "--table-path=" + limit,
+                  "--name=" + srv.user, "--quota-type=user",
+                  "--bytes-upload=100", "--units=Mb",
+                  "--limit-type=hard"]):
+        subprocess.run(["ftpquota"] + args, check=True, timeout=30,
+                       capture_output=True)
+    for path in (limit, tally):
+        os.chmod(path, 0o666)
+    srv.append_conf(["QuotaEngine on", "QuotaLimitTable file:" + limit,
+                     "QuotaTallyTable file:" + tally])
+    srv.start()
+    return srv, tally
+
+
+def test_store_overwrite_under_quota_replaces_file(ctx):
+    """mod_quotatab's layer writes past ours: a successful STOR over a
+    longer file must leave exactly the new bytes (it emptied the file, and
+    without the truncation it would have left the old tail)."""
+    for order in ("modules", "modules_after"):
+        srv, _ = _quota_server(ctx, order)
+        f = ftps(srv)
+        try:
+            for new in (b"B" * 100, os.urandom(1 << 20), b""):
+                f.storbinary("STOR q.bin", io.BytesIO(b"A" * 10000 + OLD))
+                f.storbinary("STOR q.bin", io.BytesIO(new))
+                got = _content(srv, "q.bin")
+                assert got == new, "STOR of %d bytes over a longer file " \
+                    "(mod_quotatab %s mod_ftps): %s bytes now" % (
+                        len(new), "before" if order == "modules" else
+                        "after", None if got is None else len(got))
+        finally:
+            close_quietly(f)
+
+
+def test_store_cut_under_quota(ctx):
+    """A STOR cut after 100 bytes under mod_quotatab: the file holds what
+    arrived, never the new bytes over the old tail; DeleteAbortedStores
+    then removes it (bytes arrived), as README says."""
+    for label, extra in (("default", []), ("DeleteAbortedStores", DAS)):
+        srv, _ = _quota_server(ctx, "modules", extra)
+        f = ftps(srv)
+        try:
+            f.storbinary("STOR q.bin", io.BytesIO(b"A" * 10000))
+            f.voidcmd("TYPE I")
+            conn, _ = f.ntransfercmd("STOR q.bin")
+            conn.sendall(b"B" * 100)
+            time.sleep(0.5)
+            _cut(conn)
+            resp = _final(f)
+            assert resp.startswith("426"), "cut STOR: %r" % resp
+            got = _content(srv, "q.bin")
+            want = None if extra else b"B" * 100
+            assert got == want, "%s: a STOR cut after 100 bytes left %s, " \
+                "want %s" % (label, None if got is None else
+                             "%d bytes (%r...)" % (len(got), got[:4]),
+                             "no file" if want is None else "the 100 bytes")
+        finally:
+            close_quietly(f)
+
+
+def test_store_append_cut_delete_aborted_keeps_file(ctx):
+    """DeleteAbortedStores must not remove a file that an APPE or a
+    restarted STOR only added to: its earlier content was not this
+    upload's to lose."""
+    for cmd, rest in (("APPE", None), ("STOR", len(OLD))):
+        srv = ctx.server(extra=DAS)
+        srv.home_file("grow.bin", OLD)
+        f = ftps(srv)
+        try:
+            f.voidcmd("TYPE I")
+            conn, _ = f.ntransfercmd("%s grow.bin" % cmd, rest)
+            conn.sendall(b"N" * 1000)
+            time.sleep(0.5)
+            _cut(conn)
+            resp = _final(f)
+            assert resp.startswith("426"), "cut %s: %r" % (cmd, resp)
+            got = _content(srv, "grow.bin")
+            assert got is not None and got.startswith(OLD), \
+                "%s%s cut after 1000 bytes with DeleteAbortedStores: %s" % (
+                    cmd, " (REST)" if rest else "",
+                    "the file was deleted" if got is None else
+                    "the old content changed")
+        finally:
+            close_quietly(f)
+
+
 def test_store_empty_overwrite_quota_tally(ctx):
     """The empty upload's truncation happens after the transfer: it must
     come before mod_quotatab's POST_CMD STOR measures the file, whichever
     module is loaded first (a STOR-named handler of ours ran after
     mod_quotatab's when mod_quotatab was loaded later, and the tally kept
     the old 10000 bytes)."""
-    if not all(os.path.exists(m) for m in QUOTATAB) or \
-            not shutil.which("ftpquota"):
-        raise Skip("mod_quotatab or ftpquota not installed")
     for order in ("modules", "modules_after"):
-        srv = ftpsd.Server(ctx.module, tls=CTRL, **{order: QUOTATAB})
-        ctx.own.append(srv)
-        limit = os.path.join(srv.dir, "limit.tab")
-        tally = os.path.join(srv.dir, "tally.tab")
-        for args in (["--create-table", "--table-path=" + limit,
-                      "--type=limit"],
-                     ["--create-table", "--table-path=" + tally,
-                      "--type=tally"],
-                     ["--add-record", "--type=limit", "--table-path=" + limit,
-                      "--name=" + srv.user, "--quota-type=user",
-                      "--bytes-upload=100", "--units=Mb",
-                      "--limit-type=hard"]):
-            subprocess.run(["ftpquota"] + args, check=True, timeout=30,
-                           capture_output=True)
-        for path in (limit, tally):
-            os.chmod(path, 0o666)
-        srv.append_conf(["QuotaEngine on", "QuotaLimitTable file:" + limit,
-                         "QuotaTallyTable file:" + tally])
-        srv.start()
+        srv, tally = _quota_server(ctx, order)
         f = ftps(srv)
         try:
             f.storbinary("STOR q.bin", io.BytesIO(b"x" * 10000))
