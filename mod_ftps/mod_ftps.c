@@ -749,9 +749,13 @@ static void sess_use_server(server_rec *s) {
   sess_ctx = ftps_server_ctx(s);
   sess_opts = ftps_server_options(s);
   sess_cache_on = ftps_server_session_cache(s, NULL);
-  if (sess.policy & FTPS_SESS_POLICY_PER_USER ||
-      (sess_opts & FTPS_OPT_ALLOW_PER_USER)) {
+  /* The vhost the session is on decides, also after HOST or SNI moved it
+   * away from one with AllowPerUser. */
+  if (sess_opts & FTPS_OPT_ALLOW_PER_USER) {
     sess.policy |= FTPS_SESS_POLICY_PER_USER;
+
+  } else {
+    sess.policy &= ~FTPS_SESS_POLICY_PER_USER;
   }
   (void) ftps_log_open(s);
 

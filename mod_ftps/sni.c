@@ -16,6 +16,8 @@
  * connections never switch by their own SNI; they take the settings of the
  * vhost the session moved to (netio.c).
  */
+#include <ctype.h>
+
 #include "ftps/sni.h"
 #include "ftps/binding.h"
 #include "ftps/config.h"
@@ -93,6 +95,45 @@ static int hello_name(SSL *ssl, char *buf, size_t bufsz) {
   return 1;
 }
 
+/* is_host_name - name is spelt as a DNS host name (RFC 6066 section 3:
+ * the fully qualified name, in ASCII): letters, digits, '-', '.' and the
+ * '_' some private names carry.  Anything else (control characters above
+ * all) would travel on into notes, the environment and other modules'
+ * logs. */
+static int is_host_name(const char *name) {
+  const char *p;
+
+  for (p = name; *p != '\0'; p++) {
+    if (!isalnum((unsigned char) *p) &&
+        *p != '-' &&
+        *p != '.' &&
+        *p != '_') {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* renegotiation - the ClientHello of a TLS 1.2 renegotiation (TLSOptions
+ * AllowClientRenegotiations).  What the first handshake settled stays: the
+ * vhost (SNI does not move the session again), and, where client
+ * certificates are asked for, the certificate the session was judged by
+ * (its names, a certificate login, the data connections' comparison).  A
+ * renegotiation could present another one, so there it is refused (RFC
+ * 5746 protects renegotiation from splicing, not from a change of
+ * identity). */
+static int renegotiation(SSL *ssl, int *alert) {
+  if (SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE) {
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
+
+  ftps_log("renegotiation refused: client certificates are asked for, and "
+    "a renegotiation could present another one than the session was "
+    "judged by");
+  *alert = SSL_AD_HANDSHAKE_FAILURE;
+  return SSL_CLIENT_HELLO_ERROR;
+}
+
 /* hello_cb - the ClientHello of a control handshake, before OpenSSL looks
  * at the session it offers or picks the version.  The vhost is chosen here
  * and not in the server name callback, which OpenSSL runs only after it
@@ -104,9 +145,14 @@ static int hello_cb(SSL *ssl, int *alert, void *arg) {
   server_rec *s;
   SSL_CTX *ctx;
 
+  /* A Finished message already exchanged: this is a renegotiation. */
+  (void) arg;
+  if (SSL_get_finished(ssl, NULL, 0) > 0) {
+    return renegotiation(ssl, alert);
+  }
+
   /* Not a session's control connection (a data connection, or the
    * master's warm-up handshakes): nothing to choose. */
-  (void) arg;
   if (ftps_binding_is_data(ssl) ||
       session.c == NULL ||
       !hello_name(ssl, name, sizeof(name)) ||
@@ -114,6 +160,12 @@ static int hello_cb(SSL *ssl, int *alert, void *arg) {
       pr_netaddr_is_v4(name) == TRUE ||
       pr_netaddr_is_v6(name) == TRUE) {
     return SSL_CLIENT_HELLO_SUCCESS;
+  }
+
+  if (!is_host_name(name)) {
+    ftps_log("SNI '%s' is not a host name: handshake refused", name);
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_CLIENT_HELLO_ERROR;
   }
 
   host = pr_table_get(session.notes, "mod_core.host", NULL);
