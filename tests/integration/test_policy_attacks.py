@@ -38,7 +38,7 @@ def _listing(f, cmd):
     lines = []
     try:
         f.retrlines(cmd, lines.append)
-    except ftplib.error_perm as e:
+    except (ftplib.error_perm, ftplib.error_temp, ftplib.error_reply) as e:
         return str(e), lines
     return "226", lines
 
@@ -198,5 +198,55 @@ def test_policy_big_tree_refusal_says_why(ctx):
         f.prot_p()
         code, lines = _listing(f, "LIST -R big")
         assert code == "226", "PROT P LIST -R big: %s" % code
+    finally:
+        close_quietly(f)
+
+
+# Spellings of a listing: options glued, doubled blanks, tabs, escapes,
+# globs in odd places, "..", trailing "/" and "/.", ~ and ~user (no
+# DefaultRoot here: "/" is the whole filesystem, left out).
+SPELLINGS = ("LIST -R", "LIST -R .", "NLST */*", "NLST */*/*",
+             "LIST -R sp ace", "LIST -R  sp ace", "LIST -R\tsp ace",
+             "LIST -R/sp ace", "LIST -l-R sp ace", "LIST -lR sp ace",
+             "LIST -a -R sp ace", "LIST -R -a sp ace", "NLST -R sp ace",
+             "LIST -R sp ace/", "LIST -R sp ace/.", "LIST -R ./sp ace",
+             "LIST -R sp ace/prot/..", "LIST -R pub/../sp ace",
+             "NLST sp?ace/*/*", "NLST sp\\ ace/*/*", "NLST [s]p ace/*/*",
+             "NLST sp ace/*/*", "NLST sp ace/p*", "NLST sp ace/*",
+             "LIST sp ace/prot", "NLST sp ace/prot", "LIST -d sp ace/*",
+             "LIST sp ace/prot/", "LIST -R ~", "LIST -R ~/sp ace",
+             "NLST ~/*/*", "NLST ~/sp ace/*/*", "LIST -R ~/", "NLST -R ~",
+             "LIST prot",
+             "LIST -R prot/..", "NLST p?ot", "LIST -R \\sp ace")
+
+
+def test_policy_listing_spellings_differential(ctx):
+    """For every spelling in SPELLINGS: when the same command under PROT P
+    lists a secret name (a file in a directory with TLSRequired data),
+    under PROT C it must get 522: the check reads the command as mod_ls
+    does, whatever the spelling."""
+    srv = ctx.server(CTRL, extra=RULES, start=False)
+    srv.replace_conf("DefaultRoot", "# no DefaultRoot")
+    _tree(srv)
+    srv.start()
+    f = ftps(srv, prot_p=False)
+    u = srv.user
+    try:
+        f.voidcmd("PBSZ 0")
+        failures, leaking = [], 0
+        for cmd in SPELLINGS + ("LIST -R ~" + u, "NLST ~%s/*/*" % u):
+            f.prot_p()
+            _, lines = _listing(f, cmd)
+            if not any("SECRET" in l for l in lines):
+                continue
+            leaking += 1
+            f.prot_c()
+            code, lines = _listing(f, cmd)
+            if not code.startswith("522") or lines:
+                failures.append("%s: %s %r" % (cmd, code, lines[:3]))
+        assert leaking >= 20, "only %d spellings list a secret under " \
+            "PROT P: the tree is not what this test expects" % leaking
+        assert not failures, "PROT C listings of what PROT P shows as " \
+            "protected: " + "; ".join(failures)
     finally:
         close_quietly(f)
