@@ -250,3 +250,47 @@ def test_policy_listing_spellings_differential(ctx):
             "protected: " + "; ".join(failures)
     finally:
         close_quietly(f)
+
+
+# mod_ls's STAT lists a path only if it exists as spelled, then reads it
+# as LIST would: directories literally named "-R", "~/prot", "*/*" make it
+# recursive, expand ~, glob.
+STAT_SPELLINGS = ("STAT -R sp ace", "STAT -a -R sp ace", "STAT -a -R",
+                  "STAT -x -R", "STAT -a  -R", "STAT -R\t-R",
+                  "STAT sp ace/prot", "STAT ~/prot", "STAT ~/sp ace/prot",
+                  "STAT */*", "STAT ~", "STAT -R\tsp ace", "STAT prot",
+                  "STAT -l prot/", "STAT ./*/*")
+STAT_TRAPS = ("-R", "~/prot", "~/sp ace/prot", "*/*", "./*/*")
+
+
+def test_policy_stat_spellings_differential(ctx):
+    """STAT lists over the control connection (mod_ls drops its first word
+    of options).  For every spelling in STAT_SPELLINGS: when STAT over TLS
+    shows a secret name, the same STAT over a clear control connection
+    gets 550 and shows none."""
+    srv = ctx.server({"TLSRequired": "off"}, extra=RULES, start=False)
+    srv.replace_conf("DefaultRoot", "# no DefaultRoot")
+    _tree(srv)
+    for d in STAT_TRAPS:
+        os.makedirs(os.path.join(srv.home, d), exist_ok=True)
+    srv.start()
+    t, p = Raw(srv), Raw(srv)
+    try:
+        expect(t.cmd("AUTH TLS"), 234, "AUTH TLS")
+        t.starttls()
+        t.login()
+        p.login()
+        failures, leaking = [], 0
+        for cmd in STAT_SPELLINGS:
+            if "SECRET" not in t.cmd(cmd)[1]:
+                continue
+            leaking += 1
+            code, text = p.cmd(cmd)
+            if code != 550 or "SECRET" in text:
+                failures.append("%s: %r" % (cmd, text[:300]))
+        assert leaking >= 7, "only %d STATs show a secret over TLS" % leaking
+        assert not failures, "STAT over a clear control connection shows " \
+            "what requires a protected channel: " + "; ".join(failures)
+    finally:
+        t.close()
+        p.close()
