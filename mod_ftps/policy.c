@@ -45,6 +45,12 @@ static const struct path_arg path_cmds[] = {
   { C_DELE, 1, FALSE, FALSE }, { C_RNFR, 1, FALSE, FALSE },
   { C_RNTO, 1, FALSE, FALSE }, { C_MFMT, 2, FALSE, FALSE },
   { C_MFF, 2, FALSE, FALSE },
+  /* mod_digest: HASH and MD5 name a path (the whole line); XCRC, XMD5,
+   * XSHA... name "path [start end]" */
+  { "HASH", 1, FALSE, FALSE },  { "MD5", 1, FALSE, FALSE },
+  { "XCRC", 1, TRUE, FALSE },   { "XMD5", 1, TRUE, FALSE },
+  { "XSHA", 1, TRUE, FALSE },   { "XSHA1", 1, TRUE, FALSE },
+  { "XSHA256", 1, TRUE, FALSE }, { "XSHA512", 1, TRUE, FALSE },
   { NULL, 0, FALSE, FALSE }
 };
 
@@ -293,7 +299,8 @@ static int walk(struct reach *r, const char *dir, const char *pattern,
 
   if (res < 0 ||
       r->level > FTPS_POLICY_MAX_DEPTH) {
-    r->found = "(a tree too large or too deep to be checked)";
+    r->found = "(a listing too large or too deep to check for protected "
+      "directories; use PROT P)";
     return 1;
   }
 
@@ -349,18 +356,215 @@ static int walk(struct reach *r, const char *dir, const char *pattern,
   return res;
 }
 
-/* is_recursive - an option word asks for -R, or ListOptions does */
-static int is_recursive(const char *opts) {
+/* mod_ls's ListOptions flags (config argv[5]): which command a
+ * ListOptions applies to */
+#define FTPS_LS_LIST_ONLY  0x0002
+#define FTPS_LS_NLST_ONLY  0x0004
+
+/* list_options_of - the ListOptions mod_ls applies to cmd: the first one
+ * not reserved to another command (STAT takes neither reserved kind) */
+static config_rec *list_options_of(cmd_rec *cmd) {
+  unsigned long skip = FTPS_LS_LIST_ONLY|FTPS_LS_NLST_ONLY;
   config_rec *c;
 
-  if (strchr(opts, 'R') != NULL) {
-    return TRUE;
+  if (pr_cmd_cmp(cmd, PR_CMD_LIST_ID) == 0) {
+    skip = FTPS_LS_NLST_ONLY;
+
+  } else if (pr_cmd_cmp(cmd, PR_CMD_NLST_ID) == 0) {
+    skip = FTPS_LS_LIST_ONLY;
   }
 
   c = find_config(CURRENT_CONF, CONF_PARAM, "ListOptions", FALSE);
-  return c != NULL &&
-    c->argv[0] != NULL &&
-    strchr((char *) c->argv[0], 'R') != NULL;
+  while (c != NULL) {
+    if (c->argc > 5 &&
+        c->argv[5] != NULL &&
+        (*((unsigned long *) c->argv[5]) & skip) == 0) {
+      return c;
+    }
+    c = find_config_next(c, c->next, CONF_PARAM, "ListOptions", FALSE);
+  }
+  return NULL;
+}
+
+/* read_opts - past the option groups at s ("-al -R", or "+R" in a
+ * ListOptions), read exactly as mod_ls reads them, since what follows is
+ * the path it lists: a group is the sign and letters (strict: the whole
+ * word, whose letters are ignored); blanks after the last group are
+ * skipped, except that of two blanks only the first is.  -R and +R set
+ * and clear *rec. */
+static const char *read_opts(const char *s, char sign, int strict,
+    int *rec) {
+  const char *p = s;
+
+  if (sign == '-') {
+    while (PR_ISSPACE(*p)) {
+      p++;
+    }
+    if (*p == sign) {
+      s = p;
+    }
+  }
+
+  while (*s == sign) {
+    if (strict) {
+      while (*s != '\0' && !PR_ISSPACE(*s)) {
+        s++;
+      }
+
+    } else {
+      for (s++; PR_ISALNUM(*s); s++) {
+        if (*s == 'R') {
+          *rec = (sign == '-');
+        }
+      }
+    }
+
+    for (p = s; *p != '\0' && PR_ISSPACE(*p); p++);
+    if (*p == sign) {
+      s = p;
+      continue;
+    }
+    s = (*s != '\0' && s[1] == ' ') ? s + 1 : p;
+    break;
+  }
+  return s;
+}
+
+/* expand_home - "~/path" or "~user/path" as mod_ls expands it: the
+ * user's home directory from the auth modules (so without DefaultRoot it
+ * names the real directory); unchanged for an unknown user */
+static const char *expand_home(cmd_rec *cmd, const char *path) {
+  const char *rest = strchr(path, '/');
+  char *name;
+  struct passwd *pw;
+
+  if (rest == NULL) {
+    rest = path + strlen(path);
+  }
+  name = pstrndup(cmd->tmp_pool, path + 1, rest - path - 1);
+  pw = pr_auth_getpwnam(cmd->tmp_pool, *name != '\0' ? name : session.user);
+  if (pw == NULL ||
+      pw->pw_dir == NULL) {
+    return path;
+  }
+  return pstrcat(cmd->tmp_pool, pw->pw_dir, rest, NULL);
+}
+
+/* listing_target - the one path a LIST, NLST or STAT lists, read as
+ * mod_ls reads it: the whole rest of the line after the options (a name
+ * may hold blanks), options only when there are several words or the
+ * line names nothing that exists, ~ expanded; *rec: -R in force (the
+ * client's options, unless ListOptions is strict, then ListOptions's).
+ * NULL when mod_ls lists nothing (a name it cannot decode). */
+static const char *listing_target(cmd_rec *cmd, int *rec) {
+  config_rec *lo = list_options_of(cmd);
+  const char *arg;
+  struct stat st;
+
+  *rec = FALSE;
+  arg = pr_fs_decode_path2(cmd->tmp_pool, cmd->arg != NULL ? cmd->arg : "",
+    FSIO_DECODE_FL_TELL_ERRORS);
+  if (arg == NULL) {
+    return NULL;
+  }
+
+  if (ftps_policy_is_ctrl_listing(cmd)) {
+    /* mod_ls's STAT drops a first word of options itself */
+    if (*arg == '-') {
+      while (*arg != '\0' && !PR_ISSPACE(*arg)) {
+        arg++;
+      }
+    }
+    while (PR_ISSPACE(*arg)) {
+      arg++;
+    }
+
+  } else if (cmd->argc == 1) {
+    arg = ".";
+  }
+
+  if (cmd->argc > 2 ||
+      pr_fsio_stat(arg, &st) < 0) {
+    arg = read_opts(arg, '-', lo != NULL && lo->argv[1] != NULL &&
+      *((unsigned char *) lo->argv[1]), rec);
+  }
+
+  if (lo != NULL &&
+      lo->argv[0] != NULL) {
+    const char *o = read_opts(lo->argv[0], '-', FALSE, rec);
+
+    (void) read_opts(o, '+', FALSE, rec);
+  }
+
+  if (*arg == '\0') {
+    return ".";
+  }
+  return *arg == '~' ? expand_home(cmd, arg) : arg;
+}
+
+/* has_data_rule - a TLSRequired in set, or in a <Directory> or
+ * <Anonymous> within it, requires a protected data channel */
+static int has_data_rule(xaset_t *set) {
+  config_rec *c;
+
+  if (set == NULL) {
+    return FALSE;
+  }
+
+  for (c = (config_rec *) set->xas_list; c != NULL; c = c->next) {
+    if (c->config_type == CONF_PARAM &&
+        c->name != NULL &&
+        strcmp(c->name, "TLSRequired") == 0 &&
+        c->argv[0] != NULL &&
+        ((struct ftps_required *) c->argv[0])->data == FTPS_DATA_REQUIRED) {
+      return TRUE;
+    }
+
+    if (c->subset != NULL &&
+        has_data_rule(c->subset)) {
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* overrides_read - .ftpaccess files may be read somewhere in set: the
+ * core reads them unless AllowOverride says off (its default is on), and
+ * an AllowOverride on (or one for some users only) anywhere may let them
+ * in.  "top": set is where a session stands (the server, <Anonymous>),
+ * which must say off itself. */
+static int overrides_read(xaset_t *set, int top) {
+  config_rec *c;
+  int off_here = FALSE;
+
+  for (c = (config_rec *) set->xas_list; c != NULL; c = c->next) {
+    if (c->config_type == CONF_PARAM &&
+        c->name != NULL &&
+        strcmp(c->name, "AllowOverride") == 0) {
+      if (c->argc != 2 ||
+          c->argv[0] == NULL ||
+          *((int *) c->argv[0]) != FALSE) {
+        return TRUE;
+      }
+      off_here = TRUE;
+    }
+
+    if (c->subset != NULL &&
+        overrides_read(c->subset, c->config_type == CONF_ANON)) {
+      return TRUE;
+    }
+  }
+  return top && !off_here;
+}
+
+/* data_rule_reachable - some directory of this server may require a
+ * protected data channel: a TLSRequired that does, anywhere in the
+ * server's configuration, or .ftpaccess files that could add one.
+ * Without, a listing in clear reveals nothing protected, and is not
+ * walked (a walk costs a stat and a rule lookup per directory). */
+static int data_rule_reachable(void) {
+  return has_data_rule(main_server->conf) ||
+    overrides_read(main_server->conf, TRUE);
 }
 
 /* glob_split - for a path with glob characters: its directory part
@@ -392,57 +596,63 @@ static char *glob_split(pool *p, const char *path, const char **pattern) {
   return base;
 }
 
+/* unescape - a glob's directory part as glob(3) reads it: "\c" is c */
+static char *unescape(pool *p, const char *s) {
+  char *out = pstrdup(p, s), *o = out;
+
+  for (; *s != '\0'; s++) {
+    if (*s == '\\' &&
+        s[1] != '\0') {
+      s++;
+    }
+    *o++ = *s;
+  }
+  *o = '\0';
+  return out;
+}
+
 const char *ftps_policy_listing_reaches(cmd_rec *cmd) {
   struct reach r;
-  char *arg, *word, *opts = "";
-  char *targets[16];
-  unsigned int ntargets = 0, i;
+  struct stat st;
+  const char *target, *pattern = NULL;
+  char *base;
   int recursive;
 
   if (cmd == NULL ||
       (pr_cmd_cmp(cmd, PR_CMD_LIST_ID) != 0 &&
        pr_cmd_cmp(cmd, PR_CMD_NLST_ID) != 0 &&
-       !ftps_policy_is_ctrl_listing(cmd))) {
+       !ftps_policy_is_ctrl_listing(cmd)) ||
+      !data_rule_reachable()) {
     return NULL;
   }
 
-  arg = pstrdup(cmd->tmp_pool, cmd->arg != NULL ? cmd->arg : "");
-  while ((word = pr_str_get_word(&arg, 0)) != NULL) {
-    if (*word == '-') {
-      opts = pstrcat(cmd->tmp_pool, opts, word, NULL);
-
-    } else if (ntargets < sizeof(targets) / sizeof(targets[0])) {
-      targets[ntargets++] = word;
-
-    } else {
-      return "(more paths than can be checked)";
-    }
-  }
-  if (ntargets == 0) {
-    targets[ntargets++] = ".";
+  target = listing_target(cmd, &recursive);
+  if (target == NULL) {
+    return NULL;
   }
 
-  recursive = is_recursive(opts);
   memset(&r, 0, sizeof(r));
   r.cmd = cmd;
   r.seen = pr_table_alloc(cmd->tmp_pool, 0);
-  for (i = 0; i < ntargets; i++) {
-    const char *pattern = NULL;
-    char *base = glob_split(cmd->tmp_pool, targets[i], &pattern);
-    unsigned int depth = recursive ? UINT_MAX : 0;
 
-    /* A plain target's own rule was checked with the command's; a glob
-     * may reach below the directory it starts from. */
-    if (base == NULL) {
-      if (!recursive) {
-        continue;
-      }
-      base = targets[i];
-    }
-
-    if (walk(&r, base, pattern, depth) != 0) {
-      return r.found;
-    }
+  /* The target as named: mod_ls lists it so when it holds no glob, or
+   * when the glob matches nothing. */
+  if (pr_fsio_stat(target, &st) == 0 &&
+      walk(&r, target, NULL, recursive ? UINT_MAX : 0) != 0) {
+    return r.found;
   }
-  return NULL;
+
+  base = glob_split(cmd->tmp_pool, target, &pattern);
+  if (base == NULL) {
+    return NULL;
+  }
+
+  /* A glob reaches what its components match below its directory part:
+   * one that cannot be found here is not known to reach nothing. */
+  base = unescape(cmd->tmp_pool, base);
+  if (pr_fsio_stat(base, &st) < 0) {
+    return "(a path that cannot be checked for protected directories)";
+  }
+  return walk(&r, base, pattern, recursive ? UINT_MAX : 0) != 0 ?
+    r.found : NULL;
 }

@@ -10,7 +10,8 @@
 /* ftps_policy_required - the TLSRequired in force for cmd.  For a
  * command that names files or directories (transfers, listings, and
  * control commands: CWD, STAT, SIZE, MDTM, MLST, MKD, RMD, DELE, RNFR,
- * RNTO, MFMT, MFF, SITE CHMOD and the like; CDUP names ".."), the
+ * RNTO, MFMT, MFF, SITE CHMOD and the like, mod_digest's HASH, XMD5...;
+ * CDUP names ".."), the
  * strictest rule of the paths it names (<Directory>, .ftpaccess), so that
  * "RETR secure/f" or "SIZE secure/f" sent from elsewhere cannot escape
  * secure/'s rule; for any other command, or cmd NULL, the rule of the
@@ -24,11 +25,15 @@ void ftps_policy_required(cmd_rec *cmd, struct ftps_required *req);
  * connection (STAT with an argument, RFC 959 section 4.1.3) */
 int ftps_policy_is_ctrl_listing(cmd_rec *cmd);
 
-/* ftps_policy_listing_reaches - for a LIST, NLST or STAT listing that
- * lists more than the directory it names (-R, ListOptions -R, or a glob):
- * the first directory it may reach whose TLSRequired (<Directory>,
- * .ftpaccess) demands a protected data channel, or NULL if none.  A tree
- * too large to check counts as reaching one (fail closed). */
+/* ftps_policy_listing_reaches - for a LIST, NLST or STAT listing (its
+ * path read as mod_ls reads it: the rest of the line after the options,
+ * ~ expanded): the first directory it may reach (the one it names, or
+ * below with -R, ListOptions -R, or a glob) whose TLSRequired
+ * (<Directory>, .ftpaccess) demands a protected data channel, or NULL if
+ * none.  A tree too large to check, or a glob whose directory part cannot
+ * be found, counts as reaching one (fail closed).  NULL at once when no
+ * directory of the server can demand it (no such TLSRequired configured,
+ * AllowOverride off). */
 const char *ftps_policy_listing_reaches(cmd_rec *cmd);
 
 #endif /* FTPS_POLICY_H */

@@ -243,8 +243,12 @@ def test_path_rules_stat_listing_in_clear(ctx):
     try:
         for cmd in ("STAT dsec", "STAT -l dsec", "STAT dsec/" + D,
                     "STAT ~/dsec", "STAT dsec/*", "STAT */*",
-                    "STAT -R", "STAT -lR .", "STAT -R /"):
+                    "STAT -a -R", "STAT -l -lR .", "STAT -a -R /"):
             _refused(r, cmd, (D,))
+        # mod_ls's STAT drops its first word of options: "STAT -R" lists
+        # the names in . only, none in dsec/
+        text = expect(r.cmd("STAT -R"), (211, 212, 213), "STAT -R")
+        assert "dsec" in text and D not in text, text
         for cmd in ("LIST dsec", "NLST -R"):
             code, text = r.cmd(cmd)
             assert code == 522 and D not in text, "%s in clear: %r" % (
@@ -278,7 +282,7 @@ def test_path_rules_after_ccc(ctx):
         _ccc(r)
         _goes_on(r, "CCC")
         before = t.state()
-        for cmd in ("STAT dsec", "STAT -R", "STAT secure", "CWD secure",
+        for cmd in ("STAT dsec", "STAT -a -R", "STAT secure", "CWD secure",
                     "SIZE secure/" + t.S, "MKD secure/new",
                     "RNFR secure/" + t.S):
             _refused(r, cmd, (t.S, t.D))
