@@ -192,10 +192,50 @@ int ftps_deferstore_install(pool *p) {
   return 0;
 }
 
+/* raise_layer - put our layer back on top of "/".  A module that adds its
+ * own layer after ours and opens files itself would open (and truncate)
+ * the target before we see it; mod_statcache even unmounts the layer it
+ * finds at "/" after login, ours.  On top again, we see the open first and
+ * pass it on to the layer below. */
+static int raise_layer(void) {
+  int exact = FALSE;
+  pr_fs_t *top, *prev;
+
+  top = pr_get_fs("/", &exact);
+  if (top == NULL ||
+      top == defer_fs) {
+    return 0;
+  }
+
+  /* Out of the chain where it still is, then pushed on top (pr_insert_fs
+   * stacks a layer over the one registered at the same path). */
+  for (prev = top; prev != NULL && prev->fs_next != defer_fs;
+      prev = prev->fs_next) {
+  }
+  if (prev != NULL) {
+    prev->fs_next = defer_fs->fs_next;
+    if (defer_fs->fs_next != NULL) {
+      defer_fs->fs_next->fs_prev = prev;
+    }
+  }
+  defer_fs->fs_prev = NULL;
+  defer_fs->fs_next = NULL;
+  if (pr_insert_fs(defer_fs, "/") != TRUE) {
+    return -1;
+  }
+  pr_trace_msg(FTPS_TRACE_CHANNEL, 9, "FSIO layer put above '%s'",
+    top->fs_name);
+  return 0;
+}
+
 void ftps_deferstore_expect(const char *path, int overwrite) {
   struct stat st;
 
   ftps_deferstore_forget();
+  if (raise_layer() < 0) {
+    ftps_log("upload of %s: cannot put the layer that defers its "
+      "truncation above the other FSIO layers: %s", path, strerror(errno));
+  }
   if (strlen(path) >= sizeof(up.path)) {
     return;
   }

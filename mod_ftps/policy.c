@@ -327,6 +327,28 @@ static int walk(struct reach *r, const char *dir, const char *pattern,
     }
   }
 
+  /* A component without glob characters is taken as it is, as glob(3)
+   * takes it: also "..", and below a directory that may be searched but
+   * not read. */
+  if (comp != NULL &&
+      strpbrk(comp, "*?[\\") == NULL) {
+    char *sub = pdircat(r->cmd->tmp_pool, dir, comp, NULL), *real;
+
+    /* Resolved where it is ("x/.." is x's physical parent, as for the
+     * kernel), so that the rule of the directory it names is found. */
+    real = dir_realpath(r->cmd->tmp_pool, sub);
+    if (real != NULL) {
+      sub = real;
+    }
+    r->level++;
+    if (pr_fsio_stat(sub, &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
+      res = walk(r, sub, next, depth);
+    }
+    r->level--;
+    return res;
+  }
+
   dh = pr_fsio_opendir(dir);
   if (dh == NULL) {
     return 0;
@@ -337,8 +359,11 @@ static int walk(struct reach *r, const char *dir, const char *pattern,
          (ent = pr_fsio_readdir(dh)) != NULL) {
     char *sub;
 
-    if (strcmp(ent->d_name, ".") == 0 ||
-        strcmp(ent->d_name, "..") == 0 ||
+    /* "." and ".." only where a pattern that begins with a dot names
+     * them (glob(3) matches ".*" against both). */
+    if (((strcmp(ent->d_name, ".") == 0 ||
+          strcmp(ent->d_name, "..") == 0) &&
+         (comp == NULL || comp[0] != '.')) ||
         (comp != NULL &&
          pr_fnmatch(comp, ent->d_name, 0) != 0)) {
       continue;
@@ -648,7 +673,11 @@ const char *ftps_policy_listing_reaches(cmd_rec *cmd) {
   }
 
   /* A glob reaches what its components match below its directory part:
-   * one that cannot be found here is not known to reach nothing. */
+   * one that cannot be found here is not known to reach nothing.  A walk
+   * of its own: the target as named may have marked directories it could
+   * not read (ProFTPD cleans "[p]ub/.." to "." before stat(2), while
+   * opendir(3) fails on it). */
+  r.seen = pr_table_alloc(cmd->tmp_pool, 0);
   base = unescape(cmd->tmp_pool, base);
   if (pr_fsio_stat(base, &st) < 0) {
     return "(a path that cannot be checked for protected directories)";

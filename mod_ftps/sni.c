@@ -96,10 +96,11 @@ static int hello_name(SSL *ssl, char *buf, size_t bufsz) {
 }
 
 /* is_host_name - name is spelt as a DNS host name (RFC 6066 section 3:
- * the fully qualified name, in ASCII): letters, digits, '-', '.' and the
- * '_' some private names carry.  Anything else (control characters above
- * all) would travel on into notes, the environment and other modules'
- * logs. */
+ * the fully qualified name, in ASCII): letters, digits, '-', '.', the '_'
+ * some private names carry, and the ':' of an IPv6 address (which RFC
+ * 6066 does not allow, but some clients send).  Anything else (control
+ * characters above all) would travel on into notes, the environment and
+ * other modules' logs. */
 static int is_host_name(const char *name) {
   const char *p;
 
@@ -107,7 +108,8 @@ static int is_host_name(const char *name) {
     if (!isalnum((unsigned char) *p) &&
         *p != '-' &&
         *p != '.' &&
-        *p != '_') {
+        *p != '_' &&
+        *p != ':') {
       return 0;
     }
   }
@@ -155,17 +157,22 @@ static int hello_cb(SSL *ssl, int *alert, void *arg) {
    * master's warm-up handshakes): nothing to choose. */
   if (ftps_binding_is_data(ssl) ||
       session.c == NULL ||
-      !hello_name(ssl, name, sizeof(name)) ||
-      (ftps_server_options(main_server) & FTPS_OPT_IGNORE_SNI) ||
-      pr_netaddr_is_v4(name) == TRUE ||
-      pr_netaddr_is_v6(name) == TRUE) {
+      !hello_name(ssl, name, sizeof(name))) {
     return SSL_CLIENT_HELLO_SUCCESS;
   }
 
+  /* Also under IgnoreSNI: OpenSSL keeps the name, and it becomes the
+   * TLS_SERVER_NAME note and variable. */
   if (!is_host_name(name)) {
     ftps_log("SNI '%s' is not a host name: handshake refused", name);
     *alert = SSL_AD_UNRECOGNIZED_NAME;
     return SSL_CLIENT_HELLO_ERROR;
+  }
+
+  if ((ftps_server_options(main_server) & FTPS_OPT_IGNORE_SNI) ||
+      pr_netaddr_is_v4(name) == TRUE ||
+      pr_netaddr_is_v6(name) == TRUE) {
+    return SSL_CLIENT_HELLO_SUCCESS;
   }
 
   host = pr_table_get(session.notes, "mod_core.host", NULL);

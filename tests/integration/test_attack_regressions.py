@@ -203,3 +203,87 @@ def test_sni_name_that_is_no_host_name_refused(ctx):
     assert "is not a host name: handshake refused" in log, log
     text = open(ext).read() if os.path.exists(ext) else ""
     assert "FORGED" not in text, text
+
+
+# -- second round: listings through ".." and search-only directories; SNI
+# names under IgnoreSNI ------------------------------------------------------
+
+def _listing_server(ctx, protected, dirs):
+    srv = ctx.server({"TLSRequired": "ctrl"}, extra=[
+        "<Directory ~/%s>" % protected, "  TLSRequired data",
+        "</Directory>"], start=False, shared=False)
+    for d in dirs:
+        path = os.path.join(srv.home, d)
+        os.makedirs(path, exist_ok=True)
+        os.chown(path, ftpsd.UID, ftpsd.GID)
+    srv.home_file(protected + "/SECRET-A.txt", b"x")
+    srv.start()
+    return srv
+
+
+def _clear_listing(f, cmd):
+    lines = []
+    try:
+        f.retrlines(cmd, lines.append)
+        reply = "226"
+    except Exception as e:  # the refusal
+        reply = str(e)
+    return reply, [l for l in lines if "SECRET" in l]
+
+
+def test_listing_glob_through_dotdot_refused(ctx):
+    """LIST -R [p]ub/.. reached the protected directory under PROT C: the
+    walk skipped '..', which glob(3) takes literally."""
+    from clients import ftps, close_quietly
+    srv = _listing_server(ctx, "prot", ("prot", "pub", "pub/sub"))
+    f = ftps(srv, prot_p=False)
+    try:
+        for cmd in ("LIST -R [p]ub/..", "LIST -R pu?/..",
+                    "LIST -R pub/*/../..", "LIST -la -R [p]ub/..",
+                    "LIST -R ./[p]ub/..", "NLST -R */.."):
+            reply, leaked = _clear_listing(f, cmd)
+            assert not leaked and reply.startswith("522"), \
+                "%s under PROT C: %s, %r" % (cmd, reply, leaked)
+        for cmd in ("LIST", "LIST -la", "NLST", "LIST pub", "MLSD pub"):
+            reply, _ = _clear_listing(f, cmd)
+            assert reply == "226", "%s under PROT C: %s" % (cmd, reply)
+    finally:
+        close_quietly(f)
+
+
+def test_listing_glob_below_search_only_directory_refused(ctx):
+    """x is mode 0711 (searchable, not readable): LIST -R [x]/prot reached
+    x/prot, because the walk gave up where it could not read x."""
+    from clients import ftps, close_quietly
+    srv = _listing_server(ctx, "x/prot", ("x/prot",))
+    x = os.path.join(srv.home, "x")
+    os.chown(x, 0, 0)
+    os.chmod(x, 0o711)
+    f = ftps(srv, prot_p=False)
+    try:
+        for cmd in ("LIST -R [x]/prot", "LIST -R ?/prot", "NLST -R [x]/prot",
+                    "LIST x/prot"):
+            reply, leaked = _clear_listing(f, cmd)
+            assert not leaked and reply.startswith("522"), \
+                "%s under PROT C: %s, %r" % (cmd, reply, leaked)
+    finally:
+        close_quietly(f)
+
+
+def test_sni_name_refused_also_under_ignore_sni(ctx):
+    """TLSOptions IgnoreSNI skipped the host-name check: the name with a
+    newline reached the TLS_SERVER_NAME note and forged ExtendedLog
+    lines."""
+    srv = ctx.server({"TLSOptions": "IgnoreSNI"}, start=False, shared=False)
+    ext = os.path.join(srv.dir, "ext.log")
+    srv.append_conf(['LogFormat sni "%{note:TLS_SERVER_NAME} %m"',
+                     "ExtendedLog %s ALL sni" % ext])
+    srv.start()
+    argv = ["openssl", "s_client", "-starttls", "ftp", "-crlf", "-connect",
+            "%s:%d" % (srv.host, srv.port), "-servername",
+            "x.example\nFORGED 127.0.0.1 root RETR"]
+    subprocess.run(argv, input="QUIT\n", capture_output=True, text=True,
+                   timeout=30)
+    assert "is not a host name: handshake refused" in open(srv.tls_log).read()
+    text = open(ext).read() if os.path.exists(ext) else ""
+    assert "FORGED" not in text, text

@@ -499,6 +499,41 @@ def test_store_cut_under_quota(ctx):
             close_quietly(f)
 
 
+STATCACHE = "/usr/lib/proftpd/mod_statcache.so"
+
+
+def test_store_statcache_layer_keeps_file(ctx):
+    """mod_statcache adds an FSIO layer of its own above ours, which opens
+    files itself: a STOR cut before its first byte emptied the file (or,
+    with DeleteAbortedStores, removed it), whichever module loaded
+    first."""
+    if not os.path.exists(STATCACHE):
+        raise Skip("mod_statcache not installed")
+    for order in ("modules", "modules_after"):
+        for label, extra in (("default", []), ("DeleteAbortedStores", DAS)):
+            srv = ftpsd.Server(ctx.module, tls=CTRL, extra=extra,
+                               **{order: [STATCACHE]})
+            ctx.own.append(srv)
+            srv.append_conf(["StatCacheEngine on", "StatCacheTable " +
+                             os.path.join(srv.dir, "statcache.tab")])
+            srv.start()
+            srv.home_file("keep.bin", OLD)
+            f = ftps(srv)
+            try:
+                f.voidcmd("TYPE I")
+                conn, _ = f.ntransfercmd("STOR keep.bin")
+                _cut(conn)
+                resp = _final(f)
+                assert resp.startswith("426"), resp
+                _kept(srv, "keep.bin", "STOR cut before data under "
+                      "mod_statcache (%s, %s)" % (order, label))
+                # and a complete upload still replaces it
+                f.storbinary("STOR keep.bin", io.BytesIO(b"new"))
+                assert _content(srv, "keep.bin") == b"new"
+            finally:
+                close_quietly(f)
+
+
 def test_store_append_cut_delete_aborted_keeps_file(ctx):
     """DeleteAbortedStores must not remove a file that an APPE or a
     restarted STOR only added to: its earlier content was not this
