@@ -693,25 +693,30 @@ static void ftps_mod_unload_ev(const void *event_data, void *user_data) {
  */
 
 static int ftps_init(void) {
-#ifdef PR_SHARED_MODULE
-  pr_event_register(&ftps_module, "core.module-unload", ftps_mod_unload_ev,
-    NULL);
-#endif /* PR_SHARED_MODULE */
-  pr_event_register(&ftps_module, "core.postparse", ftps_postparse_ev, NULL);
-  pr_event_register(&ftps_module, "core.restart", ftps_restart_ev, NULL);
-
   /* Answer to <IfModule mod_tls.c>; refuse to load beside mod_tls, since
-   * both would parse the same TLS* directives and answer AUTH. */
+   * both would parse the same TLS* directives and answer AUTH.  A module
+   * that fails its init is only unloaded, and in an Include'd file
+   * (Debian's modules.conf) ProFTPD just warns and starts with mod_tls
+   * alone: end the daemon (and "proftpd -t") here instead, before any of
+   * our event listeners exist to outlive the unloaded code. */
   if (ftps_alias_register() < 0) {
+    refuse_to_start();
     return -1;
   }
 
   /* Read openssl.cnf now, as root and before any chroot. */
   if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": OpenSSL failed to initialize");
+    refuse_to_start();
     return -1;
   }
 
+#ifdef PR_SHARED_MODULE
+  pr_event_register(&ftps_module, "core.module-unload", ftps_mod_unload_ev,
+    NULL);
+#endif /* PR_SHARED_MODULE */
+  pr_event_register(&ftps_module, "core.postparse", ftps_postparse_ev, NULL);
+  pr_event_register(&ftps_module, "core.restart", ftps_restart_ev, NULL);
   return 0;
 }
 
