@@ -275,79 +275,41 @@ static int first_visit(struct reach *r, const struct stat *st,
   return 1;
 }
 
-/* walk - look at dir and below it: at the directories whose names match
- * the glob components in pattern (NULL: none left), then at depth levels
- * more (UINT_MAX: all; symbolic links followed, as a glob or ShowSymlinks
- * off would); 1 when one requires data TLS or the tree is too large */
 static int walk(struct reach *r, const char *dir, const char *pattern,
-    unsigned int depth) {
+    unsigned int depth);
+
+/* walk_literal - the next directory of a walk named by comp, a component
+ * without glob characters: taken as it is, as glob(3) takes it (also
+ * "..", and below a directory that may be searched but not read) */
+static int walk_literal(struct reach *r, const char *dir, const char *comp,
+    const char *next, unsigned int depth) {
+  char *sub = pdircat(r->cmd->tmp_pool, dir, comp, NULL), *real;
+  struct stat st;
+  int res = 0;
+
+  /* Resolved where it is ("x/.." is x's physical parent, as for the
+   * kernel), so that the rule of the directory it names is found. */
+  real = dir_realpath(r->cmd->tmp_pool, sub);
+  if (real != NULL) {
+    sub = real;
+  }
+  r->level++;
+  if (pr_fsio_stat(sub, &st) == 0 &&
+      S_ISDIR(st.st_mode)) {
+    res = walk(r, sub, next, depth);
+  }
+  r->level--;
+  return res;
+}
+
+/* walk_entries - the directories in dir that comp matches (NULL: all, for
+ * a recursive listing), each walked further */
+static int walk_entries(struct reach *r, const char *dir, const char *comp,
+    const char *next, unsigned int depth) {
   struct dirent *ent;
   struct stat st;
   void *dh;
-  char *comp = NULL;
-  const char *next = NULL;
   int res = 0;
-
-  if (pr_fsio_stat(dir, &st) < 0) {
-    return 0;
-  }
-
-  res = first_visit(r, &st, pattern, depth);
-  if (res == 0) {
-    return 0;
-  }
-
-  if (res < 0 ||
-      r->level > FTPS_POLICY_MAX_DEPTH) {
-    r->found = "(a listing too large or too deep to check for protected "
-      "directories; use PROT P)";
-    return 1;
-  }
-
-  if (dir_requires_data(r->cmd, dir)) {
-    r->found = pstrdup(r->cmd->tmp_pool, dir);
-    return 1;
-  }
-  res = 0;
-
-  /* mod_ls lists what a glob's last component matches, not the content
-   * of the directories it matches (unless -R). */
-  if (depth == 0 &&
-      (pattern == NULL ||
-       strchr(pattern, '/') == NULL)) {
-    return 0;
-  }
-
-  if (pattern != NULL) {
-    comp = pstrdup(r->cmd->tmp_pool, pattern);
-    next = strchr(pattern, '/');
-    if (next != NULL) {
-      comp[next - pattern] = '\0';
-      next++;
-    }
-  }
-
-  /* A component without glob characters is taken as it is, as glob(3)
-   * takes it: also "..", and below a directory that may be searched but
-   * not read. */
-  if (comp != NULL &&
-      strpbrk(comp, "*?[\\") == NULL) {
-    char *sub = pdircat(r->cmd->tmp_pool, dir, comp, NULL), *real;
-
-    /* Resolved where it is ("x/.." is x's physical parent, as for the
-     * kernel), so that the rule of the directory it names is found. */
-    real = dir_realpath(r->cmd->tmp_pool, sub);
-    if (real != NULL) {
-      sub = real;
-    }
-    r->level++;
-    if (pr_fsio_stat(sub, &st) == 0 &&
-        S_ISDIR(st.st_mode)) {
-      res = walk(r, sub, next, depth);
-    }
-    r->level--;
-    return res;
-  }
 
   dh = pr_fsio_opendir(dir);
   if (dh == NULL) {
@@ -379,6 +341,62 @@ static int walk(struct reach *r, const char *dir, const char *pattern,
   r->level--;
   (void) pr_fsio_closedir(dh);
   return res;
+}
+
+/* walk - look at dir and below it: at the directories whose names match
+ * the glob components in pattern (NULL: none left), then at depth levels
+ * more (UINT_MAX: all; symbolic links followed, as a glob or ShowSymlinks
+ * off would); 1 when one requires data TLS or the tree is too large */
+static int walk(struct reach *r, const char *dir, const char *pattern,
+    unsigned int depth) {
+  struct stat st;
+  char *comp = NULL;
+  const char *next = NULL;
+  int res;
+
+  if (pr_fsio_stat(dir, &st) < 0) {
+    return 0;
+  }
+
+  res = first_visit(r, &st, pattern, depth);
+  if (res == 0) {
+    return 0;
+  }
+
+  if (res < 0 ||
+      r->level > FTPS_POLICY_MAX_DEPTH) {
+    r->found = "(a listing too large or too deep to check for protected "
+      "directories; use PROT P)";
+    return 1;
+  }
+
+  if (dir_requires_data(r->cmd, dir)) {
+    r->found = pstrdup(r->cmd->tmp_pool, dir);
+    return 1;
+  }
+
+  /* mod_ls lists what a glob's last component matches, not the content
+   * of the directories it matches (unless -R). */
+  if (depth == 0 &&
+      (pattern == NULL ||
+       strchr(pattern, '/') == NULL)) {
+    return 0;
+  }
+
+  if (pattern != NULL) {
+    comp = pstrdup(r->cmd->tmp_pool, pattern);
+    next = strchr(pattern, '/');
+    if (next != NULL) {
+      comp[next - pattern] = '\0';
+      next++;
+    }
+  }
+
+  if (comp != NULL &&
+      strpbrk(comp, "*?[\\") == NULL) {
+    return walk_literal(r, dir, comp, next, depth);
+  }
+  return walk_entries(r, dir, comp, next, depth);
 }
 
 /* mod_ls's ListOptions flags (config argv[5]): which command a
