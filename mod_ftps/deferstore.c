@@ -178,7 +178,11 @@ static int defer_unlink(pr_fs_t *fs, const char *path) {
 }
 
 int ftps_deferstore_install(pool *p) {
-  defer_fs = pr_register_fs(p, "mod_ftps", "/");
+  /* Created now, put in the chain at the first upload (raise_layer): a
+   * file opened before login (mod_auth_file's AuthUserFile) would be tied
+   * to our layer, and mod_statcache's unmount of "/" after login would
+   * then leave that handle a layer that leads nowhere. */
+  defer_fs = pr_create_fs(p, "mod_ftps");
   if (defer_fs == NULL) {
     return -1;
   }
@@ -218,8 +222,10 @@ static int raise_layer(void) {
       defer_fs->fs_next->fs_prev = prev;
     }
   }
+  /* pr_insert_fs sets fs_next where "/" has a layer; where it has none
+   * (every layer unmounted), the chain goes on to what serves "/" now. */
   defer_fs->fs_prev = NULL;
-  defer_fs->fs_next = NULL;
+  defer_fs->fs_next = top;
   if (pr_insert_fs(defer_fs, "/") != TRUE) {
     return -1;
   }

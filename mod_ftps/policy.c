@@ -350,7 +350,7 @@ static int walk_entries(struct reach *r, const char *dir, const char *comp,
 static int walk(struct reach *r, const char *dir, const char *pattern,
     unsigned int depth) {
   struct stat st;
-  char *comp = NULL;
+  char *comp = NULL, *real;
   const char *next = NULL;
   int res;
 
@@ -370,7 +370,10 @@ static int walk(struct reach *r, const char *dir, const char *pattern,
     return 1;
   }
 
-  if (dir_requires_data(r->cmd, dir)) {
+  /* The rule of the directory the kernel reaches ("lnk/.." is lnk's
+   * physical parent), as mod_ls lists it. */
+  real = dir_realpath(r->cmd->tmp_pool, dir);
+  if (dir_requires_data(r->cmd, real != NULL ? real : dir)) {
     r->found = pstrdup(r->cmd->tmp_pool, dir);
     return 1;
   }

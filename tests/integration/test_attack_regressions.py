@@ -287,3 +287,54 @@ def test_sni_name_refused_also_under_ignore_sni(ctx):
     assert "is not a host name: handshake refused" in open(srv.tls_log).read()
     text = open(ext).read() if os.path.exists(ext) else ""
     assert "FORGED" not in text, text
+
+
+# -- third round: a symbolic link then ".."; mod_statcache before any
+# upload ---------------------------------------------------------------------
+
+def test_listing_symlink_then_dotdot_refused(ctx):
+    """pub/lnk -> ../prot/sub: "pub/lnk/.." is prot (the kernel follows the
+    link, then goes up), but the rule was looked up for pub."""
+    from clients import ftps, close_quietly
+    srv = _listing_server(ctx, "prot", ("prot", "prot/sub", "pub"))
+    os.symlink("../prot/sub", os.path.join(srv.home, "pub", "lnk"))
+    f = ftps(srv, prot_p=False)
+    try:
+        for cmd in ("LIST pub/lnk/..", "LIST -R pub/lnk/..",
+                    "LIST pub/lnk/../", "LIST -R pub/lnk/.*",
+                    "NLST -R pub/lnk/.*"):
+            reply, leaked = _clear_listing(f, cmd)
+            assert not leaked and reply.startswith("522"), \
+                "%s under PROT C: %s, %r" % (cmd, reply, leaked)
+        for cmd in ("LIST pub", "LIST -la", "LIST .*"):
+            reply, _ = _clear_listing(f, cmd)
+            assert reply == "226", "%s under PROT C: %s" % (cmd, reply)
+    finally:
+        close_quietly(f)
+
+
+def test_statcache_session_survives_before_any_upload(ctx):
+    """mod_statcache unmounts the layer at "/" after login: a file opened
+    before login through ours (the AuthUserFile) then led nowhere, and the
+    next user lookup crashed the session (CWD ~nosuchuser)."""
+    from clients import ftps, close_quietly
+    statcache = "/usr/lib/proftpd/mod_statcache.so"
+    if not os.path.exists(statcache):
+        raise Skip("mod_statcache not installed")
+    for order in ("modules", "modules_after"):
+        srv = ftpsd.Server(ctx.module, tls={"TLSRequired": "ctrl"},
+                           **{order: [statcache]})
+        ctx.own.append(srv)
+        srv.append_conf(["StatCacheEngine on", "StatCacheTable " +
+                         os.path.join(srv.dir, "statcache.tab")])
+        srv.start()
+        f = ftps(srv)
+        try:
+            try:
+                f.sendcmd("CWD ~nosuchuser")
+            except Exception as e:  # the refusal
+                assert str(e).startswith("550"), e
+            assert f.voidcmd("NOOP").startswith("200")
+        finally:
+            close_quietly(f)
+        assert "signal 11" not in open(srv.stderr_path).read()
