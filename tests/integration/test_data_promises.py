@@ -10,7 +10,7 @@ import ssl
 
 from clients import (Raw, expect, context, KeepingFTP_TLS, close_quietly,
                      curl, lftp, describe)
-from ftpsd import cert, sha256, sha256_file
+from ftpsd import Skip, cert, sha256, sha256_file
 
 CCC_OK = {"TLSRequired": "auth+data"}
 CLIENT_CERT = {"TLSRequired": "auth+data", "TLSVerifyClient": "on",
@@ -238,6 +238,12 @@ def _ccc_lftp(ctx, version):
         log = _tls_log_since(srv, mark)
         if REFUSED in log or "data connection protected" in log:
             break
+    else:
+        # (seen on a loaded 2-core machine: six races in a row) nothing to
+        # judge; the binding after CCC is also checked with ftplib, curl
+        # and raw clients above
+        raise Skip("lftp made no data connection after CCC in 6 tries "
+                   "(its race with the close_notify after the CCC reply)")
     return srv, p, err, want, mark
 
 
