@@ -14,7 +14,6 @@
 #include "ftps/sendfile.h"
 #include "ftps/sni.h"
 
-static int refused = FALSE;     /* the last data connection's TLS */
 
 /* forget_session - a data connection's own TLS 1.2 session (a full
  * handshake) must not stay in the control context's cache: nobody needs
@@ -51,7 +50,6 @@ static int refuse(pr_netio_stream_t *nstrm, struct ftps_tls *tls,
   ftps_log("refusing data connection: %s%s", why, hint);
   forget_session(tls, rules);
   ftps_tls_free(tls);
-  refused = TRUE;
 
   nstrm->strm_errno = EPERM;
   if (session.d != NULL) {
@@ -232,10 +230,3 @@ void ftps_dataconn_end(struct ftps_tls *tls,
   forget_session(tls, rules);
 }
 
-void ftps_dataconn_begin(void) {
-  refused = FALSE;
-}
-
-int ftps_dataconn_refused(void) {
-  return refused;
-}

@@ -687,7 +687,6 @@ static int netio_postopen_cb(pr_netio_stream_t *nstrm) {
     return 0;
   }
   release(&data_conn);
-  ftps_dataconn_begin();
 
   if (!cur.data_protect) {
     return prev_of(nstrm)->postopen(nstrm);
@@ -957,10 +956,6 @@ void ftps_netio_before_cmd(void) {
     replies_blocked = FALSE;
     (void) pr_response_block(FALSE);
   }
-}
-
-int ftps_netio_data_refused(void) {
-  return ftps_dataconn_refused();
 }
 
 struct ftps_tls *ftps_netio_ctrl_tls(void) {

@@ -82,12 +82,4 @@ int ftps_dataconn_hands_ticket(const struct ftps_tls *tls,
 void ftps_dataconn_end(struct ftps_tls *tls,
   const struct ftps_dataconn_rules *rules);
 
-/* ftps_dataconn_begin - a new data connection opens: forget the last one's
- * refusal */
-void ftps_dataconn_begin(void);
-
-/* ftps_dataconn_refused - 1 if the TLS of the last data connection was
- * refused (failed handshake, no resumption, another certificate) */
-int ftps_dataconn_refused(void);
-
 #endif /* FTPS_DATACONN_H */

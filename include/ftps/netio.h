@@ -69,9 +69,6 @@ void ftps_netio_ticket_after_data(void);
  * and the core's "226" after it held back; replies flow again from here */
 void ftps_netio_before_cmd(void);
 
-/* ftps_netio_data_refused - 1 if the TLS of the last data connection was
- * refused (failed handshake, or no resumption of the control session) */
-int ftps_netio_data_refused(void);
 
 /* ftps_netio_ctrl_tls - the control connection's TLS, or NULL */
 struct ftps_tls *ftps_netio_ctrl_tls(void);
