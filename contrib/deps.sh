@@ -7,6 +7,8 @@ packages="build-essential autoconf pkg-config proftpd-core proftpd-dev
   libssl-dev openssl check curl lftp gnutls-bin python3 ca-certificates"
 # mod_tls, for side-by-side comparisons (make bench).
 packages="$packages proftpd-mod-crypto"
+# The Debian package (make deb, make lintian; tests/integration/test_package.py).
+packages="$packages dpkg-dev debhelper lintian"
 # The guest with kernel TLS that make check ends with (contrib/ktls-vm):
 # installed here, after the one apt-get update, like everything else.
 packages="$packages qemu-system-x86 busybox-static"
