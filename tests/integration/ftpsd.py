@@ -164,6 +164,7 @@ class Server:
         self.port = free_port()
         self.user, self.password = USER, PASSWORD
         self.proc = None
+        self.launcher = []   # argv before proftpd (e.g. valgrind ...)
         self.dir = tempfile.mkdtemp(prefix=name + "-", dir=tmp_root())
         os.chmod(self.dir, 0o755)
         T = self.dir
@@ -292,7 +293,8 @@ class Server:
             return self
         err = open(self.stderr_path, "ab")
         try:
-            self.proc = subprocess.Popen([PROFTPD, "-n", "-c", self.conf],
+            self.proc = subprocess.Popen(self.launcher +
+                                         [PROFTPD, "-n", "-c", self.conf],
                                          env=daemon_env(),
                                          stdin=subprocess.DEVNULL,
                                          stdout=err, stderr=err)
