@@ -20,7 +20,7 @@ mkdir -p "$build" "$logs"
 # Leak checking is off: proftpd itself never frees its pools at exit.
 ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=0:abort_on_error=0:halt_on_error=1" \
 UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1" \
-FTPS_DAEMON_PRELOAD="$libasan" \
+FTPS_DAEMON_PRELOAD="$libasan" FTPS_SANITIZED=address,undefined \
   /usr/bin/python3 "$top/tests/integration/run.py" --module "$build/mod_ftps.so" "$@"
 rc=$?
 

@@ -54,6 +54,12 @@ UID = GID = 65534
 _hash_cache = {}
 
 
+def sanitized():
+    """Does the daemon run a sanitizer build (tests/asan.sh sets
+    FTPS_SANITIZED)?  Memory figures are then the sanitizer's."""
+    return bool(os.environ.get("FTPS_SANITIZED"))
+
+
 class Skip(Exception):
     """Raised by a test that cannot run here (e.g. a client is missing)."""
 

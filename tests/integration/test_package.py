@@ -299,6 +299,9 @@ def _version():
 
 
 def _need_packaging():
+    if ftpsd.sanitized():
+        raise Skip("the package holds the plain build: tested in the plain "
+                   "run (two runs at once would install it twice)")
     if os.geteuid() != 0:
         raise Skip("not root: dpkg -i needs root")
     for tool in ("dpkg", "dpkg-buildpackage", "dh"):

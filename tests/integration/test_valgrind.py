@@ -23,6 +23,9 @@ VALGRIND = ["valgrind", "--tool=memcheck", "--error-exitcode=99",
 
 
 def _server(ctx, tls=None, extra=None):
+    if ftpsd.sanitized():
+        raise Skip("valgrind and a sanitizer runtime do not mix: memcheck "
+                   "runs in the plain run")
     if not have("valgrind"):
         raise Skip("valgrind is not installed (apt-get install valgrind)")
     srv = ctx.server(tls=tls, extra=extra, start=False, shared=False,
