@@ -140,17 +140,40 @@ static int renegotiation(SSL *ssl, int *alert) {
   return SSL_CLIENT_HELLO_ERROR;
 }
 
+/* alias_of - is name one of the ServerAlias names (or patterns, as
+ * bindings.c matches them) of the server the connection is on?  The
+ * namebinds do not list a server's aliases when no other server shares its
+ * address and port. */
+static int alias_of(const char *name) {
+  config_rec *c;
+
+  c = find_config(main_server->conf, CONF_PARAM, "ServerAlias", FALSE);
+  for (; c != NULL;
+       c = find_config_next(c, c->next, CONF_PARAM, "ServerAlias", FALSE)) {
+    const char *alias = c->argv[0];
+
+    if (alias != NULL &&
+        (strcasecmp(alias, name) == 0 ||
+         (pr_str_is_fnmatch(alias) == TRUE &&
+          pr_fnmatch(alias, name, PR_FNM_NOESCAPE|PR_FNM_CASEFOLD) == 0))) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* known_name - under TLSOptions StrictSNI, is name one this address and
- * port answers to: a name HOST would accept (a ServerAlias, or the DNS
- * name of a <VirtualHost>: a namebind, RFC 7151), or the ServerName of the
- * server the connection is on?  named is what the namebind gave (or
- * NULL).  ALPACA (CVE-2021-3618): a client that asks for another host was
- * sent here by someone else, and must not reach an FTP session that a
- * shared certificate would vouch for. */
+ * port answer to: a name HOST would accept (a namebind: a ServerAlias, or
+ * the DNS name of a <VirtualHost>, RFC 7151), or the ServerName or a
+ * ServerAlias of the server the connection is on?  named is what the
+ * namebinds gave (or NULL).  ALPACA (CVE-2021-3618): a client that asks
+ * for another host was sent here by someone else, and must not reach an
+ * FTP session that a shared certificate would vouch for. */
 static int known_name(const char *name, server_rec *named) {
   return named != NULL ||
     (main_server->ServerName != NULL &&
-     strcasecmp(main_server->ServerName, name) == 0);
+     strcasecmp(main_server->ServerName, name) == 0) ||
+    alias_of(name);
 }
 
 /* refuse_name - end the handshake with unrecognized_name (RFC 6066
