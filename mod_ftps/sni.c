@@ -290,10 +290,12 @@ static int judge_name(SSL *ssl, int *alert) {
 
 /* note_alpn - a client whose ALPN list lacks "ftp" is refused by the ALPN
  * callback (context.c, alpn.c) with no_application_protocol, unless the
- * vhost's TLSOptions AllowAnyALPN: the TLSLog names what it offered. */
+ * vhost's TLSOptions AllowAnyALPN: the TLSLog names what it offered (once
+ * per session where it is served: not for each data connection). */
 static void note_alpn(SSL *ssl) {
   const unsigned char *p;
   server_rec *s = sni_server != NULL ? sni_server : main_server;
+  int data = ftps_binding_is_data(ssl), allowed;
   char list[128];
   size_t len;
 
@@ -305,11 +307,14 @@ static void note_alpn(SSL *ssl) {
     return;
   }
 
+  allowed = (ftps_server_options(s) & FTPS_OPT_ALLOW_ANY_ALPN) != 0;
+  if (allowed && data) {
+    return;
+  }
   ftps_log("%s connection: the client offers ALPN '%s', without 'ftp': %s",
-    ftps_binding_is_data(ssl) ? "data" : "control",
+    data ? "data" : "control",
     ftps_alpn_str(p + 2, len - 2, list, sizeof(list)),
-    (ftps_server_options(s) & FTPS_OPT_ALLOW_ANY_ALPN) ?
-      "served (TLSOptions AllowAnyALPN)" :
+    allowed ? "served (TLSOptions AllowAnyALPN)" :
       "refused with no_application_protocol (a client of another protocol "
       "sent here, as in the ALPACA attack; TLSOptions AllowAnyALPN would "
       "serve it)");

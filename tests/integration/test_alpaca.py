@@ -199,12 +199,17 @@ def _check_data_alpn(srv, implicit, what):
         r = _control(srv, implicit, tctx)
         try:
             for offer in (["http/1.1"], ["h2", "http/1.1"]):
+                mark = srv.log_mark()
                 got, final, err = _data(r, "RETR data.bin", offer)
                 assert not got and final[0] == 425 and err is not None \
                     and _refused_120(err), "%s, TLS %s: RETR over a data " \
                     "connection that resumes the session with ALPN %s: want " \
                     "alert 120, 425 and no bytes; got %d bytes, %r, %s" % (
                         what, version, offer, len(got), final, err)
+                assert "data connection: the client offers ALPN '%s', " \
+                    "without 'ftp': refused" % ",".join(offer) in \
+                    _tls_log(srv, mark), "%s: no TLSLog line for the data " \
+                    "connection's ALPN %s" % (what, offer)
                 up = os.urandom(4321)
                 got, final, err = _data(r, "STOR foreign.bin", offer,
                                         upload=up)
