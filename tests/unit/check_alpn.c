@@ -1,6 +1,9 @@
 /*
  * check_alpn.c - unit tests for mod_ftps/alpn.c (ftps/alpn.h): walking the
- * client's ALPN list by entries, and the ALPACA decision.
+ * client's ALPN list by entries, and the ALPACA decision; and the server
+ * context's ALPN callback (context.c) in in-memory handshakes: alert 120
+ * for a list without "ftp", "ftp" selected, TLSNextProtocol off,
+ * AllowAnyALPN.
  *
  * Table-driven: each row is one loop-test iteration, so a failure names
  * its row.  Lists are written as C strings with their length bytes
@@ -9,7 +12,12 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "ftps/alpn.h"
+#include "ftps/binding.h"
+#include "ftps/context.h"
 #include "unit.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -189,6 +197,137 @@ START_TEST(test_str_no_room) {
 }
 END_TEST
 
+/* The server context's ALPN callback */
+
+static struct ftps_keypair kp;
+
+static void ctx_setup(void) {
+  struct ftps_error err;
+
+  ftps_keypair_init(&kp);
+  ck_assert_msg(ftps_keypair_read_file(&kp, unit_fixture("selfsigned.pem"),
+    NULL, NULL, &err) == 0, "selfsigned.pem: %s", err.msg);
+  ck_assert_int_eq(ftps_binding_renew(), 0);
+}
+
+static void ctx_teardown(void) {
+  ftps_keypair_free(&kp);
+  ERR_clear_error();
+}
+
+/* handshake - a client offering the ALPN list (wire form, NULL: none) to
+ * a server context with TLSNextProtocol alpn and AllowAnyALPN any, over
+ * memory BIOs: 1 if it completed (*selected: the ALPN the client got, ""
+ * for none), 0 if it failed (*alert: the alert the client received) */
+static int handshake(int version, const unsigned char *list, size_t len,
+    int alpn, int any, char *selected, int *alert) {
+  struct ftps_context_props props;
+  struct ftps_error err;
+  SSL_CTX *sctx, *cctx;
+  SSL *server, *client;
+  const unsigned char *got = NULL;
+  unsigned int gotlen = 0;
+  int i, done = 0, failed = 0;
+
+  ftps_context_props_init(&props);
+  props.keypairs[0] = &kp;
+  props.nkeypairs = 1;
+  props.alpn = alpn;
+  props.alpn_any = any;
+  sctx = ftps_context_new(&props, NULL, NULL, &err);
+  ck_assert_msg(sctx != NULL, "ftps_context_new: %s", err.msg);
+  cctx = SSL_CTX_new(TLS_client_method());
+  ck_assert_ptr_nonnull(cctx);
+  SSL_CTX_set_min_proto_version(cctx, version);
+  SSL_CTX_set_max_proto_version(cctx, version);
+  if (list != NULL) {
+    ck_assert_int_eq(SSL_CTX_set_alpn_protos(cctx, list, len), 0);
+  }
+
+  server = SSL_new(sctx);
+  client = SSL_new(cctx);
+  SSL_set_accept_state(server);
+  SSL_set_connect_state(client);
+  {
+    BIO *a, *b;
+
+    ck_assert_int_eq(BIO_new_bio_pair(&a, 0, &b, 0), 1);
+    SSL_set_bio(server, a, a);
+    SSL_set_bio(client, b, b);
+  }
+
+  *alert = 0;
+  for (i = 0; i < 100 && !done && !failed; i++) {
+    int c = SSL_do_handshake(client), s = SSL_do_handshake(server);
+
+    if (c == 1 && s == 1) {
+      done = 1;
+    } else if ((c <= 0 && SSL_get_error(client, c) == SSL_ERROR_SSL) ||
+               (s <= 0 && SSL_get_error(server, s) == SSL_ERROR_SSL)) {
+      failed = 1;
+    }
+  }
+  if (failed) {
+    /* the client reads the server's alert */
+    (void) SSL_do_handshake(client);
+    *alert = ERR_GET_REASON(ERR_peek_last_error()) -
+      SSL_AD_REASON_OFFSET;
+  }
+  ERR_clear_error();
+
+  SSL_get0_alpn_selected(client, &got, &gotlen);
+  snprintf(selected, 32, "%.*s", (int) gotlen, got != NULL ?
+    (const char *) got : "");
+  SSL_free(client);
+  SSL_free(server);
+  SSL_CTX_free(cctx);
+  SSL_CTX_free(sctx);
+  return done;
+}
+
+struct ctx_case {
+  const unsigned char *list;  /* wire form; NULL: no ALPN */
+  size_t len;
+  int alpn, any;              /* TLSNextProtocol, AllowAnyALPN */
+  int served;
+  const char *selected;
+};
+
+static const struct ctx_case ctx_cases[] = {
+  { NULL, 0, 1, 0, 1, "" },
+  { L("\x03" "ftp"), 1, 0, 1, "ftp" },
+  { L("\x08" "http/1.1" "\x03" "ftp"), 1, 0, 1, "ftp" },
+  { L("\x08" "http/1.1"), 1, 0, 0, "" },
+  { L("\x02" "h2" "\x08" "http/1.1"), 1, 0, 0, "" },
+  { L("\x04" "xftp"), 1, 0, 0, "" },
+  { NULL, 0, 0, 0, 1, "" },
+  { L("\x03" "ftp"), 0, 0, 1, "" },
+  { L("\x08" "http/1.1"), 0, 0, 0, "" },
+  { L("\x08" "http/1.1"), 1, 1, 1, "" },
+  { L("\x03" "ftp"), 1, 1, 1, "ftp" },
+  { L("\x08" "http/1.1"), 0, 1, 1, "" },
+};
+
+START_TEST(test_context_alpn) {
+  const struct ctx_case *c = &ctx_cases[_i / 2];
+  int version = (_i % 2) ? TLS1_3_VERSION : TLS1_2_VERSION, alert = -1;
+  char selected[32];
+  int served;
+
+  served = handshake(version, c->list, c->len, c->alpn, c->any, selected,
+    &alert);
+  ck_assert_msg(served == c->served, "row %d, %s: served %d, want %d", _i / 2,
+    version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2", served, c->served);
+  if (served) {
+    ck_assert_msg(strcmp(selected, c->selected) == 0, "row %d: ALPN '%s', "
+      "want '%s'", _i / 2, selected, c->selected);
+  } else {
+    ck_assert_msg(alert == SSL_AD_NO_APPLICATION_PROTOCOL, "row %d: alert "
+      "%d, want %d", _i / 2, alert, SSL_AD_NO_APPLICATION_PROTOCOL);
+  }
+}
+END_TEST
+
 static Suite *alpn_suite(void) {
   Suite *s = suite_create("alpn");
   TCase *tc;
@@ -206,6 +345,11 @@ static Suite *alpn_suite(void) {
   tc = tcase_create("str");
   tcase_add_loop_test(tc, test_str_table, 0, NELEMS(str_cases));
   tcase_add_test(tc, test_str_no_room);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("context");
+  tcase_add_checked_fixture(tc, ctx_setup, ctx_teardown);
+  tcase_add_loop_test(tc, test_context_alpn, 0, 2 * NELEMS(ctx_cases));
   suite_add_tcase(s, tc);
   return s;
 }
