@@ -10,14 +10,14 @@ others, TLSNextProtocol off still refuses them but no longer answers "ftp".
 
 SNI: off by default, an unknown name is served; TLSOptions StrictSNI
 refuses (unrecognized_name, alert 112) a name that is neither a ServerAlias
-(namebind) of this address and port nor the ServerName of the server,
-on control and data connections; IP literals (lftp) and no SNI are served.
+(namebind) of this address and port nor the ServerName or a ServerAlias of
+the server, and a name whose vhost has no TLS, on control and data
+connections; IP literals (lftp) and no SNI are served.
 
 Clients: curl, lftp and Python's ftplib send no ALPN (a ClientHello
 recorder proves it) and keep working, explicit and implicit.
 """
 
-import ftplib
 import io
 import os
 import re
@@ -26,10 +26,10 @@ import ssl
 import threading
 
 import ftpsd
-from clients import (ImplicitFTP_TLS, Raw, ReusingFTP_TLS, StockFTP_TLS,
-                     context, close_quietly, curl, curl_implicit, describe,
-                     expect, ftps, implicit_ftps, lftp, lftp_implicit,
-                     retr_bytes, s_client, TIMEOUT)
+from clients import (ImplicitFTP_TLS, Raw, StockFTP_TLS, context,
+                     close_quietly, curl, curl_implicit, describe, expect,
+                     ftps, implicit_ftps, lftp, lftp_implicit, retr_bytes,
+                     s_client)
 from ftpsd import sha256
 from test_sni import (DEFAULT, NAMES, assert_session_on, sni_ftps,
                       sni_server)
@@ -634,3 +634,29 @@ def test_alpaca_strict_sni_clients(ctx):
         assert retr_bytes(f, "data.bin") == data, "ftplib"
     finally:
         close_quietly(f)
+
+
+def test_alpaca_strict_sni_vhost_without_tls(ctx):
+    """StrictSNI: a name whose vhost has TLSEngine off is refused (112)
+    instead of staying on the default server's certificate."""
+    srv = sni_server(ctx, tls={"TLSOptions": "StrictSNI"}, start=False)
+    home = os.path.join(srv.dir, "home-c.example")
+    os.mkdir(home, 0o755)
+    srv.append_conf(["<VirtualHost 127.0.0.1>", "  Port %d" % srv.port,
+                     '  ServerName "vhost c.example"',
+                     "  ServerAlias c.example", "  TLSEngine off",
+                     "  DefaultRoot " + home, "</VirtualHost>"])
+    srv.start()
+    for version in VERSIONS:
+        mark = srv.log_mark()
+        try:
+            f = sni_ftps(srv, "c.example", version=version, login=False,
+                         prot_p=False)
+            close_quietly(f)
+            raise AssertionError("StrictSNI, TLS %s: SNI c.example (a vhost "
+                                 "without TLS) served" % version)
+        except ssl.SSLError as e:
+            assert _refused_112(e), "TLS %s: want alert 112, got %s" % (
+                version, e)
+        assert "SNI 'c.example' names a vhost without TLS: handshake " \
+            "refused" in _tls_log(srv, mark), "no TLSLog line"
