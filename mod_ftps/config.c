@@ -296,11 +296,15 @@ static const struct opt_name opt_names[] = {
   { "NoSessionReuseRequired",    FTPS_OPT_NO_SESSION_REUSE_REQUIRED },
   { "UseImplicitSSL",            FTPS_OPT_USE_IMPLICIT_SSL },
   { "NoCertRequest",             FTPS_OPT_NO_CERT_REQUEST },
+  /* mod_ftps's own (mod_tls refuses them: see README, Migration). */
+  { "AllowAnyALPN",              FTPS_OPT_ALLOW_ANY_ALPN },
+  { "StrictSNI",                 FTPS_OPT_STRICT_SNI },
   { NULL, 0 }
 };
 
 /* Names are matched with strcmp, not strcasecmp, as mod_tls does: a
- * configuration accepted here is then accepted by mod_tls too. */
+ * configuration accepted here is then accepted by mod_tls too (but for
+ * the names that are mod_ftps's own). */
 int ftps_config_parse_options(int argc, const char *const *argv,
     unsigned long *opts, struct ftps_error *err) {
   unsigned long set = 0;

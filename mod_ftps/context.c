@@ -3,11 +3,13 @@
  * (ftps/context.h).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "ftps/alpn.h"
 #include "ftps/binding.h"
 #include "ftps/config.h"
 #include "ftps/context.h"
@@ -181,22 +183,27 @@ static int set_dh(SSL_CTX *ctx, const struct ftps_context_props *props,
   return 0;
 }
 
-/* alpn_select_cb - TLSNextProtocol: acknowledge "ftp" when the client
- * offers it; any other list is left unanswered, not refused */
+/* alpn_select_cb - the client's ALPN list (alpn.c decides): "ftp"
+ * acknowledged under TLSNextProtocol on; a list without it ends the
+ * handshake with no_application_protocol (RFC 7301 section 3.2, ALPACA)
+ * unless TLSOptions AllowAnyALPN.  arg holds the FTPS_ALPN_* mode. */
 static int alpn_select_cb(SSL *ssl, const unsigned char **out,
     unsigned char *outlen, const unsigned char *in, unsigned int inlen,
     void *arg) {
-  static const unsigned char ftp[] = { 3, 'f', 't', 'p' };
-  unsigned char *selected = NULL;
+  static const unsigned char ftp[] = FTPS_ALPN_FTP;
 
   (void) ssl;
-  (void) arg;
-  if (SSL_select_next_proto(&selected, outlen, ftp, sizeof(ftp), in,
-      inlen) != OPENSSL_NPN_NEGOTIATED) {
-    return SSL_TLSEXT_ERR_NOACK;
+  switch (ftps_alpn_decide(in, inlen, (unsigned int) (uintptr_t) arg)) {
+    case FTPS_ALPN_SELECT:
+      /* OpenSSL keeps a copy. */
+      *out = ftp;
+      *outlen = sizeof(ftp) - 1;
+      return SSL_TLSEXT_ERR_OK;
+
+    case FTPS_ALPN_NOACK:
+      return SSL_TLSEXT_ERR_NOACK;
   }
-  *out = selected;
-  return SSL_TLSEXT_ERR_OK;
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 /* The security callback OpenSSL had before ours (its default policy). */
@@ -441,8 +448,14 @@ SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
     return NULL;
   }
 
-  if (props->alpn) {
-    SSL_CTX_set_alpn_select_cb(ctx, alpn_select_cb, NULL);
+  /* Installed also under TLSNextProtocol off: the ALPACA refusal does
+   * not depend on acknowledging "ftp". */
+  if (props->alpn || !props->alpn_any) {
+    unsigned int mode = (props->alpn ? FTPS_ALPN_ACK : 0) |
+      (props->alpn_any ? FTPS_ALPN_ALLOW_ANY : 0);
+
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select_cb,
+      (void *) (uintptr_t) mode);
   }
 
   if (set_dh(ctx, props, what, err) < 0 ||

@@ -190,7 +190,7 @@ MODRET set_tlsoptions(cmd_rec *cmd) {
 
   /* Accept what we cannot honour yet, loudly: a configuration written for
    * mod_tls must not stop the server. */
-  for (bit = 1; bit <= FTPS_OPT_NO_CERT_REQUEST; bit <<= 1) {
+  for (bit = 1; bit <= FTPS_OPT_LAST; bit <<= 1) {
     if ((opts & bit) == 0 ||
         (bit & FTPS_OPT_IMPLEMENTED)) {
       continue;

@@ -392,6 +392,7 @@ static void client_props_of(server_rec *s, struct ftps_context_props *props) {
   props->dh_file = get_param_ptr(s->conf, "TLSDHParamFile", FALSE);
   props->tickets = int_param(s, "TLSSessionTickets", TRUE);
   props->alpn = int_param(s, "TLSNextProtocol", TRUE);
+  props->alpn_any = (opts & FTPS_OPT_ALLOW_ANY_ALPN) != 0;
   props->allow_weak_dh = (opts & FTPS_OPT_ALLOW_WEAK_DH) != 0;
   props->weak_security = (opts & FTPS_OPT_ALLOW_WEAK_SECURITY) != 0;
   props->client_renegotiation =

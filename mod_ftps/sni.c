@@ -11,14 +11,18 @@
  * so that the vhost's protocol range and client-certificate rules decide
  * the handshake and a ticket from another vhost is not resumed (binding.c).
  * An unknown name, an IP address or a vhost without TLS leaves the session
- * where it is (mod_tls would end it with an unrecognized_name alert); a
- * name that contradicts an earlier HOST ends the handshake.  Data
- * connections never switch by their own SNI; they take the settings of the
- * vhost the session moved to (netio.c).
+ * where it is (mod_tls would end it with an unrecognized_name alert),
+ * unless TLSOptions StrictSNI, which refuses a name (not an IP address)
+ * that this address and port do not answer to; a name that contradicts an
+ * earlier HOST ends the handshake.  Data connections never switch by their
+ * own SNI; they take the settings of the vhost the session moved to
+ * (netio.c).  The same callback notes an ALPN list without "ftp", which
+ * the ALPN callback refuses (context.c).
  */
 #include <ctype.h>
 
 #include "ftps/sni.h"
+#include "ftps/alpn.h"
 #include "ftps/binding.h"
 #include "ftps/config.h"
 #include "ftps/log.h"
@@ -136,42 +140,60 @@ static int renegotiation(SSL *ssl, int *alert) {
   return SSL_CLIENT_HELLO_ERROR;
 }
 
-/* hello_cb - the ClientHello of a control handshake, before OpenSSL looks
- * at the session it offers or picks the version.  The vhost is chosen here
- * and not in the server name callback, which OpenSSL runs only after it
- * accepted a TLS 1.3 ticket: the ticket is then judged under the chosen
- * vhost (binding.c refuses one from another vhost: a full handshake). */
-static int hello_cb(SSL *ssl, int *alert, void *arg) {
-  char name[256];
+/* alias_of - is name one of the ServerAlias names (or patterns, as
+ * bindings.c matches them) of the server the connection is on?  The
+ * namebinds do not list a server's aliases when no other server shares its
+ * address and port. */
+static int alias_of(const char *name) {
+  config_rec *c;
+
+  c = find_config(main_server->conf, CONF_PARAM, "ServerAlias", FALSE);
+  for (; c != NULL;
+       c = find_config_next(c, c->next, CONF_PARAM, "ServerAlias", FALSE)) {
+    const char *alias = c->argv[0];
+
+    if (alias != NULL &&
+        (strcasecmp(alias, name) == 0 ||
+         (pr_str_is_fnmatch(alias) == TRUE &&
+          pr_fnmatch(alias, name, PR_FNM_NOESCAPE|PR_FNM_CASEFOLD) == 0))) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* known_name - under TLSOptions StrictSNI, is name one this address and
+ * port answer to: a name HOST would accept (a namebind: a ServerAlias, or
+ * the DNS name of a <VirtualHost>, RFC 7151), or the ServerName or a
+ * ServerAlias of the server the connection is on?  named is what the
+ * namebinds gave (or NULL).  ALPACA (CVE-2021-3618): a client that asks
+ * for another host was sent here by someone else, and must not reach an
+ * FTP session that a shared certificate would vouch for. */
+static int known_name(const char *name, server_rec *named) {
+  return named != NULL ||
+    (main_server->ServerName != NULL &&
+     strcasecmp(main_server->ServerName, name) == 0) ||
+    alias_of(name);
+}
+
+/* refuse_name - end the handshake with unrecognized_name (RFC 6066
+ * section 3), saying why */
+static int refuse_name(SSL *ssl, const char *name, const char *why,
+    int *alert) {
+  ftps_log("%s connection: SNI '%s' %s: handshake refused (TLSOptions "
+    "StrictSNI)", ftps_binding_is_data(ssl) ? "data" : "control", name, why);
+  *alert = SSL_AD_UNRECOGNIZED_NAME;
+  return SSL_CLIENT_HELLO_ERROR;
+}
+
+/* choose_vhost - SNI on a control connection moves it to the vhost the
+ * name names (s, from the namebinds), unless IgnoreSNI */
+static int choose_vhost(SSL *ssl, const char *name, server_rec *s,
+    int strict, int *alert) {
   const char *host;
-  server_rec *s;
   SSL_CTX *ctx;
 
-  /* A Finished message already exchanged: this is a renegotiation. */
-  (void) arg;
-  if (SSL_get_finished(ssl, NULL, 0) > 0) {
-    return renegotiation(ssl, alert);
-  }
-
-  /* Not a session's control connection (a data connection, or the
-   * master's warm-up handshakes): nothing to choose. */
-  if (ftps_binding_is_data(ssl) ||
-      session.c == NULL ||
-      !hello_name(ssl, name, sizeof(name))) {
-    return SSL_CLIENT_HELLO_SUCCESS;
-  }
-
-  /* Also under IgnoreSNI: OpenSSL keeps the name, and it becomes the
-   * TLS_SERVER_NAME note and variable. */
-  if (!is_host_name(name)) {
-    ftps_log("SNI '%s' is not a host name: handshake refused", name);
-    *alert = SSL_AD_UNRECOGNIZED_NAME;
-    return SSL_CLIENT_HELLO_ERROR;
-  }
-
-  if ((ftps_server_options(main_server) & FTPS_OPT_IGNORE_SNI) ||
-      pr_netaddr_is_v4(name) == TRUE ||
-      pr_netaddr_is_v6(name) == TRUE) {
+  if (ftps_server_options(main_server) & FTPS_OPT_IGNORE_SNI) {
     return SSL_CLIENT_HELLO_SUCCESS;
   }
 
@@ -189,7 +211,6 @@ static int hello_cb(SSL *ssl, int *alert, void *arg) {
     ftps_log("SNI '%s': cannot note the name: %s", name, strerror(errno));
   }
 
-  s = pr_namebind_get_server(name, main_server->addr, session.c->local_port);
   if (s == NULL || s == main_server) {
     if (s == NULL) {
       ftps_log("SNI '%s' names no vhost here; staying with '%s'", name,
@@ -200,6 +221,9 @@ static int hello_cb(SSL *ssl, int *alert, void *arg) {
 
   ctx = ftps_server_engine(s) ? ftps_server_ctx(s) : NULL;
   if (ctx == NULL) {
+    if (strict) {
+      return refuse_name(ssl, name, "names a vhost without TLS", alert);
+    }
     ftps_log("SNI '%s' names vhost '%s', which has no TLS certificate; "
       "staying with '%s'", name, s->ServerName, main_server->ServerName);
     return SSL_CLIENT_HELLO_SUCCESS;
@@ -218,6 +242,105 @@ static int hello_cb(SSL *ssl, int *alert, void *arg) {
   sstrncpy(sni_name, name, sizeof(sni_name));
   ftps_log("SNI '%s': vhost '%s'", name, s->ServerName);
   return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* judge_name - the server name of a session's connection: the vhost of a
+ * control connection is chosen here, and not in the server name callback,
+ * which OpenSSL runs only after it accepted a TLS 1.3 ticket: the ticket
+ * is then judged under the chosen vhost (binding.c refuses one from
+ * another vhost: a full handshake).  Data connections never switch by
+ * their own SNI, but StrictSNI judges their name too: ALPACA's download
+ * and reflection attacks send a foreign client to a passive data port. */
+static int judge_name(SSL *ssl, int *alert) {
+  char name[256];
+  server_rec *s;
+  int strict, data = ftps_binding_is_data(ssl);
+
+  if (!hello_name(ssl, name, sizeof(name))) {
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
+
+  /* Also under IgnoreSNI: OpenSSL keeps the name, and it becomes the
+   * TLS_SERVER_NAME note and variable.  Data connections' names go
+   * nowhere. */
+  if (!data &&
+      !is_host_name(name)) {
+    ftps_log("SNI '%s' is not a host name: handshake refused", name);
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+
+  /* An IP address is no name (RFC 6066 section 3), yet some clients
+   * (lftp) send one: as if there were none. */
+  if (pr_netaddr_is_v4(name) == TRUE ||
+      pr_netaddr_is_v6(name) == TRUE) {
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
+
+  s = pr_namebind_get_server(name, main_server->addr, session.c->local_port);
+  strict = (ftps_server_options(main_server) & FTPS_OPT_STRICT_SNI) != 0;
+  if (strict &&
+      !known_name(name, s)) {
+    return refuse_name(ssl, name, "names no host here", alert);
+  }
+
+  return data ? SSL_CLIENT_HELLO_SUCCESS :
+    choose_vhost(ssl, name, s, strict, alert);
+}
+
+/* note_alpn - a client whose ALPN list lacks "ftp" is refused by the ALPN
+ * callback (context.c, alpn.c) with no_application_protocol, unless the
+ * vhost's TLSOptions AllowAnyALPN: the TLSLog names what it offered (once
+ * per session where it is served: not for each data connection). */
+static void note_alpn(SSL *ssl) {
+  const unsigned char *p;
+  server_rec *s = sni_server != NULL ? sni_server : main_server;
+  int data = ftps_binding_is_data(ssl), allowed;
+  char list[128];
+  size_t len;
+
+  if (SSL_client_hello_get0_ext(ssl,
+      TLSEXT_TYPE_application_layer_protocol_negotiation, &p, &len) != 1 ||
+      len < 2 ||
+      (((size_t) p[0] << 8) | p[1]) != len - 2 ||
+      ftps_alpn_find(p + 2, len - 2, FTPS_ALPN_FTP) != 0) {
+    return;
+  }
+
+  allowed = (ftps_server_options(s) & FTPS_OPT_ALLOW_ANY_ALPN) != 0;
+  if (allowed && data) {
+    return;
+  }
+  ftps_log("%s connection: the client offers ALPN '%s', without 'ftp': %s",
+    data ? "data" : "control",
+    ftps_alpn_str(p + 2, len - 2, list, sizeof(list)),
+    allowed ? "served (TLSOptions AllowAnyALPN)" :
+      "refused with no_application_protocol (a client of another protocol "
+      "sent here, as in the ALPACA attack; TLSOptions AllowAnyALPN would "
+      "serve it)");
+}
+
+/* hello_cb - the ClientHello, before OpenSSL looks at the session it
+ * offers or picks the version: SNI (judge_name) and the ALPN note */
+static int hello_cb(SSL *ssl, int *alert, void *arg) {
+  int rc;
+
+  /* A Finished message already exchanged: this is a renegotiation. */
+  (void) arg;
+  if (SSL_get_finished(ssl, NULL, 0) > 0) {
+    return renegotiation(ssl, alert);
+  }
+
+  /* Not a session's connection (the master's warm-up handshakes). */
+  if (session.c == NULL) {
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
+
+  rc = judge_name(ssl, alert);
+  if (rc == SSL_CLIENT_HELLO_SUCCESS) {
+    note_alpn(ssl);
+  }
+  return rc;
 }
 
 /* ack_cb - acknowledge the server name (OpenSSL then keeps it with a new

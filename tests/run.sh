@@ -30,6 +30,18 @@ run_step() {  # run_step NAME COMMAND...: one check
   fi
 }
 
+# step NAME COMMAND...: one step of the suite, its name printed as it
+# starts and its duration as it ends (CI shows where the time goes)
+step() {
+  step_name=$1
+  shift
+  echo "# step $step_name"
+  step_t0=$(date +%s)
+  "$@"
+  echo "# step $step_name: $(($(date +%s) - step_t0))s" \
+    "($passed passed, $failed failed so far)"
+}
+
 run_unit() {
   if [ "${HAVE_CHECK:-yes}" != "yes" ]; then
     echo "not ok - unit: Check is not installed (apt-get install check)"
@@ -72,10 +84,10 @@ count_summary() {
   count "$p" "$f"
 }
 
+# The runner's lines are shown as each test ends (tee), not at the end.
 run_integration() {
   /usr/bin/python3 tests/integration/run.py --module "$top/mod_ftps.so" \
-    ${FTPS_TEST_ARGS:-} >"$log" 2>&1
-  cat "$log"
+    ${FTPS_TEST_ARGS:-} 2>&1 | tee "$log"
   count_summary integration
 }
 
@@ -100,28 +112,28 @@ run_ktls_vm() {
        exec /usr/bin/python3 tests/integration/run.py -k ktls \
          --module "$PWD/mod_ftps.so"
      fi
-     echo "the guest kernel offers no tls ULP"; exit 1') >"$log" 2>&1
-  sed 's/^/[kernel TLS guest] /' "$log"
+     echo "the guest kernel offers no tls ULP"; exit 1') 2>&1 |
+    tee "$log" | sed -u 's/^/[kernel TLS guest] /'
   [ "$dir" = "$top" ] || rm -rf "$dir"
   count_summary "kernel TLS guest"
 }
 
 case "$what" in
   all)
-    run_step configure sh tests/check-configure.sh
-    run_step symbols sh tests/check-symbols.sh mod_ftps.so
-    run_unit
-    run_integration
-    run_ktls_vm
+    step configure run_step configure sh tests/check-configure.sh
+    step symbols run_step symbols sh tests/check-symbols.sh mod_ftps.so
+    step unit run_unit
+    step integration run_integration
+    step ktls-vm run_ktls_vm
     ;;
   ktls-vm)
-    run_ktls_vm
+    step ktls-vm run_ktls_vm
     ;;
   unit)
-    run_unit
+    step unit run_unit
     ;;
   integration)
-    run_integration
+    step integration run_integration
     ;;
   *)
     echo "usage: $0 [all|unit|integration|ktls-vm]" >&2

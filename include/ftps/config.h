@@ -61,7 +61,8 @@ int ftps_config_parse_required(const char *value, struct ftps_required *req,
  * returns 1, 0, or -1 (EINVAL) */
 int ftps_config_parse_bool(const char *value);
 
-/* TLSOptions flags (mod_tls's sixteen names, plus NoCertRequest). */
+/* TLSOptions flags (mod_tls's sixteen names, plus NoCertRequest, plus
+ * mod_ftps's own AllowAnyALPN and StrictSNI). */
 #define FTPS_OPT_ALLOW_CLIENT_RENEGOTIATION  0x00001UL
 #define FTPS_OPT_ALLOW_DOT_LOGIN             0x00002UL
 #define FTPS_OPT_ALLOW_PER_USER              0x00004UL
@@ -79,6 +80,9 @@ int ftps_config_parse_bool(const char *value);
 #define FTPS_OPT_NO_SESSION_REUSE_REQUIRED   0x04000UL
 #define FTPS_OPT_USE_IMPLICIT_SSL            0x08000UL
 #define FTPS_OPT_NO_CERT_REQUEST             0x10000UL  /* obsolete */
+#define FTPS_OPT_ALLOW_ANY_ALPN              0x20000UL  /* mod_ftps's own */
+#define FTPS_OPT_STRICT_SNI                  0x40000UL  /* mod_ftps's own */
+#define FTPS_OPT_LAST                        FTPS_OPT_STRICT_SNI
 
 /* Options that mod_ftps honours today; the rest parse and are ignored
  * with a warning at startup. */
@@ -88,7 +92,8 @@ int ftps_config_parse_bool(const char *value);
   FTPS_OPT_ALLOW_DOT_LOGIN|FTPS_OPT_ALLOW_WEAK_DH|\
   FTPS_OPT_ALLOW_WEAK_SECURITY|FTPS_OPT_COMMON_NAME_REQUIRED|\
   FTPS_OPT_DNS_NAME_REQUIRED|FTPS_OPT_IP_ADDRESS_REQUIRED|\
-  FTPS_OPT_ENABLE_DIAGS|FTPS_OPT_IGNORE_SNI)
+  FTPS_OPT_ENABLE_DIAGS|FTPS_OPT_IGNORE_SNI|FTPS_OPT_ALLOW_ANY_ALPN|\
+  FTPS_OPT_STRICT_SNI)
 
 /* ftps_config_parse_options - OR the named options into *opts.  Names are
  * matched exactly, as mod_tls does ("AllowClientRenegotiations" is an alias).

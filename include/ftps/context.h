@@ -41,6 +41,9 @@ struct ftps_context_props {
                                     * TLS 1.3 tickets that refer to this
                                     * process's cache (stateful) */
   int alpn;                        /* TLSNextProtocol: select ALPN "ftp" */
+  int alpn_any;                    /* TLSOptions AllowAnyALPN: serve a
+                                    * client whose ALPN list lacks "ftp"
+                                    * (default 0: refused, ALPACA) */
   int weak_security;               /* TLSOptions AllowWeakSecurity */
   int client_renegotiation;        /* TLSOptions AllowClientRenegotiations */
 };

@@ -8,6 +8,8 @@ Discovers tests/integration/test_*.py, runs every function named test_*
 (in file order) with a Ctx argument, prints "ok - name" / "not ok - name"
 (with the reason and the server log tail) / "ok - name # SKIP reason", and
 ends with the line "N passed, N failed" (", N skipped" when some were).
+Each line is written as its test ends, also into a pipe (tests/run.sh
+shows them as they come).
 Exit status 1 if any test failed.  Must run as root (proftpd binds, chroots
 and switches to nobody).
 """
@@ -118,6 +120,9 @@ def main():
                     help="keep temp dirs (under $FTPS_TEST_TMP or tests/tmp)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    # Line by line, also when stdout is a pipe or a file: a CI log must
+    # show each result as its test ends, not minutes later in one block.
+    sys.stdout.reconfigure(line_buffering=True)
 
     module = os.path.abspath(args.module or ftpsd.default_module())
     os.environ["FTPS_MODULE"] = module

@@ -19,7 +19,10 @@ Promises (rows):
   upload      a refused or failed upload loses nothing: an existing file
               keeps its content until an upload succeeds
 Features (columns): sni, tls12, tls13, ccc, sscn, peruser, implicit,
-delaborted (DeleteAbortedStores), hidden (HiddenStores), abor, rest, sighup.
+delaborted (DeleteAbortedStores), hidden (HiddenStores), abor, rest, sighup,
+alpn (the client offers ALPN "ftp" on every connection, as a client that
+follows RFC 7301 would; binding x alpn also resumes the session with a
+foreign ALPN list, which must be refused: ALPACA, test_alpaca.py).
 
 Cells are built from one session opener per feature (open_session) and
 one probe per promise (PROBES); the cells where the two meet in a way a
@@ -41,7 +44,7 @@ from ftpsd import cert
 PROMISES = ("binding", "clientcert", "required", "noplain", "truncation",
             "upload")
 FEATURES = ("sni", "tls12", "tls13", "ccc", "sscn", "peruser", "implicit",
-            "delaborted", "hidden", "abor", "rest", "sighup")
+            "delaborted", "hidden", "abor", "rest", "sighup", "alpn")
 
 # Cells that cannot apply: (promise, feature) -> why.  Data, not tests.
 NA = {
@@ -314,12 +317,20 @@ class Session:
         self.version = version or {"tls12": "1.2", "tls13": "1.3"}.get(
             feature)
         self.who, self.home = who, srv.cell_home
-        self.tctx = cctx(self.version, who)
+        self.alpn = ["ftp"] if feature == "alpn" else None
+        self.tctx = self.client_ctx(who)
         self.rest = 1000 if feature == "rest" else None
         self.r = open_ctl(srv, open_as or feature, self.tctx,
                           sni=sni or "localhost")
         self.session = self.r.sock.session
         self.after_open()
+
+    def client_ctx(self, who):
+        """A client context of this session's version (and ALPN)."""
+        c = cctx(self.version, who)
+        if self.alpn:
+            c.set_alpn_protocols(self.alpn)
+        return c
 
     def after_open(self):
         f, r = self.feature, self.r
@@ -364,7 +375,7 @@ class Session:
                                       session=via[1],
                                       suppress_ragged_eofs=False)
         if how == "full":
-            c, sess = cctx(self.version, who), None
+            c, sess = self.client_ctx(who), None
         else:
             c = self.tctx
             sess = self.session if how == "resume" else self._other
@@ -929,7 +940,41 @@ def c_clientcert_sighup(ctx, cell):
         s.r.close()
 
 
+def c_binding_alpn(ctx, cell):
+    """Under ALPN "ftp" (selected on the control connection), TLS 1.2 and
+    1.3: the generic probe; then a data connection that resumes this very
+    session but offers a list without "ftp" is refused in its handshake
+    (no_application_protocol: 425, no bytes), and the session goes on."""
+    srv = make_server(ctx, "binding", "alpn")
+    for version in ("1.2", "1.3"):
+        s = Session(ctx, srv, "alpn", version=version)
+        try:
+            assert s.r.sock.selected_alpn_protocol() == "ftp", \
+                "%s: TLS %s: ALPN ftp not selected" % (cell, version)
+            p_binding(s, cell)
+            data = MARK + os.urandom(50000)
+            s.put("f.bin", data)
+            for offer in (["http/1.1"], ["h2", "http/1.1"]):
+                s.tctx.set_alpn_protocols(offer)
+                try:
+                    res = s.xfer("RETR f.bin")
+                finally:
+                    s.tctx.set_alpn_protocols(s.alpn)
+                want(res.final[0] == 425 and not res.got and re.search(
+                    r"(?i)no.application.protocol", res.end or ""), cell,
+                    "TLS %s: RETR, data connection resuming this session "
+                    "with ALPN %s: want alert 120, 425 and no bytes"
+                    % (version, offer), res)
+            res = s.xfer("RETR f.bin")
+            want(res.final[0] == 226 and res.got == data, cell, "TLS %s: "
+                 "RETR after the refusals: want 226 and the file" % version,
+                 res)
+        finally:
+            s.r.close()
+
+
 CUSTOM = {
+    ("binding", "alpn"): c_binding_alpn,
     ("clientcert", "sighup"): c_clientcert_sighup,
     ("clientcert", "peruser"): c_clientcert_peruser,
     ("clientcert", "sni"): c_clientcert_sni,

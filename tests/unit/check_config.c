@@ -445,6 +445,12 @@ static const struct opt_case opt_cases[] = {
     NULL },
   { { "UseImplicitSSL" }, 0, FTPS_OPT_USE_IMPLICIT_SSL, NULL },
   { { "NoCertRequest" }, 0, FTPS_OPT_NO_CERT_REQUEST, NULL },
+  { { "AllowAnyALPN" }, 0, FTPS_OPT_ALLOW_ANY_ALPN, NULL },
+  { { "StrictSNI" }, 0, FTPS_OPT_STRICT_SNI, NULL },
+  { { "allowanyalpn" }, -1, 0, "unknown TLSOption 'allowanyalpn'" },
+  { { "AllowAnyAlpn" }, -1, 0, "unknown TLSOption 'AllowAnyAlpn'" },
+  { { "StrictSNI", "IgnoreSNI" }, 0, FTPS_OPT_STRICT_SNI|FTPS_OPT_IGNORE_SNI,
+    NULL },
   { { "StdEnvVars", "ExportCertData", "EnableDiags" }, 0,
     FTPS_OPT_STD_ENV_VARS|FTPS_OPT_EXPORT_CERT_DATA|FTPS_OPT_ENABLE_DIAGS,
     NULL },
@@ -536,6 +542,8 @@ static const struct opt_name_case opt_name_cases[] = {
   { FTPS_OPT_NO_SESSION_REUSE_REQUIRED, "NoSessionReuseRequired" },
   { FTPS_OPT_USE_IMPLICIT_SSL, "UseImplicitSSL" },
   { FTPS_OPT_NO_CERT_REQUEST, "NoCertRequest" },
+  { FTPS_OPT_ALLOW_ANY_ALPN, "AllowAnyALPN" },
+  { FTPS_OPT_STRICT_SNI, "StrictSNI" },
 };
 
 START_TEST(test_option_name_table) {
@@ -552,7 +560,7 @@ START_TEST(test_option_name_table) {
 }
 END_TEST
 
-/* Each of the 17 bits has a name, and that name parses back to the bit. */
+/* Each of the 19 bits has a name, and that name parses back to the bit. */
 START_TEST(test_option_name_round_trip) {
   unsigned long bit = 1UL << _i, opts = 0;
   const char *name = ftps_config_option_name(bit);
@@ -676,7 +684,7 @@ Suite *config_suite(void) {
   tcase_add_test(tc, test_options_null_args);
   tcase_add_loop_test(tc, test_options_table, 0, NELEMS(opt_cases));
   tcase_add_loop_test(tc, test_option_name_table, 0, NELEMS(opt_name_cases));
-  tcase_add_loop_test(tc, test_option_name_round_trip, 0, 17);
+  tcase_add_loop_test(tc, test_option_name_round_trip, 0, 19);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("renegotiate");
