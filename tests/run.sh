@@ -1,8 +1,8 @@
 #!/bin/sh
 # run.sh - mod_ftps's test suite: "all" (configure freshness, symbols, Check
-# unit tests, integration tests against the real proftpd, and the kernel TLS
-# tests in a guest that has kernel TLS), "unit", "integration" or
-# "ktls-vm".  The last line is "N passed, N failed".
+# unit tests, integration tests against the real proftpd, the same against a
+# sanitizer build, and the kernel TLS tests in a guest that has kernel TLS),
+# "unit", "integration", "asan" or "ktls-vm".  The last line is "N passed, N failed".
 set -u
 
 what=${1:-all}
@@ -91,6 +91,23 @@ run_integration() {
   count_summary integration
 }
 
+# run_asan - the integration suite once more, against a module built with
+# AddressSanitizer and UndefinedBehaviorSanitizer, the ASan runtime
+# preloaded into the daemon only (tests/asan.sh); any sanitizer report is a
+# failure.  FTPS_ASAN=no leaves it out.
+run_asan() {
+  if [ "${FTPS_ASAN:-yes}" = "no" ]; then
+    echo "# sanitizers: left out (FTPS_ASAN=no)"
+    return
+  fi
+  sh tests/asan.sh ${FTPS_TEST_ARGS:-} 2>&1 | tee "$log" | sed -u 's/^/[asan] /'
+  count_summary "integration under ASan+UBSan"
+  if ! grep -q '^asan: no sanitizer report' "$log"; then
+    echo "not ok - sanitizers: a report, or no run (see [asan] above)"
+    count 0 1
+  fi
+}
+
 # run_ktls_vm - test_ktls once more in a guest whose kernel has kernel TLS
 # (contrib/ktls-vm): on this kind of machine the host kernel has none, so
 # only there do data connections really take the kernel paths (and
@@ -124,7 +141,11 @@ case "$what" in
     step symbols run_step symbols sh tests/check-symbols.sh mod_ftps.so
     step unit run_unit
     step integration run_integration
+    step sanitizers run_asan
     step ktls-vm run_ktls_vm
+    ;;
+  asan)
+    step sanitizers run_asan
     ;;
   ktls-vm)
     step ktls-vm run_ktls_vm
@@ -136,7 +157,7 @@ case "$what" in
     step integration run_integration
     ;;
   *)
-    echo "usage: $0 [all|unit|integration|ktls-vm]" >&2
+    echo "usage: $0 [all|unit|integration|asan|ktls-vm]" >&2
     exit 2
     ;;
 esac
