@@ -80,6 +80,40 @@ static int defer_open(pr_fh_t *fh, const char *path, int flags) {
   return fd;
 }
 
+/* write_all - a short write (the disk filled up in the middle of the
+ * buffer) is finished, or fails with the reason the next write gives:
+ * mod_xfer answers any short write 451 (EIO), where a full disk is 452
+ * (ENOSPC) and a quota 552 (EDQUOT, EFBIG), RFC 959 section 4.2.  A retry
+ * of the whole buffer after a partial write would misplace it: EINTR is
+ * retried here, from where the write stopped. */
+static int write_all(pr_fs_t *next, pr_fh_t *fh, int fd, const char *buf,
+    size_t len) {
+  size_t done = 0;
+
+  while (done < len) {
+    int n = next->write(fh, fd, buf + done, len - done);
+
+    if (n < 0 &&
+        errno == EINTR &&
+        done > 0) {
+      pr_signals_handle();
+      continue;
+    }
+
+    if (n <= 0) {
+      if (done == 0) {
+        return n;
+      }
+      if (n == 0) {
+        errno = EIO;
+      }
+      return -1;
+    }
+    done += (size_t) n;
+  }
+  return (int) done;
+}
+
 static int defer_write(pr_fh_t *fh, int fd, const char *buf, size_t len) {
   pr_fs_t *next = next_fs(offsetof(pr_fs_t, write));
 
@@ -103,7 +137,7 @@ static int defer_write(pr_fh_t *fh, int fd, const char *buf, size_t len) {
     up.deferred = FALSE;
     up.arrived = TRUE;
   }
-  return next->write(fh, fd, buf, len);
+  return write_all(next, fh, fd, buf, len);
 }
 
 /* close_deferred - the target is closed while its truncation is still
