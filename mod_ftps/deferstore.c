@@ -6,6 +6,8 @@
 #include "ftps/log.h"
 
 static pr_fs_t *defer_fs = NULL;
+static int read_failed = FALSE;   /* a file read failed during this data
+                                   * command (ftps_deferstore_watch_reads) */
 
 /* The pending upload.  Fixed storage: a session may send any number of
  * uploads, and ProFTPD's pools never give memory back. */
@@ -171,6 +173,28 @@ static void close_deferred(int fd) {
   up.kept_errno = errno;
 }
 
+/* defer_read - a read that fails (not EOF, not an interruption) fails
+ * the download being sent: the core aborts it, but closes its data
+ * connection as it closes a complete one (netio.c must then not send
+ * close_notify) */
+static int defer_read(pr_fh_t *fh, int fd, char *buf, size_t len) {
+  pr_fs_t *next = next_fs(offsetof(pr_fs_t, read));
+  int n;
+
+  if (next == NULL) {
+    errno = ENOSYS;
+    return -1;
+  }
+
+  n = next->read(fh, fd, buf, len);
+  if (n < 0 &&
+      errno != EINTR &&
+      errno != EAGAIN) {
+    read_failed = TRUE;
+  }
+  return n;
+}
+
 static int defer_close(pr_fh_t *fh, int fd) {
   pr_fs_t *next = next_fs(offsetof(pr_fs_t, close));
 
@@ -224,6 +248,7 @@ int ftps_deferstore_install(pool *p) {
   /* Every other callback stays NULL: the core passes those calls down to
    * the layer below (the system, or mod_vroot & co.). */
   defer_fs->open = defer_open;
+  defer_fs->read = defer_read;
   defer_fs->write = defer_write;
   defer_fs->close = defer_close;
   defer_fs->unlink = defer_unlink;
@@ -354,4 +379,16 @@ void ftps_deferstore_forget(void) {
   up.arrived = FALSE;
   up.kept_fd = -1;
   up.path[0] = '\0';
+}
+
+void ftps_deferstore_watch_reads(void) {
+  read_failed = FALSE;
+  if (raise_layer() < 0) {
+    ftps_log("cannot put the FSIO layer that watches file reads above the "
+      "other layers: %s", strerror(errno));
+  }
+}
+
+int ftps_deferstore_read_failed(void) {
+  return read_failed;
 }

@@ -357,6 +357,7 @@ MODRET ftps_any(cmd_rec *cmd) {
 
       if (protect) {
         ftps_netio_ticket_before_data();
+        ftps_deferstore_watch_reads();
       }
       note_upload(cmd);
       set_xfer_buffers(protect && is_file_xfer(cmd->argv[0]));

@@ -17,6 +17,7 @@
 
 #include "ftps/netio.h"
 #include "ftps/dataconn.h"
+#include "ftps/deferstore.h"
 #include "ftps/log.h"
 #include "ftps/rekey.h"
 #include "ftps/sendfile.h"
@@ -622,9 +623,11 @@ static int netio_write_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
  * abort callback), or by an ABOR it read from a TLS control connection
  * (which it cannot peek at) and dispatched in the middle of the transfer,
  * whose handler closes the data connection as if the transfer were
- * complete. */
+ * complete; or by a file read that failed (the core then closes the data
+ * connection as it closes a complete one, and answers 451). */
 static int data_aborted(pr_netio_stream_t *nstrm) {
   return data_conn.aborted ||
+    ftps_deferstore_read_failed() ||
     (nstrm->strm_flags & PR_NETIO_SESS_ABORT) ||
     XFER_ABORTED ||
     session.curr_cmd_id == PR_CMD_ABOR_ID ||

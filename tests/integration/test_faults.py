@@ -440,8 +440,9 @@ def test_fault_max_instances_during_handshake(ctx):
                 pass
         finally:
             third.close()
-        assert not data.startswith(b"220"), \
-            "a third connection over MaxInstances 2 got %r" % data
+        assert data == b"", \
+            "a third connection over MaxInstances 2 got %r (want it closed " \
+            "without a byte)" % data
         import io
         f.storbinary("STOR m.bin", io.BytesIO(b"m" * 70000))
         f.voidcmd("NOOP")
@@ -453,4 +454,79 @@ def test_fault_max_instances_during_handshake(ctx):
     assert wait_gone(children(srv)) == []
     serves(srv, what="after the stalled handshake's slot came free")
     err = srv.log_since(mark, n=200)
-    assert "MaxInstances" in err, err
+    assert "MaxInstances (2) reached, new connection denied" in err, err
+    assert "TLS handshake timed out after 3 seconds" in err, err
+
+
+# -- a read error on the file in the middle of a download --------------------------------
+
+# While CUT_FILE exists, read(2) of a regular file fails with EIO (a disk
+# that fails under a download).
+EIO_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+ssize_t read(int fd, void *buf, size_t len) {
+  static ssize_t (*real)(int, void *, size_t);
+  struct stat st;
+
+  if (real == NULL) {
+    real = (ssize_t (*)(int, void *, size_t)) dlsym(RTLD_NEXT, "read");
+  }
+  if (access(CUT_FILE, F_OK) == 0 &&
+      fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 1000000) {
+    errno = EIO;
+    return -1;
+  }
+  return real(fd, buf, len);
+}
+"""
+
+
+def test_fault_read_error_mid_download(ctx):
+    """The file's disk fails in the middle of a download (read(2) gets EIO,
+    injected): the reply is 451, and the data connection must not end with
+    close_notify, or the client's TLS would call the cut file complete."""
+    from test_data_promises import _shim_server, _how_ended
+    srv, trigger = _shim_server(ctx, EIO_SHIM, tls={})
+    size = 16 << 20
+    srv.home_file("eio.bin", size=size)
+    r, _ = _login_prot_p(srv)
+    try:
+        tctx = r.sock.context
+        tctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+        d = r.pasv()
+        r.send("RETR eio.bin\r\n")
+        expect(r.reply(), (125, 150), "RETR eio.bin")
+        d = tctx.wrap_socket(d, server_hostname="localhost",
+                             session=r.sock.session,
+                             suppress_ragged_eofs=False)
+        got = len(d.recv(65536))
+        open(trigger, "w").close()
+        try:
+            while True:
+                chunk = d.recv(65536)
+                if not chunk:
+                    end = "close_notify"
+                    break
+                got += len(chunk)
+        except (ssl.SSLError, OSError) as e:
+            end = _how_ended(e)
+        d.close()
+        r.sock.settimeout(30)
+        reply = r.reply()
+        os.unlink(trigger)
+        after = r.cmd("NOOP")
+    finally:
+        r.close()
+    assert got < size, "the whole file arrived despite the read error"
+    assert reply[0] == 451, "RETR with a read error: %r (want 451)" % (reply,)
+    assert end != "close_notify", \
+        "a download cut by a read error after %d of %d bytes ended with " \
+        "close_notify (reply %r): the client's TLS calls it complete" \
+        % (got, size, reply)
+    assert after[0] == 200, after
+    serves(srv)

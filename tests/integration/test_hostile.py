@@ -638,6 +638,9 @@ def test_hostile_never_reads(ctx):
     finally:
         d.close()
         r.close()
+    assert "Data transfer stall timeout: 3 seconds" in \
+        ftpsd.read_text(srv.stderr_path), "the session did not end by " \
+        "TimeoutStalled"
     r, d, pid = _stuck_download(srv, 32 << 20)
     time.sleep(0.5)
     d.close()
