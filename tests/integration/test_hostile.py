@@ -26,7 +26,7 @@ import subprocess
 import time
 
 import ftpsd
-from clients import (Raw, ImplicitRaw, close_quietly, context, expect, ftps,
+from clients import (Raw, close_quietly, context, expect, ftps,
                      implicit_ftps, retr_bytes)
 from ftpsd import Skip, sha256
 
@@ -35,7 +35,7 @@ IMPLICIT_EXTRA = ["TLSOptions UseImplicitSSL"]
 REPLY_RE = re.compile(rb"(^|\n)[23]\d\d[ -]")
 
 
-# -- helpers ------------------------------------------------------------------
+# -- helpers -----------------------------------------------------------------
 
 def serves(srv, implicit=False, what="after the hostile client"):
     """A second client's whole session: login, STOR, RETR, bytes equal."""
@@ -168,13 +168,14 @@ def tls_records(data):
     return out
 
 
-# -- garbage instead of a ClientHello ------------------------------------------
+# -- garbage instead of a ClientHello ----------------------------------------
 
 GARBAGE = [
     ("random bytes", lambda: os.urandom(600)),
     ("an HTTP request", lambda: b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("an FTP command", lambda: b"USER ftpuser\r\n"),
-    ("a record claiming 64 KiB", lambda: b"\x16\x03\x01\xff\xff" + b"\x01" * 64),
+    ("a record claiming 64 KiB",
+     lambda: b"\x16\x03\x01\xff\xff" + b"\x01" * 64),
     ("a handshake record of zeros", lambda: b"\x16\x03\x01\x00\x40"
      + b"\x00" * 64),
     ("a ClientHello cut and padded", lambda: client_hello("1.3")[:60]
@@ -225,7 +226,7 @@ def test_hostile_garbage_instead_of_client_hello(ctx):
     serves(imp, implicit=True)
 
 
-# -- stalled mid-handshake ------------------------------------------------------
+# -- stalled mid-handshake ---------------------------------------------------
 
 def test_hostile_stall_mid_handshake(ctx):
     """TLSTimeoutHandshake 3: a client that sends half a ClientHello, and
@@ -267,7 +268,7 @@ def test_hostile_stall_mid_handshake(ctx):
     serves(srv)
 
 
-# -- SSLv3, TLS 1.0, TLS 1.1 hellos ---------------------------------------------
+# -- SSLv3, TLS 1.0, TLS 1.1 hellos ------------------------------------------
 
 OLD_HELLOS = [
     ("SSLv3", lambda: raw_hello(0x0300)),
@@ -309,7 +310,7 @@ def test_hostile_old_protocol_hellos(ctx):
     serves(srv)
 
 
-# -- renegotiation ---------------------------------------------------------------
+# -- renegotiation -----------------------------------------------------------
 
 def test_hostile_client_renegotiation_then_serves(ctx):
     """Client-initiated TLS 1.2 renegotiation (s_client 'R'), refused by
@@ -332,7 +333,7 @@ def test_hostile_client_renegotiation_then_serves(ctx):
     serves(srv)
 
 
-# -- a flood of TLS 1.3 KeyUpdates -------------------------------------------------
+# -- a flood of TLS 1.3 KeyUpdates -------------------------------------------
 
 # AUTH TLS, a TLS 1.3 handshake, login; then COUNT KeyUpdates (MODE: "req"
 # asks the server to update its keys too, "noreq" does not), each sent at
@@ -439,7 +440,7 @@ def test_hostile_keyupdate_flood(ctx):
         serves(srv, what="after a KeyUpdate flood (%s)" % mode)
 
 
-# -- a thousand AUTH attempts ---------------------------------------------------
+# -- a thousand AUTH attempts ------------------------------------------------
 
 def _pipelined(r, cmds):
     """Send cmds in one write; their replies."""
@@ -487,7 +488,7 @@ def test_hostile_thousand_auth_attempts(ctx):
     serves(srv)
 
 
-# -- absurd PBSZ/PROT/SSCN/AUTH arguments ------------------------------------------
+# -- absurd PBSZ/PROT/SSCN/AUTH arguments ------------------------------------
 
 # (command, wanted reply code): RFC 2228/4217 and mod_tls's replies
 # (../shared/docs/mod_tls.md): 501 syntax, 504 a parameter not implemented,
@@ -531,9 +532,9 @@ def test_hostile_absurd_arguments(ctx):
     serves(srv)
 
 
-# -- a data connection from a foreign address ----------------------------------------
+# -- a data connection from a foreign address --------------------------------
 
-def _foreign_retr(srv, data):
+def _foreign_retr(srv):
     """RETR over PASV with the data connection made from 127.0.0.2, resuming
     the control connection's TLS session: (final reply, bytes got)."""
     with auth_tls(srv) as r:
@@ -582,7 +583,7 @@ def test_hostile_data_from_foreign_address(ctx):
         srv = ctx.server(extra=extra + ["# foreign"])
         srv.home_file("f.bin", data)
         mark = srv.log_mark()
-        final, got = _foreign_retr(srv, data)
+        final, got = _foreign_retr(srv)
         if allowed:
             assert final[0] == 226 and got == data, \
                 "%s: a foreign data connection: %r, %d bytes (want 226 and " \
@@ -597,9 +598,9 @@ def test_hostile_data_from_foreign_address(ctx):
         serves(srv)
 
 
-# -- a client that never reads -----------------------------------------------------
+# -- a client that never reads -----------------------------------------------
 
-def _stuck_download(srv, size):
+def _stuck_download(srv):
     """Log in, RETR a big file over a protected data connection and read
     nothing; returns (control Raw, data socket, session pid)."""
     before = children(srv)
@@ -629,7 +630,7 @@ def test_hostile_never_reads(ctx):
     srv.home_file("big.bin", size=32 << 20)
     master = srv.proc.pid
     fds = fd_count(master)
-    r, d, pid = _stuck_download(srv, 32 << 20)
+    r, d, pid = _stuck_download(srv)
     try:
         serves(srv, what="while a client does not read")
         assert wait_gone([pid], timeout=60) == [], \
@@ -641,7 +642,7 @@ def test_hostile_never_reads(ctx):
     assert "Data transfer stall timeout: 3 seconds" in \
         ftpsd.read_text(srv.stderr_path), "the session did not end by " \
         "TimeoutStalled"
-    r, d, pid = _stuck_download(srv, 32 << 20)
+    r, d, pid = _stuck_download(srv)
     time.sleep(0.5)
     d.close()
     r.close()
