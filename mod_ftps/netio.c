@@ -53,7 +53,8 @@ struct attached {
   struct ftps_tls *tls;
   pr_netio_stream_t *in, *out;
   struct ftps_rekey_state rekey;   /* TLSRenegotiate */
-  int aborted;                     /* ABOR (or SIGURG): no close_notify */
+  int aborted;                     /* ABOR (or SIGURG), or its I/O failed:
+                                    * no close_notify */
 };
 
 static struct attached ctrl_conn, data_conn;
@@ -535,9 +536,17 @@ static void rekey(pr_netio_stream_t *nstrm, struct attached *conn) {
 /* io_failed - log why TLS I/O on nstrm failed; -1, errno kept */
 static int io_failed(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
   int xerrno = errno;
+  struct attached *conn = conn_of(nstrm);
 
   ftps_log("%s connection: %s", nstrm->strm_type == PR_NETIO_STRM_CTRL ?
     "control" : "data", ftps_tls_error(tls));
+
+  /* The transfer failed: the core aborts it, but after a failed write it
+   * closes the data connection as it closes a complete one.  No
+   * close_notify is due (nor missed) for a transfer that never ended. */
+  if (conn == &data_conn) {
+    conn->aborted = TRUE;
+  }
   errno = xerrno;
   return -1;
 }

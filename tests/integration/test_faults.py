@@ -169,6 +169,9 @@ def test_fault_client_killed_mid_transfer(ctx):
     n = log.count("data connection: connection closed without close_notify")
     assert n >= 3, "TLSLog: %d data connections ended without " \
         "close_notify, want at least the 3 uploads:\n%s" % (n, log)
+    # a download whose write failed was never complete: no close_notify is
+    # due, nor a "final" one missed
+    assert "final close_notify" not in log, log
     serves(srv)
 
 
