@@ -313,10 +313,20 @@ def test_fault_disk_full_during_stor(ctx):
 
 # -- the certificate file replaced by garbage --------------------------------
 
+def _roundtrip(f, name):
+    data = os.urandom(200000)
+    f.storbinary("STOR " + name, io.BytesIO(data))
+    buf = []
+    f.retrbinary("RETR " + name, buf.append)
+    assert b"".join(buf) == data, "the running session's RETR differs"
+
+
 def test_fault_certificate_file_replaced_by_garbage(ctx):
     """Certificates are read at startup: overwriting the certificate file
     with garbage while the daemon runs changes nothing for a running
-    session (its transfers) nor for new ones (same certificate)."""
+    session (its transfers) nor for new ones (same certificate).  A restart
+    (SIGHUP) then reads it: the master stops, naming the file (fail
+    closed), and the running session still transfers."""
     srv = ctx.server(start=False, shared=False)
     pem = os.path.join(srv.dir, "server.pem")
     shutil.copy(cert(), pem)
@@ -329,16 +339,23 @@ def test_fault_certificate_file_replaced_by_garbage(ctx):
         with open(pem, "wb") as out:
             out.write(b"-----BEGIN CERTIFICATE-----\n" + os.urandom(700)
                       + b"\n-----END CERTIFICATE-----\n")
-        data = os.urandom(200000)
-        f.storbinary("STOR run.bin", io.BytesIO(data))
-        buf = []
-        f.retrbinary("RETR run.bin", buf.append)
-        assert b"".join(buf) == data, "the running session's RETR differs"
+        _roundtrip(f, "run.bin")
+        assert peer_cert_der(srv, context()) == want, \
+            "a new session got another certificate after the file changed"
+        serves(srv, what="after the certificate file became garbage")
+        mark = srv.log_mark()
+        srv.proc.send_signal(signal.SIGHUP)
+        try:
+            srv.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the master still runs 30 s after a SIGHUP "
+                                 "with a garbage certificate file")
+        err = srv.log_since(mark, n=50)
+        assert ftpsd.line_with(err, "TLSRSACertificateFile", pem) and \
+            "refusing to start" in err, err
+        _roundtrip(f, "after-hup.bin")
     finally:
         close_quietly(f)
-    assert peer_cert_der(srv, context()) == want, \
-        "a new session got another certificate after the file changed"
-    serves(srv, what="after the certificate file became garbage")
 
 
 # -- the TLSLog cannot be written --------------------------------------------
