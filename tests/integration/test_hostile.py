@@ -268,6 +268,35 @@ def test_hostile_stall_mid_handshake(ctx):
     serves(srv)
 
 
+def test_hostile_data_stall_mid_handshake(ctx):
+    """A data connection that sends half a ClientHello and stalls: refused
+    after TLSTimeoutHandshake 3 (425, TLSLog says why), the control session
+    goes on, and the next transfer works."""
+    srv = ctx.server({"TLSTimeoutHandshake": "3"}, shared=False)
+    srv.home_file("s.bin", b"s" * 10000)
+    mark = srv.log_mark()
+    with auth_tls(srv) as r:
+        r.starttls()
+        r.login()
+        expect(r.cmd("PBSZ 0"), 200, "PBSZ")
+        expect(r.cmd("PROT P"), 200, "PROT P")
+        d = r.pasv()
+        r.send("RETR s.bin\r\n")
+        expect(r.reply(), (125, 150), "RETR s.bin")
+        d.sendall(client_hello("1.3")[:40])
+        r.sock.settimeout(30)
+        final = r.reply()
+        closed, data = closed_without_reply(d)
+        d.close()
+        assert final[0] == 425, "a data handshake that stalled: %r" % (final,)
+        assert closed and b"s" * 100 not in data, data[:100]
+        expect(r.cmd("NOOP"), 200, "NOOP after the stalled data handshake")
+    log = ftpsd.tls_log_since(srv, mark)
+    assert "refusing data connection: TLS handshake timed out after 3 " \
+        "seconds" in log, log
+    serves(srv)
+
+
 # -- SSLv3, TLS 1.0, TLS 1.1 hellos ------------------------------------------
 
 OLD_HELLOS = [
@@ -654,3 +683,43 @@ def test_hostile_never_reads(ctx):
     assert fd_count(master) == fds, \
         "the master holds %d descriptors, %d before" % (fd_count(master),
                                                         fds)
+
+
+def test_hostile_never_reads_control(ctx):
+    """A client that sends command after command (HELP) and reads no reply:
+    the session blocks writing to it, a second session works meanwhile, and
+    TimeoutSession ends the stuck session (TimeoutIdle does not: the core
+    does not count a command in progress as idle, with or without TLS)."""
+    srv = ctx.server(extra=["TimeoutSession 15"], shared=False)
+    master = srv.proc.pid
+    fds = fd_count(master)
+    before = children(srv)
+    r = auth_tls(srv)
+    pid = wait_session(srv, before)
+    r.starttls()
+    r.login()
+    r.sock.setblocking(False)
+    blocked, deadline = None, time.time() + 20
+    try:
+        while time.time() < deadline:
+            try:
+                r.sock.send(b"HELP\r\n" * 100)
+                blocked = None
+            except (ssl.SSLWantWriteError, BlockingIOError):
+                # both ways full: the session is stuck writing replies
+                blocked = blocked or time.time()
+                if time.time() - blocked > 1:
+                    break
+                time.sleep(0.05)
+            except (ssl.SSLError, OSError):
+                break
+        serves(srv, what="while a client reads no reply")
+        assert wait_gone([pid], timeout=60) == [], \
+            "the session of a client that reads no reply still runs 60 s " \
+            "later (TimeoutSession 15)"
+    finally:
+        r.close()
+    assert "FTP session timed out" in ftpsd.read_text(srv.stderr_path)
+    assert wait_gone(children(srv), timeout=30) == []
+    assert fd_count(master) == fds
+
