@@ -13,8 +13,9 @@ another FTP session's ticket or session ID (test_promise_matrix
 test_promise_matrix_binding_tls12, _tls13, test_data_promises
 test_promise_ccc_data_ticket_from_other_session_refused); a data connection
 speaking plaintext where TLS is due (test_promise_matrix
-test_promise_matrix_noplain_*).  Where such a test does not end with a
-second session, the test here that reuses its client adds that check."""
+test_promise_matrix_noplain_*).  test_hostile_client_renegotiation_then_serves
+reuses test_features's and test_attack_regressions's renegotiating clients
+to add the second session they do not check."""
 
 import ftplib
 import io
