@@ -75,10 +75,44 @@ static void prepare_socket(int fd) {
   }
 }
 
+/* foreign_peer - the peer's address if the data connection comes from
+ * another address than the control connection and AllowForeignAddress is
+ * not set; else NULL.  ProFTPD documents "AllowForeignAddress off" as its
+ * default, and refuses a foreign PORT address without the directive, but
+ * its passive accept checks the peer only when the directive is set: a
+ * protected data connection is held to the documented default here (a
+ * port thief, RFC 2577 "Port Stealing").  When the directive is set, the
+ * core's check (on, off, or a <Class>) stands. */
+static const char *foreign_peer(void) {
+  if (session.c == NULL ||
+      session.d == NULL ||
+      session.c->remote_addr == NULL ||
+      session.d->remote_addr == NULL ||
+      pr_netaddr_cmp(session.d->remote_addr, session.c->remote_addr) == 0) {
+    return NULL;
+  }
+
+  if (find_config(TOPLEVEL_CONF, CONF_PARAM, "AllowForeignAddress",
+      FALSE) != NULL) {
+    return NULL;
+  }
+  return pr_netaddr_get_ipstr(session.d->remote_addr);
+}
+
 struct ftps_tls *ftps_dataconn_new(pr_netio_stream_t *nstrm,
     const struct ftps_dataconn_rules *rules) {
   struct ftps_error err;
   struct ftps_tls *tls;
+  const char *foreign;
+
+  foreign = foreign_peer();
+  if (foreign != NULL) {
+    ftps_error_set(&err, "it comes from the foreign address %s, not the "
+      "client's %s (AllowForeignAddress on allows this)", foreign,
+      pr_netaddr_get_ipstr(session.c->remote_addr));
+    (void) refuse(nstrm, NULL, rules, err.msg, "");
+    return NULL;
+  }
 
   prepare_socket(nstrm->strm_fd);
   ftps_error_clear(&err);

@@ -6,6 +6,8 @@
 #include "ftps/log.h"
 
 static pr_fs_t *defer_fs = NULL;
+static int read_failed = FALSE;   /* a file read failed during this data
+                                   * command (ftps_deferstore_watch_reads) */
 
 /* The pending upload.  Fixed storage: a session may send any number of
  * uploads, and ProFTPD's pools never give memory back. */
@@ -80,6 +82,40 @@ static int defer_open(pr_fh_t *fh, const char *path, int flags) {
   return fd;
 }
 
+/* write_all - a short write (the disk filled up in the middle of the
+ * buffer) is finished, or fails with the reason the next write gives:
+ * mod_xfer answers any short write 451 (EIO), where a full disk is 452
+ * (ENOSPC) and a quota 552 (EDQUOT, EFBIG), RFC 959 section 4.2.  A retry
+ * of the whole buffer after a partial write would misplace it: EINTR is
+ * retried here, from where the write stopped. */
+static int write_all(pr_fs_t *next, pr_fh_t *fh, int fd, const char *buf,
+    size_t len) {
+  size_t done = 0;
+
+  while (done < len) {
+    int n = next->write(fh, fd, buf + done, len - done);
+
+    if (n < 0 &&
+        errno == EINTR &&
+        done > 0) {
+      pr_signals_handle();
+      continue;
+    }
+
+    if (n <= 0) {
+      if (done == 0) {
+        return n;
+      }
+      if (n == 0) {
+        errno = EIO;
+      }
+      return -1;
+    }
+    done += (size_t) n;
+  }
+  return (int) done;
+}
+
 static int defer_write(pr_fh_t *fh, int fd, const char *buf, size_t len) {
   pr_fs_t *next = next_fs(offsetof(pr_fs_t, write));
 
@@ -103,7 +139,7 @@ static int defer_write(pr_fh_t *fh, int fd, const char *buf, size_t len) {
     up.deferred = FALSE;
     up.arrived = TRUE;
   }
-  return next->write(fh, fd, buf, len);
+  return write_all(next, fh, fd, buf, len);
 }
 
 /* close_deferred - the target is closed while its truncation is still
@@ -135,6 +171,28 @@ static void close_deferred(int fd) {
 
   up.kept_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
   up.kept_errno = errno;
+}
+
+/* defer_read - a read that fails (not EOF, not an interruption) fails
+ * the download being sent: the core aborts it, but closes its data
+ * connection as it closes a complete one (netio.c must then not send
+ * close_notify) */
+static int defer_read(pr_fh_t *fh, int fd, char *buf, size_t len) {
+  pr_fs_t *next = next_fs(offsetof(pr_fs_t, read));
+  int n;
+
+  if (next == NULL) {
+    errno = ENOSYS;
+    return -1;
+  }
+
+  n = next->read(fh, fd, buf, len);
+  if (n < 0 &&
+      errno != EINTR &&
+      errno != EAGAIN) {
+    read_failed = TRUE;
+  }
+  return n;
 }
 
 static int defer_close(pr_fh_t *fh, int fd) {
@@ -190,6 +248,7 @@ int ftps_deferstore_install(pool *p) {
   /* Every other callback stays NULL: the core passes those calls down to
    * the layer below (the system, or mod_vroot & co.). */
   defer_fs->open = defer_open;
+  defer_fs->read = defer_read;
   defer_fs->write = defer_write;
   defer_fs->close = defer_close;
   defer_fs->unlink = defer_unlink;
@@ -320,4 +379,16 @@ void ftps_deferstore_forget(void) {
   up.arrived = FALSE;
   up.kept_fd = -1;
   up.path[0] = '\0';
+}
+
+void ftps_deferstore_watch_reads(void) {
+  read_failed = FALSE;
+  if (raise_layer() < 0) {
+    ftps_log("cannot put the FSIO layer that watches file reads above the "
+      "other layers: %s", strerror(errno));
+  }
+}
+
+int ftps_deferstore_read_failed(void) {
+  return read_failed;
 }

@@ -357,6 +357,7 @@ MODRET ftps_any(cmd_rec *cmd) {
 
       if (protect) {
         ftps_netio_ticket_before_data();
+        ftps_deferstore_watch_reads();
       }
       note_upload(cmd);
       set_xfer_buffers(protect && is_file_xfer(cmd->argv[0]));
@@ -493,7 +494,9 @@ MODRET ftps_pbsz(cmd_rec *cmd) {
     return answer(cmd, FTPS_PROT_REFUSED, NULL);
   }
 
-  return answer(cmd, ftps_sess_pbsz(&sess, cmd->argc > 1 ?
+  /* RFC 2228 section 3: PBSZ takes one decimal integer; more arguments
+   * are a syntax error (501), as with mod_tls. */
+  return answer(cmd, ftps_sess_pbsz(&sess, cmd->argc == 2 ?
     cmd->argv[1] : NULL), C_PBSZ);
 }
 
@@ -508,8 +511,10 @@ MODRET ftps_prot(cmd_rec *cmd) {
     return answer(cmd, FTPS_PROT_REFUSED, NULL);
   }
 
+  /* One protection level (RFC 2228 section 3): "PROT P P" is a syntax
+   * error (501), as with mod_tls, not a PROT P. */
   refresh_session_required();
-  verdict = ftps_sess_prot(&sess, cmd->argc > 1 ? cmd->argv[1] : NULL);
+  verdict = ftps_sess_prot(&sess, cmd->argc == 2 ? cmd->argv[1] : NULL);
   update_data_protection();
 
   return answer(cmd, verdict, verdict == FTPS_NEED_SECURE_CTRL ? C_PROT :

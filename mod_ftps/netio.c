@@ -17,6 +17,7 @@
 
 #include "ftps/netio.h"
 #include "ftps/dataconn.h"
+#include "ftps/deferstore.h"
 #include "ftps/log.h"
 #include "ftps/rekey.h"
 #include "ftps/sendfile.h"
@@ -52,7 +53,8 @@ struct attached {
   struct ftps_tls *tls;
   pr_netio_stream_t *in, *out;
   struct ftps_rekey_state rekey;   /* TLSRenegotiate */
-  int aborted;                     /* ABOR (or SIGURG): no close_notify */
+  int aborted;                     /* ABOR (or SIGURG), or its I/O failed:
+                                    * no close_notify */
 };
 
 static struct attached ctrl_conn, data_conn;
@@ -534,9 +536,17 @@ static void rekey(pr_netio_stream_t *nstrm, struct attached *conn) {
 /* io_failed - log why TLS I/O on nstrm failed; -1, errno kept */
 static int io_failed(pr_netio_stream_t *nstrm, struct ftps_tls *tls) {
   int xerrno = errno;
+  struct attached *conn = conn_of(nstrm);
 
   ftps_log("%s connection: %s", nstrm->strm_type == PR_NETIO_STRM_CTRL ?
     "control" : "data", ftps_tls_error(tls));
+
+  /* The transfer failed: the core aborts it, but after a failed write it
+   * closes the data connection as it closes a complete one.  No
+   * close_notify is due (nor missed) for a transfer that never ended. */
+  if (conn == &data_conn) {
+    conn->aborted = TRUE;
+  }
   errno = xerrno;
   return -1;
 }
@@ -622,9 +632,11 @@ static int netio_write_cb(pr_netio_stream_t *nstrm, char *buf, size_t len) {
  * abort callback), or by an ABOR it read from a TLS control connection
  * (which it cannot peek at) and dispatched in the middle of the transfer,
  * whose handler closes the data connection as if the transfer were
- * complete. */
+ * complete; or by a file read that failed (the core then closes the data
+ * connection as it closes a complete one, and answers 451). */
 static int data_aborted(pr_netio_stream_t *nstrm) {
   return data_conn.aborted ||
+    ftps_deferstore_read_failed() ||
     (nstrm->strm_flags & PR_NETIO_SESS_ABORT) ||
     XFER_ABORTED ||
     session.curr_cmd_id == PR_CMD_ABOR_ID ||

@@ -17,7 +17,9 @@
  *    added to it (APPE, a restarted STOR);
  *  - cuts the old tail off at the close when the new bytes went past our
  *    write callback (a layer above ours, such as mod_quotatab's);
- *  - removes again the new, empty file of an upload that failed.
+ *  - removes again the new, empty file of an upload that failed;
+ *  - notes a file read that fails during a data command: the download
+ *    it aborts must not end with close_notify.
  * Once a byte has arrived the file is overwritten in place, as ProFTPD
  * does (HiddenStores keeps the original until the upload completes).
  *
@@ -47,5 +49,14 @@ void ftps_deferstore_failed(void);
 
 /* ftps_deferstore_forget - no upload is pending any more */
 void ftps_deferstore_forget(void);
+
+/* ftps_deferstore_watch_reads - a data command begins: from now on, note
+ * a file read that fails (a download the core aborts for it must not end
+ * with close_notify, as a complete one does) */
+void ftps_deferstore_watch_reads(void);
+
+/* ftps_deferstore_read_failed - 1 if a file read failed since the data
+ * command began, else 0 */
+int ftps_deferstore_read_failed(void);
 
 #endif /* FTPS_DEFERSTORE_H */
