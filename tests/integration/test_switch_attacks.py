@@ -89,6 +89,25 @@ def test_switch_crlf_modules_conf(ctx):
     _round_trip(srv, "CRLF modules.conf")
 
 
+def test_switch_crlf_after_enable(ctx):
+    """Debian as shipped, enable (mod_ftps.c added after the commented-out
+    mod_tls line, with the tool's marker), then modules.conf converted to
+    CRLF by an editor: disable still takes out both added lines."""
+    srv = DebianServer(ctx.module, keep=ctx.keep, tls=None, load=None,
+                       name="switch-crlf2")
+    srv.backups = os.path.join(srv.dir, "backups")
+    ctx.own.append(srv)
+    modules = _modules(srv)
+    original = _read(modules)
+    rc, out = pkg._switch(srv, "enable")
+    assert rc == 0 and _loaded(srv) == "mod_ftps", "enable: %s" % out
+    _write(modules, _read(modules).replace(b"\n", b"\r\n"))
+    rc, out = pkg._switch(srv, "disable")
+    assert rc == 0, "disable: %s" % out
+    assert _read(modules) == original.replace(b"\n", b"\r\n"), \
+        "disable left:\n%s" % _read(modules).decode()[-800:]
+
+
 def test_switch_files_without_final_newline(ctx):
     """modules.conf and tls.conf end without a newline: the way back is
     byte for byte, and enable changes modules.conf only (tls.conf has
