@@ -14,6 +14,8 @@
                                        * used (glibc's per-thread cache) */
 #define HEAP_BIG_MAX     (64 * 1024)  /* below the mmap threshold */
 #define HEAP_SMALL_MAX   1024         /* one size class at a time up to here */
+#define HEAP_EDGE_SIZE   (2 * HEAP_SMALL_MAX) /* above the sizes glibc's
+                                       * per-thread cache and fast bins keep */
 
 struct plug {
   struct plug *next;
@@ -25,6 +27,31 @@ static struct plug *plugs = NULL;
  * loaded again in between, so the mark waits in the environment (and is
  * gone before any session forks). */
 #define HEAP_RESTART_ENV "MOD_FTPS_HEAP_RESTART"
+
+/* edge_free - give back p (a request of size), just carved from the top
+ * chunk.  A small chunk freed as it is would wait in glibc's per-thread
+ * cache, never joined to the top again: one chunk of each small size, about
+ * 33 kB, that the next build fills and the next plug takes, so that every
+ * restart left the heap's top that much higher.  Grown in place into the
+ * top first, the chunk is too big for that cache and goes back into the
+ * top.  Where the top has no room for that, it is kept with the plugs
+ * instead (until the next restart), not cached at the edge. */
+static void edge_free(struct plug *p, size_t size) {
+  if (size <= HEAP_SMALL_MAX) {
+    struct plug *q;
+
+    if (mallinfo2().keepcost < HEAP_EDGE_SIZE) {
+      p->next = plugs;
+      plugs = p;
+      return;
+    }
+    q = realloc(p, HEAP_EDGE_SIZE);
+    if (q != NULL) {
+      p = q;
+    }
+  }
+  free(p);
+}
 
 /* plug_size - take free chunks for requests of size until one comes from
  * the top (at or above top), or the limits are reached; the bytes taken */
@@ -40,7 +67,7 @@ static size_t plug_size(size_t size, uintptr_t top, size_t room,
     }
     if ((uintptr_t) p >= top) {
       /* Next to the top: where the session's allocations should go. */
-      free(p);
+      edge_free(p, size);
       break;
     }
     p->next = plugs;
