@@ -681,6 +681,7 @@ static void ftps_restart_ev(const void *event_data, void *user_data) {
 
   /* Rebuilt from the new configuration at the next postparse. */
   ftps_server_free_all();
+  ftps_alias_release();
   ftps_heap_restart();
   ftps_conf_errors_reset();
 }
