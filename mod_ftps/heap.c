@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ftps/heap.h"
@@ -78,6 +79,28 @@ static size_t plug_size(size_t size, uintptr_t top, size_t room,
   return kept;
 }
 
+/* release_top - give the kernel back the whole pages of the top chunk
+ * (past its header): the probes above write chunk headers into it, and
+ * those pages would stay resident in the master, a few more after every
+ * restart as the top moves by a few bytes.  glibc does the same to free
+ * chunks in malloc_trim(). */
+static void release_top(void) {
+  uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE), start, end;
+  struct mallinfo2 mi = mallinfo2();
+  void *brk = sbrk(0);
+
+  if (brk == (void *) -1 || mi.keepcost > mi.arena || page == 0 ||
+      (page & (page - 1)) != 0) {
+    return;
+  }
+  end = (uintptr_t) brk & ~(page - 1);
+  start = ((uintptr_t) brk - mi.keepcost + 4 * sizeof(size_t) + page - 1) &
+    ~(page - 1);
+  if (start < end) {
+    (void) madvise((void *) start, end - start, MADV_DONTNEED);
+  }
+}
+
 size_t ftps_heap_plug(void) {
   struct mallinfo2 mi;
   uintptr_t top;
@@ -104,6 +127,7 @@ size_t ftps_heap_plug(void) {
   for (size = HEAP_SMALL_MAX; size >= 32; size -= 16) {
     kept += plug_size(size - sizeof(size_t), top, room - kept, &count);
   }
+  release_top();
   return kept;
 }
 
