@@ -15,6 +15,8 @@
                                        * used (glibc's per-thread cache) */
 #define HEAP_BIG_MAX     (64 * 1024)  /* below the mmap threshold */
 #define HEAP_SMALL_MAX   1024         /* one size class at a time up to here */
+#define HEAP_RELEASE_MAX 64           /* pieces of HEAP_BIG_MAX: the top is
+                                       * released up to 4 MB */
 #define HEAP_EDGE_SIZE   (2 * HEAP_SMALL_MAX) /* above the sizes glibc's
                                        * per-thread cache and fast bins keep */
 
@@ -79,25 +81,48 @@ static size_t plug_size(size_t size, uintptr_t top, size_t room,
   return kept;
 }
 
-/* release_top - give the kernel back the whole pages of the top chunk
- * (past its header): the probes above write chunk headers into it, and
- * those pages would stay resident in the master, a few more after every
- * restart as the top moves by a few bytes.  glibc does the same to free
- * chunks in malloc_trim(). */
+/* release_top - give the kernel back the whole pages of the top chunk:
+ * the probes above wrote chunk headers into them, and those pages would
+ * stay resident in the master, a few more after every restart as the top
+ * moves by a few bytes.  The top is taken with malloc() in pieces below the
+ * mmap threshold, so that only memory this function owns is released (the
+ * top's place is never guessed), then given back: the pieces join the top
+ * again, last first. */
 static void release_top(void) {
-  uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE), start, end;
-  struct mallinfo2 mi = mallinfo2();
-  void *brk = sbrk(0);
+  uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE);
+  struct plug *taken = NULL, *p;
+  int i;
 
-  if (brk == (void *) -1 || mi.keepcost > mi.arena || page == 0 ||
-      (page & (page - 1)) != 0) {
+  if (page == 0 || (page & (page - 1)) != 0) {
     return;
   }
-  end = (uintptr_t) brk & ~(page - 1);
-  start = ((uintptr_t) brk - mi.keepcost + 4 * sizeof(size_t) + page - 1) &
-    ~(page - 1);
-  if (start < end) {
-    (void) madvise((void *) start, end - start, MADV_DONTNEED);
+  for (i = 0; i < HEAP_RELEASE_MAX; i++) {
+    size_t top = mallinfo2().keepcost, len;
+    uintptr_t start, end;
+
+    if (top < 4 * page) {
+      break;
+    }
+    len = top - 2 * page < HEAP_BIG_MAX ? top - 2 * page : HEAP_BIG_MAX;
+    p = malloc(len);
+    if (p == NULL) {
+      break;
+    }
+    start = ((uintptr_t) (p + 1) + page - 1) & ~(page - 1);
+    end = ((uintptr_t) p + len) & ~(page - 1);
+    if (start < end) {
+      (void) madvise((void *) start, end - start, MADV_DONTNEED);
+    }
+    p->next = taken;
+    taken = p;
+    if (mallinfo2().keepcost >= top) {
+      break;      /* not from the top (a hole, or mmap()) */
+    }
+  }
+  while (taken != NULL) {
+    p = taken;
+    taken = p->next;
+    free(p);
   }
 }
 
