@@ -8,6 +8,7 @@
  * startup instead of failing sessions later.
  */
 #include "ftps/server.h"
+#include "ftps/binding.h"
 #include "ftps/config.h"
 #include "ftps/context.h"
 #include "ftps/keypair.h"
@@ -677,6 +678,7 @@ void ftps_server_free_all(void) {
     SSL_CTX_free(st->client_ctx);
   }
   servers = NULL;
+  ftps_binding_release();
 
   if (server_pool != NULL) {
     destroy_pool(server_pool);

@@ -34,6 +34,10 @@
  * decrypted ones.  Call once per SSL_CTX. */
 int ftps_binding_install(SSL_CTX *ctx, struct ftps_error *err);
 
+/* ftps_binding_release - free the scopes of all contexts installed so
+ * far: call once those contexts are freed (at a restart) */
+void ftps_binding_release(void);
+
 /* ftps_binding_renew - draw a new token: call once in each new session
  * process, before its first handshake.  Returns 0, or -1 if the random
  * generator fails. */
