@@ -17,7 +17,7 @@
 /* What a ticket (or cached session) carries as its application data: the
  * FTP session's token, then the scope of the SSL_CTX (the vhost) whose
  * settings authenticated it. */
-#define BINDING_SCOPE_LEN   16
+#define BINDING_SCOPE_LEN   FTPS_BINDING_SCOPE_LEN
 #define BINDING_STAMP_LEN   (FTPS_BINDING_LEN + BINDING_SCOPE_LEN)
 
 static unsigned char token[FTPS_BINDING_LEN];
@@ -229,6 +229,18 @@ int ftps_binding_install(SSL_CTX *ctx, struct ftps_error *err) {
     return -1;
   }
 
+  return 0;
+}
+
+int ftps_binding_set_scope(SSL_CTX *ctx, const unsigned char *scope) {
+  unsigned char *mine;
+
+  if (ctx == NULL || scope == NULL || ctx_ex_index < 0 ||
+      (mine = SSL_CTX_get_ex_data(ctx, ctx_ex_index)) == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  memcpy(mine, scope, BINDING_SCOPE_LEN);
   return 0;
 }
 

@@ -28,11 +28,18 @@
 #include "ftps/error.h"
 
 #define FTPS_BINDING_LEN 32
+#define FTPS_BINDING_SCOPE_LEN 16
 
 /* ftps_binding_install - give ctx its scope, and set its ticket callbacks
  * that stamp token and scope on new tickets and check the scope of
  * decrypted ones.  Call once per SSL_CTX. */
 int ftps_binding_install(SSL_CTX *ctx, struct ftps_error *err);
+
+/* ftps_binding_set_scope - after ftps_binding_install: give ctx this
+ * scope (FTPS_BINDING_SCOPE_LEN bytes) instead of its random one, so that
+ * a vhost keeps its scope across restarts (ticketkeys.h derives it) and
+ * its tickets resume after a reload.  0, or -1 (EINVAL). */
+int ftps_binding_set_scope(SSL_CTX *ctx, const unsigned char *scope);
 
 /* ftps_binding_renew - draw a new token: call once in each new session
  * process, before its first handshake.  Returns 0, or -1 if the random
