@@ -318,17 +318,22 @@ int ftps_ticketkeys_start(const struct ftps_ticketkeys_conf *conf,
   }
   *dropped = 0;
   ring_attach();
+
+  /* A restart: the new age and count apply to the keys kept. */
+  if (ring != NULL) {
+    ring->conf = *conf;
+    *dropped = drop_aged(now);
+    while (ring->nkeys > (int) conf->max_count) {
+      drop(0);
+      (*dropped)++;
+    }
+  }
   if ((ring == NULL || ring->capacity != (int) conf->max_count) &&
       ring_map((int) conf->max_count) < 0) {
     return -1;
   }
   ring->conf = *conf;
 
-  *dropped = drop_aged(now);
-  while (ring->nkeys > (int) conf->max_count) {
-    drop(0);
-    (*dropped)++;
-  }
   k = add_key(now, dropped);
   if (k == NULL) {
     return -1;
