@@ -174,10 +174,10 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
 
     case SSL_TICKET_SUCCESS:
     case SSL_TICKET_SUCCESS_RENEW:
-      /* A ticket from another vhost (OpenSSL decrypts it with the keys of
-       * the context the connection began on, the default server's; the
-       * SNI switch in the ClientHello callback has run by now): a full
-       * handshake under the chosen vhost's settings instead. */
+      /* A ticket from another vhost (all vhosts share the ticket keys,
+       * ticketkeys.h; the SNI switch in the ClientHello callback has run
+       * by now): a full handshake under the chosen vhost's settings
+       * instead. */
       if (!same_scope(ssl, sess)) {
         return (state & BINDING_KIND_DATA) ? SSL_TICKET_RETURN_IGNORE :
           SSL_TICKET_RETURN_IGNORE_RENEW;

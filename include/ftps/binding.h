@@ -12,13 +12,16 @@
  * are encrypted with keys shared by all sessions, so a ticket from another
  * FTP session resumes but carries another token, and is refused.
  *
- * Each SSL_CTX (one per vhost) also has a random scope, stamped beside the
- * token: a ticket is decrypted with the keys of the context a connection
+ * Each SSL_CTX (one per vhost) also has a scope, stamped beside the token:
+ * every vhost's tickets are encrypted with the same rotating keys
+ * (ticketkeys.h), and a ticket is decrypted under the context a connection
  * began on (the default server's, before SNI moves it), so the scope is
  * what keeps a session authenticated under one vhost's client-certificate
  * rules from resuming under another's.  Such a ticket means a full
  * handshake (RFC 6066 section 3); a resumption that still carries another
- * scope is refused.
+ * scope is refused.  The scope is random, or (ftps_binding_set_scope)
+ * derived from the vhost's identity and rules under a secret the daemon
+ * keeps across restarts, so that tickets still resume after a reload.
  */
 #ifndef FTPS_BINDING_H
 #define FTPS_BINDING_H
