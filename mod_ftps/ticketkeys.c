@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "ftps/binding.h"
 #include "ftps/ticketkeys.h"
 
 #define KEY_NAME_LEN    16    /* RFC 5077 section 4: key_name */
@@ -411,13 +412,18 @@ static struct ticket_key *encrypting_key(time_t now) {
   return add_key(now, NULL);
 }
 
-/* find_key - the key named name that still decrypts, or NULL */
-static struct ticket_key *find_key(const unsigned char *name, time_t now) {
+/* find_key - the key named name that still decrypts, or NULL.  On a
+ * data connection any key this process holds will do: the session it
+ * resumes must carry this FTP session's token (binding.h), so only the
+ * session's own tickets pass, such as a TLS 1.2 control connection's,
+ * which is not renewed while the session lasts. */
+static struct ticket_key *find_key(const unsigned char *name, time_t now,
+    int data) {
   int i;
 
   for (i = ring->nkeys - 1; i >= 0; i--) {
     if (CRYPTO_memcmp(ring->keys[i].name, name, KEY_NAME_LEN) == 0) {
-      return aged(&ring->keys[i], now) ? NULL : &ring->keys[i];
+      return aged(&ring->keys[i], now) && !data ? NULL : &ring->keys[i];
     }
   }
   return NULL;
@@ -435,8 +441,8 @@ static int set_mac(EVP_MAC_CTX *hctx, struct ticket_key *k) {
   return EVP_MAC_CTX_set_params(hctx, params);
 }
 
-int ftps_ticketkeys_cb_at(time_t now, unsigned char *name, unsigned char *iv,
-    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc) {
+int ftps_ticketkeys_cb_at(time_t now, int data, unsigned char *name,
+    unsigned char *iv, EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc) {
   struct ticket_key *k;
 
   if (ring == NULL) {
@@ -460,7 +466,7 @@ int ftps_ticketkeys_cb_at(time_t now, unsigned char *name, unsigned char *iv,
 
   /* Unknown or aged out: a full handshake (RFC 5077 section 3.3), and a
    * new ticket under the current key. */
-  k = find_key(name, now);
+  k = find_key(name, now, data);
   if (k == NULL) {
     return 0;
   }
@@ -475,8 +481,8 @@ int ftps_ticketkeys_cb_at(time_t now, unsigned char *name, unsigned char *iv,
 /* key_cb - OpenSSL's ticket key callback */
 static int key_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc) {
-  (void) ssl;
-  return ftps_ticketkeys_cb_at(time(NULL), name, iv, cctx, hctx, enc);
+  return ftps_ticketkeys_cb_at(time(NULL), ftps_binding_is_data(ssl), name,
+    iv, cctx, hctx, enc);
 }
 
 int ftps_ticketkeys_install(SSL_CTX *ctx, struct ftps_error *err) {

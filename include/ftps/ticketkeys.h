@@ -14,7 +14,9 @@
  *   is gone means a full handshake, never an error;
  * - sessions get the ring as it is when they fork; a session that lives
  *   longer than half the age makes a key of its own for its tickets (its
- *   data connections keep resuming; other processes cannot read them);
+ *   data connections keep resuming; other processes cannot read them),
+ *   and its data connections may resume its tickets under keys that aged
+ *   out since (the binding demands the session's own token);
  * - the ring lives in one mapping, locked in memory where possible, kept
  *   out of core dumps and wiped when a key or the mapping goes; it
  *   outlives this DSO, which mod_dso unloads and loads again at every
@@ -98,8 +100,9 @@ int ftps_ticketkeys_install(SSL_CTX *ctx, struct ftps_error *err);
  * keeps it for its restarts) */
 void ftps_ticketkeys_release(void);
 
-/* For the unit tests: the ticket key callback, with the clock given. */
-int ftps_ticketkeys_cb_at(time_t now, unsigned char *name, unsigned char *iv,
-  EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc);
+/* For the unit tests: the ticket key callback, with the clock given and
+ * data = 1 on a data connection (binding.h). */
+int ftps_ticketkeys_cb_at(time_t now, int data, unsigned char *name,
+  unsigned char *iv, EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc);
 
 #endif /* FTPS_TICKETKEYS_H */

@@ -13,6 +13,8 @@ prove it belongs to the session):
   full handshake (no error); the second key's ticket still resumes;
 - "age 10": a ticket resumes while its key is young; once the key is 10 s
   old, a full handshake; the timer made new keys meanwhile;
+- a session that outlives its keys ("age 10", downloads 11 s apart) keeps
+  opening data connections that resume it;
 - the per-vhost scope holds with rotating keys: after a SIGHUP a ticket
   from one vhost offered with another's SNI name gets a full handshake
   there, while each vhost's own ticket resumes;
@@ -264,3 +266,37 @@ def test_ticket_keys_directive_grammar(ctx):
     rc, out = srv.check()
     assert rc != 0 and "TLSSessionTicketKeys" in out, \
         "TLSSessionTicketKeys in <VirtualHost> accepted:\n%s" % out
+
+
+def test_ticket_keys_long_session_keeps_transferring(ctx):
+    """age 10: a session that outlives its keys (it got the ring when it
+    forked; only the master rotates) still opens protected data
+    connections that resume its own session, TLS 1.2 and 1.3: one download
+    at once, one after 11 s (TLS 1.3: its fresh tickets come from a key of
+    its own; TLS 1.2: the data connection resumes the control connection's
+    ticket, under a key that aged out since, which its own data
+    connections may still use)."""
+    srv = _server(ctx, ["TLSSessionTicketKeys age 10"])
+    sessions = {}
+    try:
+        for v in VERSIONS:
+            f = ReusingFTP_TLS(context=context(v), timeout=TIMEOUT)
+            f.connect(srv.host, srv.port)
+            f.auth()
+            f.login(srv.user, srv.password)
+            f.prot_p()
+            assert retr_bytes(f, "data.bin") == DATA
+            sessions[v] = f
+        time.sleep(11)
+        for v, f in sessions.items():
+            try:
+                got = retr_bytes(f, "data.bin")
+            except Exception as e:
+                raise AssertionError("TLS %s: download 11 s into a session "
+                                     "with age 10: %s: %s\n%s" % (
+                                         v, type(e).__name__, e,
+                                         srv.log_tail()))
+            assert got == DATA, "TLS %s: download differs" % v
+    finally:
+        for f in sessions.values():
+            close_quietly(f)
