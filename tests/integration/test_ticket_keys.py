@@ -18,6 +18,7 @@ prove it belongs to the session):
 - the per-vhost scope holds with rotating keys: after a SIGHUP a ticket
   from one vhost offered with another's SNI name gets a full handshake
   there, while each vhost's own ticket resumes;
+- the ring is locked in memory in the master and in the sessions;
 - the directive's grammar: mod_tls's "age secs" and "count n"; values
   out of range, unknown or repeated names, and contexts other than the
   server config are refused with the reason.
@@ -195,17 +196,18 @@ def test_ticket_keys_age_out(ctx):
 
 def test_ticket_keys_vhost_scope_after_rotation(ctx):
     """The default server and vhosts a.example, b.example on one port,
-    sharing the ring.  After a SIGHUP (a new key; the old still
-    decrypts): the default server's ticket offered with SNI a.example, and
-    a's ticket offered with SNI b.example, get full handshakes (the vhost's
-    own certificate and session); a's ticket with SNI a.example resumes."""
+    sharing the ring.  Tickets issued before a SIGHUP (a new key; the old
+    one still decrypts), TLS 1.2 and 1.3: the default server's ticket
+    offered with SNI a.example, and a's ticket offered with SNI b.example,
+    get full handshakes (the vhost's own session); a's ticket with SNI
+    a.example resumes."""
     srv = sni_server(ctx)
+    cs = {v: context(v) for v in VERSIONS}
+    tickets = {(v, sni): _ticket(srv, cs[v], sni)
+               for v in VERSIONS for sni in (None, "a.example")}
+    _sighup(srv)
     for v in VERSIONS:
-        c = context(v)
-        tickets = {None: _ticket(srv, c), "a.example": _ticket(srv, c,
-                                                               "a.example")}
-        if v == VERSIONS[0]:
-            _sighup(srv)
+        c = cs[v]
         for sess_of, sni, want in ((None, "a.example", False),
                                    ("a.example", "b.example", False),
                                    ("a.example", "a.example", True)):
@@ -217,7 +219,7 @@ def test_ticket_keys_vhost_scope_after_rotation(ctx):
             try:
                 f.voidcmd("AUTH TLS")
                 f.sock = c.wrap_socket(f.sock, server_hostname=sni,
-                                       session=tickets[sess_of])
+                                       session=tickets[(v, sess_of)])
                 f.file = f.sock.makefile(mode="r", encoding=f.encoding)
                 f.data_log = []
                 reused = f.sock.session_reused
@@ -230,6 +232,43 @@ def test_ticket_keys_vhost_scope_after_rotation(ctx):
                 what, "resumed" if reused else "not resumed")
             assert who == srv.vh[sni].who, "%s: not on %s's session" % (
                 what, sni)
+
+
+def _vmlck_kb(pid):
+    """VmLck of process pid, in kB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmLck:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_ticket_keys_memory_locked(ctx):
+    """The ring is locked in memory in the master and, again (fork passes
+    no locks on), in each session: both have locked memory (old: none,
+    the keys were OpenSSL's, in swappable heap)."""
+    srv = _server(ctx)
+    f = ReusingFTP_TLS(context=context("1.3"), timeout=TIMEOUT)
+    f.connect(srv.host, srv.port)
+    try:
+        f.auth()
+        f.login(srv.user, srv.password)
+        kids = [int(p) for p in os.listdir("/proc") if p.isdigit()
+                and _ppid(int(p)) == srv.proc.pid]
+        assert kids, "no session process found"
+        assert _vmlck_kb(srv.proc.pid) > 0, "the master locks no memory"
+        for pid in kids:
+            assert _vmlck_kb(pid) > 0, "session %d locks no memory" % pid
+    finally:
+        close_quietly(f)
+
+
+def _ppid(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
 
 
 def test_ticket_keys_directive_grammar(ctx):
