@@ -77,6 +77,10 @@ int ftps_tickets_start(void) {
     return -1;
   }
   log_made(restart || made > 1 ? "restart" : "start", made, dropped);
+  if (ftps_ticketkeys_lock() < 0) {
+    pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": cannot lock the session ticket "
+      "keys in memory: %s", strerror(errno));
+  }
 
   /* Timers of an unloaded module go with it (a restart reloads this DSO),
    * and sessions do not inherit the master's. */
