@@ -18,6 +18,7 @@ prove it belongs to the session):
 - the per-vhost scope holds with rotating keys: after a SIGHUP a ticket
   from one vhost offered with another's SNI name gets a full handshake
   there, while each vhost's own ticket resumes;
+- so does the scope of IP/port-based vhosts, which share the keys too;
 - the ring is locked in memory in the master and in the sessions;
 - the directive's grammar: mod_tls's "age secs" and "count n"; values
   out of range, unknown or repeated names, and contexts other than the
@@ -232,6 +233,61 @@ def test_ticket_keys_vhost_scope_after_rotation(ctx):
                 what, "resumed" if reused else "not resumed")
             assert who == srv.vh[sni].who, "%s: not on %s's session" % (
                 what, sni)
+
+
+def test_ticket_keys_port_vhost_scope(ctx):
+    """A <VirtualHost> on another port, same certificate, user and home,
+    sharing the ring (old: each context had its own keys).  Tickets from
+    the default server's port offered on the vhost's port, and the
+    reverse, TLS 1.2 and 1.3, before and after a SIGHUP: full handshakes
+    that serve; each port's own ticket resumes."""
+    srv = ctx.server(start=False, shared=False, name="ftpsd-keys-ports")
+    port2 = ftpsd.free_port()
+    while port2 == srv.port:
+        port2 = ftpsd.free_port()
+    srv.append_conf([
+        "<VirtualHost 127.0.0.1>",
+        "  Port %d" % port2,
+        '  ServerName "mod_ftps port vhost"',
+        "  AuthOrder mod_auth_file.c",
+        "  AuthUserFile " + os.path.join(srv.dir, "passwd"),
+        "  RequireValidShell off",
+        "  DefaultRoot ~",
+        "  TLSEngine on",
+        "  TLSLog " + srv.tls_log,
+        "  TLSRSACertificateFile " + ftpsd.cert(),
+        "  TLSProtocol TLSv1.2 TLSv1.3",
+        "  TLSRequired on",
+        "</VirtualHost>",
+    ])
+    srv.home_file("data.bin", DATA)
+    srv.start()
+    srv.wait_listening(port2)
+    main_port = srv.port
+    cs = {v: context(v) for v in VERSIONS}
+    tickets = {}
+    for v in VERSIONS:
+        for port in (main_port, port2):
+            srv.port = port
+            tickets[(v, port)] = _ticket(srv, cs[v])
+    srv.port = main_port
+    try:
+        for when in ("before", "after"):
+            if when == "after":
+                srv.port = main_port
+                _sighup(srv)
+                srv.wait_listening(port2)
+            for v in VERSIONS:
+                for issued, offered in ((main_port, port2),
+                                        (port2, main_port),
+                                        (port2, port2)):
+                    srv.port = offered
+                    _offer(srv, cs[v], tickets[(v, issued)],
+                           "TLS %s, %s a SIGHUP: port %d's ticket on port %d"
+                           % (v, when, issued, offered),
+                           want=issued == offered)
+    finally:
+        srv.port = main_port
 
 
 def _vmlck_kb(pid):
