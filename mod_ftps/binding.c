@@ -17,7 +17,7 @@
 /* What a ticket (or cached session) carries as its application data: the
  * FTP session's token, then the scope of the SSL_CTX (the vhost) whose
  * settings authenticated it. */
-#define BINDING_SCOPE_LEN   16
+#define BINDING_SCOPE_LEN   FTPS_BINDING_SCOPE_LEN
 #define BINDING_STAMP_LEN   (FTPS_BINDING_LEN + BINDING_SCOPE_LEN)
 
 static unsigned char token[FTPS_BINDING_LEN];
@@ -174,10 +174,10 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
 
     case SSL_TICKET_SUCCESS:
     case SSL_TICKET_SUCCESS_RENEW:
-      /* A ticket from another vhost (OpenSSL decrypts it with the keys of
-       * the context the connection began on, the default server's; the
-       * SNI switch in the ClientHello callback has run by now): a full
-       * handshake under the chosen vhost's settings instead. */
+      /* A ticket from another vhost (all vhosts share the ticket keys,
+       * ticketkeys.h; the SNI switch in the ClientHello callback has run
+       * by now): a full handshake under the chosen vhost's settings
+       * instead. */
       if (!same_scope(ssl, sess)) {
         return (state & BINDING_KIND_DATA) ? SSL_TICKET_RETURN_IGNORE :
           SSL_TICKET_RETURN_IGNORE_RENEW;
@@ -220,6 +220,18 @@ int ftps_binding_install(SSL_CTX *ctx, struct ftps_error *err) {
     return -1;
   }
 
+  return 0;
+}
+
+int ftps_binding_set_scope(SSL_CTX *ctx, const unsigned char *scope) {
+  struct scope *mine;
+
+  if (ctx == NULL || scope == NULL ||
+      (mine = SSL_CTX_get_app_data(ctx)) == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  memcpy(mine->bytes, scope, BINDING_SCOPE_LEN);
   return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "ftps/server.h"
 #include "ftps/session.h"
 #include "ftps/sni.h"
+#include "ftps/tickets.h"
 
 module ftps_module;
 
@@ -657,7 +658,8 @@ static void ftps_postparse_ev(const void *event_data, void *user_data) {
    * lie side by side on fewer pages (ftps/heap.h); not after a restart,
    * whose new contexts reuse the memory of the old ones. */
   (void) ftps_heap_plug_before_build();
-  if (ftps_server_load_all() < 0) {
+  if (ftps_tickets_start() < 0 ||
+      ftps_server_load_all() < 0) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": refusing to start: fix the "
       "TLS configuration above");
     refuse_to_start();
@@ -825,6 +827,7 @@ static void ftps_sess_reinit_ev(const void *event_data, void *user_data) {
 
 static int ftps_session_init(void) {
   ftps_passphrase_sess_init();
+  ftps_tickets_sess_init();
 
   pr_event_register(&ftps_module, "core.session-reinit", ftps_sess_reinit_ev,
     NULL);

@@ -14,6 +14,7 @@
 #include "ftps/keypair.h"
 #include "ftps/passphrase.h"
 #include "ftps/sni.h"
+#include "ftps/tickets.h"
 #include "ftps/verify.h"
 #include "ftps/warmup.h"
 #include "ftps/ktls.h"
@@ -554,6 +555,12 @@ static int load_server(server_rec *s) {
     PRIVS_RELINQUISH
     if (ctx == NULL) {
       context_error(s, what, index, &err);
+      res = -1;
+
+    } else if (ftps_tickets_ctx(s, ctx, &props) < 0) {
+      SSL_CTX_free(ctx);
+      SSL_CTX_free(client_ctx);
+      ctx = NULL;
       res = -1;
 
     } else if (client_ctx == NULL) {
