@@ -198,6 +198,8 @@ class Session(threading.Thread):
                 raise TimeoutError("deadline")
             for k in range(r.rounds):
                 step = "round %d" % (k + 1)
+                if time.time() > r.deadline:
+                    raise TimeoutError("deadline")
                 self.one_round()
             phases.pop(0).arrive()
             step = "waiting for the end"
@@ -310,7 +312,7 @@ class Run:
         ok = ok and self.finished.wait_all(self.deadline)
         ok = ok and self.wait_reaped(pid)
         if not ok:
-            self.errors.append("deadline reached: %d of %d sessions logged "
+            self.errors.insert(0, "deadline reached: %d of %d sessions logged "
                                "in, %d done with their rounds, %d finished"
                                % (self.logged_in.count, self.n,
                                   self.rounds_done.count,
