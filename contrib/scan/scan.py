@@ -5,8 +5,8 @@ Usage:
     make scan                      # explicit and implicit, a few minutes
     make scan SCAN_ARGS="--against mod_tls"
     python3 contrib/scan/scan.py [--module PATH | --against mod_tls]
-        [--modes explicit,implicit] [--out DIR] [--full] [--keep]
-        [--timeout SECONDS]
+        [--modes explicit,implicit] [--out DIR] [--full | --checks=...]
+        [--timeout SECONDS] [--keep]
 
 For each mode it starts /usr/sbin/proftpd -n with the module
 (tests/integration/ftpsd.py: 127.0.0.1, a free port, the module's default
@@ -19,20 +19,20 @@ TLS settings apart from the certificate) and runs Debian's testssl.sh
 The certificate is the test suite's RSA 2048 leaf (tests/fixtures/
 mkcerts.sh), sent with its intermediate (TLSCertificateChainFile); the
 private test root is given to testssl with --add-ca, so that the chain of
-trust is checked for real.  The checks are
-protocols, cipher categories, forward secrecy, server preferences, server
-defaults, vulnerabilities and ciphers per protocol (-p -s -f -P -S -U -E);
---full runs testssl's default set instead (adds the client simulations,
-several minutes more; --checks=... chooses others).  Both modes run at
-once.
+trust is checked for real.  The checks are protocols, cipher categories,
+forward secrecy, server preferences, server defaults, vulnerabilities and
+ciphers per protocol (-p -s -f -P -S -U -E); --full runs testssl's default
+set instead (adds the client simulations, several minutes more), and
+--checks=... others.  Both modes run at once; each takes several minutes,
+since every one of testssl's hundreds of connections is a ProFTPD session.
 
 It prints every finding at LOW, MEDIUM, HIGH or CRITICAL, marking those
 that come only from the test CA (TEST_CA_FINDINGS below), and testssl's
 own warnings.  The JSON files (and testssl's text output) go to --out
-(default tests/tmp/scan/).
+(default tests/tmp/scan/).  testssl's own exit status is shown, not used.
 Exit status 1 when a finding at LOW or above is not explained by the test
-CA, when testssl stopped on a fatal error, or when it wrote no JSON;
-0 otherwise.  Python 3 standard library only; run as root.
+CA, when testssl stopped on a fatal error or timed out, or when it wrote no
+JSON; 0 otherwise.  Python 3 standard library only; run as root.
 """
 
 import argparse
