@@ -108,8 +108,8 @@ def children(pid):
 def size_server(srv, sessions):
     """Limits for N concurrent sessions (call before srv.start()): the test
     configuration's MaxInstances 50 and 64 passive ports are too few, and
-    ProFTPD's small default listen backlog would drop the connection burst
-    into SYN retransmits."""
+    past ProFTPD's default listen backlog (128) the burst of connects would
+    turn into SYN retransmits."""
     srv.replace_conf("MaxInstances", "MaxInstances %d" % (sessions + 10))
     lo, hi = ftpsd.passive_range(max(512, 4 * sessions))
     srv.replace_conf("PassivePorts", "PassivePorts %d %d" % (lo, hi))
