@@ -9,6 +9,8 @@ packages="build-essential autoconf pkg-config proftpd-core proftpd-dev
 packages="$packages proftpd-mod-crypto"
 # The Debian package (make deb, make lintian; tests/integration/test_package.py).
 packages="$packages dpkg-dev debhelper lintian"
+# TLS scanners: sslscan in make check (test_scan.py), testssl.sh in make scan.
+packages="$packages sslscan testssl.sh"
 # The guest with kernel TLS that make check ends with (contrib/ktls-vm):
 # installed here, after the one apt-get update, like everything else.
 packages="$packages qemu-system-x86 busybox-static"
