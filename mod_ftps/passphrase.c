@@ -322,6 +322,14 @@ static int keep_last(const char *buf, int len) {
 static int prompt(struct ftps_passphrase_req *req, char *buf, int bufsz) {
   char text[512];
 
+  /* A reload (restart, renewal) keeps the last good key rather than
+   * wait for someone at a terminal. */
+  if (req->no_prompt) {
+    snprintf(req->why, sizeof(req->why), "no TLSPassPhraseProvider is "
+      "configured, and a reload cannot ask at the terminal");
+    return -1;
+  }
+
   if (!isatty(STDIN_FILENO)) {
     snprintf(req->why, sizeof(req->why), "no TLSPassPhraseProvider is "
       "configured, and there is no terminal to ask at");
