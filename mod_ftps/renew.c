@@ -10,12 +10,34 @@
 
 extern xaset_t *server_list;
 
+static int quiet = FALSE;     /* the same failure again: debug log only */
+
 /* The files of a server, in the order they are watched. */
 static const char *file_directives[] = {
   "TLSRSACertificateFile", "TLSRSACertificateKeyFile",
   "TLSECCertificateFile", "TLSECCertificateKeyFile",
   "TLSCertificateChainFile", "TLSPKCS12File",
 };
+
+void ftps_renew_quiet(int on) {
+  quiet = on;
+}
+
+void ftps_renew_log(int prio, const char *fmt, ...) {
+  char buf[2048];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+
+  if (quiet) {
+    pr_log_debug(DEBUG3, "%s", buf);
+
+  } else {
+    pr_log_pri(prio, "%s", buf);
+  }
+}
 
 /* server_name - how the log names s */
 static const char *server_name(server_rec *s) {
@@ -135,7 +157,7 @@ int ftps_renew_refused(server_rec *s, const struct ftps_material *m,
     }
 
     cert_source(s, &kps[i], &directive, &path);
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the new "
+    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the new "
       "certificate (%s) is not used: %s", directive, path, server_name(s),
       ftps_reload_describe(kps[i].cert, desc, sizeof(desc)), why);
     return -1;
@@ -178,7 +200,7 @@ void ftps_renew_kept(server_rec *s, const struct ftps_material *m) {
   int i;
 
   for (i = 0; i < m->nkps; i++) {
-    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s' keeps its "
+    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s' keeps its "
       "last good certificate (%s) until its files pass every check",
       server_name(s), ftps_reload_describe(m->kps[i].cert, desc,
       sizeof(desc)));

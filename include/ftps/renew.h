@@ -37,6 +37,14 @@ void ftps_renew_kept(server_rec *s, const struct ftps_material *m);
 void ftps_renew_warn_expiry(server_rec *s, const struct ftps_material *m,
   int expired_too);
 
+/* ftps_renew_log - pr_log_pri(), or only the debug log while quiet */
+void ftps_renew_log(int prio, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
+
+/* ftps_renew_quiet - the watcher tries files again that failed before:
+ * what it logs then was logged already (on), or not (off) */
+void ftps_renew_quiet(int on);
+
 /* ftps_renew_watch_interval - FTPSCertificateWatch in seconds (0: off) */
 int ftps_renew_watch_interval(void);
 
