@@ -426,7 +426,8 @@ MODRET set_ftpscertificatewatch(cmd_rec *cmd) {
   CHECK_CONF(cmd, CONF_ROOT|CONF_GLOBAL);
 
   /* A number is a number of seconds, "1" included. */
-  on = isdigit((unsigned char) *((char *) cmd->argv[1])) ? -1 : get_boolean(cmd, 1);
+  on = isdigit((unsigned char) *((char *) cmd->argv[1])) ? -1 :
+    get_boolean(cmd, 1);
   if (on != -1) {
     secs = on ? FTPS_CERT_WATCH_DEFAULT : 0;
 

@@ -157,8 +157,8 @@ int ftps_renew_refused(server_rec *s, const struct ftps_material *m,
     }
 
     cert_source(s, &kps[i], &directive, &path);
-    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the new "
-      "certificate (%s) is not used: %s", directive, path, server_name(s),
+    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
+      "new certificate (%s) is not used: %s", directive, path, server_name(s),
       ftps_reload_describe(kps[i].cert, desc, sizeof(desc)), why);
     return -1;
   }

@@ -21,6 +21,9 @@
 
 extern xaset_t *server_list;
 
+/* What loading logs: quiet when the watcher tries failed files again. */
+#define load_log ftps_renew_log
+
 struct server_tls {
   struct server_tls *next;
   server_rec *server;
@@ -181,7 +184,7 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
       ftps_passphrase_forget(path);
     }
     (void) ftps_passphrase_remember(NULL);
-    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): %s%s%s%s",
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): %s%s%s%s",
       directive, path, server_name(s), err.msg,
       xerrno == ENOKEY ? " (" : "",
       xerrno != ENOKEY ? "" : req.why[0] != '\0' ? req.why :
@@ -196,7 +199,7 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
    * not the daemon at the next SIGHUP. */
   if (ftps_passphrase_remember(&req) < 0 &&
       req.prompted) {
-    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
       "passphrase typed cannot be kept for restarts (%s); use "
       "TLSPassPhraseProvider", directive, path, server_name(s),
       strerror(errno));
@@ -211,13 +214,13 @@ static void warn_keypair(server_rec *s, const struct ftps_keypair *kp,
   char date[128];
 
   if (ftps_keypair_expired(kp, time(NULL), date, sizeof(date))) {
-    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
       "the certificate expired on %s; clients will refuse it", directive,
       path, server_name(s), date);
   }
 
   if (ftps_keypair_key_file_exposed(kp)) {
-    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": the private key file %s "
+    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": the private key file %s "
       "(server '%s') can be read by group or others; fix it with: "
       "chmod 600 %s", kp->key_path, server_name(s), kp->key_path);
   }
@@ -234,7 +237,7 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp,
   key_path = get_param_ptr(s->conf, cert_directives[i].key_directive, FALSE);
   if (cert_path == NULL) {
     if (key_path != NULL) {
-      ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): no %s "
+      load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): no %s "
         "goes with it", cert_directives[i].key_directive, key_path,
         server_name(s), cert_directives[i].cert_directive);
       return -1;
@@ -258,14 +261,14 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp,
     res = ftps_keypair_read_chain_file(kp, chain_path, &err);
     PRIVS_RELINQUISH
     if (res < 0) {
-      ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSCertificateChainFile %s "
+      load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSCertificateChainFile %s "
         "(server '%s'): %s", chain_path, server_name(s), err.msg);
       return -1;
     }
   }
 
   if (ftps_keypair_check(kp, &err) < 0) {
-    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s%s%s (server '%s'): %s",
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s%s%s (server '%s'): %s",
       cert_directives[i].cert_directive, cert_path,
       key_path ? ", key file " : "", key_path ? key_path : "",
       server_name(s), err.msg);
@@ -276,7 +279,7 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp,
   type = ftps_keypair_key_type(kp);
   if (type != NULL &&
       strcmp(type, cert_directives[i].key_type) != 0) {
-    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s') holds "
+    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s') holds "
       "an %s certificate; it is used as such",
       cert_directives[i].cert_directive, cert_path, server_name(s), type);
   }
@@ -302,7 +305,7 @@ static int load_pkcs12(server_rec *s, struct ftps_keypair *kps,
     return -1;
   }
   if (ftps_keypair_check(&kp, &err) < 0) {
-    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
       "'%s'): %s", path, server_name(s), err.msg);
     ftps_keypair_free(&kp);
     return -1;
@@ -315,7 +318,7 @@ static int load_pkcs12(server_rec *s, struct ftps_keypair *kps,
       /* As with mod_tls, which loads it last: it takes the place of the
        * certificate of the same type. */
       if (kps[i].cert != NULL) {
-        ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSPKCS12File %s "
+        load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSPKCS12File %s "
           "(server '%s') holds an %s certificate: it is served instead of "
           "the %s", path, server_name(s), type,
           cert_directives[i].cert_directive);
@@ -327,7 +330,7 @@ static int load_pkcs12(server_rec *s, struct ftps_keypair *kps,
     }
   }
 
-  ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
+  load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
     "'%s') holds a %s certificate: only RSA and EC certificates are "
     "served", path, server_name(s), type != NULL ? type : "unknown");
   ftps_keypair_free(&kp);
@@ -341,14 +344,14 @@ static int no_certificate(server_rec *s) {
   const char *dsa = get_param_ptr(s->conf, "TLSDSACertificateFile", FALSE);
 
   if (dsa != NULL) {
-    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSDSACertificateFile %s "
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSDSACertificateFile %s "
       "(server '%s'): DSA certificates are not supported (TLS 1.3 has no "
       "DSA, and TLS 1.2 clients no longer offer it), and the server has no "
       "other certificate: configure TLSRSACertificateFile, "
       "TLSECCertificateFile or TLSPKCS12File", dsa, server_name(s));
 
   } else {
-    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSEngine on (server '%s'): "
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSEngine on (server '%s'): "
       "no certificate is configured: add TLSRSACertificateFile, "
       "TLSECCertificateFile or TLSPKCS12File, or set TLSEngine off",
       server_name(s));
@@ -409,7 +412,7 @@ static void client_props_of(server_rec *s, struct ftps_context_props *props) {
   if (props->verify_client == FTPS_VERIFY_OFF &&
       (opts & (FTPS_OPT_COMMON_NAME_REQUIRED|FTPS_OPT_DNS_NAME_REQUIRED|
                FTPS_OPT_IP_ADDRESS_REQUIRED))) {
-    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': TLSOptions "
+    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': TLSOptions "
       "CommonNameRequired, dNSNameRequired and iPAddressRequired check "
       "client certificates, and TLSVerifyClient is off: ignored",
       server_name(s));
@@ -477,7 +480,7 @@ static void context_error(server_rec *s, int what, int index,
     file = get_param_ptr(s->conf, directive, FALSE);
   }
 
-  ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s%s%s (server '%s'): %s",
+  load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s%s%s (server '%s'): %s",
     directive, file != NULL ? " " : "", file != NULL ? file : "",
     server_name(s), err->msg);
 }
@@ -582,7 +585,7 @@ static int build_ctx(server_rec *s, struct ftps_keypair *kps, int n,
     return -1;
   }
   if (*client_ctx == NULL) {
-    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSVerifyServer (server "
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSVerifyServer (server "
       "'%s'): %s", server_name(s), err.msg);
     SSL_CTX_free(*ctx);
     *ctx = NULL;
@@ -649,9 +652,9 @@ static int load_server(server_rec *s, int restart) {
       ftps_renew_kept(s, m);
 
     } else {
-      ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": server '%s' has no usable "
-        "certificate: its sessions are refused until one is found",
-        server_name(s));
+      load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": server '%s' has no usable "
+        "certificate (see above): its sessions are refused until its files "
+        "pass every check", server_name(s));
     }
   }
   remember(s, ctx, client_ctx, m);
@@ -764,7 +767,7 @@ static int check_policy(server_rec *s) {
       req->auth &&
       !req->ctrl &&
       !per_user_exception(s)) {
-    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSOptions AllowPerUser "
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSOptions AllowPerUser "
       "(server '%s') cannot enforce TLSRequired auth for every user: use "
       "TLSRequired ctrl, drop AllowPerUser, or give some users (<Anonymous>, "
       "mod_ifsession) another TLSRequired", server_name(s));
@@ -789,12 +792,12 @@ static void probe_kernel_tls(void) {
   }
 
   if (ftps_ktls_probe()) {
-    ftps_renew_log(PR_LOG_INFO, MOD_FTPS_VERSION ": kernel TLS available: "
+    pr_log_pri(PR_LOG_INFO, MOD_FTPS_VERSION ": kernel TLS available: "
       "protected data connections use it where OpenSSL can hand it the "
       "connection's cipher");
 
   } else {
-    ftps_renew_log(PR_LOG_INFO, MOD_FTPS_VERSION ": kernel TLS unavailable (%s): "
+    pr_log_pri(PR_LOG_INFO, MOD_FTPS_VERSION ": kernel TLS unavailable (%s): "
       "data connections use user-space TLS", ftps_ktls_reason());
   }
 }
@@ -845,7 +848,7 @@ void ftps_server_restart(void) {
 
   /* The new copy of the module takes the last good material back. */
   if (ftps_reload_stash() < 0) {
-    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": cannot keep the last "
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": cannot keep the last "
       "good certificates for the restart (%s): a bad certificate found "
       "there stops the daemon", strerror(errno));
   }
