@@ -637,69 +637,6 @@ static void refuse_to_start(void) {
   pr_session_end(PR_SESS_END_FL_ERROR);
 }
 
-/* The watcher's timer (FTPSCertificateWatch), in the master only. */
-static int watch_timer = -1;
-static pid_t watch_pid = 0;          /* the master that set it */
-static time_t next_expiry_warning = 0;
-
-#define WATCH_EXPIRY_EVERY 86400     /* certificates near expiry: daily */
-
-/* watch_cb - look for renewed certificates, and warn daily about those
- * near expiry.  A session inherits the timer list from the master: it
- * never reads certificates, and drops the timer. */
-static int watch_cb(CALLBACK_FRAME) {
-  time_t now = time(NULL);
-
-  (void) p1;
-  (void) p2;
-  (void) p3;
-  (void) data;
-
-  if (getpid() != watch_pid) {
-    watch_timer = -1;
-    return 0;
-  }
-
-  if (ftps_renew_watch_interval() > 0 &&
-      ftps_server_watch() > 0) {
-    /* The old contexts' memory is free again: keep sessions from
-     * scattering their allocations over it (ftps/heap.h). */
-    (void) ftps_heap_plug();
-  }
-  if (now >= next_expiry_warning) {
-    next_expiry_warning = now + WATCH_EXPIRY_EVERY;
-    ftps_server_warn_expiry();
-  }
-  return 1;
-}
-
-/* watch_start - the watcher's timer (at every start and restart): every
- * FTPSCertificateWatch seconds, or daily for the expiry warnings alone */
-static void watch_start(void) {
-  int secs = ftps_renew_watch_interval();
-
-  if (watch_timer >= 0) {
-    (void) pr_timer_remove(watch_timer, &ftps_module);
-  }
-  watch_pid = getpid();
-  next_expiry_warning = time(NULL) + WATCH_EXPIRY_EVERY;
-  watch_timer = pr_timer_add(secs > 0 ? secs : WATCH_EXPIRY_EVERY, -1,
-    &ftps_module, watch_cb, "FTPSCertificateWatch");
-  if (watch_timer < 0) {
-    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": FTPSCertificateWatch: "
-      "cannot set its timer (%s): renewed certificates are read at the next "
-      "restart only", strerror(errno));
-  }
-}
-
-/* watch_stop - no timer of ours may outlive this copy of the module */
-static void watch_stop(void) {
-  if (watch_timer >= 0) {
-    (void) pr_timer_remove(watch_timer, &ftps_module);
-    watch_timer = -1;
-  }
-}
-
 static void ftps_postparse_ev(const void *event_data, void *user_data) {
   unsigned int errors = ftps_conf_errors();
 
@@ -729,7 +666,7 @@ static void ftps_postparse_ev(const void *event_data, void *user_data) {
   }
   pr_log_debug(DEBUG5, MOD_FTPS_VERSION ": %lu bytes of free heap kept "
     "from sessions", (unsigned long) ftps_heap_plug());
-  watch_start();
+  ftps_renew_watch_start();
 }
 
 static void ftps_restart_ev(const void *event_data, void *user_data) {
@@ -738,7 +675,7 @@ static void ftps_restart_ev(const void *event_data, void *user_data) {
 
   /* Rebuilt from the new configuration at the next postparse, which takes
    * back each server's last good certificates. */
-  watch_stop();
+  ftps_renew_watch_stop();
   ftps_server_restart();
   ftps_heap_restart();
   ftps_conf_errors_reset();
@@ -756,7 +693,7 @@ static void ftps_mod_unload_ev(const void *event_data, void *user_data) {
   /* Nothing of ours may be called once the DSO is gone. */
   pr_event_unregister(&ftps_module, NULL, NULL);
   ftps_alias_detach();
-  watch_stop();
+  ftps_renew_watch_stop();
   ftps_server_unload();
   ftps_heap_unplug();
 }
@@ -891,7 +828,7 @@ static int ftps_session_init(void) {
   ftps_passphrase_sess_init();
 
   /* Sessions never read certificates: the master's watcher is not theirs. */
-  watch_stop();
+  ftps_renew_watch_stop();
 
   pr_event_register(&ftps_module, "core.session-reinit", ftps_sess_reinit_ev,
     NULL);

@@ -7,6 +7,8 @@
  * which directive, which file, and why.
  */
 #include "ftps/renew.h"
+#include "ftps/heap.h"
+#include "ftps/server.h"
 
 extern xaset_t *server_list;
 
@@ -243,4 +245,67 @@ int ftps_renew_watch_interval(void) {
   int *secs = get_param_ptr(main_server->conf, "FTPSCertificateWatch", FALSE);
 
   return secs != NULL ? *secs : FTPS_CERT_WATCH_DEFAULT;
+}
+
+/* The watcher's timer (FTPSCertificateWatch), in the master only. */
+static int watch_timer = -1;
+static pid_t watch_pid = 0;          /* the master that set it */
+static time_t next_expiry_warning = 0;
+
+#define WATCH_EXPIRY_EVERY 86400     /* certificates near expiry: daily */
+
+/* watch_cb - look for renewed certificates, and warn daily about those
+ * near expiry.  A session inherits the timer list from the master: it
+ * never reads certificates, and drops the timer. */
+static int watch_cb(CALLBACK_FRAME) {
+  time_t now = time(NULL);
+
+  (void) p1;
+  (void) p2;
+  (void) p3;
+  (void) data;
+
+  if (getpid() != watch_pid) {
+    watch_timer = -1;
+    return 0;
+  }
+
+  if (ftps_renew_watch_interval() > 0 &&
+      ftps_server_watch() > 0) {
+    /* The old contexts' memory is free again: keep sessions from
+     * scattering their allocations over it (ftps/heap.h). */
+    (void) ftps_heap_plug();
+  }
+  if (now >= next_expiry_warning) {
+    next_expiry_warning = now + WATCH_EXPIRY_EVERY;
+    ftps_server_warn_expiry();
+  }
+  return 1;
+}
+
+/* ftps_renew_watch_start - the watcher's timer (at every start and restart): every
+ * FTPSCertificateWatch seconds, or daily for the expiry warnings alone */
+void ftps_renew_watch_start(void) {
+  int secs = ftps_renew_watch_interval();
+
+  if (watch_timer >= 0) {
+    (void) pr_timer_remove(watch_timer, &ftps_module);
+  }
+  watch_pid = getpid();
+  next_expiry_warning = time(NULL) + WATCH_EXPIRY_EVERY;
+  watch_timer = pr_timer_add(secs > 0 ? secs : WATCH_EXPIRY_EVERY, -1,
+    &ftps_module, watch_cb, "FTPSCertificateWatch");
+  if (watch_timer < 0) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": FTPSCertificateWatch: "
+      "cannot set its timer (%s): renewed certificates are read at the next "
+      "restart only", strerror(errno));
+  }
+}
+
+/* ftps_renew_watch_stop - no timer of ours may outlive this copy of the module */
+void ftps_renew_watch_stop(void) {
+  if (watch_timer >= 0) {
+    (void) pr_timer_remove(watch_timer, &ftps_module);
+    watch_timer = -1;
+  }
 }

@@ -48,4 +48,14 @@ void ftps_renew_quiet(int on);
 /* ftps_renew_watch_interval - FTPSCertificateWatch in seconds (0: off) */
 int ftps_renew_watch_interval(void);
 
+/* ftps_renew_watch_start - (re)set the master's timer: every
+ * FTPSCertificateWatch seconds, renewed files are looked for
+ * (ftps_server_watch); daily, certificates near expiry are warned about */
+void ftps_renew_watch_start(void);
+
+/* ftps_renew_watch_stop - remove the timer (restart, unload, and in each
+ * session, which inherits the master's timers and never reads
+ * certificates) */
+void ftps_renew_watch_stop(void);
+
 #endif /* FTPS_RENEW_H */
