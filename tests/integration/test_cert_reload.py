@@ -16,6 +16,7 @@ new certificate is polled for with a deadline.
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -429,7 +430,6 @@ def test_reload_restart_new_vhost_without_good_certificate(ctx):
     wait_log(r.srv, mark, "TLSECCertificateFile", bad)
     r.srv.wait_listening(port)
     assert served_serial(r.srv) == 1
-    import socket
     s = socket.create_connection((r.srv.host, port), timeout=10)
     try:
         data = s.recv(1024)
@@ -467,3 +467,129 @@ def test_reload_expiry_warning_at_startup(ctx):
     wait_serial(r.srv, 6, "renewal to 30 days")
     text = r.srv.log_since(mark, 400)
     assert not ftpsd.line_with(text, "expires in"), text
+
+
+# -- ACME end to end: pebble and lego on loopback ------------------------------------
+
+ACME_NAME = "ftp.example.test"
+
+
+class Pebble:
+    """Debian's pebble (Let's Encrypt's test CA) on loopback ports.  Every
+    authorization is valid at once (PEBBLE_VA_ALWAYS_VALID), so no
+    challenge is answered; no nonce is refused at random."""
+
+    def __init__(self, d):
+        self.dir = d
+        os.makedirs(d, 0o700, exist_ok=True)
+        self.cert = os.path.join(d, "pebble.pem")
+        key = os.path.join(d, "pebble.key")
+        _run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+             self.cert, "-days", "2", "-subj", "/CN=localhost", "-addext",
+             "subjectAltName=DNS:localhost,IP:127.0.0.1")
+        self.port = ftpsd.free_port()
+        conf = os.path.join(d, "pebble.json")
+        with open(conf, "w") as f:
+            f.write('{"pebble": {"listenAddress": "127.0.0.1:%d", '
+                    '"managementListenAddress": "127.0.0.1:%d", '
+                    '"certificate": "%s", "privateKey": "%s", '
+                    '"httpPort": %d, "tlsPort": %d}}'
+                    % (self.port, ftpsd.free_port(), self.cert, key,
+                       ftpsd.free_port(), ftpsd.free_port()))
+        env = dict(os.environ, PEBBLE_VA_ALWAYS_VALID="1",
+                   PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
+        self.log = open(os.path.join(d, "pebble.log"), "wb")
+        self.proc = subprocess.Popen(["pebble", "-config", conf,
+                                      "-strict=false"], env=env,
+                                     stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.time() + DEADLINE
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("pebble exited: %s" % self.text())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                break
+            except OSError:
+                assert time.time() < deadline, "pebble does not listen"
+                time.sleep(0.1)
+
+    def text(self):
+        return ftpsd.read_text(os.path.join(self.dir, "pebble.log"))[-3000:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.log.close()
+
+
+def _lego(pebble, path, *action):
+    env = dict(os.environ, LEGO_CA_CERTIFICATES=pebble.cert)
+    argv = ["lego", "--server", "https://127.0.0.1:%d/dir" % pebble.port,
+            "--accept-tos", "--email", "t@example.org", "--domains",
+            ACME_NAME, "--http", "--http.port",
+            "127.0.0.1:%d" % ftpsd.free_port(), "--path", path,
+            "--key-type", "ec256"] + list(action)
+    p = subprocess.run(argv, env=env, capture_output=True, timeout=120)
+    assert p.returncode == 0, "lego %s failed (%d):\n%s\n%s" \
+        % (action[0], p.returncode, p.stderr.decode(errors="replace")[-3000:],
+           pebble.text())
+
+
+def _file_serial(path):
+    out = subprocess.run(["openssl", "x509", "-in", path, "-noout",
+                          "-serial"], capture_output=True, check=True,
+                         timeout=30).stdout.decode()
+    return int(out.strip().split("=", 1)[1], 16)
+
+
+def test_reload_acme_renewal_end_to_end(ctx):
+    """lego gets a certificate from pebble; mod_ftps serves lego's files
+    as they are; lego renews them (a new key, files rewritten in place):
+    a new FTPS client sees the new serial with no signal and no restart
+    (the same master process), and a session that began before the
+    renewal transfers on."""
+    ctx.need("pebble", "lego")
+    srv = ctx.server(start=False, shared=False, name="reload-acme",
+                     extra=["FTPSCertificateWatch 1"])
+    pebble = Pebble(os.path.join(srv.dir, "pebble"))
+    try:
+        lego_dir = os.path.join(srv.dir, "lego")
+        _lego(pebble, lego_dir, "run")
+        crt = os.path.join(lego_dir, "certificates", ACME_NAME + ".crt")
+        key = os.path.join(lego_dir, "certificates", ACME_NAME + ".key")
+        srv.replace_conf("TLSRSACertificateFile",
+                         "TLSECCertificateFile " + crt)
+        srv.append_conf(["TLSECCertificateKeyFile " + key])
+        srv.start()
+        pid = srv.proc.pid
+        first = _file_serial(crt)
+        assert served_serial(srv) == first
+
+        srv.home_file("acme.bin", b"b" * 200000)
+        f = ftps(srv)
+        try:
+            mark = srv.log_mark()
+            # Pebble's certificates live 5 years: --days forces a renewal.
+            _lego(pebble, lego_dir, "renew", "--days", "3000",
+                  "--no-random-sleep")
+            second = _file_serial(crt)
+            assert second != first, "lego did not renew the certificate"
+            wait_serial(srv, second, "ACME renewal")
+            assert srv.running() and srv.proc.pid == pid
+            text = srv.log_since(mark, 400)
+            assert not re.search(r"(?i)received SIGHUP", text), text
+            loaded = re.findall(r"new certificate loaded \(serial ([0-9A-F]+)",
+                                text)
+            assert second in [int(x, 16) for x in loaded], text
+            assert retr_bytes(f, "acme.bin") == b"b" * 200000
+        finally:
+            close_quietly(f)
+    finally:
+        pebble.stop()
