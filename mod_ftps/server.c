@@ -505,17 +505,23 @@ static void server_props_of(server_rec *s, struct ftps_context_props *props) {
     sizeof(proto_str)));
 }
 
-/* remember - s's contexts (NULL: none, the server refuses sessions),
- * ready for its sessions: SNI installed, and OpenSSL's state warmed before
+/* ready - what a new context of s needs before sessions use it, at a
+ * start, a restart or a renewal: SNI, and OpenSSL's state warmed before
  * any session is forked (ftps/warmup.h) */
+static void ready(server_rec *s, SSL_CTX *ctx) {
+  ftps_sni_install(ctx);
+  pr_log_debug(DEBUG5, MOD_FTPS_VERSION ": server '%s': %d warm-up "
+    "handshakes", server_name(s), ftps_warmup_run(ctx));
+}
+
+/* remember - s's contexts (NULL: none, the server refuses sessions),
+ * ready for its sessions */
 static void remember(server_rec *s, SSL_CTX *ctx, SSL_CTX *client_ctx,
     struct ftps_material *m) {
   struct server_tls *st;
 
   if (ctx != NULL) {
-    ftps_sni_install(ctx);
-    pr_log_debug(DEBUG5, MOD_FTPS_VERSION ": server '%s': %d warm-up "
-      "handshakes", server_name(s), ftps_warmup_run(ctx));
+    ready(s, ctx);
   }
   st = pcalloc(server_pool, sizeof(*st));
   st->server = s;
@@ -684,9 +690,7 @@ static int renew_server(struct server_tls *st,
     SSL_CTX_free(st->ctx);
     SSL_CTX_free(st->client_ctx);
   }
-  ftps_sni_install(ctx);
-  pr_log_debug(DEBUG5, MOD_FTPS_VERSION ": server '%s': %d warm-up "
-    "handshakes", server_name(st->server), ftps_warmup_run(ctx));
+  ready(st->server, ctx);
   st->ctx = ctx;
   st->client_ctx = client_ctx;
   return 1;
