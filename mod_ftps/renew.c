@@ -271,9 +271,13 @@ static int watch_cb(CALLBACK_FRAME) {
   }
 
   if (ftps_renew_watch_interval() > 0 &&
-      ftps_server_watch() > 0) {
-    /* The old contexts' memory is free again: keep sessions from
-     * scattering their allocations over it (ftps/heap.h). */
+      ftps_server_watch_pending() > 0) {
+    /* As at a restart: the memory kept from sessions is given back for
+     * the new contexts to reuse (else the master would grow by a set of
+     * contexts at each renewal), and what is free after the old ones are
+     * gone is kept from sessions again (ftps/heap.h). */
+    ftps_heap_unplug();
+    (void) ftps_server_watch();
     (void) ftps_heap_plug();
   }
   if (now >= next_expiry_warning) {

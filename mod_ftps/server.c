@@ -696,6 +696,21 @@ static int renew_server(struct server_tls *st,
   return 1;
 }
 
+int ftps_server_watch_pending(void) {
+  struct server_tls *st;
+  int n = 0;
+
+  for (st = servers; st != NULL; st = st->next) {
+    struct ftps_reload_files files;
+
+    ftps_renew_files(st->server, &files);
+    if (!ftps_reload_files_same(&files, &st->material->files)) {
+      n++;
+    }
+  }
+  return n;
+}
+
 int ftps_server_watch(void) {
   struct server_tls *st;
   int renewed = 0;

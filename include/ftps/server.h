@@ -35,6 +35,11 @@ void ftps_server_unload(void);
  * material. */
 int ftps_server_watch(void);
 
+/* ftps_server_watch_pending - how many servers ftps_server_watch() would
+ * read again: their files differ from those of their last good material
+ * (stat() only) */
+int ftps_server_watch_pending(void);
+
 /* ftps_server_warn_expiry - warn about every certificate that has expired
  * or expires within FTPSCertificateExpiryWarning days (daily) */
 void ftps_server_warn_expiry(void);

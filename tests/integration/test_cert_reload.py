@@ -593,3 +593,44 @@ def test_reload_acme_renewal_end_to_end(ctx):
             close_quietly(f)
     finally:
         pebble.stop()
+
+
+# -- memory --------------------------------------------------------------------------
+
+def _master_kb(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            if k in ("VmRSS", "VmData"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+def test_reload_renewals_do_not_grow_master(ctx):
+    """Ten renewals taken by the watcher: the master grows by far less than
+    a set of TLS contexts (about 1 MB) in all; it grew by one set per
+    renewal while the heap plug (ftps/heap.h) kept the old contexts'
+    memory from the new ones."""
+    if ftpsd.sanitized():
+        raise ftpsd.Skip("memory figures are the sanitizer's")
+    r = Renewal(ctx, "watch").start()
+    pid = r.srv.proc.pid
+    serial = 2
+    # the first renewal settles what a renewal allocates once
+    c, k = r.new_pair(serial)
+    _replace(r.key, k)
+    _replace(r.cert, c)
+    wait_serial(r.srv, serial, "first renewal")
+    before = _master_kb(pid)
+    for serial in range(3, 13):
+        c, k = r.new_pair(serial)
+        _replace(r.key, k)
+        _replace(r.cert, c)
+        wait_serial(r.srv, serial, "renewal %d" % serial)
+    after = _master_kb(pid)
+    for f in ("VmRSS", "VmData"):
+        grown = after[f] - before[f]
+        assert grown < 1024, "%s grew by %d kB over 10 renewals (%d -> %d " \
+            "kB); want well under one TLS context set" \
+            % (f, grown, before[f], after[f])
