@@ -634,3 +634,65 @@ def test_reload_renewals_do_not_grow_master(ctx):
         assert grown < 1024, "%s grew by %d kB over 10 renewals (%d -> %d " \
             "kB); want well under one TLS context set" \
             % (f, grown, before[f], after[f])
+
+
+# -- each server on its own ----------------------------------------------------------
+
+def _serial_at(srv, port):
+    deadline = time.time() + DEADLINE
+    while True:
+        try:
+            return _serial_of(peer_cert_der(srv, context(), port=port))
+        except (ConnectionError, EOFError):
+            if time.time() > deadline or not srv.running():
+                raise
+            time.sleep(0.1)
+
+
+def test_reload_each_vhost_on_its_own(ctx):
+    """One SIGHUP, two servers: the main server's new certificate is cut
+    short and a <VirtualHost>'s renewal is complete.  The main server keeps
+    its last good certificate, the vhost serves its new one; then the
+    watcher takes the main server's completed file and leaves the vhost's
+    alone."""
+    r = Renewal(ctx, "sighup")
+    port = ftpsd.free_port()
+    vcert = os.path.join(r.live, "vhost.pem")
+    vkey = os.path.join(r.live, "vhost.key")
+    c, k = r.new_pair(11)
+    _write(vcert, c)
+    _write(vkey, k)
+    r.srv.replace_conf("FTPSCertificateWatch", "FTPSCertificateWatch 1")
+    r.srv.append_conf([
+        "<VirtualHost 127.0.0.1>",
+        "  Port %d" % port,
+        "  TLSEngine on",
+        "  TLSRequired off",
+        "  TLSECCertificateFile " + vcert,
+        "  TLSECCertificateKeyFile " + vkey,
+        "  AuthUserFile " + os.path.join(r.srv.dir, "passwd"),
+        "</VirtualHost>",
+    ])
+    r.start()
+    r.srv.wait_listening(port)
+    assert _serial_at(r.srv, port) == 11
+
+    cert2, key2 = r.new_pair(2)
+    _write(r.key, key2)
+    _write(r.cert, cert2[:len(cert2) // 2])
+    c, k = r.new_pair(12)
+    _replace(vkey, k)
+    _replace(vcert, c)
+    mark = sighup(r.srv)
+    wait_log(r.srv, mark, "TLSECCertificateFile", r.cert)
+    r.srv.wait_listening(port)
+    assert _serial_at(r.srv, port) == 12, "the vhost's renewal was not taken"
+    r.still_serves_old("main server cut short, vhost renewed")
+
+    mark = r.srv.log_mark()
+    _write(r.cert, cert2)
+    wait_serial(r.srv, 2, "main server's completed certificate")
+    assert _serial_at(r.srv, port) == 12
+    text = r.srv.log_since(mark, 400)
+    assert not ftpsd.line_with(text, vcert), \
+        "the watcher read the vhost's unchanged files again:\n%s" % text
