@@ -696,3 +696,33 @@ def test_reload_each_vhost_on_its_own(ctx):
     text = r.srv.log_since(mark, 400)
     assert not ftpsd.line_with(text, vcert), \
         "the watcher read the vhost's unchanged files again:\n%s" % text
+
+
+# -- the directives -------------------------------------------------------------------
+
+def test_reload_directives(ctx):
+    """FTPSCertificateWatch takes on, off or seconds (1 or more), and
+    FTPSCertificateExpiryWarning off or days, at server level only: any
+    other value, or either inside a <VirtualHost>, stops the start with a
+    message naming the directive."""
+    good = ["FTPSCertificateWatch on", "FTPSCertificateWatch off",
+            "FTPSCertificateWatch 1", "FTPSCertificateWatch 3600",
+            "FTPSCertificateExpiryWarning off",
+            "FTPSCertificateExpiryWarning 30"]
+    bad = ["FTPSCertificateWatch 0", "FTPSCertificateWatch -5",
+           "FTPSCertificateWatch often", "FTPSCertificateExpiryWarning 0",
+           "FTPSCertificateExpiryWarning soon",
+           "FTPSCertificateExpiryWarning 5000"]
+    for line in good + bad:
+        srv = ctx.server(start=False, shared=False, extra=[line])
+        rc, out = srv.check()
+        if line in good:
+            assert rc == 0, "%r refused:\n%s" % (line, out)
+        else:
+            assert rc != 0 and line.split()[0] in out, \
+                "%r accepted (rc %d):\n%s" % (line, rc, out)
+    srv = ctx.server(start=False, shared=False, extra=[
+        "<VirtualHost 127.0.0.1>", "  Port %d" % ftpsd.free_port(),
+        "  FTPSCertificateWatch 5", "</VirtualHost>"])
+    rc, out = srv.check()
+    assert rc != 0 and "FTPSCertificateWatch" in out, out
