@@ -14,6 +14,9 @@ packages="$packages sslscan testssl.sh"
 # The guest with kernel TLS that make check ends with (contrib/ktls-vm):
 # installed here, after the one apt-get update, like everything else.
 packages="$packages qemu-system-x86 busybox-static"
+# ACME end to end (tests/integration/test_cert_reload.py): Let's Encrypt's
+# test CA and an ACME client, both on loopback.
+packages="$packages pebble lego"
 
 missing=""
 for p in $packages; do

@@ -27,6 +27,12 @@
 /* The default TLSTimeoutHandshake, in seconds (mod_tls's). */
 #define FTPS_TIMEOUT_HANDSHAKE_DEFAULT 300
 
+/* FTPSCertificateWatch on: seconds between two looks at the files */
+#define FTPS_CERT_WATCH_DEFAULT 60
+
+/* FTPSCertificateExpiryWarning: days */
+#define FTPS_CERT_EXPIRY_WARNING_DEFAULT 21
+
 extern module ftps_module;
 extern conftable ftps_conftab[];
 

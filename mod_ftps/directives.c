@@ -417,6 +417,57 @@ MODRET set_tlstimeouthandshake(cmd_rec *cmd) {
   return PR_HANDLED(cmd);
 }
 
+/* usage: FTPSCertificateWatch on|off|<seconds>
+ * mod_ftps's own: how often the master looks for renewed certificate, key
+ * and chain files (on: every 60 seconds; off: only at restarts). */
+MODRET set_ftpscertificatewatch(cmd_rec *cmd) {
+  int secs = -1, on;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_GLOBAL);
+
+  /* A number is a number of seconds, "1" included. */
+  on = isdigit((unsigned char) *((char *) cmd->argv[1])) ? -1 :
+    get_boolean(cmd, 1);
+  if (on != -1) {
+    secs = on ? FTPS_CERT_WATCH_DEFAULT : 0;
+
+  } else if (pr_str_get_duration(cmd->argv[1], &secs) < 0 ||
+             secs < 1) {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "expected on, off or a number "
+      "of seconds (1 or more), got '", (char *) cmd->argv[1], "'", NULL));
+  }
+
+  add_int_param(cmd, secs);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: FTPSCertificateExpiryWarning <days>|off
+ * mod_ftps's own: warn at startup and daily about certificates that
+ * expire within so many days (21 by default). */
+MODRET set_ftpscertificateexpirywarning(cmd_rec *cmd) {
+  int days = -1;
+  char *end = NULL;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_GLOBAL);
+
+  if (isdigit((unsigned char) *((char *) cmd->argv[1])) ||
+      get_boolean(cmd, 1) != FALSE) {
+    long value = strtol((char *) cmd->argv[1], &end, 10);
+
+    if (end == (char *) cmd->argv[1] || *end != '\0' ||
+        value < 1 || value > 3650) {
+      CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "expected off or a number of "
+        "days (1 to 3650), got '", (char *) cmd->argv[1], "'", NULL));
+    }
+    days = (int) value;
+  }
+
+  add_int_param(cmd, days);
+  return PR_HANDLED(cmd);
+}
+
 /* usage: TLSUserName CommonName|EmailSubjAltName|oid */
 MODRET set_tlsusername(cmd_rec *cmd) {
   CHECK_ARGS(cmd, 1);
@@ -500,6 +551,8 @@ MODRET set_tlsverifyorder(cmd_rec *cmd) {
 
 conftable ftps_conftab[] = {
   { "FTPSKernelTLS",            set_tlsbool,             NULL },
+  { "FTPSCertificateWatch",     set_ftpscertificatewatch, NULL },
+  { "FTPSCertificateExpiryWarning", set_ftpscertificateexpirywarning, NULL },
   { "TLSCACertificateFile",     set_tlsfile,             NULL },
   { "TLSCACertificatePath",     set_tlsfile,             NULL },
   { "TLSCARevocationFile",      set_tlsfile,             NULL },

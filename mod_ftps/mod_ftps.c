@@ -18,6 +18,7 @@
 #include "ftps/sendfile.h"
 #include "ftps/passphrase.h"
 #include "ftps/policy.h"
+#include "ftps/renew.h"
 #include "ftps/server.h"
 #include "ftps/session.h"
 #include "ftps/sni.h"
@@ -680,14 +681,17 @@ static void ftps_heap_plug_ev(const void *event_data, void *user_data) {
 
   pr_log_debug(DEBUG5, MOD_FTPS_VERSION ": %lu bytes of free heap kept "
     "from sessions", (unsigned long) ftps_heap_plug());
+  ftps_renew_watch_start();
 }
 
 static void ftps_restart_ev(const void *event_data, void *user_data) {
   (void) event_data;
   (void) user_data;
 
-  /* Rebuilt from the new configuration at the next postparse. */
-  ftps_server_free_all();
+  /* Rebuilt from the new configuration at the next postparse, which takes
+   * back each server's last good certificates. */
+  ftps_renew_watch_stop();
+  ftps_server_restart();
   ftps_alias_release();
   ftps_heap_restart();
   ftps_conf_errors_reset();
@@ -706,7 +710,8 @@ static void ftps_mod_unload_ev(const void *event_data, void *user_data) {
   pr_event_unregister(&ftps_module, NULL, NULL);
   pr_event_unregister(NULL, "core.postparse", ftps_heap_plug_ev);
   ftps_alias_detach();
-  ftps_server_free_all();
+  ftps_renew_watch_stop();
+  ftps_server_unload();
   ftps_heap_unplug();
 }
 #endif /* PR_SHARED_MODULE */
@@ -787,6 +792,18 @@ static void sess_use_server(server_rec *s) {
   }
   (void) ftps_log_open(s);
 
+  /* TLSEngine on and nothing good to serve (a restart found no good
+   * certificate for a new server): never serve it in clear. */
+  if (engine &&
+      sess_ctx == NULL &&
+      ftps_server_unavailable(s)) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": server '%s' has no usable "
+      "certificate (see the log of the last restart): session refused",
+      s->ServerName != NULL ? s->ServerName : "(unnamed)");
+    pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BAD_CONFIG,
+      "no usable certificate");
+  }
+
   netio_set.ctx = sess_ctx;
   netio_set.client_ctx = ftps_server_client_ctx(s);
   netio_set.timeout = ftps_server_handshake_timeout(s);
@@ -828,6 +845,9 @@ static void ftps_sess_reinit_ev(const void *event_data, void *user_data) {
 static int ftps_session_init(void) {
   ftps_passphrase_sess_init();
   ftps_tickets_sess_init();
+
+  /* Sessions never read certificates: the master's watcher is not theirs. */
+  ftps_renew_watch_stop();
 
   pr_event_register(&ftps_module, "core.session-reinit", ftps_sess_reinit_ev,
     NULL);

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE             /* close_range() */
 #include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -317,10 +318,34 @@ static int keep_last(const char *buf, int len) {
   return len;
 }
 
+/* read_typed - EVP_read_pw_string with SIGALRM held back: a master timer
+ * (ticket key rotation, the certificate watch) firing while someone types
+ * would end the terminal read with EINTR, taking the answer for the next
+ * prompt; the alarm is delivered once the line is in.  0, or non-zero. */
+static int read_typed(char *buf, int bufsz, const char *text) {
+  sigset_t alrm, saved;
+  int res;
+
+  sigemptyset(&alrm);
+  sigaddset(&alrm, SIGALRM);
+  (void) sigprocmask(SIG_BLOCK, &alrm, &saved);
+  res = EVP_read_pw_string(buf, bufsz, text, 0);
+  (void) sigprocmask(SIG_SETMASK, &saved, NULL);
+  return res;
+}
+
 /* prompt - ask at the terminal (an interactive start only: a daemon
  * started by init has no terminal, and must fail rather than hang) */
 static int prompt(struct ftps_passphrase_req *req, char *buf, int bufsz) {
   char text[512];
+
+  /* A reload (restart, renewal) keeps the last good key rather than
+   * wait for someone at a terminal. */
+  if (req->no_prompt) {
+    snprintf(req->why, sizeof(req->why), "no TLSPassPhraseProvider is "
+      "configured, and a reload cannot ask at the terminal");
+    return -1;
+  }
 
   if (!isatty(STDIN_FILENO)) {
     snprintf(req->why, sizeof(req->why), "no TLSPassPhraseProvider is "
@@ -332,7 +357,7 @@ static int prompt(struct ftps_passphrase_req *req, char *buf, int bufsz) {
     "(server '%s:%u'): ", req->key_type, req->key_path ? req->key_path : "",
     req->server->ServerName ? req->server->ServerName : "",
     (unsigned int) req->server->ServerPort);
-  if (EVP_read_pw_string(buf, bufsz, text, 0) != 0) {
+  if (read_typed(buf, bufsz, text) != 0) {
     snprintf(req->why, sizeof(req->why), "no passphrase was typed");
     OPENSSL_cleanse(buf, bufsz);
     return -1;

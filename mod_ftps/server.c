@@ -13,6 +13,8 @@
 #include "ftps/context.h"
 #include "ftps/keypair.h"
 #include "ftps/passphrase.h"
+#include "ftps/reload.h"
+#include "ftps/renew.h"
 #include "ftps/sni.h"
 #include "ftps/tickets.h"
 #include "ftps/verify.h"
@@ -21,11 +23,15 @@
 
 extern xaset_t *server_list;
 
+/* What loading logs: quiet when the watcher tries failed files again. */
+#define load_log ftps_renew_log
+
 struct server_tls {
   struct server_tls *next;
   server_rec *server;
   SSL_CTX *ctx;
   SSL_CTX *client_ctx;       /* SSCN: our side as the TLS client */
+  struct ftps_material *material;   /* last good certificates, files */
 };
 
 static pool *server_pool = NULL;
@@ -152,7 +158,8 @@ static int read_once(struct ftps_keypair *kp, const char *path,
  * provider's passphrase, else with the one typed at the terminal (at the
  * first start; remembered for restarts). */
 static int read_file(server_rec *s, struct ftps_keypair *kp,
-    const char *directive, const char *path, const char *key_type) {
+    const char *directive, const char *path, const char *key_type,
+    int reload) {
   struct ftps_passphrase_req req;
   struct ftps_error err;
   int res;
@@ -167,6 +174,7 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
   /* A provider is asked again at each restart; a passphrase typed at the
    * terminal is remembered, since a restart has no terminal. */
   req.use_cache = req.provider == NULL;
+  req.no_prompt = reload;
 
   res = read_once(kp, path, &req, &err);
   if (res < 0) {
@@ -178,7 +186,7 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
       ftps_passphrase_forget(path);
     }
     (void) ftps_passphrase_remember(NULL);
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): %s%s%s%s",
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): %s%s%s%s",
       directive, path, server_name(s), err.msg,
       xerrno == ENOKEY ? " (" : "",
       xerrno != ENOKEY ? "" : req.why[0] != '\0' ? req.why :
@@ -193,7 +201,7 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
    * not the daemon at the next SIGHUP. */
   if (ftps_passphrase_remember(&req) < 0 &&
       req.prompted) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
       "passphrase typed cannot be kept for restarts (%s); use "
       "TLSPassPhraseProvider", directive, path, server_name(s),
       strerror(errno));
@@ -208,13 +216,13 @@ static void warn_keypair(server_rec *s, const struct ftps_keypair *kp,
   char date[128];
 
   if (ftps_keypair_expired(kp, time(NULL), date, sizeof(date))) {
-    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
       "the certificate expired on %s; clients will refuse it", directive,
       path, server_name(s), date);
   }
 
   if (ftps_keypair_key_file_exposed(kp)) {
-    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": the private key file %s "
+    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": the private key file %s "
       "(server '%s') can be read by group or others; fix it with: "
       "chmod 600 %s", kp->key_path, server_name(s), kp->key_path);
   }
@@ -222,7 +230,8 @@ static void warn_keypair(server_rec *s, const struct ftps_keypair *kp,
 
 /* load_keypair - the certificate of one directive pair, with its key and
  * the server's chain file; 1 loaded, 0 not configured, -1 failed */
-static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
+static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp,
+    int reload) {
   const char *cert_path, *key_path, *chain_path, *type;
   struct ftps_error err;
 
@@ -230,7 +239,7 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
   key_path = get_param_ptr(s->conf, cert_directives[i].key_directive, FALSE);
   if (cert_path == NULL) {
     if (key_path != NULL) {
-      pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): no %s "
+      load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): no %s "
         "goes with it", cert_directives[i].key_directive, key_path,
         server_name(s), cert_directives[i].cert_directive);
       return -1;
@@ -239,10 +248,10 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
   }
 
   if (read_file(s, kp, cert_directives[i].cert_directive, cert_path,
-        cert_directives[i].key_type) < 0 ||
+        cert_directives[i].key_type, reload) < 0 ||
       (key_path != NULL &&
        read_file(s, kp, cert_directives[i].key_directive, key_path,
-         cert_directives[i].key_type) < 0)) {
+         cert_directives[i].key_type, reload) < 0)) {
     return -1;
   }
 
@@ -254,14 +263,14 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
     res = ftps_keypair_read_chain_file(kp, chain_path, &err);
     PRIVS_RELINQUISH
     if (res < 0) {
-      pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSCertificateChainFile %s "
+      load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSCertificateChainFile %s "
         "(server '%s'): %s", chain_path, server_name(s), err.msg);
       return -1;
     }
   }
 
   if (ftps_keypair_check(kp, &err) < 0) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s%s%s (server '%s'): %s",
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s%s%s (server '%s'): %s",
       cert_directives[i].cert_directive, cert_path,
       key_path ? ", key file " : "", key_path ? key_path : "",
       server_name(s), err.msg);
@@ -272,7 +281,7 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
   type = ftps_keypair_key_type(kp);
   if (type != NULL &&
       strcmp(type, cert_directives[i].key_type) != 0) {
-    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s') holds "
+    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s') holds "
       "an %s certificate; it is used as such",
       cert_directives[i].cert_directive, cert_path, server_name(s), type);
   }
@@ -281,7 +290,8 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp) {
 
 /* load_pkcs12 - TLSPKCS12File: its certificate takes the RSA or EC slot
  * of kps; 0 also when not configured, -1 failed */
-static int load_pkcs12(server_rec *s, struct ftps_keypair *kps) {
+static int load_pkcs12(server_rec *s, struct ftps_keypair *kps,
+    int reload) {
   const char *path = get_param_ptr(s->conf, "TLSPKCS12File", FALSE);
   const char *type;
   struct ftps_keypair kp;
@@ -292,11 +302,12 @@ static int load_pkcs12(server_rec *s, struct ftps_keypair *kps) {
     return 0;
   }
   ftps_keypair_init(&kp);
-  if (read_file(s, &kp, "TLSPKCS12File", path, PKCS12_KEY_TYPE) < 0) {
+  if (read_file(s, &kp, "TLSPKCS12File", path, PKCS12_KEY_TYPE,
+      reload) < 0) {
     return -1;
   }
   if (ftps_keypair_check(&kp, &err) < 0) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
       "'%s'): %s", path, server_name(s), err.msg);
     ftps_keypair_free(&kp);
     return -1;
@@ -309,7 +320,7 @@ static int load_pkcs12(server_rec *s, struct ftps_keypair *kps) {
       /* As with mod_tls, which loads it last: it takes the place of the
        * certificate of the same type. */
       if (kps[i].cert != NULL) {
-        pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSPKCS12File %s "
+        load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSPKCS12File %s "
           "(server '%s') holds an %s certificate: it is served instead of "
           "the %s", path, server_name(s), type,
           cert_directives[i].cert_directive);
@@ -321,7 +332,7 @@ static int load_pkcs12(server_rec *s, struct ftps_keypair *kps) {
     }
   }
 
-  pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
+  load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSPKCS12File %s (server "
     "'%s') holds a %s certificate: only RSA and EC certificates are "
     "served", path, server_name(s), type != NULL ? type : "unknown");
   ftps_keypair_free(&kp);
@@ -335,14 +346,14 @@ static int no_certificate(server_rec *s) {
   const char *dsa = get_param_ptr(s->conf, "TLSDSACertificateFile", FALSE);
 
   if (dsa != NULL) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSDSACertificateFile %s "
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSDSACertificateFile %s "
       "(server '%s'): DSA certificates are not supported (TLS 1.3 has no "
       "DSA, and TLS 1.2 clients no longer offer it), and the server has no "
       "other certificate: configure TLSRSACertificateFile, "
       "TLSECCertificateFile or TLSPKCS12File", dsa, server_name(s));
 
   } else {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSEngine on (server '%s'): "
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSEngine on (server '%s'): "
       "no certificate is configured: add TLSRSACertificateFile, "
       "TLSECCertificateFile or TLSPKCS12File, or set TLSEngine off",
       server_name(s));
@@ -403,7 +414,7 @@ static void client_props_of(server_rec *s, struct ftps_context_props *props) {
   if (props->verify_client == FTPS_VERIFY_OFF &&
       (opts & (FTPS_OPT_COMMON_NAME_REQUIRED|FTPS_OPT_DNS_NAME_REQUIRED|
                FTPS_OPT_IP_ADDRESS_REQUIRED))) {
-    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': TLSOptions "
+    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': TLSOptions "
       "CommonNameRequired, dNSNameRequired and iPAddressRequired check "
       "client certificates, and TLSVerifyClient is off: ignored",
       server_name(s));
@@ -471,7 +482,7 @@ static void context_error(server_rec *s, int what, int index,
     file = get_param_ptr(s->conf, directive, FALSE);
   }
 
-  pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": %s%s%s (server '%s'): %s",
+  load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s%s%s (server '%s'): %s",
     directive, file != NULL ? " " : "", file != NULL ? file : "",
     server_name(s), err->msg);
 }
@@ -496,91 +507,254 @@ static void server_props_of(server_rec *s, struct ftps_context_props *props) {
     sizeof(proto_str)));
 }
 
-/* remember - s's contexts, ready for its sessions: SNI installed, and
- * OpenSSL's state warmed before any session is forked (ftps/warmup.h) */
-static void remember(server_rec *s, SSL_CTX *ctx, SSL_CTX *client_ctx) {
-  struct server_tls *st;
-
+/* ready - what a new context of s needs before sessions use it, at a
+ * start, a restart or a renewal: SNI, and OpenSSL's state warmed before
+ * any session is forked (ftps/warmup.h) */
+static void ready(server_rec *s, SSL_CTX *ctx) {
   ftps_sni_install(ctx);
   pr_log_debug(DEBUG5, MOD_FTPS_VERSION ": server '%s': %d warm-up "
     "handshakes", server_name(s), ftps_warmup_run(ctx));
+}
+
+/* remember - s's contexts (NULL: none, the server refuses sessions),
+ * ready for its sessions */
+static void remember(server_rec *s, SSL_CTX *ctx, SSL_CTX *client_ctx,
+    struct ftps_material *m) {
+  struct server_tls *st;
+
+  if (ctx != NULL) {
+    ready(s, ctx);
+  }
   st = pcalloc(server_pool, sizeof(*st));
   st->server = s;
   st->ctx = ctx;
   st->client_ctx = client_ctx;
+  st->material = m;
   st->next = servers;
   servers = st;
 }
 
-/* load_server - build the SSL_CTX of one server; -1 (logged) when that
- * fails or the server has no certificate */
-static int load_server(server_rec *s) {
-  struct ftps_keypair kps[FTPS_CONTEXT_MAX_KEYPAIRS];
+/* load_keypairs - read and check every certificate of s into kps, those
+ * configured first, in cert_directives order (logged on failure); the
+ * number of keypairs, or -1 */
+static int load_keypairs(server_rec *s, struct ftps_keypair *kps,
+    int reload) {
+  struct ftps_keypair read[FTPS_CONTEXT_MAX_KEYPAIRS];
+  int i, n = 0, res = 0;
+
+  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
+    ftps_keypair_init(&read[i]);
+  }
+  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS && res == 0; i++) {
+    if (load_keypair(s, i, &read[i], reload) < 0) {
+      res = -1;
+    }
+  }
+  if (res == 0 &&
+      load_pkcs12(s, read, reload) < 0) {
+    res = -1;
+  }
+
+  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
+    if (res == 0 && read[i].cert != NULL) {
+      kps[n++] = read[i];
+
+    } else {
+      ftps_keypair_free(&read[i]);
+    }
+  }
+  if (res == 0 &&
+      n == 0) {
+    res = no_certificate(s);
+  }
+  return res < 0 ? -1 : n;
+}
+
+/* build_ctx - s's contexts with these n keypairs; 0, or -1 (logged) */
+static int build_ctx(server_rec *s, struct ftps_keypair *kps, int n,
+    SSL_CTX **ctx, SSL_CTX **client_ctx) {
   struct ftps_context_props props;
   struct ftps_error err;
-  int i, res = 0, what = 0, index = 0;
-  SSL_CTX *ctx = NULL, *client_ctx = NULL;
+  int i, what = 0, index = 0;
 
   ftps_context_props_init(&props);
+  for (i = 0; i < n; i++) {
+    props.keypairs[props.nkeypairs++] = &kps[i];
+  }
+  server_props_of(s, &props);
+
+  PRIVS_ROOT
+  *ctx = ftps_context_new(&props, &what, &index, &err);
+  *client_ctx = *ctx != NULL ? ftps_context_new_client(&props,
+    verify_server(s), &err) : NULL;
+  PRIVS_RELINQUISH
+  if (*ctx == NULL) {
+    context_error(s, what, index, &err);
+    return -1;
+  }
+  if (*client_ctx == NULL) {
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSVerifyServer (server "
+      "'%s'): %s", server_name(s), err.msg);
+    SSL_CTX_free(*ctx);
+    *ctx = NULL;
+    return -1;
+  }
+  /* Every context, also one rebuilt by a renewal, takes the master's
+   * ticket keys and its vhost's stable scope. */
+  if (ftps_tickets_ctx(s, *ctx, &props) < 0) {
+    SSL_CTX_free(*ctx);
+    SSL_CTX_free(*client_ctx);
+    *ctx = *client_ctx = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+/* try_material - read and check s's files now, and build its contexts
+ * from them; on success they become m's last good material.  0, or -1
+ * (logged). */
+static int try_material(server_rec *s, struct ftps_material *m,
+    const struct ftps_reload_files *files, int reload, SSL_CTX **ctx,
+    SSL_CTX **client_ctx) {
+  struct ftps_keypair kps[FTPS_CONTEXT_MAX_KEYPAIRS];
+  int i, n;
+
   for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
     ftps_keypair_init(&kps[i]);
   }
-
-  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS && res == 0; i++) {
-    if (load_keypair(s, i, &kps[i]) < 0) {
-      res = -1;
-    }
+  n = load_keypairs(s, kps, reload);
+  if (n >= 0 &&
+      reload &&
+      ftps_renew_refused(s, m, kps, n) < 0) {
+    n = -1;
   }
-  if (res == 0 &&
-      load_pkcs12(s, kps) < 0) {
-    res = -1;
+  if (n >= 0 &&
+      build_ctx(s, kps, n, ctx, client_ctx) < 0) {
+    n = -1;
   }
-  for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS && res == 0; i++) {
-    if (kps[i].cert != NULL) {
-      props.keypairs[props.nkeypairs++] = &kps[i];
-    }
-  }
-  if (res == 0 &&
-      props.nkeypairs == 0) {
-    res = no_certificate(s);
+  if (n >= 0) {
+    ftps_renew_taken(s, m, kps, n, files);
   }
 
-  if (res == 0 && props.nkeypairs > 0) {
-    server_props_of(s, &props);
-
-    PRIVS_ROOT
-    ctx = ftps_context_new(&props, &what, &index, &err);
-    client_ctx = ctx != NULL ? ftps_context_new_client(&props,
-      verify_server(s), &err) : NULL;
-    PRIVS_RELINQUISH
-    if (ctx == NULL) {
-      context_error(s, what, index, &err);
-      res = -1;
-
-    } else if (ftps_tickets_ctx(s, ctx, &props) < 0) {
-      SSL_CTX_free(ctx);
-      SSL_CTX_free(client_ctx);
-      ctx = NULL;
-      res = -1;
-
-    } else if (client_ctx == NULL) {
-      pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSVerifyServer (server "
-        "'%s'): %s", server_name(s), err.msg);
-      SSL_CTX_free(ctx);
-      ctx = NULL;
-      res = -1;
-    }
-  }
-
-  if (ctx != NULL) {
-    remember(s, ctx, client_ctx);
-  }
-
-  /* The SSL_CTX holds its own references; our copies go. */
+  /* The contexts and m hold their own references; these copies go. */
   for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
     ftps_keypair_free(&kps[i]);
   }
-  return res;
+  return n >= 0 ? 0 : -1;
+}
+
+/* load_server - build the SSL_CTX of one server.  At the first start, -1
+ * (logged) when that fails or the server has no certificate.  At a
+ * restart, a server whose new material fails keeps its last good
+ * material, and one that has none refuses sessions until the watcher
+ * finds good files: the daemon serves on (0). */
+static int load_server(server_rec *s, int restart) {
+  struct ftps_reload_files files;
+  struct ftps_material *m;
+  SSL_CTX *ctx = NULL, *client_ctx = NULL;
+
+  m = ftps_renew_claim(s);
+  if (m == NULL) {
+    return -1;
+  }
+  ftps_renew_files(s, &files);
+  if (try_material(s, m, &files, restart, &ctx, &client_ctx) < 0) {
+    if (!restart) {
+      return -1;
+    }
+    m->failed = files;
+    if (m->nkps > 0 &&
+        build_ctx(s, m->kps, m->nkps, &ctx, &client_ctx) == 0) {
+      ftps_renew_kept(s, m);
+
+    } else {
+      load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": server '%s' has no usable "
+        "certificate (see above): its sessions are refused until its files "
+        "pass every check", server_name(s));
+    }
+  }
+  remember(s, ctx, client_ctx, m);
+  ftps_renew_warn_expiry(s, m, FALSE);
+  return 0;
+}
+
+/* renew_server - FTPSCertificateWatch: st's files changed since their
+ * material was read: read them, and when they pass every check, the
+ * sessions forked from now on get the new contexts (running ones keep
+ * theirs).  1 renewed, 0 not. */
+static int renew_server(struct server_tls *st,
+    const struct ftps_reload_files *files) {
+  SSL_CTX *ctx = NULL, *client_ctx = NULL;
+
+  if (try_material(st->server, st->material, files, TRUE, &ctx,
+      &client_ctx) < 0) {
+    st->material->failed = *files;
+    if (st->ctx != NULL) {
+      ftps_renew_kept(st->server, st->material);
+    }
+    return 0;
+  }
+
+  if (st->ctx != NULL) {
+    ftps_verify_release(st->ctx);
+    SSL_CTX_free(st->ctx);
+    SSL_CTX_free(st->client_ctx);
+  }
+  ready(st->server, ctx);
+  st->ctx = ctx;
+  st->client_ctx = client_ctx;
+  return 1;
+}
+
+int ftps_server_watch_pending(void) {
+  struct server_tls *st;
+  int n = 0;
+
+  for (st = servers; st != NULL; st = st->next) {
+    struct ftps_reload_files files;
+
+    ftps_renew_files(st->server, &files);
+    if (!ftps_reload_files_same(&files, &st->material->files)) {
+      n++;
+    }
+  }
+  return n;
+}
+
+int ftps_server_watch(void) {
+  struct server_tls *st;
+  int renewed = 0;
+
+  for (st = servers; st != NULL; st = st->next) {
+    struct ftps_reload_files files;
+
+    ftps_renew_files(st->server, &files);
+    if (ftps_reload_files_same(&files, &st->material->files)) {
+      continue;
+    }
+
+    /* Files that failed are tried again at each look, since what made
+     * them fail may lie elsewhere (the passphrase provider's answer); what
+     * was logged about them is not logged again. */
+    ftps_renew_quiet(ftps_reload_files_same(&files, &st->material->failed));
+    renewed += renew_server(st, &files);
+    ftps_renew_quiet(FALSE);
+  }
+  return renewed;
+}
+
+void ftps_server_warn_expiry(void) {
+  struct server_tls *st;
+
+  for (st = servers; st != NULL; st = st->next) {
+    ftps_renew_warn_expiry(st->server, st->material, TRUE);
+  }
+}
+
+int ftps_server_unavailable(server_rec *s) {
+  struct server_tls *st = server_find(s);
+
+  return st != NULL && st->ctx == NULL;
 }
 
 /* per_user_exception - can the user's configuration lift "TLSRequired
@@ -622,7 +796,7 @@ static int check_policy(server_rec *s) {
       req->auth &&
       !req->ctrl &&
       !per_user_exception(s)) {
-    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSOptions AllowPerUser "
+    load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSOptions AllowPerUser "
       "(server '%s') cannot enforce TLSRequired auth for every user: use "
       "TLSRequired ctrl, drop AllowPerUser, or give some users (<Anonymous>, "
       "mod_ifsession) another TLSRequired", server_name(s));
@@ -659,18 +833,22 @@ static void probe_kernel_tls(void) {
 
 int ftps_server_load_all(void) {
   server_rec *s;
-  int res = 0;
+  int res = 0, restart;
 
   ftps_server_free_all();
   server_pool = make_sub_pool(permanent_pool);
   pr_pool_tag(server_pool, MOD_FTPS_VERSION " server pool");
 
+  /* The last good material of a restart's predecessor, if any. */
+  restart = ftps_reload_attach();
+
   for (s = (server_rec *) server_list->xas_list; s != NULL; s = s->next) {
     if (ftps_server_engine(s) &&
-        (check_policy(s) < 0 || load_server(s) < 0)) {
+        (check_policy(s) < 0 || load_server(s, restart) < 0)) {
       res = -1;
     }
   }
+  ftps_reload_prune();
 
   probe_kernel_tls();
   return res;
@@ -680,7 +858,9 @@ void ftps_server_free_all(void) {
   struct server_tls *st;
 
   for (st = servers; st != NULL; st = st->next) {
-    ftps_verify_release(st->ctx);
+    if (st->ctx != NULL) {
+      ftps_verify_release(st->ctx);
+    }
     SSL_CTX_free(st->ctx);
     SSL_CTX_free(st->client_ctx);
   }
@@ -691,4 +871,20 @@ void ftps_server_free_all(void) {
     destroy_pool(server_pool);
     server_pool = NULL;
   }
+}
+
+void ftps_server_restart(void) {
+  ftps_server_free_all();
+
+  /* The new copy of the module takes the last good material back. */
+  if (ftps_reload_stash() < 0) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": cannot keep the last "
+      "good certificates for the restart (%s): a bad certificate found "
+      "there stops the daemon", strerror(errno));
+  }
+}
+
+void ftps_server_unload(void) {
+  ftps_server_free_all();
+  ftps_reload_free_all();
 }

@@ -15,6 +15,7 @@ struct ftps_passphrase_req {
   const char *key_type;       /* "RSA" or "EC" */
   const char *key_path;       /* the file being read */
   int use_cache;              /* try a passphrase remembered earlier */
+  int no_prompt;              /* never ask at the terminal (a reload) */
   int used_cache;             /* the passphrase came from the cache */
   int prompted;               /* the passphrase was typed at the terminal */
   char why[256];              /* why no passphrase came, for the log */

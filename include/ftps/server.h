@@ -15,8 +15,38 @@
  * file and the reason, and make it return -1; warnings are logged too. */
 int ftps_server_load_all(void);
 
-/* ftps_server_free_all - free every SSL_CTX (restart, unload) */
+/* ftps_server_free_all - free every SSL_CTX */
 void ftps_server_free_all(void);
+
+/* ftps_server_restart - at a restart: free every SSL_CTX, and leave each
+ * server's last good certificates to the next ftps_server_load_all(),
+ * which then keeps them for a server whose new files fail a check, and
+ * refuses to start for no certificate problem (ftps/reload.h) */
+void ftps_server_restart(void);
+
+/* ftps_server_unload - the module goes for good: free everything */
+void ftps_server_unload(void);
+
+/* ftps_server_watch - FTPSCertificateWatch, in the master: servers whose
+ * certificate, key or chain files changed (stat(), following links) read
+ * them again; material that passes every check serves the sessions forked
+ * from now on, otherwise the last good one stays and the change is tried
+ * again when the files change again.  Returns how many servers took new
+ * material. */
+int ftps_server_watch(void);
+
+/* ftps_server_watch_pending - how many servers ftps_server_watch() would
+ * read again: their files differ from those of their last good material
+ * (stat() only) */
+int ftps_server_watch_pending(void);
+
+/* ftps_server_warn_expiry - warn about every certificate that has expired
+ * or expires within FTPSCertificateExpiryWarning days (daily) */
+void ftps_server_warn_expiry(void);
+
+/* ftps_server_unavailable - 1 if s has TLSEngine on but no certificate it
+ * can serve (after a restart found none good): its sessions are refused */
+int ftps_server_unavailable(server_rec *s);
 
 /* ftps_server_ctx - the SSL_CTX of s, or NULL when s has no usable
  * certificate (AUTH is then answered with 431) */

@@ -438,6 +438,11 @@ def _typed_restarts(srv, count, answer, what):
         assert term.out.count(tp.PROMPT) == count, \
             "%s: asked %d times, want %d" \
             % (what, term.out.count(tp.PROMPT), count)
+    except RuntimeError as e:
+        # The daemon's output went to the terminal: show it.
+        term.read_until(b"\x00", timeout=1)
+        raise AssertionError("%s: %s\n%s" % (what, e, term.out[-3000:].decode(
+            errors="replace")))
     finally:
         term.stop()
 

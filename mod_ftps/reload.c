@@ -1,0 +1,329 @@
+/*
+ * reload.c - each server's last good certificate material, kept across
+ * restarts and renewals (ftps/reload.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ftps/reload.h"
+
+/* The list outlives this DSO (see reload.h): its address waits here. */
+#define RELOAD_ENV "MOD_FTPS_MATERIAL"
+
+/* A copy of the module built with another layout (an upgrade between two
+ * restarts) must not read the list: it is then left alone (and leaks). */
+#define RELOAD_MAGIC "mod_ftps material 1"
+
+struct reload_head {
+  char magic[32];
+  size_t entry_size;
+  struct ftps_material *list;
+};
+
+static struct reload_head *head = NULL;
+
+int ftps_reload_files_add(struct ftps_reload_files *files, const char *path) {
+  struct ftps_reload_file *f;
+  struct stat st;
+
+  if (files->nfiles >= FTPS_RELOAD_MAX_FILES ||
+      strlen(path) >= sizeof(f->path)) {
+    errno = E2BIG;
+    return -1;
+  }
+
+  f = &files->files[files->nfiles++];
+  memset(f, 0, sizeof(*f));
+  strcpy(f->path, path);
+
+  /* stat(), not lstat(): a link that points to a new file is a change. */
+  if (stat(path, &st) == 0) {
+    f->found = 1;
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    f->size = st.st_size;
+    f->mtime = st.st_mtim;
+  }
+  return 0;
+}
+
+int ftps_reload_files_same(const struct ftps_reload_files *a,
+    const struct ftps_reload_files *b) {
+  int i;
+
+  if (a->nfiles != b->nfiles) {
+    return 0;
+  }
+  for (i = 0; i < a->nfiles; i++) {
+    const struct ftps_reload_file *fa = &a->files[i], *fb = &b->files[i];
+
+    if (strcmp(fa->path, fb->path) != 0 ||
+        fa->found != fb->found ||
+        fa->dev != fb->dev ||
+        fa->ino != fb->ino ||
+        fa->size != fb->size ||
+        fa->mtime.tv_sec != fb->mtime.tv_sec ||
+        fa->mtime.tv_nsec != fb->mtime.tv_nsec) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* head_get - the list's head, made on first use; NULL when out of memory */
+static struct reload_head *head_get(void) {
+  if (head == NULL) {
+    head = calloc(1, sizeof(*head));
+    if (head == NULL) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    snprintf(head->magic, sizeof(head->magic), "%s", RELOAD_MAGIC);
+    head->entry_size = sizeof(struct ftps_material);
+  }
+  return head;
+}
+
+int ftps_reload_attach(void) {
+  const char *env = getenv(RELOAD_ENV);
+  struct reload_head *h = NULL;
+  struct ftps_material *m;
+
+  if (head == NULL &&
+      env != NULL &&
+      sscanf(env, "%p", (void **) &h) == 1 &&
+      h != NULL &&
+      strcmp(h->magic, RELOAD_MAGIC) == 0 &&
+      h->entry_size == sizeof(struct ftps_material)) {
+    head = h;
+  }
+  (void) unsetenv(RELOAD_ENV);
+
+  for (m = head != NULL ? head->list : NULL; m != NULL; m = m->next) {
+    m->claimed = 0;
+  }
+  return head != NULL;
+}
+
+int ftps_reload_stash(void) {
+  char addr[64];
+
+  /* Even an empty list: it tells the next copy that this is a restart. */
+  if (head_get() == NULL) {
+    return -1;
+  }
+  snprintf(addr, sizeof(addr), "%p", (void *) head);
+  if (setenv(RELOAD_ENV, addr, 1) < 0) {
+    return -1;
+  }
+
+  /* This copy of the module forgets it: the next one takes it back. */
+  head = NULL;
+  return 0;
+}
+
+struct ftps_material *ftps_reload_claim(const char *id) {
+  struct reload_head *h = head_get();
+  struct ftps_material *m;
+
+  if (h == NULL) {
+    return NULL;
+  }
+  for (m = h->list; m != NULL; m = m->next) {
+    if (!m->claimed &&
+        strcmp(m->id, id) == 0) {
+      m->claimed = 1;
+      return m;
+    }
+  }
+
+  m = calloc(1, sizeof(*m));
+  if (m == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  snprintf(m->id, sizeof(m->id), "%s", id);
+  m->claimed = 1;
+  m->next = h->list;
+  h->list = m;
+  return m;
+}
+
+/* material_clear - drop m's keypairs */
+static void material_clear(struct ftps_material *m) {
+  int i;
+
+  for (i = 0; i < m->nkps; i++) {
+    ftps_keypair_free(&m->kps[i]);
+  }
+  m->nkps = 0;
+}
+
+void ftps_reload_prune(void) {
+  struct ftps_material **mp;
+
+  if (head == NULL) {
+    return;
+  }
+  mp = &head->list;
+  while (*mp != NULL) {
+    struct ftps_material *m = *mp;
+
+    if (m->claimed) {
+      mp = &m->next;
+      continue;
+    }
+    *mp = m->next;
+    material_clear(m);
+    free(m);
+  }
+}
+
+void ftps_reload_free_all(void) {
+  if (head == NULL) {
+    return;
+  }
+  while (head->list != NULL) {
+    struct ftps_material *m = head->list;
+
+    head->list = m->next;
+    material_clear(m);
+    free(m);
+  }
+  free(head);
+  head = NULL;
+}
+
+/* keypair_copy - dst (empty) takes its own references to src's objects */
+static int keypair_copy(struct ftps_keypair *dst,
+    const struct ftps_keypair *src) {
+  ftps_keypair_init(dst);
+  if (src->chain != NULL) {
+    dst->chain = X509_chain_up_ref(src->chain);
+    if (dst->chain == NULL) {
+      return -1;
+    }
+  }
+  if (src->cert != NULL) {
+    X509_up_ref(src->cert);
+    dst->cert = src->cert;
+  }
+  if (src->key != NULL) {
+    EVP_PKEY_up_ref(src->key);
+    dst->key = src->key;
+  }
+  memcpy(dst->key_path, src->key_path, sizeof(dst->key_path));
+  return 0;
+}
+
+int ftps_reload_set(struct ftps_material *m, struct ftps_keypair *kps,
+    int n, const struct ftps_reload_files *files) {
+  struct ftps_keypair copies[FTPS_CONTEXT_MAX_KEYPAIRS];
+  int i, j;
+
+  if (n < 0 || n > FTPS_CONTEXT_MAX_KEYPAIRS) {
+    errno = EINVAL;
+    return -1;
+  }
+  for (i = 0; i < n; i++) {
+    if (keypair_copy(&copies[i], &kps[i]) < 0) {
+      for (j = 0; j <= i; j++) {
+        ftps_keypair_free(&copies[j]);
+      }
+      errno = ENOMEM;
+      return -1;
+    }
+  }
+
+  material_clear(m);
+  for (i = 0; i < n; i++) {
+    m->kps[i] = copies[i];
+  }
+  m->nkps = n;
+  m->files = *files;
+  memset(&m->failed, 0, sizeof(m->failed));
+  return 0;
+}
+
+char *ftps_reload_describe(const X509 *cert, char *buf, size_t bufsz) {
+  const ASN1_INTEGER *serial;
+  BIGNUM *bn = NULL;
+  char *hex = NULL, date[64] = "?";
+  BIO *bio;
+
+  serial = X509_get0_serialNumber(cert);
+  if (serial != NULL) {
+    bn = ASN1_INTEGER_to_BN(serial, NULL);
+  }
+  if (bn != NULL) {
+    hex = BN_bn2hex(bn);
+  }
+
+  bio = BIO_new(BIO_s_mem());
+  if (bio != NULL &&
+      ASN1_TIME_print(bio, X509_get0_notAfter(cert)) == 1) {
+    int n = BIO_read(bio, date, sizeof(date) - 1);
+
+    date[n > 0 ? n : 0] = '\0';
+  }
+  BIO_free(bio);
+
+  snprintf(buf, bufsz, "serial %s, notAfter %s", hex != NULL ? hex : "?",
+    date);
+  OPENSSL_free(hex);
+  BN_free(bn);
+  return buf;
+}
+
+int ftps_reload_same_cert(const X509 *a, const X509 *b) {
+  return a != NULL && b != NULL && X509_cmp(a, b) == 0;
+}
+
+int ftps_reload_days_left(const X509 *cert, time_t now) {
+  ASN1_TIME *t = ASN1_TIME_set(NULL, now);
+  int days = 0, secs = 0;
+
+  if (t == NULL ||
+      ASN1_TIME_diff(&days, &secs, t, X509_get0_notAfter(cert)) != 1) {
+    days = 0;
+  }
+  ASN1_TIME_free(t);
+
+  /* Round down: a certificate that expires in 20 hours has 0 days left,
+   * and one that expired an hour ago has -1. */
+  if (days <= 0 && secs < 0) {
+    days--;
+  }
+  return days;
+}
+
+const char *ftps_reload_problem(const struct ftps_keypair *kp, time_t now,
+    char *buf, size_t bufsz) {
+  if (X509_cmp_time(X509_get0_notBefore(kp->cert), &now) > 0) {
+    snprintf(buf, bufsz, "the certificate is not valid yet (notBefore in "
+      "the future)");
+    return buf;
+  }
+  if (X509_cmp_time(X509_get0_notAfter(kp->cert), &now) <= 0) {
+    snprintf(buf, bufsz, "the certificate has expired");
+    return buf;
+  }
+
+  /* A chain whose first certificate did not issue this one belongs to
+   * another certificate: a renewal caught half-written, say. */
+  if (kp->chain != NULL &&
+      sk_X509_num(kp->chain) > 0 &&
+      X509_check_issued(sk_X509_value(kp->chain, 0), kp->cert) !=
+        X509_V_OK) {
+    snprintf(buf, bufsz, "the first certificate of the chain did not issue "
+      "the certificate");
+    return buf;
+  }
+  return NULL;
+}

@@ -1,0 +1,315 @@
+/*
+ * renew.c - the checks and the log of certificate reloads (ftps/renew.h).
+ *
+ * A restart (SIGHUP) and the watcher (FTPSCertificateWatch) read each
+ * server's files again.  Material that fails a check never replaces what
+ * is served: the server keeps its last good certificate, and the log says
+ * which directive, which file, and why.
+ */
+#include "ftps/renew.h"
+#include "ftps/heap.h"
+#include "ftps/server.h"
+
+extern xaset_t *server_list;
+
+static int quiet = FALSE;     /* the same failure again: debug log only */
+
+/* The files of a server, in the order they are watched. */
+static const char *file_directives[] = {
+  "TLSRSACertificateFile", "TLSRSACertificateKeyFile",
+  "TLSECCertificateFile", "TLSECCertificateKeyFile",
+  "TLSCertificateChainFile", "TLSPKCS12File",
+};
+
+void ftps_renew_quiet(int on) {
+  quiet = on;
+}
+
+void ftps_renew_log(int prio, const char *fmt, ...) {
+  char buf[2048];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+
+  if (quiet) {
+    pr_log_debug(DEBUG3, "%s", buf);
+
+  } else {
+    pr_log_pri(prio, "%s", buf);
+  }
+}
+
+/* server_name - how the log names s */
+static const char *server_name(server_rec *s) {
+  return s->ServerName != NULL ? s->ServerName : "(unnamed)";
+}
+
+/* server_id - what names s across a restart, which builds new server
+ * records: its address, port and name, and, for servers that share all
+ * three, how many such came before it */
+static void server_id(server_rec *s, char *buf, size_t bufsz) {
+  server_rec *t;
+  int nth = 0;
+
+  for (t = (server_rec *) server_list->xas_list; t != NULL && t != s;
+      t = t->next) {
+    if (t->ServerPort == s->ServerPort &&
+        strcmp(t->ServerAddress ? t->ServerAddress : "",
+          s->ServerAddress ? s->ServerAddress : "") == 0 &&
+        strcmp(t->ServerName ? t->ServerName : "",
+          s->ServerName ? s->ServerName : "") == 0) {
+      nth++;
+    }
+  }
+  snprintf(buf, bufsz, "%s|%u|%s|%d",
+    s->ServerAddress ? s->ServerAddress : "", (unsigned int) s->ServerPort,
+    s->ServerName ? s->ServerName : "", nth);
+}
+
+struct ftps_material *ftps_renew_claim(server_rec *s) {
+  struct ftps_material *m;
+  char id[1024];
+
+  server_id(s, id, sizeof(id));
+  m = ftps_reload_claim(id);
+  if (m == NULL) {
+    pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": server '%s': %s",
+      server_name(s), strerror(errno));
+  }
+  return m;
+}
+
+void ftps_renew_files(server_rec *s, struct ftps_reload_files *files) {
+  size_t i;
+
+  memset(files, 0, sizeof(*files));
+  PRIVS_ROOT
+  for (i = 0; i < sizeof(file_directives) / sizeof(file_directives[0]);
+      i++) {
+    const char *path = get_param_ptr(s->conf, file_directives[i], FALSE);
+
+    if (path != NULL) {
+      (void) ftps_reload_files_add(files, path);
+    }
+  }
+  PRIVS_RELINQUISH
+}
+
+/* cert_source - the directive and file kp's certificate came from, as
+ * far as its key type tells */
+static void cert_source(server_rec *s, const struct ftps_keypair *kp,
+    const char **directive, const char **path) {
+  const char *type = ftps_keypair_key_type(kp);
+  const char *rsa, *ec, *p12;
+
+  rsa = get_param_ptr(s->conf, "TLSRSACertificateFile", FALSE);
+  ec = get_param_ptr(s->conf, "TLSECCertificateFile", FALSE);
+  p12 = get_param_ptr(s->conf, "TLSPKCS12File", FALSE);
+
+  if (type != NULL && strcmp(type, "EC") == 0 && ec != NULL) {
+    *directive = "TLSECCertificateFile", *path = ec;
+
+  } else if (type != NULL && strcmp(type, "RSA") == 0 && rsa != NULL) {
+    *directive = "TLSRSACertificateFile", *path = rsa;
+
+  } else if (p12 != NULL) {
+    *directive = "TLSPKCS12File", *path = p12;
+
+  } else if (rsa != NULL) {
+    *directive = "TLSRSACertificateFile", *path = rsa;
+
+  } else if (ec != NULL) {
+    *directive = "TLSECCertificateFile", *path = ec;
+  }
+}
+
+/* old_counterpart - m's keypair of the same key type as kp, or NULL */
+static const struct ftps_keypair *old_counterpart(
+    const struct ftps_material *m, const struct ftps_keypair *kp) {
+  const char *type = ftps_keypair_key_type(kp);
+  int i;
+
+  for (i = 0; i < m->nkps; i++) {
+    const char *old = ftps_keypair_key_type(&m->kps[i]);
+
+    if (type != NULL && old != NULL && strcmp(type, old) == 0) {
+      return &m->kps[i];
+    }
+  }
+  return m->nkps > 0 ? &m->kps[0] : NULL;
+}
+
+int ftps_renew_refused(server_rec *s, const struct ftps_material *m,
+    struct ftps_keypair *kps, int n) {
+  time_t now = time(NULL);
+  int i;
+
+  for (i = 0; i < n; i++) {
+    const struct ftps_keypair *old = old_counterpart(m, &kps[i]);
+    const char *directive = "TLSRSACertificateFile", *path = "", *why;
+    char reason[256], oldreason[256], desc[256];
+
+    why = ftps_reload_problem(&kps[i], now, reason, sizeof(reason));
+    if (why == NULL ||
+        old == NULL ||
+        ftps_reload_problem(old, now, oldreason, sizeof(oldreason)) != NULL) {
+      continue;
+    }
+
+    cert_source(s, &kps[i], &directive, &path);
+    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
+      "new certificate (%s) is not used: %s", directive, path, server_name(s),
+      ftps_reload_describe(kps[i].cert, desc, sizeof(desc)), why);
+    return -1;
+  }
+  return 0;
+}
+
+void ftps_renew_taken(server_rec *s, struct ftps_material *m,
+    struct ftps_keypair *kps, int n, const struct ftps_reload_files *files) {
+  int i;
+
+  for (i = 0; i < n; i++) {
+    const struct ftps_keypair *old = old_counterpart(m, &kps[i]);
+    const char *directive = "TLSRSACertificateFile", *path = "";
+    char desc[256], olddesc[256];
+
+    cert_source(s, &kps[i], &directive, &path);
+    ftps_reload_describe(kps[i].cert, desc, sizeof(desc));
+    if (old == NULL) {
+      pr_log_debug(DEBUG2, MOD_FTPS_VERSION ": %s %s (server '%s'): %s",
+        directive, path, server_name(s), desc);
+
+    } else if (!ftps_reload_same_cert(old->cert, kps[i].cert)) {
+      pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+        "new certificate loaded (%s), replacing %s", directive, path,
+        server_name(s), desc, ftps_reload_describe(old->cert, olddesc,
+        sizeof(olddesc)));
+    }
+  }
+
+  if (ftps_reload_set(m, kps, n, files) < 0) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': cannot "
+      "keep its certificates for later reloads: %s", server_name(s),
+      strerror(errno));
+  }
+}
+
+void ftps_renew_kept(server_rec *s, const struct ftps_material *m) {
+  char desc[256];
+  int i;
+
+  for (i = 0; i < m->nkps; i++) {
+    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s' keeps its "
+      "last good certificate (%s) until its files pass every check",
+      server_name(s), ftps_reload_describe(m->kps[i].cert, desc,
+      sizeof(desc)));
+  }
+}
+
+/* warn_days - FTPSCertificateExpiryWarning (-1: off) */
+static int warn_days(void) {
+  int *days = get_param_ptr(main_server->conf, "FTPSCertificateExpiryWarning",
+    FALSE);
+
+  return days != NULL ? *days : FTPS_CERT_EXPIRY_WARNING_DEFAULT;
+}
+
+void ftps_renew_warn_expiry(server_rec *s, const struct ftps_material *m,
+    int expired_too) {
+  int i, limit = warn_days();
+  time_t now = time(NULL);
+
+  for (i = 0; m != NULL && i < m->nkps; i++) {
+    int left = ftps_reload_days_left(m->kps[i].cert, now);
+    char desc[256];
+
+    ftps_reload_describe(m->kps[i].cert, desc, sizeof(desc));
+    if (left < 0 && expired_too) {
+      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': the "
+        "certificate (%s) has expired; clients will refuse it",
+        server_name(s), desc);
+
+    } else if (left >= 0 && limit >= 0 && left < limit) {
+      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': the "
+        "certificate (%s) expires in %d day%s (FTPSCertificateExpiryWarning "
+        "%d): renew it", server_name(s), desc, left, left == 1 ? "" : "s",
+        limit);
+    }
+  }
+}
+
+int ftps_renew_watch_interval(void) {
+  int *secs = get_param_ptr(main_server->conf, "FTPSCertificateWatch", FALSE);
+
+  return secs != NULL ? *secs : FTPS_CERT_WATCH_DEFAULT;
+}
+
+/* The watcher's timer (FTPSCertificateWatch), in the master only. */
+static int watch_timer = -1;
+static pid_t watch_pid = 0;          /* the master that set it */
+static time_t next_expiry_warning = 0;
+
+#define WATCH_EXPIRY_EVERY 86400     /* certificates near expiry: daily */
+
+/* watch_cb - look for renewed certificates, and warn daily about those
+ * near expiry.  A session inherits the timer list from the master: it
+ * never reads certificates, and drops the timer. */
+static int watch_cb(CALLBACK_FRAME) {
+  time_t now = time(NULL);
+
+  (void) p1;
+  (void) p2;
+  (void) p3;
+  (void) data;
+
+  if (getpid() != watch_pid) {
+    watch_timer = -1;
+    return 0;
+  }
+
+  if (ftps_renew_watch_interval() > 0 &&
+      ftps_server_watch_pending() > 0) {
+    /* As at a restart: the memory kept from sessions is given back for
+     * the new contexts to reuse (else the master would grow by a set of
+     * contexts at each renewal), and what is free after the old ones are
+     * gone is kept from sessions again (ftps/heap.h). */
+    ftps_heap_unplug();
+    (void) ftps_server_watch();
+    (void) ftps_heap_plug();
+  }
+  if (now >= next_expiry_warning) {
+    next_expiry_warning = now + WATCH_EXPIRY_EVERY;
+    ftps_server_warn_expiry();
+  }
+  return 1;
+}
+
+/* ftps_renew_watch_start - the watcher's timer (at every start and restart): every
+ * FTPSCertificateWatch seconds, or daily for the expiry warnings alone */
+void ftps_renew_watch_start(void) {
+  int secs = ftps_renew_watch_interval();
+
+  if (watch_timer >= 0) {
+    (void) pr_timer_remove(watch_timer, &ftps_module);
+  }
+  watch_pid = getpid();
+  next_expiry_warning = time(NULL) + WATCH_EXPIRY_EVERY;
+  watch_timer = pr_timer_add(secs > 0 ? secs : WATCH_EXPIRY_EVERY, -1,
+    &ftps_module, watch_cb, "FTPSCertificateWatch");
+  if (watch_timer < 0) {
+    pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": FTPSCertificateWatch: "
+      "cannot set its timer (%s): renewed certificates are read at the next "
+      "restart only", strerror(errno));
+  }
+}
+
+/* ftps_renew_watch_stop - no timer of ours may outlive this copy of the module */
+void ftps_renew_watch_stop(void) {
+  if (watch_timer >= 0) {
+    (void) pr_timer_remove(watch_timer, &ftps_module);
+    watch_timer = -1;
+  }
+}

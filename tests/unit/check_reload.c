@@ -1,0 +1,212 @@
+/*
+ * check_reload.c - unit tests for mod_ftps/reload.c (ftps/reload.h): file
+ * identities that see a rewrite, a rename and a moved link; the last good
+ * material handed from one copy of the module to the next through the
+ * environment; the checks a renewal must pass.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ftps/reload.h"
+#include "unit.h"
+
+static char dir[] = "/tmp/check_reload.XXXXXX";
+
+/* in_dir - path of name in the test directory, in a buffer of its own */
+static const char *in_dir(const char *name, int which) {
+  static char paths[3][4096];
+
+  snprintf(paths[which], sizeof(paths[which]), "%s/%s", dir, name);
+  return paths[which];
+}
+
+static void put(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(fputs(text, f) >= 0, 1);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+static void setup(void) {
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void) {
+  char cmd[4200];
+
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(cmd), 0);
+  strcpy(dir, "/tmp/check_reload.XXXXXX");
+}
+
+/* files_of - the identity of one path */
+static struct ftps_reload_files files_of(const char *path) {
+  struct ftps_reload_files f;
+
+  memset(&f, 0, sizeof(f));
+  ck_assert_int_eq(ftps_reload_files_add(&f, path), 0);
+  return f;
+}
+
+START_TEST(test_files_see_changes) {
+  const char *path = in_dir("cert.pem", 0), *link = in_dir("live.pem", 1);
+  struct ftps_reload_files a, b;
+
+  /* Missing, then created: a change. */
+  a = files_of(path);
+  ck_assert_int_eq(a.files[0].found, 0);
+  put(path, "one\n");
+  b = files_of(path);
+  ck_assert_int_eq(b.files[0].found, 1);
+  ck_assert_int_eq(ftps_reload_files_same(&a, &b), 0);
+
+  /* Unchanged: the same. */
+  a = files_of(path);
+  ck_assert_int_eq(ftps_reload_files_same(&a, &b), 1);
+
+  /* Rewritten in place with another size: a change. */
+  put(path, "two, longer\n");
+  b = files_of(path);
+  ck_assert_int_eq(ftps_reload_files_same(&a, &b), 0);
+
+  /* A link moved to another file of the same size and time: the inode
+   * tells (stat() follows the link). */
+  put(in_dir("a.pem", 2), "same\n");
+  ck_assert_int_eq(symlink(in_dir("a.pem", 2), link), 0);
+  a = files_of(link);
+  put(in_dir("b.pem", 2), "same\n");
+  ck_assert_int_eq(unlink(link), 0);
+  ck_assert_int_eq(symlink(in_dir("b.pem", 2), link), 0);
+  b = files_of(link);
+  ck_assert_int_eq(ftps_reload_files_same(&a, &b), 0);
+}
+END_TEST
+
+START_TEST(test_files_room) {
+  struct ftps_reload_files f;
+  int i;
+
+  memset(&f, 0, sizeof(f));
+  for (i = 0; i < FTPS_RELOAD_MAX_FILES; i++) {
+    ck_assert_int_eq(ftps_reload_files_add(&f, "/nonexistent"), 0);
+  }
+  ck_assert_int_eq(ftps_reload_files_add(&f, "/nonexistent"), -1);
+  ck_assert_int_eq(errno, E2BIG);
+}
+END_TEST
+
+/* read_pair - the keypair of certificate and key fixtures */
+static void read_pair(struct ftps_keypair *kp, const char *cert,
+    const char *key) {
+  struct ftps_error err;
+
+  ftps_keypair_init(kp);
+  ck_assert_int_eq(ftps_keypair_read_file(kp, unit_fixture(cert), NULL, NULL,
+    &err), 0);
+  if (key != NULL) {
+    ck_assert_int_eq(ftps_keypair_read_file(kp, unit_fixture(key), NULL,
+      NULL, &err), 0);
+  }
+}
+
+START_TEST(test_material_survives_stash) {
+  struct ftps_material *m, *gone, *again;
+  struct ftps_reload_files files;
+  struct ftps_keypair kp;
+
+  read_pair(&kp, "ec.crt", "ec.key");
+  memset(&files, 0, sizeof(files));
+  ck_assert_int_eq(ftps_reload_attach(), 0);
+
+  m = ftps_reload_claim("127.0.0.1|21|ftp|0");
+  gone = ftps_reload_claim("127.0.0.1|2121|old|0");
+  ck_assert_ptr_nonnull(m);
+  ck_assert_ptr_nonnull(gone);
+  ck_assert_int_eq(ftps_reload_set(m, &kp, 1, &files), 0);
+  ftps_keypair_free(&kp);
+
+  /* Handed over: this copy forgets it, the next takes it back. */
+  ck_assert_int_eq(ftps_reload_stash(), 0);
+  ck_assert_ptr_nonnull(getenv("MOD_FTPS_MATERIAL"));
+  ck_assert_int_eq(ftps_reload_attach(), 1);
+  ck_assert_ptr_null(getenv("MOD_FTPS_MATERIAL"));
+
+  again = ftps_reload_claim("127.0.0.1|21|ftp|0");
+  ck_assert_ptr_eq(again, m);
+  ck_assert_int_eq(again->nkps, 1);
+  ck_assert_int_eq(X509_check_private_key(again->kps[0].cert,
+    again->kps[0].key), 1);
+
+  /* The server that is gone is pruned: claimed again after the next
+   * restart, it starts empty. */
+  ck_assert_int_eq(gone->nkps, 0);
+  ck_assert_int_eq(ftps_reload_set(gone, &again->kps[0], 1, &files), 0);
+  ftps_reload_prune();
+  ck_assert_int_eq(ftps_reload_stash(), 0);
+  ck_assert_int_eq(ftps_reload_attach(), 1);
+  ck_assert_int_eq(ftps_reload_claim("127.0.0.1|2121|old|0")->nkps, 0);
+  ck_assert_ptr_eq(ftps_reload_claim("127.0.0.1|21|ftp|0"), m);
+  ftps_reload_free_all();
+  ck_assert_int_eq(ftps_reload_attach(), 0);
+}
+END_TEST
+
+START_TEST(test_problems) {
+  struct ftps_keypair kp;
+  struct ftps_error err;
+  char buf[256], desc[256];
+  time_t now = time(NULL);
+
+  /* A valid certificate with its own chain passes. */
+  read_pair(&kp, "fullchain.pem", "ec.key");
+  ck_assert_ptr_null(ftps_reload_problem(&kp, now, buf, sizeof(buf)));
+  ck_assert_int_gt(ftps_reload_days_left(kp.cert, now), 800);
+  ck_assert_ptr_nonnull(strstr(ftps_reload_describe(kp.cert, desc,
+    sizeof(desc)), "serial "));
+  ck_assert_ptr_nonnull(strstr(desc, "notAfter "));
+
+  /* Its chain starting with a certificate that did not issue it fails. */
+  ftps_keypair_free(&kp);
+  read_pair(&kp, "ec.crt", "ec.key");
+  ck_assert_int_eq(ftps_keypair_read_chain_file(&kp, unit_fixture("ca.pem"),
+    &err), 0);
+  ck_assert_ptr_nonnull(ftps_reload_problem(&kp, now, buf, sizeof(buf)));
+  ck_assert_ptr_nonnull(strstr(buf, "chain"));
+
+  /* Expired; and not valid yet, seen from the past. */
+  ftps_keypair_free(&kp);
+  read_pair(&kp, "expired.pem", NULL);
+  ck_assert_ptr_nonnull(ftps_reload_problem(&kp, now, buf, sizeof(buf)));
+  ck_assert_ptr_nonnull(strstr(buf, "expired"));
+  ck_assert_int_lt(ftps_reload_days_left(kp.cert, now), 0);
+  ftps_keypair_free(&kp);
+
+  read_pair(&kp, "ec.crt", NULL);
+  ck_assert_ptr_nonnull(ftps_reload_problem(&kp, now - 86400L * 3650, buf,
+    sizeof(buf)));
+  ck_assert_ptr_nonnull(strstr(buf, "not valid yet"));
+  ck_assert_int_eq(ftps_reload_same_cert(kp.cert, kp.cert), 1);
+  ftps_keypair_free(&kp);
+}
+END_TEST
+
+static Suite *reload_suite(void) {
+  Suite *s = suite_create("reload");
+  TCase *tc = tcase_create("files");
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, test_files_see_changes);
+  tcase_add_test(tc, test_files_room);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("material");
+  tcase_add_test(tc, test_material_survives_stash);
+  tcase_add_test(tc, test_problems);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+FTPS_UNIT_MAIN(reload_suite)
