@@ -32,7 +32,15 @@ MARK = "#proftpd-ftps-switch# "
 
 # -- the configuration, as an admin running mod_tls has it ---------------------
 
+def _plain_only():
+    """The switch is a shell script: under a sanitizer build it would only
+    test proftpd -t again, which test_startup and test_corpus do there."""
+    if ftpsd.sanitized():
+        raise Skip("the switch's tests run in the plain run")
+
+
 def _mod_tls_server(ctx, tls=usual_tls, name="switch"):
+    _plain_only()
     if not os.path.exists(MOD_TLS):
         raise Skip("proftpd-mod-crypto (mod_tls) is not installed")
     srv = DebianServer(ctx.module, keep=ctx.keep, tls=tls,
@@ -73,6 +81,7 @@ def _assert_same(before, after, what):
 
 
 def _switch(srv, *args, script=SWITCH_SRC, proftpd=None):
+    _plain_only()
     argv = ["sh", script, "-c", srv.conf, "--backup-dir", srv.backups]
     if proftpd:
         argv += ["--proftpd", proftpd]
