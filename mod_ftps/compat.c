@@ -20,8 +20,7 @@ enum compat_kind {
   COMPAT_CACHE,          /* type:/info */
   COMPAT_ACLS,           /* actions allow|deny user|group list */
   COMPAT_PSK,            /* identity hex:/path */
-  COMPAT_TICKET_KEYS,    /* age secs | count n, in pairs */
-  COMPAT_STAPLING_OPTS   /* NoFakeTryLater, NoNonce, NoVerify */
+  COMPAT_TICKET_KEYS     /* age secs | count n, in pairs */
 };
 
 static const struct {
@@ -49,16 +48,6 @@ static const struct {
     "extensions" },
   { "TLSSessionTicketKeys",   CONF_ROOT, 0, COMPAT_TICKET_KEYS, "ticket keys "
     "live as long as the daemon" },
-  { "TLSStapling",            COMPAT_SERVER, 1, COMPAT_BOOL, "no OCSP "
-    "stapling" },
-  { "TLSStaplingCache",       CONF_ROOT, 1, COMPAT_CACHE, "no OCSP "
-    "stapling" },
-  { "TLSStaplingOptions",     COMPAT_SERVER, 0, COMPAT_STAPLING_OPTS, "no "
-    "OCSP stapling" },
-  { "TLSStaplingResponder",   COMPAT_SERVER, 0, COMPAT_ANY, "no OCSP "
-    "stapling" },
-  { "TLSStaplingTimeout",     COMPAT_SERVER, 1, COMPAT_DURATION, "no OCSP "
-    "stapling" },
   { NULL, 0, 0, COMPAT_ANY, NULL }
 };
 
@@ -151,23 +140,6 @@ static const char *check_ticket_keys(cmd_rec *cmd) {
   return NULL;
 }
 
-/* check_stapling_opts - TLSStaplingOptions names */
-static const char *check_stapling_opts(cmd_rec *cmd) {
-  unsigned int i;
-
-  for (i = 1; i < cmd->argc; i++) {
-    const char *opt = cmd->argv[i];
-
-    if (strcmp(opt, "NoFakeTryLater") != 0 &&
-        strcmp(opt, "NoNonce") != 0 &&
-        strcmp(opt, "NoVerify") != 0) {
-      return pstrcat(cmd->tmp_pool, "unknown TLSStaplingOption '", opt, "'",
-        NULL);
-    }
-  }
-  return NULL;
-}
-
 /* check_value - NULL if the values fit the directive's grammar, else why
  * not, naming the value */
 static const char *check_value(cmd_rec *cmd, enum compat_kind kind) {
@@ -207,9 +179,6 @@ static const char *check_value(cmd_rec *cmd, enum compat_kind kind) {
 
     case COMPAT_TICKET_KEYS:
       return check_ticket_keys(cmd);
-
-    case COMPAT_STAPLING_OPTS:
-      return check_stapling_opts(cmd);
   }
 
   return NULL;

@@ -21,6 +21,7 @@
 #include "ftps/server.h"
 #include "ftps/session.h"
 #include "ftps/sni.h"
+#include "ftps/stapling.h"
 
 module ftps_module;
 
@@ -663,6 +664,7 @@ static void ftps_postparse_ev(const void *event_data, void *user_data) {
     refuse_to_start();
     return;
   }
+  ftps_stapling_setup();
   pr_log_debug(DEBUG5, MOD_FTPS_VERSION ": %lu bytes of free heap kept "
     "from sessions", (unsigned long) ftps_heap_plug());
 }
@@ -672,6 +674,7 @@ static void ftps_restart_ev(const void *event_data, void *user_data) {
   (void) user_data;
 
   /* Rebuilt from the new configuration at the next postparse. */
+  ftps_stapling_free();
   ftps_server_free_all();
   ftps_heap_restart();
   ftps_conf_errors_reset();
@@ -689,6 +692,7 @@ static void ftps_mod_unload_ev(const void *event_data, void *user_data) {
   /* Nothing of ours may be called once the DSO is gone. */
   pr_event_unregister(&ftps_module, NULL, NULL);
   ftps_alias_detach();
+  ftps_stapling_free();
   ftps_server_free_all();
   ftps_heap_unplug();
 }
@@ -809,6 +813,7 @@ static void ftps_sess_reinit_ev(const void *event_data, void *user_data) {
 
 static int ftps_session_init(void) {
   ftps_passphrase_sess_init();
+  ftps_stapling_sess_init();
 
   pr_event_register(&ftps_module, "core.session-reinit", ftps_sess_reinit_ev,
     NULL);
