@@ -224,7 +224,7 @@ static void fetch_start(struct staple *sp, time_t now) {
   int fds[2];
   pid_t pid;
 
-  free(sp->req);
+  OPENSSL_free(sp->req);
   sp->req = NULL;
   if (ftps_ocsp_request(sp->cert, sp->issuer,
         !(sp->opts & FTPS_STAPLING_OPT_NO_NONCE), &sp->req, &sp->req_len,

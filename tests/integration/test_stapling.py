@@ -19,6 +19,7 @@ import ctypes
 import datetime
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -307,3 +308,22 @@ def test_stapling_directives_grammar(ctx):
                      start=False, shared=False)
     rc, out = ftpsd.check_config(srv)
     assert rc == 0, out
+
+
+def test_stapling_survives_restart(ctx):
+    """SIGHUP rebuilds the contexts: the staple is read again for the new
+    ones before the next handshake needs it."""
+    ctx.need("openssl")
+    d = fixtures(ftpsd.free_port())
+    srv = ctx.server(tls=tls_for(d, FTPSStaplingFile=os.path.join(
+        d, "good.der")), shared=False)
+    assert GOOD in status(srv, "1.3")
+    before = ftpsd.read_text(srv.stderr_path).count("response from")
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    end = time.time() + 30
+    while (time.time() < end and ftpsd.read_text(srv.stderr_path)
+           .count("response from") == before):
+        time.sleep(0.2)
+    srv.wait_listening(srv.port)
+    for version in ("1.2", "1.3"):
+        assert GOOD in status(srv, version)
