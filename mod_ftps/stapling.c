@@ -416,7 +416,7 @@ static int stapling_on(server_rec *s) {
 /* file_for - the FTPSStaplingFile of s that holds cert's status, or NULL */
 static const char *file_for(server_rec *s, X509 *cert, X509 *issuer) {
   config_rec *c = find_config(s->conf, CONF_PARAM, "FTPSStaplingFile", FALSE);
-  const char *only = NULL;
+  const char *unread = NULL;
   int n = 0;
 
   for (; c != NULL; c = find_config_next(c, c->next, CONF_PARAM,
@@ -428,7 +428,6 @@ static const char *file_for(server_rec *s, X509 *cert, X509 *issuer) {
     int res;
 
     n++;
-    only = c->argv[0];
     PRIVS_ROOT
     res = ftps_ocsp_read_file(c->argv[0], &der, &len, &err);
     PRIVS_RELINQUISH
@@ -439,10 +438,14 @@ static const char *file_for(server_rec *s, X509 *cert, X509 *issuer) {
       if (res == 0 || errno != ENOENT) {
         return c->argv[0];
       }
+
+    } else {
+      unread = c->argv[0];
     }
   }
-  /* One file and one that cannot be read yet: it is that one's. */
-  return n == 1 ? only : NULL;
+  /* A single file that cannot be read yet (the admin's job has not run):
+   * it is this certificate's, and is read again until it can be. */
+  return n == 1 ? unread : NULL;
 }
 
 /* staple_new - the stapling state of one certificate of s's context */
@@ -532,6 +535,7 @@ static void setup_ctx(server_rec *s, SSL_CTX *ctx) {
 }
 
 void ftps_stapling_setup(void) {
+  struct staple *sp;
   server_rec *s;
 
   ftps_stapling_free();
@@ -548,8 +552,13 @@ void ftps_stapling_setup(void) {
     return;
   }
 
-  /* Files are read, and fetches started, before the first session. */
-  (void) stapling_timer_cb(0, 0, 0, NULL);
+  /* Files are read before the first session.  Fetches start at the first
+   * tick: after the daemon has detached, and never for "proftpd -t". */
+  for (sp = staples; sp != NULL; sp = sp->next) {
+    if (sp->file != NULL) {
+      file_check(sp);
+    }
+  }
   timer_id = pr_timer_add(TICK_SECS, -1, &ftps_module, stapling_timer_cb,
     "OCSP stapling");
 }
