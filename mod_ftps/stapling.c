@@ -597,12 +597,13 @@ void ftps_stapling_sess_init(void) {
     (void) pr_timer_remove(timer_id, &ftps_module);
     timer_id = -1;
   }
+  /* The master's fetch is not ours: forget it, but close nothing, since
+   * the core has already rearranged the session's descriptors and the
+   * number may now be the client's connection.  An inherited read end of
+   * the pipe costs nothing. */
   for (sp = staples; sp != NULL; sp = sp->next) {
-    if (sp->fd >= 0) {
-      (void) close(sp->fd);
-      sp->fd = -1;
-    }
-    sp->pid = 0;               /* the master's child, not ours */
+    sp->fd = -1;
+    sp->pid = 0;
   }
 }
 

@@ -26,7 +26,7 @@ void ftps_stapling_setup(void);
 void ftps_stapling_free(void);
 
 /* ftps_stapling_sess_init - in a new session: drop the master's fetch
- * timer and descriptors; the responses stay */
+ * timer and forget its fetches; the responses stay */
 void ftps_stapling_sess_init(void);
 
 modret_t *set_tlsstapling(cmd_rec *cmd);

@@ -15,6 +15,7 @@ expired one, or one from a dead or silent responder, is never stapled and
 the handshake still completes; a staple file is re-read when it changes.
 """
 
+import atexit
 import ctypes
 import datetime
 import os
@@ -36,8 +37,16 @@ GOOD = "Cert Status: good"
 NO_STAPLE = "OCSP response: no response sent"
 
 
+MADE = []   # fixture directories of the file's tests, removed at its end
+atexit.register(lambda: [shutil.rmtree(x, ignore_errors=True) for x in MADE])
+
+
 def fixtures(port):
+    """A fresh mkocsp.sh set whose certificates name 127.0.0.1:port."""
+    while MADE:                     # the previous test's, its daemon is gone
+        shutil.rmtree(MADE.pop(), ignore_errors=True)
     d = tempfile.mkdtemp(prefix="ocsp-", dir=ftpsd.tmp_root())
+    MADE.append(d)
     os.chmod(d, 0o755)
     subprocess.run(["sh", MKOCSP, d, str(port)], check=True,
                    stdout=subprocess.DEVNULL, timeout=120)
