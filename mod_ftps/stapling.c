@@ -162,6 +162,23 @@ static void file_check(struct staple *sp) {
   (void) staple_take(sp, der, len, sp->file);
 }
 
+/* write_all - the whole buffer to the pipe (a blocking one) */
+static void write_all(int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+
+    if (n < 0 &&
+        errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return;
+    }
+    buf += n;
+    len -= (size_t) n;
+  }
+}
+
 /* fetch_child - in the child: POST the request, write the answer to fd as
  * "R" + response or "E" + reason; never returns */
 static void fetch_child(struct staple *sp, int fd) {
@@ -183,15 +200,15 @@ static void fetch_child(struct staple *sp, int fd) {
     char *data;
     long n = BIO_get_mem_data(resp, &data);
 
-    if (write(fd, "R", 1) == 1 &&
-        n > 0) {
-      (void) write(fd, data, (size_t) n);
+    write_all(fd, "R", 1);
+    if (n > 0) {
+      write_all(fd, data, (size_t) n);
     }
 
   } else {
     (void) ftps_error_ssl_reasons(msg, sizeof(msg));
-    (void) write(fd, "E", 1);
-    (void) write(fd, msg, strlen(msg));
+    write_all(fd, "E", 1);
+    write_all(fd, msg, strlen(msg));
   }
   _exit(0);
 }

@@ -92,6 +92,26 @@ def ftplib_works(srv):
         close_quietly(f)
 
 
+NOBODY = 65534
+
+
+def children(ppid):
+    """(pid, real uid) of ppid's children."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % name) as f:
+                fields = dict(line.split(":", 1) for line in f
+                              if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("PPid", "0").strip()) == ppid:
+            out.append((int(name), int(fields["Uid"].split()[0])))
+    return out
+
+
 def in_own_netns(fn):
     """Run fn() in a forked child with a network namespace of its own."""
     r, w = os.pipe()
@@ -291,6 +311,9 @@ def test_stapling_silent_responder_handshake_unharmed(ctx):
             shared=False)
         conn, _ = silent.accept()     # the master's fetch is under way
         try:
+            # It runs in a child of the master, without root's privileges.
+            kids = children(srv.proc.pid)
+            assert kids and all(uid == NOBODY for _, uid in kids), kids
             for version in ("1.2", "1.3"):
                 assert NO_STAPLE in status(srv, version)
             ftplib_works(srv)
