@@ -674,7 +674,7 @@ static void ftps_restart_ev(const void *event_data, void *user_data) {
   (void) user_data;
 
   /* Rebuilt from the new configuration at the next postparse. */
-  ftps_stapling_free();
+  ftps_stapling_keep();
   ftps_server_free_all();
   ftps_heap_restart();
   ftps_conf_errors_reset();
@@ -692,7 +692,7 @@ static void ftps_mod_unload_ev(const void *event_data, void *user_data) {
   /* Nothing of ours may be called once the DSO is gone. */
   pr_event_unregister(&ftps_module, NULL, NULL);
   ftps_alias_detach();
-  ftps_stapling_free();
+  ftps_stapling_keep();
   ftps_server_free_all();
   ftps_heap_unplug();
 }

@@ -551,45 +551,13 @@ static void setup_ctx(server_rec *s, SSL_CTX *ctx) {
   SSL_CTX_set_tlsext_status_cb(ctx, status_cb);
 }
 
-void ftps_stapling_setup(void) {
-  struct staple *sp;
-  server_rec *s;
-
-  ftps_stapling_free();
-  for (s = (server_rec *) server_list->xas_list; s != NULL; s = s->next) {
-    SSL_CTX *ctx = ftps_server_ctx(s);
-
-    if (ctx != NULL &&
-        ftps_server_engine(s) &&
-        stapling_on(s)) {
-      setup_ctx(s, ctx);
-    }
-  }
-  if (staples == NULL) {
-    return;
-  }
-
-  /* Files are read before the first session.  Fetches start at the first
-   * tick: after the daemon has detached, and never for "proftpd -t". */
-  for (sp = staples; sp != NULL; sp = sp->next) {
-    if (sp->file != NULL) {
-      file_check(sp);
-    }
-  }
-  timer_id = pr_timer_add(TICK_SECS, -1, &ftps_module, stapling_timer_cb,
-    "OCSP stapling");
-}
-
-void ftps_stapling_free(void) {
+/* staples_free - free a list of staples, ending their fetches */
+static void staples_free(struct staple *list) {
   struct staple *sp;
 
-  if (timer_id >= 0) {
-    (void) pr_timer_remove(timer_id, &ftps_module);
-    timer_id = -1;
-  }
-  while (staples != NULL) {
-    sp = staples;
-    staples = sp->next;
+  while (list != NULL) {
+    sp = list;
+    list = sp->next;
     if (sp->pid > 0) {
       (void) kill(sp->pid, SIGKILL);
     }
@@ -607,13 +575,169 @@ void ftps_stapling_free(void) {
   }
 }
 
-void ftps_stapling_sess_init(void) {
-  struct staple *sp;
-
+static void timer_stop(void) {
   if (timer_id >= 0) {
     (void) pr_timer_remove(timer_id, &ftps_module);
     timer_id = -1;
   }
+}
+
+void ftps_stapling_free(void) {
+  timer_stop();
+  staples_free(staples);
+  staples = NULL;
+}
+
+/* A restart unloads this DSO (mod_dso loads it again), so the responses
+ * kept for the next setup live in one malloc'd block, outside the DSO and
+ * without OpenSSL objects, whose address waits in the master's
+ * environment (as the passphrase cache's does). */
+#define KEPT_ENV "MOD_FTPS_OCSP_KEPT"
+
+struct kept_entry {
+  unsigned char cert_md[32];     /* SHA-256 of the certificate */
+  time_t next_fetch;
+  size_t len;                    /* then len bytes of DER response */
+};
+
+/* kept_block - every valid response, as [size_t total][entries...] */
+static unsigned char *kept_block(void) {
+  struct staple *sp;
+  size_t total = sizeof(size_t), off;
+  unsigned char *block;
+
+  for (sp = staples; sp != NULL; sp = sp->next) {
+    total += sp->der != NULL ? sizeof(struct kept_entry) + sp->len : 0;
+  }
+  block = malloc(total);
+  if (block == NULL) {
+    return NULL;
+  }
+  memcpy(block, &total, sizeof(total));
+  off = sizeof(total);
+  for (sp = staples; sp != NULL; sp = sp->next) {
+    struct kept_entry e;
+    unsigned int n = 0;
+
+    if (sp->der == NULL) {
+      continue;
+    }
+    memset(&e, 0, sizeof(e));
+    (void) X509_digest(sp->cert, EVP_sha256(), e.cert_md, &n);
+    e.next_fetch = sp->next_fetch;
+    e.len = sp->len;
+    memcpy(block + off, &e, sizeof(e));
+    memcpy(block + off + sizeof(e), sp->der, sp->len);
+    off += sizeof(e) + sp->len;
+  }
+  return block;
+}
+
+void ftps_stapling_keep(void) {
+  unsigned char *block;
+  char addr[64];
+
+  if (staples == NULL ||
+      getenv(KEPT_ENV) != NULL) {
+    ftps_stapling_free();
+    return;
+  }
+  block = kept_block();
+  snprintf(addr, sizeof(addr), "%p", (void *) block);
+  if (block != NULL &&
+      setenv(KEPT_ENV, addr, 1) < 0) {
+    free(block);
+  }
+  ftps_stapling_free();
+}
+
+/* kept_take - the kept block (NULL when none), no longer in the
+ * environment; the caller frees it */
+static unsigned char *kept_take(void) {
+  const char *env = getenv(KEPT_ENV);
+  void *block = NULL;
+
+  if (env != NULL &&
+      sscanf(env, "%p", &block) != 1) {
+    block = NULL;
+  }
+  (void) unsetenv(KEPT_ENV);
+  return block;
+}
+
+/* take_kept - a restart keeps a certificate's valid response (checked
+ * again, against the new issuer), so that handshakes right after SIGHUP
+ * still carry it, and the next fetch stays when it was due */
+static void take_kept(struct staple *sp, const unsigned char *block) {
+  unsigned char md[32];
+  unsigned int n = 0;
+  size_t total, off;
+
+  if (block == NULL ||
+      X509_digest(sp->cert, EVP_sha256(), md, &n) != 1) {
+    return;
+  }
+  memcpy(&total, block, sizeof(total));
+  for (off = sizeof(total); off + sizeof(struct kept_entry) <= total; ) {
+    struct kept_entry e;
+    unsigned char *der;
+
+    memcpy(&e, block + off, sizeof(e));
+    off += sizeof(e);
+    if (memcmp(e.cert_md, md, sizeof(md)) == 0 &&
+        (der = malloc(e.len)) != NULL) {
+      memcpy(der, block + off, e.len);
+      if (staple_take(sp, der, e.len, "before the restart") == 0) {
+        sp->next_fetch = e.next_fetch;
+      }
+      return;
+    }
+    off += e.len;
+  }
+}
+
+void ftps_stapling_setup(void) {
+  unsigned char *kept;
+  struct staple *sp;
+  server_rec *s;
+
+  timer_stop();
+  staples_free(staples);
+  staples = NULL;
+  for (s = (server_rec *) server_list->xas_list; s != NULL; s = s->next) {
+    SSL_CTX *ctx = ftps_server_ctx(s);
+
+    if (ctx != NULL &&
+        ftps_server_engine(s) &&
+        stapling_on(s)) {
+      setup_ctx(s, ctx);
+    }
+  }
+  if (staples == NULL) {
+    free(kept_take());
+    return;
+  }
+
+  /* Files are read before the first session.  Fetches start at the first
+   * tick: after the daemon has detached, and never for "proftpd -t". */
+  kept = kept_take();
+  for (sp = staples; sp != NULL; sp = sp->next) {
+    if (sp->file != NULL) {
+      file_check(sp);
+
+    } else {
+      take_kept(sp, kept);
+    }
+  }
+  free(kept);
+  timer_id = pr_timer_add(TICK_SECS, -1, &ftps_module, stapling_timer_cb,
+    "OCSP stapling");
+}
+
+void ftps_stapling_sess_init(void) {
+  struct staple *sp;
+
+  timer_stop();
   /* The master's fetch is not ours: forget it, but close nothing, since
    * the core has already rearranged the session's descriptors and the
    * number may now be the client's connection.  An inherited read end of

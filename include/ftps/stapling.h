@@ -25,6 +25,12 @@ void ftps_stapling_setup(void);
  * unload); before the contexts are freed */
 void ftps_stapling_free(void);
 
+/* ftps_stapling_keep - on restart (and unload, which a restart does): like
+ * ftps_stapling_free, but each response is kept, outside the DSO, for the
+ * next ftps_stapling_setup, which staples it again for the same
+ * certificate if it still passes the checks */
+void ftps_stapling_keep(void);
+
 /* ftps_stapling_sess_init - in a new session: drop the master's fetch
  * timer and forget its fetches; the responses stay */
 void ftps_stapling_sess_init(void);

@@ -164,8 +164,9 @@ class Responder:
                            + ftpsd.read_text(path))
 
     def stop(self):
-        self.proc.kill()
-        self.proc.wait()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
         self.log.close()
 
 
@@ -173,7 +174,7 @@ def live(cert, check):
     """A daemon serving cert, its responder live: check(srv, d)."""
     port = ftpsd.free_port()
     d = fixtures(port)
-    resp = Responder(d, port)
+    resp = live.responder = Responder(d, port)
     srv = ftpsd.Server(tls=tls_for(d, cert))
     try:
         srv.start()
@@ -198,6 +199,26 @@ def test_stapling_good_response_fetched_and_stapled(ctx):
         ftplib_works(srv)
         # The responder saw the master's request(s), not one per handshake.
         assert "no staple" not in ftpsd.read_text(srv.stderr_path)
+
+    in_own_netns(lambda: live("leaf", check))
+
+
+def test_stapling_restart_keeps_fetched_response(ctx):
+    """SIGHUP while the responder is down: the response fetched before is
+    checked again and still stapled (a restart costs no staple)."""
+    ctx.need("openssl", "ip")
+
+    def check(srv, d):
+        wait_log(srv, "response from http://127.0.0.1:")
+        assert GOOD in status(srv, "1.3")
+        live.responder.stop()
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        wait_log(srv, "response from before the restart: good")
+        srv.wait_listening(srv.port)
+        for version in ("1.2", "1.3"):
+            out = status(srv, version)
+            assert GOOD in out, "TLS %s: no staple after SIGHUP\n%s" \
+                % (version, out)
 
     in_own_netns(lambda: live("leaf", check))
 
