@@ -35,7 +35,8 @@ struct staple {
   unsigned char *der;          /* the response stapled, or NULL */
   size_t len;
   struct ftps_ocsp_status st;
-  struct stat file_st;         /* the file as last read */
+  struct stat file_st;         /* the file as last read (zero: missing) */
+  int file_seen;               /* file_st is set */
   time_t next_fetch;
 
   pid_t pid;                   /* fetch child, 0 when none */
@@ -110,6 +111,14 @@ static int staple_take(struct staple *sp, unsigned char *der, size_t len,
   if (ftps_ocsp_check(der, len, sp->cert, sp->issuer, sp->chain, sp->req,
         sp->req_len, (sp->opts & FTPS_STAPLING_OPT_NO_VERIFY) ?
         FTPS_OCSP_NO_VERIFY : 0, now, &st, &err) < 0) {
+    /* A signed answer that the certificate is revoked (or unknown)
+     * outweighs an older "good" one. */
+    int verdict = st.cert_status == V_OCSP_CERTSTATUS_REVOKED ||
+      st.cert_status == V_OCSP_CERTSTATUS_UNKNOWN;
+
+    if (verdict) {
+      staple_drop(sp);
+    }
     staple_log(st.cert_status == V_OCSP_CERTSTATUS_REVOKED ? PR_LOG_ERR :
       PR_LOG_WARNING, sp, "response from %s refused: %s%s", from, err.msg,
       sp->der != NULL ? "; the previous response stays until it expires" :
@@ -140,16 +149,19 @@ static void file_check(struct staple *sp) {
   PRIVS_ROOT
   res = stat(sp->file, &st);
   PRIVS_RELINQUISH
-  if (res == 0 &&
-      st.st_ino == sp->file_st.st_ino &&
+  if (res < 0) {
+    /* Said once, not at every tick, until the file is back. */
+    memset(&st, 0, sizeof(st));
+  }
+  if (st.st_ino == sp->file_st.st_ino &&
       st.st_dev == sp->file_st.st_dev &&
       st.st_size == sp->file_st.st_size &&
-      st.st_mtime == sp->file_st.st_mtime) {
+      st.st_mtime == sp->file_st.st_mtime &&
+      sp->file_seen) {
     return;
   }
-  if (res == 0) {
-    sp->file_st = st;
-  }
+  sp->file_st = st;
+  sp->file_seen = TRUE;
 
   PRIVS_ROOT
   res = ftps_ocsp_read_file(sp->file, &der, &len, &err);

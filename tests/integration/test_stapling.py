@@ -240,9 +240,10 @@ def test_stapling_revoked_and_unknown_never_stapled(ctx):
     in_own_netns(lambda: (live("revoked", revoked), live("unknown", unknown)))
 
 
-def expired_response(d):
+def expired_response(d, revoked=False, days=-1):
     """A response for leaf.pem, signed by the CA, whose nextUpdate passed
-    (openssl ocsp cannot make one)."""
+    (openssl ocsp cannot make one); or, with revoked, one that says the
+    certificate is revoked."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.x509 import ocsp
@@ -256,10 +257,13 @@ def expired_response(d):
     now = datetime.datetime.utcnow()
     b = ocsp.OCSPResponseBuilder().add_response(
         cert=leaf, issuer=ca, algorithm=hashes.SHA1(),
-        cert_status=ocsp.OCSPCertStatus.GOOD,
+        cert_status=(ocsp.OCSPCertStatus.REVOKED if revoked
+                     else ocsp.OCSPCertStatus.GOOD),
         this_update=now - datetime.timedelta(days=2),
-        next_update=now - datetime.timedelta(days=1),
-        revocation_time=None, revocation_reason=None,
+        next_update=now + datetime.timedelta(days=days),
+        revocation_time=now - datetime.timedelta(days=3) if revoked else None,
+        revocation_reason=(x509.ReasonFlags.key_compromise if revoked
+                           else None),
     ).responder_id(ocsp.OCSPResponderEncoding.HASH, ca)
     return b.sign(key, hashes.SHA256()).public_bytes(
         serialization.Encoding.DER)
@@ -291,6 +295,23 @@ def test_stapling_file_expired_refused_then_good_picked_up(ctx):
         % (out, srv.log_tail())
     assert GOOD in status(srv, "1.2")
     ftplib_works(srv)
+
+
+def test_stapling_revoked_replaces_good(ctx):
+    """A signed "revoked" answer drops the good staple at once, though
+    that one has not expired."""
+    ctx.need("openssl")
+    d = fixtures(ftpsd.free_port())
+    staple = os.path.join(d, "staple.der")
+    shutil.copy(os.path.join(d, "good.der"), staple)
+    srv = ctx.server(tls=tls_for(d, FTPSStaplingFile=staple), shared=False)
+    assert GOOD in status(srv, "1.3")
+    with open(staple + ".new", "wb") as f:
+        f.write(expired_response(d, revoked=True, days=1))
+    os.rename(staple + ".new", staple)
+    wait_log(srv, "REVOKED")
+    for version in ("1.2", "1.3"):
+        assert NO_STAPLE in status(srv, version)
 
 
 def test_stapling_forged_file_refused(ctx):
