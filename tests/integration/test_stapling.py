@@ -314,6 +314,29 @@ def test_stapling_revoked_replaces_good(ctx):
         assert NO_STAPLE in status(srv, version)
 
 
+def test_stapling_rsa_and_ec_each_own_staple(ctx):
+    """A server with an RSA and an EC certificate staples, for each, the
+    response about that certificate (two FTPSStaplingFile lines, matched by
+    what they are about, not by order)."""
+    ctx.need("openssl")
+    d = fixtures(ftpsd.free_port())
+    tls = tls_for(d, TLSRSACertificateFile=os.path.join(d, "leaf-rsa.pem"),
+                  TLSRSACertificateKeyFile=os.path.join(d, "leaf-rsa.key"))
+    srv = ctx.server(tls=tls, extra=[
+        "FTPSStaplingFile " + os.path.join(d, "good.der"),
+        "FTPSStaplingFile " + os.path.join(d, "good-rsa.der")], shared=False)
+    for version, sigalg, serial in (
+            ("1.3", "ecdsa_secp256r1_sha256", "1001"),
+            ("1.3", "rsa_pss_rsae_sha256", "1006"),
+            ("1.2", "ECDSA+SHA256", "1001"),
+            ("1.2", "RSA+SHA256", "1006")):
+        rc, out = s_client(srv, version=version, lines=("QUIT",),
+                           extra=("-status", "-sigalgs", sigalg))
+        assert GOOD in out and "Serial Number: %s" % serial in out, \
+            "TLS %s with %s: want the staple of serial %s\n%s" \
+            % (version, sigalg, serial, out)
+
+
 def test_stapling_forged_file_refused(ctx):
     ctx.need("openssl")
     d = fixtures(ftpsd.free_port())

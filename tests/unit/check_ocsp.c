@@ -155,6 +155,29 @@ START_TEST(test_delegated_responder) {
 }
 END_TEST
 
+START_TEST(test_delegated_responder_certificate_from_chain) {
+  struct der r = der("delegated-nocerts.der");
+  X509 *c = cert("leaf.pem"), *ca = cert("ca.pem"),
+    *delegate = cert("delegate.pem"), *rogue = cert("rogue-ca.pem");
+  STACK_OF(X509) *chain = sk_X509_new_null();
+  struct ftps_ocsp_status st;
+  struct ftps_error err;
+
+  /* The responder's certificate is neither in the response nor given. */
+  ck_assert_int_eq(ftps_ocsp_check(r.p, r.len, c, ca, NULL, NULL, 0, 0,
+    time(NULL), &st, &err), -1);
+  ck_assert_int_eq(errno, EPERM);
+  sk_X509_push(chain, rogue);
+  sk_X509_push(chain, delegate);
+  ck_assert_msg(ftps_ocsp_check(r.p, r.len, c, ca, chain, NULL, 0, 0,
+    time(NULL), &st, &err) == 0, "%s", err.msg);
+  sk_X509_pop_free(chain, X509_free);
+  free(r.p);
+  X509_free(c);
+  X509_free(ca);
+}
+END_TEST
+
 START_TEST(test_expired_and_future_refused) {
   struct ftps_ocsp_status st;
   time_t next;
@@ -346,6 +369,7 @@ static Suite *ocsp_suite(void) {
   tcase_add_test(tc, test_other_certificate_refused);
   tcase_add_test(tc, test_forged_signature_refused);
   tcase_add_test(tc, test_delegated_responder);
+  tcase_add_test(tc, test_delegated_responder_certificate_from_chain);
   tcase_add_test(tc, test_expired_and_future_refused);
   tcase_add_test(tc, test_nonce);
   tcase_add_test(tc, test_malformed_refused);
