@@ -477,6 +477,24 @@ static const char *file_for(server_rec *s, X509 *cert, X509 *issuer) {
   return n == 1 ? unread : NULL;
 }
 
+/* must_staple - does cert demand a staple (TLS Feature status_request,
+ * RFC 7633)?  Clients that honour it refuse the certificate without one,
+ * and mod_ftps never makes one up (mod_tls staples a fake tryLater). */
+static int must_staple(X509 *cert) {
+  return X509_get_ext_by_NID(cert, NID_tlsfeature, -1) >= 0;
+}
+
+/* no_staple - log why cert gets no staple; louder for a must-staple one */
+static void no_staple(struct staple *sp, const char *why) {
+  if (must_staple(sp->cert)) {
+    staple_log(PR_LOG_ERR, sp, "%s, and the certificate is must-staple "
+      "(TLS Feature, RFC 7633): clients that honour it will refuse it", why);
+
+  } else {
+    staple_log(PR_LOG_NOTICE, sp, "%s", why);
+  }
+}
+
 /* staple_new - the stapling state of one certificate of s's context */
 static void staple_new(server_rec *s, X509 *cert, STACK_OF(X509) *chain) {
   const char *responder = get_param_ptr(s->conf, "TLSStaplingResponder",
@@ -493,9 +511,9 @@ static void staple_new(server_rec *s, X509 *cert, STACK_OF(X509) *chain) {
   sp->cert = cert;
   sp->fd = -1;
   if (issuer == NULL) {
-    staple_log(PR_LOG_WARNING, sp, "its issuer is not in the certificate "
-      "file or TLSCertificateChainFile, so no response can be checked: no "
-      "staple is sent");
+    no_staple(sp, "its issuer is not in the certificate file or "
+      "TLSCertificateChainFile, so no response can be checked: no staple "
+      "is sent");
     free(sp);
     return;
   }
@@ -504,16 +522,16 @@ static void staple_new(server_rec *s, X509 *cert, STACK_OF(X509) *chain) {
     ftps_ocsp_responder_url(cert);
   if (sp->file == NULL &&
       sp->url == NULL) {
-    staple_log(PR_LOG_NOTICE, sp, "the certificate names no OCSP responder "
-      "(Let's Encrypt certificates have none since 2025) and neither "
-      "TLSStaplingResponder nor FTPSStaplingFile is set: no staple is sent");
+    no_staple(sp, "the certificate names no OCSP responder (Let's Encrypt "
+      "certificates have none since 2025) and neither TLSStaplingResponder "
+      "nor FTPSStaplingFile is set: no staple is sent");
     free(sp);
     return;
   }
   if (sp->file == NULL &&
       ServerType == SERVER_INETD) {
-    staple_log(PR_LOG_NOTICE, sp, "ServerType inetd has no master process "
-      "to fetch responses from %s: use FTPSStaplingFile", sp->url);
+    no_staple(sp, "ServerType inetd has no master process to fetch "
+      "responses: use FTPSStaplingFile");
     free(sp->url);
     free(sp);
     return;
@@ -532,6 +550,30 @@ static void staple_new(server_rec *s, X509 *cert, STACK_OF(X509) *chain) {
   }
   sp->next = staples;
   staples = sp;
+}
+
+/* warn_must_staple - TLSStapling off and a must-staple certificate */
+static void warn_must_staple(server_rec *s, SSL_CTX *ctx) {
+  X509 *current = SSL_CTX_get0_certificate(ctx);
+  char name[128];
+  int res;
+
+  for (res = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); res == 1;
+       res = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+    X509 *cert = SSL_CTX_get0_certificate(ctx);
+
+    if (cert != NULL &&
+        must_staple(cert)) {
+      pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": server '%s': %s is "
+        "must-staple (TLS Feature, RFC 7633) and TLSStapling is off: "
+        "clients that honour it will refuse it", server_name(s),
+        cert_name(cert, name, sizeof(name)));
+    }
+  }
+  for (res = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); res == 1 &&
+       SSL_CTX_get0_certificate(ctx) != current;
+       res = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+  }
 }
 
 /* setup_ctx - every certificate of ctx (RSA, EC), then the current one
@@ -720,9 +762,13 @@ void ftps_stapling_setup(void) {
     SSL_CTX *ctx = ftps_server_ctx(s);
 
     if (ctx != NULL &&
-        ftps_server_engine(s) &&
-        stapling_on(s)) {
-      setup_ctx(s, ctx);
+        ftps_server_engine(s)) {
+      if (stapling_on(s)) {
+        setup_ctx(s, ctx);
+
+      } else {
+        warn_must_staple(s, ctx);
+      }
     }
   }
   if (staples == NULL) {

@@ -389,6 +389,26 @@ def test_stapling_silent_responder_handshake_unharmed(ctx):
         silent.close()
 
 
+def test_stapling_must_staple_without_stapling_said(ctx):
+    """A must-staple certificate gets no made-up response: the startup
+    says what clients will do, with TLSStapling off and when no staple can
+    be had."""
+    ctx.need("openssl")
+    d = fixtures(ftpsd.free_port())
+    for case, want in (("stapling off", "TLSStapling is off"),
+                       ("no issuer", "no staple is sent")):
+        tls = tls_for(d, "muststaple")
+        if case == "stapling off":
+            tls["TLSStapling"] = "off"
+        else:
+            tls["TLSCertificateChainFile"] = None   # no issuer: no staple
+        srv = ctx.server(tls=tls, start=False, shared=False)
+        rc, out = ftpsd.check_config(srv)
+        assert rc == 0, out
+        line = ftpsd.line_with(out, "must-staple", "serial 1007")
+        assert line and want in line, "%s: %s" % (case, out)
+
+
 def test_stapling_directives_grammar(ctx):
     """mod_tls's grammar: bad values are refused with the directive named."""
     for line, why in (
