@@ -394,6 +394,14 @@ static int stapling_timer_cb(CALLBACK_FRAME) {
   (void) p3;
   (void) data;
 
+  /* A session inherits the timer until its init removes it; if the core
+   * fires it before that (a slow session start), it must not read the
+   * master's pipes or fork fetches of its own. */
+  if (session.c != NULL) {
+    timer_id = -1;
+    return 0;
+  }
+
   for (sp = staples; sp != NULL; sp = sp->next) {
     staple_tick(sp, now);
   }
