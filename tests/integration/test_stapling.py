@@ -9,10 +9,14 @@ daemon and clients there), so nothing listens outside the machine.
 
 What a client sees is read from "openssl s_client -status" (the staple's
 status, TLS 1.2 and 1.3); python's ftplib then logs in and transfers over
-the same daemon, since python's ssl cannot show a staple.  Checked: a good
-response is fetched by the master and stapled; a revoked, unknown or
-expired one, or one from a dead or silent responder, is never stapled and
-the handshake still completes; a staple file is re-read when it changes.
+the same daemon, since python's ssl cannot show a staple.  Checked: a
+good response is fetched by the master (in a child running as nobody) and
+stapled; a revoked, unknown, expired or forged one, or none from a dead or
+silent responder, is never stapled and the handshake still completes; a
+signed "revoked" drops a good staple at once; a staple file is re-read when
+it changes; RSA and EC certificates each get their own; a restart keeps a
+fetched staple; must-staple certificates without a staple are reported.
+No timing thresholds: waits are for log lines, with generous deadlines.
 """
 
 import atexit
