@@ -341,6 +341,36 @@ def test_stapling_rsa_and_ec_each_own_staple(ctx):
             % (version, sigalg, serial, out)
 
 
+def test_stapling_sni_vhost_staples_its_own(ctx):
+    """SNI moves the handshake to a name-based vhost: the staple is the one
+    of the certificate that vhost serves."""
+    ctx.need("openssl")
+    d = fixtures(ftpsd.free_port())
+    srv = ctx.server(tls=tls_for(d, FTPSStaplingFile=os.path.join(
+        d, "good.der")), start=False, shared=False)
+    srv.append_conf([
+        "<VirtualHost 127.0.0.1>",
+        "  Port %d" % srv.port,
+        '  ServerName "vhost v"',
+        "  ServerAlias v.example",
+        "  TLSEngine on",
+        "  TLSRequired on",
+        "  TLSRSACertificateFile " + os.path.join(d, "leaf-rsa.pem"),
+        "  TLSRSACertificateKeyFile " + os.path.join(d, "leaf-rsa.key"),
+        "  TLSCertificateChainFile " + os.path.join(d, "ca.pem"),
+        "  TLSStapling on",
+        "  FTPSStaplingFile " + os.path.join(d, "good-rsa.der"),
+        "</VirtualHost>"])
+    srv.start()
+    for version in ("1.2", "1.3"):
+        for name, serial in (("localhost", "1001"), ("v.example", "1006")):
+            rc, out = s_client(srv, version=version, lines=("QUIT",),
+                               extra=("-status", "-servername", name))
+            assert GOOD in out and "Serial Number: %s" % serial in out, \
+                "TLS %s, SNI %s: want the staple of serial %s\n%s" \
+                % (version, name, serial, out)
+
+
 def test_stapling_forged_file_refused(ctx):
     ctx.need("openssl")
     d = fixtures(ftpsd.free_port())
