@@ -371,6 +371,23 @@ def test_stapling_sni_vhost_staples_its_own(ctx):
                 % (version, name, serial, out)
 
 
+def test_stapling_cache_turns_stapling_on(ctx):
+    """As with mod_tls, a TLSStaplingCache line turns stapling on (the cache
+    itself is not needed); TLSStapling off still wins."""
+    ctx.need("openssl")
+    d = fixtures(ftpsd.free_port())
+    for stapling, want in ((None, GOOD), ("off", NO_STAPLE)):
+        srv = ctx.server(tls=tls_for(
+            d, TLSStapling=stapling,
+            FTPSStaplingFile=os.path.join(d, "good.der")),
+            extra=["TLSStaplingCache shm:/file=%s/ocsp.cache" % d],
+            shared=False)
+        out = status(srv, "1.3")
+        assert want in out, "TLSStapling %s: want %r\n%s" % (stapling, want,
+                                                            out)
+        srv.cleanup()
+
+
 def test_stapling_forged_file_refused(ctx):
     ctx.need("openssl")
     d = fixtures(ftpsd.free_port())
