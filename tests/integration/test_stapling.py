@@ -404,8 +404,8 @@ def test_stapling_dead_responder_handshake_unharmed(ctx):
     d = fixtures(ftpsd.free_port())
     dead = ftpsd.free_port()
     srv = ctx.server(tls=tls_for(
-        d, TLSStaplingResponder="http://127.0.0.1:%d/" % dead),
-        shared=False)
+        d, TLSStaplingResponder="http://127.0.0.1:%d/" % dead,
+        TLSStaplingTimeout="3"), shared=False)
     wait_log(srv, "did not answer")
     for version in ("1.2", "1.3"):
         assert NO_STAPLE in status(srv, version)
