@@ -12,6 +12,8 @@ packages="$packages dpkg-dev debhelper lintian"
 # OCSP stapling tests (tests/integration/test_stapling.py): a network
 # namespace for "openssl ocsp -port" (ip), and expired responses.
 packages="$packages iproute2 python3-cryptography"
+# TLS scanners: sslscan in make check (test_scan.py), testssl.sh in make scan.
+packages="$packages sslscan testssl.sh"
 # The guest with kernel TLS that make check ends with (contrib/ktls-vm):
 # installed here, after the one apt-get update, like everything else.
 packages="$packages qemu-system-x86 busybox-static"

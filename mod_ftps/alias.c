@@ -11,10 +11,13 @@
  * (mod_sftp, mod_sql_postgres, mod_snmp) only want to know that the TLS
  * module owns OpenSSL's initialization, which is as true of mod_ftps.
  *
- * The stand-in lives in the permanent pool, not in this DSO: on a restart
- * mod_dso unloads every module in turn, and reaches the stand-in after this
- * DSO is already unmapped.  Its only code pointers, the certificate-login
- * auth handlers, are withdrawn before that (ftps_alias_detach).
+ * The stand-in lives in a pool, not in this DSO: on a restart mod_dso
+ * unloads every module in turn, and would reach the stand-in after this DSO
+ * is already unmapped.  Its only code pointers, the certificate-login auth
+ * handlers, are withdrawn before that (ftps_alias_detach).  At a restart the
+ * stand-in goes first (ftps_alias_release), with its pool: registered anew
+ * by each load, it would otherwise stay in the permanent pool, some 300
+ * bytes more of the master at every restart.
  */
 #include "ftps/alias.h"
 #include "ftps/client.h"
@@ -39,10 +42,10 @@ static int is_ours(const module *m) {
 }
 
 static module *alias = NULL;
+static pool *alias_pool = NULL;
 
 /* copy_authtable - the auth handlers, so that "AuthOrder mod_tls.c ..."
- * keeps certificate logins working; in the permanent pool, like the
- * stand-in itself */
+ * keeps certificate logins working; in the stand-in's pool */
 static authtable *copy_authtable(const authtable *tab) {
   authtable *copy;
   size_t n = 0;
@@ -50,7 +53,7 @@ static authtable *copy_authtable(const authtable *tab) {
   while (tab[n].name != NULL) {
     n++;
   }
-  copy = pcalloc(permanent_pool, (n + 1) * sizeof(authtable));
+  copy = pcalloc(alias_pool, (n + 1) * sizeof(authtable));
   memcpy(copy, tab, n * sizeof(authtable));
   return copy;
 }
@@ -70,6 +73,20 @@ void ftps_alias_detach(void) {
   alias->authtable = NULL;
 }
 
+void ftps_alias_release(void) {
+  if (alias == NULL) {
+    return;
+  }
+
+  ftps_alias_detach();
+  if (pr_module_get(ALIAS_MODULE) == alias) {
+    (void) pr_module_unload(alias);
+  }
+  alias = NULL;
+  destroy_pool(alias_pool);
+  alias_pool = NULL;
+}
+
 int ftps_alias_register(void) {
   module *m = pr_module_get(ALIAS_MODULE);
 
@@ -85,18 +102,21 @@ int ftps_alias_register(void) {
     return -1;
   }
 
-  m = pcalloc(permanent_pool, sizeof(module));
+  alias_pool = make_sub_pool(permanent_pool);
+  pr_pool_tag(alias_pool, MOD_FTPS_VERSION " mod_tls.c stand-in");
+  m = pcalloc(alias_pool, sizeof(module));
   m->authtable = copy_authtable(ftps_client_alias_authtab);
   m->api_version = ftps_module.api_version;
-  m->name = pstrdup(permanent_pool, ALIAS_NAME);
-  m->module_version = pstrdup(permanent_pool, MOD_FTPS_VERSION
-    " (as mod_tls.c)");
+  m->name = pstrdup(alias_pool, ALIAS_NAME);
+  m->module_version = pstrdup(alias_pool, MOD_FTPS_VERSION " (as mod_tls.c)");
 
   if (pr_module_load(m) < 0) {
     int xerrno = errno;
 
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": cannot register the name "
       "mod_tls.c: %s", strerror(xerrno));
+    destroy_pool(alias_pool);
+    alias_pool = NULL;
     errno = xerrno;
     return -1;
   }

@@ -17,58 +17,65 @@
 /* What a ticket (or cached session) carries as its application data: the
  * FTP session's token, then the scope of the SSL_CTX (the vhost) whose
  * settings authenticated it. */
-#define BINDING_SCOPE_LEN   16
+#define BINDING_SCOPE_LEN   FTPS_BINDING_SCOPE_LEN
 #define BINDING_STAMP_LEN   (FTPS_BINDING_LEN + BINDING_SCOPE_LEN)
 
 static unsigned char token[FTPS_BINDING_LEN];
-static int ex_index = -1;
-static int ctx_ex_index = -1;
 
-/* scope_free - the scope of an SSL_CTX goes with it */
-static void scope_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
-    long argl, void *argp) {
-  (void) parent;
-  (void) ad;
-  (void) idx;
-  (void) argl;
-  (void) argp;
-  OPENSSL_free(ptr);
-}
+/* What this file keeps on OpenSSL's objects goes in their "app data" slot
+ * (ex_data index 0, reserved by OpenSSL, used by nothing else here): no
+ * index to register.  This DSO is unloaded and loaded again at every
+ * restart, and a registered index would be registered anew each time,
+ * growing libcrypto's tables (and the master) with every restart.  The SSL
+ * carries its BINDING_KIND_* bits; the SSL_CTX its vhost scope. */
+
+/* The scopes, freed together by ftps_binding_release(), not by a free
+ * function on an index: libcrypto would call such a function, the code of
+ * an unloaded DSO after a restart, for every SSL_CTX freed afterwards. */
+struct scope {
+  struct scope *next;
+  unsigned char bytes[BINDING_SCOPE_LEN];
+};
+
+static struct scope *scopes = NULL;
 
 /* scope_of - the scope of the context ssl uses now (after an SNI switch:
  * the vhost's), or NULL */
 static const unsigned char *scope_of(const SSL *ssl) {
-  if (ctx_ex_index < 0) {
-    return NULL;
-  }
-  return SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_ex_index);
+  const struct scope *sc = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+  return sc != NULL ? sc->bytes : NULL;
 }
 
 /* scope_new - give ctx a random scope of its own, once */
 static int scope_new(SSL_CTX *ctx) {
-  unsigned char *scope;
+  struct scope *sc;
 
-  if (ctx_ex_index < 0) {
-    ctx_ex_index = SSL_CTX_get_ex_new_index(0, "mod_ftps vhost scope", NULL,
-      NULL, scope_free);
-    if (ctx_ex_index < 0) {
-      return -1;
-    }
-  }
-  if (SSL_CTX_get_ex_data(ctx, ctx_ex_index) != NULL) {
+  if (SSL_CTX_get_app_data(ctx) != NULL) {
     return 0;
   }
 
-  scope = OPENSSL_malloc(BINDING_SCOPE_LEN);
-  if (scope == NULL) {
+  sc = OPENSSL_malloc(sizeof(*sc));
+  if (sc == NULL) {
     return -1;
   }
-  if (RAND_bytes(scope, BINDING_SCOPE_LEN) != 1 ||
-      SSL_CTX_set_ex_data(ctx, ctx_ex_index, scope) != 1) {
-    OPENSSL_free(scope);
+  if (RAND_bytes(sc->bytes, BINDING_SCOPE_LEN) != 1 ||
+      SSL_CTX_set_app_data(ctx, sc) != 1) {
+    OPENSSL_free(sc);
     return -1;
   }
+  sc->next = scopes;
+  scopes = sc;
   return 0;
+}
+
+void ftps_binding_release(void) {
+  while (scopes != NULL) {
+    struct scope *sc = scopes;
+
+    scopes = sc->next;
+    OPENSSL_free(sc);
+  }
 }
 
 /* stamp - stamp sess with our token and the scope of ssl's context: 1, or
@@ -114,19 +121,12 @@ static int same_scope(const SSL *ssl, const SSL_SESSION *sess) {
 
 /* ssl_state - the BINDING_* bits stored on ssl */
 static uintptr_t ssl_state(const SSL *ssl) {
-  if (ex_index < 0) {
-    return 0;
-  }
-  return (uintptr_t) SSL_get_ex_data(ssl, ex_index);
+  return (uintptr_t) SSL_get_app_data(ssl);
 }
 
 /* ssl_state_add - OR bits into ssl's BINDING_* state */
 static int ssl_state_add(SSL *ssl, uintptr_t bits) {
-  if (ex_index < 0) {
-    errno = EINVAL;
-    return -1;
-  }
-  if (SSL_set_ex_data(ssl, ex_index, (void *) (ssl_state(ssl) | bits)) != 1) {
+  if (SSL_set_app_data(ssl, (void *) (ssl_state(ssl) | bits)) != 1) {
     errno = ENOMEM;
     return -1;
   }
@@ -174,10 +174,10 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
 
     case SSL_TICKET_SUCCESS:
     case SSL_TICKET_SUCCESS_RENEW:
-      /* A ticket from another vhost (OpenSSL decrypts it with the keys of
-       * the context the connection began on, the default server's; the
-       * SNI switch in the ClientHello callback has run by now): a full
-       * handshake under the chosen vhost's settings instead. */
+      /* A ticket from another vhost (all vhosts share the ticket keys,
+       * ticketkeys.h; the SNI switch in the ClientHello callback has run
+       * by now): a full handshake under the chosen vhost's settings
+       * instead. */
       if (!same_scope(ssl, sess)) {
         return (state & BINDING_KIND_DATA) ? SSL_TICKET_RETURN_IGNORE :
           SSL_TICKET_RETURN_IGNORE_RENEW;
@@ -207,15 +207,6 @@ int ftps_binding_install(SSL_CTX *ctx, struct ftps_error *err) {
     return -1;
   }
 
-  if (ex_index < 0) {
-    ex_index = SSL_get_ex_new_index(0, "mod_ftps binding", NULL, NULL, NULL);
-    if (ex_index < 0) {
-      ftps_error_set_ssl(err, "cannot allocate SSL ex_data index");
-      errno = ENOMEM;
-      return -1;
-    }
-  }
-
   if (scope_new(ctx) < 0) {
     ftps_error_set_ssl(err, "cannot give the context its session scope");
     errno = ENOMEM;
@@ -229,6 +220,18 @@ int ftps_binding_install(SSL_CTX *ctx, struct ftps_error *err) {
     return -1;
   }
 
+  return 0;
+}
+
+int ftps_binding_set_scope(SSL_CTX *ctx, const unsigned char *scope) {
+  struct scope *mine;
+
+  if (ctx == NULL || scope == NULL ||
+      (mine = SSL_CTX_get_app_data(ctx)) == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  memcpy(mine->bytes, scope, BINDING_SCOPE_LEN);
   return 0;
 }
 

@@ -19,8 +19,7 @@ enum compat_kind {
   COMPAT_DURATION,       /* a timeout */
   COMPAT_CACHE,          /* type:/info */
   COMPAT_ACLS,           /* actions allow|deny user|group list */
-  COMPAT_PSK,            /* identity hex:/path */
-  COMPAT_TICKET_KEYS     /* age secs | count n, in pairs */
+  COMPAT_PSK             /* identity hex:/path */
 };
 
 static const struct {
@@ -46,8 +45,6 @@ static const struct {
     "itself" },
   { "TLSServerInfoFile",      COMPAT_SERVER, 1, COMPAT_ANY, "no custom "
     "extensions" },
-  { "TLSSessionTicketKeys",   CONF_ROOT, 0, COMPAT_TICKET_KEYS, "ticket keys "
-    "live as long as the daemon" },
   { NULL, 0, 0, COMPAT_ANY, NULL }
 };
 
@@ -110,36 +107,6 @@ static const char *check_acls(cmd_rec *cmd) {
   return NULL;
 }
 
-/* check_ticket_keys - name/value pairs: age secs, count n */
-static const char *check_ticket_keys(cmd_rec *cmd) {
-  pool *p = cmd->tmp_pool;
-  unsigned int i;
-  int n;
-
-  if ((cmd->argc - 1) % 2 != 0) {
-    return "parameters come in name/value pairs (age secs, count n)";
-  }
-  for (i = 1; i + 1 < cmd->argc; i += 2) {
-    char *key = cmd->argv[i], *val = cmd->argv[i+1], *end = NULL;
-
-    if (strcasecmp(key, "age") == 0) {
-      if (pr_str_get_duration(val, &n) < 0 || n <= 0) {
-        return pstrcat(p, "error parsing age value '", val, "'", NULL);
-      }
-
-    } else if (strcasecmp(key, "count") == 0) {
-      if (strtol(val, &end, 10) < 1 || end == NULL || *end != '\0') {
-        return pstrcat(p, "expected a count of at least 1, got '", val,
-          "'", NULL);
-      }
-
-    } else {
-      return pstrcat(p, "unknown parameter '", key, "'", NULL);
-    }
-  }
-  return NULL;
-}
-
 /* check_value - NULL if the values fit the directive's grammar, else why
  * not, naming the value */
 static const char *check_value(cmd_rec *cmd, enum compat_kind kind) {
@@ -176,9 +143,6 @@ static const char *check_value(cmd_rec *cmd, enum compat_kind kind) {
       return strncmp(cmd->argv[2], "hex:", 4) != 0 ?
         pstrcat(p, "unsupported key format '", (char *) cmd->argv[2],
           "' (expected hex:/path)", NULL) : NULL;
-
-    case COMPAT_TICKET_KEYS:
-      return check_ticket_keys(cmd);
   }
 
   return NULL;

@@ -12,6 +12,7 @@
 #include "ftps/context.h"
 #include "ftps/peer.h"
 #include "ftps/stapling.h"
+#include "ftps/tickets.h"
 
 static unsigned int conf_errors = 0;
 
@@ -507,6 +508,7 @@ conftable ftps_conftab[] = {
   { "TLSDHParamFile",           set_tlsfile,             NULL },
   { "TLSNextProtocol",          set_tlsbool,             NULL },
   { "TLSSessionTickets",        set_tlsbool,             NULL },
+  { "TLSSessionTicketKeys",     set_tlssessionticketkeys, NULL },
   { "TLSUserName",              set_tlsusername,         NULL },
   { "TLSVerifyClient",          set_tlsverifyclient,     NULL },
   { "TLSVerifyDepth",           set_tlsverifydepth,      NULL },

@@ -8,11 +8,13 @@
  * startup instead of failing sessions later.
  */
 #include "ftps/server.h"
+#include "ftps/binding.h"
 #include "ftps/config.h"
 #include "ftps/context.h"
 #include "ftps/keypair.h"
 #include "ftps/passphrase.h"
 #include "ftps/sni.h"
+#include "ftps/tickets.h"
 #include "ftps/verify.h"
 #include "ftps/warmup.h"
 #include "ftps/ktls.h"
@@ -555,6 +557,12 @@ static int load_server(server_rec *s) {
       context_error(s, what, index, &err);
       res = -1;
 
+    } else if (ftps_tickets_ctx(s, ctx, &props) < 0) {
+      SSL_CTX_free(ctx);
+      SSL_CTX_free(client_ctx);
+      ctx = NULL;
+      res = -1;
+
     } else if (client_ctx == NULL) {
       pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSVerifyServer (server "
         "'%s'): %s", server_name(s), err.msg);
@@ -677,6 +685,7 @@ void ftps_server_free_all(void) {
     SSL_CTX_free(st->client_ctx);
   }
   servers = NULL;
+  ftps_binding_release();
 
   if (server_pool != NULL) {
     destroy_pool(server_pool);

@@ -16,6 +16,10 @@ int ftps_alias_register(void);
  * being unloaded); the name itself stays until mod_dso unloads it */
 void ftps_alias_detach(void);
 
+/* ftps_alias_release - at a restart, before mod_dso unloads the modules:
+ * unregister the stand-in and free it (the next load registers it again) */
+void ftps_alias_release(void);
+
 /* ftps_alias_loadmodule - a LoadModule handler that refuses mod_tls and its
  * companion modules with a clear message; declines everything else */
 modret_t *ftps_alias_loadmodule(cmd_rec *cmd);

@@ -12,13 +12,16 @@
  * are encrypted with keys shared by all sessions, so a ticket from another
  * FTP session resumes but carries another token, and is refused.
  *
- * Each SSL_CTX (one per vhost) also has a random scope, stamped beside the
- * token: a ticket is decrypted with the keys of the context a connection
+ * Each SSL_CTX (one per vhost) also has a scope, stamped beside the token:
+ * every vhost's tickets are encrypted with the same rotating keys
+ * (ticketkeys.h), and a ticket is decrypted under the context a connection
  * began on (the default server's, before SNI moves it), so the scope is
  * what keeps a session authenticated under one vhost's client-certificate
  * rules from resuming under another's.  Such a ticket means a full
  * handshake (RFC 6066 section 3); a resumption that still carries another
- * scope is refused.
+ * scope is refused.  The scope is random, or (ftps_binding_set_scope)
+ * derived from the vhost's identity and rules under a secret the daemon
+ * keeps across restarts, so that tickets still resume after a reload.
  */
 #ifndef FTPS_BINDING_H
 #define FTPS_BINDING_H
@@ -28,11 +31,22 @@
 #include "ftps/error.h"
 
 #define FTPS_BINDING_LEN 32
+#define FTPS_BINDING_SCOPE_LEN 16
 
 /* ftps_binding_install - give ctx its scope, and set its ticket callbacks
  * that stamp token and scope on new tickets and check the scope of
  * decrypted ones.  Call once per SSL_CTX. */
 int ftps_binding_install(SSL_CTX *ctx, struct ftps_error *err);
+
+/* ftps_binding_release - free the scopes of all contexts installed so
+ * far: call once those contexts are freed (at a restart) */
+void ftps_binding_release(void);
+
+/* ftps_binding_set_scope - after ftps_binding_install: give ctx this
+ * scope (FTPS_BINDING_SCOPE_LEN bytes) instead of its random one, so that
+ * a vhost keeps its scope across restarts (ticketkeys.h derives it) and
+ * its tickets resume after a reload.  0, or -1 (EINVAL). */
+int ftps_binding_set_scope(SSL_CTX *ctx, const unsigned char *scope);
 
 /* ftps_binding_renew - draw a new token: call once in each new session
  * process, before its first handshake.  Returns 0, or -1 if the random

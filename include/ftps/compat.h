@@ -17,7 +17,6 @@ modret_t *set_tlscompat(cmd_rec *cmd);
   { "TLSDSACertificateKeyFile", set_tlscompat, NULL }, \
   { "TLSPreSharedKey",          set_tlscompat, NULL }, \
   { "TLSRandomSeed",            set_tlscompat, NULL }, \
-  { "TLSServerInfoFile",        set_tlscompat, NULL }, \
-  { "TLSSessionTicketKeys",     set_tlscompat, NULL }
+  { "TLSServerInfoFile",        set_tlscompat, NULL }
 
 #endif /* FTPS_COMPAT_H */

@@ -18,8 +18,11 @@
 #include <stddef.h>
 
 /* ftps_heap_plug - allocate the free chunks below the heap's top and keep
- * them (in addition to what earlier calls kept).  Returns the bytes kept
- * by this call. */
+ * them (in addition to what earlier calls kept), then hand the top's whole
+ * pages back to the kernel.  Call it last before sessions fork (after
+ * every module has built its configuration): what is allocated after it
+ * goes to the top, and the holes that leaves are taken by the next call.
+ * Returns the bytes kept by this call. */
 size_t ftps_heap_plug(void);
 
 /* ftps_heap_unplug - give back everything ftps_heap_plug() kept (at a
