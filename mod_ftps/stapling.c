@@ -44,7 +44,8 @@ struct staple {
   time_t fetch_started;
   unsigned char *req;          /* the request sent (its nonce) */
   size_t req_len;
-  unsigned char *buf;          /* what the child wrote so far */
+  unsigned char *buf;          /* what the child wrote so far (only while
+                                * a fetch runs) */
   size_t buf_len;
 };
 
@@ -264,6 +265,16 @@ static void fetch_start(struct staple *sp, time_t now) {
     sp->next_fetch = now + FTPS_OCSP_RETRY;
     return;
   }
+  sp->buf = malloc(FTPS_OCSP_MAX_RESPONSE + 1);
+  sp->buf_len = 0;
+  if (sp->buf == NULL) {
+    staple_log(PR_LOG_WARNING, sp, "cannot ask %s: %s", sp->url,
+      strerror(ENOMEM));
+    close(fds[0]);
+    close(fds[1]);
+    sp->next_fetch = now + FTPS_OCSP_RETRY;
+    return;
+  }
 
   pid = fork();
   if (pid == 0) {
@@ -289,6 +300,8 @@ static void fetch_start(struct staple *sp, time_t now) {
     staple_log(PR_LOG_WARNING, sp, "cannot fork to ask %s: %s", sp->url,
       strerror(errno));
     close(fds[0]);
+    free(sp->buf);
+    sp->buf = NULL;
     sp->next_fetch = now + FTPS_OCSP_RETRY;
     return;
   }
@@ -304,32 +317,37 @@ static void fetch_start(struct staple *sp, time_t now) {
 
 /* fetch_end - the child is done (or given up on): use its answer */
 static void fetch_end(struct staple *sp, time_t now, const char *why) {
-  unsigned char *der = NULL;
+  unsigned char *buf = sp->buf, *der = NULL;
+  size_t len = sp->buf_len;
 
   close(sp->fd);
   sp->fd = -1;
   sp->pid = 0;
+  sp->buf = NULL;              /* held only while a fetch runs */
+  sp->buf_len = 0;
   sp->next_fetch = now + FTPS_OCSP_RETRY;
 
   if (why == NULL &&
-      (sp->buf_len < 1 || sp->buf[0] != 'R')) {
-    why = sp->buf_len > 1 ? "" : "no answer";
+      (len < 1 || buf[0] != 'R')) {
+    why = len > 1 ? "" : "no answer";
   }
   if (why != NULL) {
     staple_log(PR_LOG_WARNING, sp, "%s did not answer: %s%.*s%s", sp->url,
-      why, why[0] == '\0' ? (int) (sp->buf_len - 1) : 0,
-      (const char *) sp->buf + 1, sp->der != NULL ? "; the previous "
-      "response stays until it expires" : "; no staple is sent");
+      why, why[0] == '\0' ? (int) (len - 1) : 0, (const char *) buf + 1,
+      sp->der != NULL ? "; the previous response stays until it expires" :
+      "; no staple is sent");
+    free(buf);
     return;
   }
 
-  der = malloc(sp->buf_len - 1 > 0 ? sp->buf_len - 1 : 1);
+  der = malloc(len > 1 ? len - 1 : 1);
   if (der != NULL) {
-    memcpy(der, sp->buf + 1, sp->buf_len - 1);
-    if (staple_take(sp, der, sp->buf_len - 1, sp->url) == 0) {
+    memcpy(der, buf + 1, len - 1);
+    if (staple_take(sp, der, len - 1, sp->url) == 0) {
       sp->next_fetch = ftps_ocsp_refresh_at(&sp->st, now);
     }
   }
+  free(buf);
 }
 
 /* fetch_poll - read what the child wrote so far */
@@ -551,11 +569,6 @@ static void staple_new(server_rec *s, X509 *cert, STACK_OF(X509) *chain) {
   sp->chain = X509_chain_up_ref(chain);
   sp->opts = opts != NULL ? *opts : 0U;
   sp->timeout = timeout != NULL ? *timeout : FTPS_STAPLING_TIMEOUT_DEFAULT;
-  sp->buf = sp->file == NULL ? malloc(FTPS_OCSP_MAX_RESPONSE + 1) : NULL;
-  if (sp->file == NULL &&
-      sp->buf == NULL) {
-    sp->url = NULL;
-  }
   sp->next = staples;
   staples = sp;
 }
