@@ -9,6 +9,9 @@ packages="build-essential autoconf pkg-config proftpd-core proftpd-dev
 packages="$packages proftpd-mod-crypto"
 # The Debian package (make deb, make lintian; tests/integration/test_package.py).
 packages="$packages dpkg-dev debhelper lintian"
+# OCSP stapling tests (tests/integration/test_stapling.py): a network
+# namespace for "openssl ocsp -port" (ip), and expired responses.
+packages="$packages iproute2 python3-cryptography"
 # TLS scanners: sslscan in make check (test_scan.py), testssl.sh in make scan.
 packages="$packages sslscan testssl.sh"
 # The guest with kernel TLS that make check ends with (contrib/ktls-vm):

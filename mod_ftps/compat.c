@@ -19,8 +19,7 @@ enum compat_kind {
   COMPAT_DURATION,       /* a timeout */
   COMPAT_CACHE,          /* type:/info */
   COMPAT_ACLS,           /* actions allow|deny user|group list */
-  COMPAT_PSK,            /* identity hex:/path */
-  COMPAT_STAPLING_OPTS   /* NoFakeTryLater, NoNonce, NoVerify */
+  COMPAT_PSK             /* identity hex:/path */
 };
 
 static const struct {
@@ -46,16 +45,6 @@ static const struct {
     "itself" },
   { "TLSServerInfoFile",      COMPAT_SERVER, 1, COMPAT_ANY, "no custom "
     "extensions" },
-  { "TLSStapling",            COMPAT_SERVER, 1, COMPAT_BOOL, "no OCSP "
-    "stapling" },
-  { "TLSStaplingCache",       CONF_ROOT, 1, COMPAT_CACHE, "no OCSP "
-    "stapling" },
-  { "TLSStaplingOptions",     COMPAT_SERVER, 0, COMPAT_STAPLING_OPTS, "no "
-    "OCSP stapling" },
-  { "TLSStaplingResponder",   COMPAT_SERVER, 0, COMPAT_ANY, "no OCSP "
-    "stapling" },
-  { "TLSStaplingTimeout",     COMPAT_SERVER, 1, COMPAT_DURATION, "no OCSP "
-    "stapling" },
   { NULL, 0, 0, COMPAT_ANY, NULL }
 };
 
@@ -118,23 +107,6 @@ static const char *check_acls(cmd_rec *cmd) {
   return NULL;
 }
 
-/* check_stapling_opts - TLSStaplingOptions names */
-static const char *check_stapling_opts(cmd_rec *cmd) {
-  unsigned int i;
-
-  for (i = 1; i < cmd->argc; i++) {
-    const char *opt = cmd->argv[i];
-
-    if (strcmp(opt, "NoFakeTryLater") != 0 &&
-        strcmp(opt, "NoNonce") != 0 &&
-        strcmp(opt, "NoVerify") != 0) {
-      return pstrcat(cmd->tmp_pool, "unknown TLSStaplingOption '", opt, "'",
-        NULL);
-    }
-  }
-  return NULL;
-}
-
 /* check_value - NULL if the values fit the directive's grammar, else why
  * not, naming the value */
 static const char *check_value(cmd_rec *cmd, enum compat_kind kind) {
@@ -171,9 +143,6 @@ static const char *check_value(cmd_rec *cmd, enum compat_kind kind) {
       return strncmp(cmd->argv[2], "hex:", 4) != 0 ?
         pstrcat(p, "unsupported key format '", (char *) cmd->argv[2],
           "' (expected hex:/path)", NULL) : NULL;
-
-    case COMPAT_STAPLING_OPTS:
-      return check_stapling_opts(cmd);
   }
 
   return NULL;

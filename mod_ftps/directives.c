@@ -11,6 +11,7 @@
 #include "ftps/config.h"
 #include "ftps/context.h"
 #include "ftps/peer.h"
+#include "ftps/stapling.h"
 #include "ftps/tickets.h"
 
 static unsigned int conf_errors = 0;
@@ -587,5 +588,6 @@ conftable ftps_conftab[] = {
   { "TLSVerifyServer",          set_tlsverifyserver,     NULL },
   { "LoadModule",               ftps_alias_loadmodule,   NULL },
   FTPS_COMPAT_CONFTAB,
+  FTPS_STAPLING_CONFTAB,
   { NULL, NULL, NULL }
 };

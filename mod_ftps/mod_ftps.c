@@ -22,6 +22,7 @@
 #include "ftps/server.h"
 #include "ftps/session.h"
 #include "ftps/sni.h"
+#include "ftps/stapling.h"
 #include "ftps/tickets.h"
 
 module ftps_module;
@@ -664,7 +665,9 @@ static void ftps_postparse_ev(const void *event_data, void *user_data) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": refusing to start: fix the "
       "TLS configuration above");
     refuse_to_start();
+    return;
   }
+  ftps_stapling_setup();
 }
 
 /* The holes left once every module has built its configuration are taken
@@ -689,7 +692,8 @@ static void ftps_restart_ev(const void *event_data, void *user_data) {
   (void) user_data;
 
   /* Rebuilt from the new configuration at the next postparse, which takes
-   * back each server's last good certificates. */
+   * back each server's last good certificates and valid staples. */
+  ftps_stapling_keep();
   ftps_renew_watch_stop();
   ftps_server_restart();
   ftps_alias_release();
@@ -710,6 +714,7 @@ static void ftps_mod_unload_ev(const void *event_data, void *user_data) {
   pr_event_unregister(&ftps_module, NULL, NULL);
   pr_event_unregister(NULL, "core.postparse", ftps_heap_plug_ev);
   ftps_alias_detach();
+  ftps_stapling_keep();
   ftps_renew_watch_stop();
   ftps_server_unload();
   ftps_heap_unplug();
@@ -844,6 +849,7 @@ static void ftps_sess_reinit_ev(const void *event_data, void *user_data) {
 
 static int ftps_session_init(void) {
   ftps_passphrase_sess_init();
+  ftps_stapling_sess_init();
   ftps_tickets_sess_init();
 
   /* Sessions never read certificates: the master's watcher is not theirs. */

@@ -7,6 +7,7 @@
  * which directive, which file, and why.
  */
 #include "ftps/renew.h"
+#include "ftps/stapling.h"
 #include "ftps/heap.h"
 #include "ftps/server.h"
 
@@ -277,7 +278,12 @@ static int watch_cb(CALLBACK_FRAME) {
      * contexts at each renewal), and what is free after the old ones are
      * gone is kept from sessions again (ftps/heap.h). */
     ftps_heap_unplug();
-    (void) ftps_server_watch();
+    if (ftps_server_watch() > 0) {
+      /* A renewed certificate needs its own staple; the others keep
+       * theirs (kept by certificate, checked again). */
+      ftps_stapling_keep();
+      ftps_stapling_setup();
+    }
     (void) ftps_heap_plug();
   }
   if (now >= next_expiry_warning) {

@@ -17,11 +17,6 @@ modret_t *set_tlscompat(cmd_rec *cmd);
   { "TLSDSACertificateKeyFile", set_tlscompat, NULL }, \
   { "TLSPreSharedKey",          set_tlscompat, NULL }, \
   { "TLSRandomSeed",            set_tlscompat, NULL }, \
-  { "TLSServerInfoFile",        set_tlscompat, NULL }, \
-  { "TLSStapling",              set_tlscompat, NULL }, \
-  { "TLSStaplingCache",         set_tlscompat, NULL }, \
-  { "TLSStaplingOptions",       set_tlscompat, NULL }, \
-  { "TLSStaplingResponder",     set_tlscompat, NULL }, \
-  { "TLSStaplingTimeout",       set_tlscompat, NULL }
+  { "TLSServerInfoFile",        set_tlscompat, NULL }
 
 #endif /* FTPS_COMPAT_H */
