@@ -1,8 +1,9 @@
 #!/bin/sh
 # run.sh - mod_ftps's test suite: "all" (configure freshness, symbols, Check
-# unit tests, integration tests against the real proftpd, and the kernel TLS
-# tests in a guest that has kernel TLS), "unit", "integration" or
-# "ktls-vm".  The last line is "N passed, N failed".
+# unit tests, a short run of each libFuzzer harness, integration tests
+# against the real proftpd, and the kernel TLS tests in a guest that has
+# kernel TLS), "unit", "fuzz", "integration" or "ktls-vm".  The last line
+# is "N passed, N failed".
 set -u
 
 what=${1:-all}
@@ -58,6 +59,21 @@ run_unit() {
   done
 }
 
+# run_fuzz - each libFuzzer harness of tests/fuzz for FUZZ_CHECK_SECONDS
+# (5) from its committed seeds: one check per target, failed by any
+# sanitizer report or broken promise; skipped, with the reason, without
+# clang and libFuzzer.  FUZZ_TARGETS picks some (default: all).
+run_fuzz() {
+  targets=${FUZZ_TARGETS:-$(for f in tests/fuzz/fuzz_*.c; do
+    basename "$f" .c | sed 's/^fuzz_//'; done)}
+  echo "# fuzz: $(echo $targets | wc -w) targets," \
+    "${FUZZ_CHECK_SECONDS:-5} s each"
+  # shellcheck disable=SC2086
+  FUZZ_FRESH=yes MAKE="$make" sh tests/fuzz/run.sh "${FUZZ_CHECK_SECONDS:-5}" \
+    $targets 2>&1 | tee "$log"
+  count_summary fuzz
+}
+
 # count_summary NAME - add the runner's "N passed, N failed" line in $log;
 # a missing line (a crash, a guest that never ran the tests) is a failure
 count_summary() {
@@ -111,8 +127,12 @@ case "$what" in
     run_step configure sh tests/check-configure.sh
     run_step symbols sh tests/check-symbols.sh mod_ftps.so
     run_unit
+    run_fuzz
     run_integration
     run_ktls_vm
+    ;;
+  fuzz)
+    run_fuzz
     ;;
   ktls-vm)
     run_ktls_vm
@@ -124,7 +144,7 @@ case "$what" in
     run_integration
     ;;
   *)
-    echo "usage: $0 [all|unit|integration|ktls-vm]" >&2
+    echo "usage: $0 [all|unit|fuzz|integration|ktls-vm]" >&2
     exit 2
     ;;
 esac
