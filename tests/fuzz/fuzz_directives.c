@@ -1,7 +1,8 @@
 /*
  * fuzz_directives.c - the value parsers of mod_ftps's directives
  * (mod_ftps/config.c, ftps_peer_field_valid of peer.c): TLSProtocol,
- * TLSOptions, TLSRenegotiate, the on/off words, TLSUserName.
+ * TLSOptions, TLSRenegotiate, the on/off words, TLSUserName,
+ * TLSVerifyDepth.
  *
  * Input: one byte choosing the directive, then the directive's arguments
  * as a configuration line holds them (blank-separated words).
@@ -114,6 +115,46 @@ static void fuzz_username(const struct fuzz_args *a) {
   }
 }
 
+/* depth_model - TLSVerifyDepth's grammar: 1 to 3 digits, at most 100 */
+static int depth_model(const char *s, int *depth) {
+  size_t len = strlen(s), i;
+  long n = 0;
+
+  if (len == 0) {
+    return -1;
+  }
+  for (i = 0; i < len; i++) {
+    if (s[i] < '0' || s[i] > '9') {
+      return -1;
+    }
+    if (n <= 1000) {
+      n = n * 10 + (s[i] - '0');
+    }
+  }
+  if (n > 100) {
+    return -1;
+  }
+  *depth = (int) n;
+  return 0;
+}
+
+static void fuzz_depth(const struct fuzz_args *a) {
+  struct ftps_error err;
+  int i;
+
+  for (i = 0; i < a->argc; i++) {
+    int got = -7, want = -7, rc;
+
+    ftps_error_clear(&err);
+    rc = ftps_config_parse_depth(a->argv[i], &got, &err);
+    FUZZ_ASSERT(rc == depth_model(a->argv[i], &want));
+    FUZZ_ASSERT(got == want);
+    if (rc < 0) {
+      FUZZ_ASSERT(errno == EINVAL && err.msg[0] != '\0');
+    }
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct fuzz_args a;
 
@@ -121,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
 
-  switch (data[0] % 5) {
+  switch (data[0] % 6) {
     case 0:
       fuzz_protocols(&a);
       break;
@@ -134,8 +175,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 3:
       fuzz_bools(&a);
       break;
-    default:
+    case 4:
       fuzz_username(&a);
+      break;
+    default:
+      fuzz_depth(&a);
       break;
   }
   fuzz_args_free(&a);
