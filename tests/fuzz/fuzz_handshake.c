@@ -11,7 +11,10 @@
  * connection (ftps_binding_mark_ctrl); a context that asks for a client
  * certificate against a CA; the peer's EOF at the end of the input or a
  * connection that would block; a key update, a fresh ticket, and a CCC
- * closure or a shutdown and drain after the handshake.
+ * closure or a shutdown and drain after the handshake.  With FL_CLIENT the
+ * roles turn (SSCN ON, FXP): our data connection is the TLS client, from
+ * ftps_context_new_client with verification against the CA and the
+ * peer's address, and the input is what a hostile server sends.
  *
  * Replay: for recorded client flights to stay valid, the server's output
  * must not change from run to run.  OpenSSL's random generator is
@@ -23,7 +26,7 @@
  * Recording seeds: FUZZ_RECORD=DIR ./fuzz_handshake writes complete
  * client flights (TLS 1.2 and 1.3, with and without a client certificate,
  * SNI and ALPN, data connections resuming the control connection's
- * ticket) to DIR and exits.
+ * ticket; for SSCN, a server's flights to our client) to DIR and exits.
  */
 #include <errno.h>
 #include <time.h>
@@ -53,6 +56,7 @@
 #define FL_KEY_UPDATE  0x08
 #define FL_TICKET      0x10
 #define FL_CLOSE       0x20
+#define FL_CLIENT      0x40   /* SSCN ON: we are the TLS client (FXP) */
 
 /* A fixed "now" inside the certificates' validity (2027-01-15). */
 #define FUZZ_NOW ((time_t) 1800000000)
@@ -288,7 +292,7 @@ static BIO *wire_new(struct wire *w) {
 
 /* Setup */
 
-static SSL_CTX *ctx_plain, *ctx_verify;
+static SSL_CTX *ctx_plain, *ctx_verify, *ctx_client;
 static struct ftps_keypair server_kp;
 static OSSL_PROVIDER *prov_rand, *prov_default;
 static int verbose;         /* FUZZ_VERBOSE: say how far each input got */
@@ -312,6 +316,47 @@ static SSL_CTX *make_ctx(int verify, const char *ca_file) {
     abort();
   }
   return ctx;
+}
+
+/* make_client_ctx - our side of SSCN data connections, verifying the
+ * server's certificate against the CA */
+static SSL_CTX *make_client_ctx(const char *ca_file) {
+  struct ftps_context_props props;
+  struct ftps_error err;
+  SSL_CTX *ctx;
+
+  ftps_context_props_init(&props);
+  props.keypairs[0] = &server_kp;
+  props.nkeypairs = 1;
+  props.ca_file = ca_file;
+  ctx = ftps_context_new_client(&props, 1, &err);
+  if (ctx == NULL) {
+    fprintf(stderr, "fuzz_handshake: ftps_context_new_client: %s\n",
+      err.msg);
+    abort();
+  }
+  return ctx;
+}
+
+/* conn_new - our end of a connection over w, as flags say */
+static struct ftps_tls *conn_new(struct wire *w, int flags) {
+  struct ftps_error err;
+  struct ftps_tls *tls;
+  SSL_CTX *ctx = (flags & FL_VERIFY) ? ctx_verify : ctx_plain;
+  enum ftps_tls_kind kind = (flags & FL_DATA) ? FTPS_TLS_DATA :
+    FTPS_TLS_CTRL;
+
+  if (flags & FL_CLIENT) {
+    ctx = ctx_client;
+    kind = FTPS_TLS_DATA_CLIENT;
+  }
+  ftps_error_clear(&err);
+  tls = ftps_tls_new_bio(ctx, wire_new(w), kind, &err);
+  FUZZ_ASSERT(tls != NULL);
+  if (flags & FL_CLIENT) {
+    FUZZ_ASSERT(ftps_tls_expect_peer_ip(tls, "127.0.0.1") == 0);
+  }
+  return tls;
 }
 
 static void record_seeds(const char *dir);
@@ -357,6 +402,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   close(fd);
   ctx_plain = make_ctx(0, NULL);
   ctx_verify = make_ctx(1, ca_file);
+  ctx_client = make_client_ctx(ca_file);
   unlink(ca_file);
   FUZZ_ASSERT(ftps_binding_renew() == 0);
 
@@ -403,7 +449,11 @@ static void serve_after(struct ftps_tls *tls, int flags) {
   char buf[4096];
   int want = 0, i;
 
-  if (flags & FL_DATA) {
+  if (flags & FL_CLIENT) {
+    /* Our own client connection: the peer's certificate was verified in
+     * the handshake; there is no session of ours to bind. */
+    FUZZ_ASSERT(SSL_get_verify_result(ftps_tls_ssl(tls)) == X509_V_OK);
+  } else if (flags & FL_DATA) {
     ftps_error_clear(&err);
     if (ftps_binding_verify(ftps_tls_ssl(tls), &err) < 0) {
       /* A data connection that is not ours goes no further. */
@@ -458,11 +508,9 @@ static int serve(struct wire *w, int flags) {
   int want = 0, i, rc = -1;
 
   ftps_error_clear(&err);
-  tls = ftps_tls_new_bio((flags & FL_VERIFY) ? ctx_verify : ctx_plain,
-    wire_new(w), (flags & FL_DATA) ? FTPS_TLS_DATA : FTPS_TLS_CTRL, &err);
-  FUZZ_ASSERT(tls != NULL);
+  tls = conn_new(w, flags);
   FUZZ_ASSERT(ftps_tls_fd(tls) == -1);
-  if (flags & FL_DATA) {
+  if (flags & (FL_DATA|FL_CLIENT)) {
     ftps_tls_bulk_reads(tls);
   }
 
@@ -550,71 +598,105 @@ static void pump(SSL *client, struct wire *w, struct recording *r,
   }
 }
 
-/* record_one - a client of version proto talks to a server connection
- * with flags; writes the seed name and returns the client's session */
+/* use_pem - give ctx a certificate and key from PEM text */
+static void use_pem(SSL_CTX *ctx, const char *cert, const char *key) {
+  BIO *b = BIO_new_mem_buf(cert, -1);
+  X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+  EVP_PKEY *k;
+
+  BIO_free(b);
+  b = BIO_new_mem_buf(key, -1);
+  k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+  BIO_free(b);
+  FUZZ_ASSERT(x != NULL && k != NULL);
+  FUZZ_ASSERT(SSL_CTX_use_certificate(ctx, x) == 1);
+  FUZZ_ASSERT(SSL_CTX_use_PrivateKey(ctx, k) == 1);
+  X509_free(x);
+  EVP_PKEY_free(k);
+}
+
+/* peer_new - the other end, plain OpenSSL over memory BIOs: a client of
+ * version proto (SNI, ALPN "ftp", a client certificate with with_cert,
+ * resuming resume), or with FL_CLIENT a server */
+static SSL *peer_new(int flags, int proto, int with_cert,
+    SSL_SESSION *resume) {
+  SSL_CTX *ctx = SSL_CTX_new((flags & FL_CLIENT) ? TLS_server_method() :
+    TLS_client_method());
+  SSL *ssl;
+
+  FUZZ_ASSERT(ctx != NULL);
+  SSL_CTX_set_min_proto_version(ctx, proto);
+  SSL_CTX_set_max_proto_version(ctx, proto);
+  if (flags & FL_CLIENT) {
+    use_pem(ctx, fuzz_srv_pem, fuzz_srv_key);
+  } else if (with_cert) {
+    use_pem(ctx, fuzz_cli_pem, fuzz_cli_key);
+  }
+  ssl = SSL_new(ctx);
+  SSL_CTX_free(ctx);
+  FUZZ_ASSERT(ssl != NULL);
+  SSL_set_bio(ssl, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
+  if (flags & FL_CLIENT) {
+    SSL_set_accept_state(ssl);
+    return ssl;
+  }
+  SSL_set_connect_state(ssl);
+  SSL_set_tlsext_host_name(ssl, "localhost");
+  SSL_set_alpn_protos(ssl, (const unsigned char *) "\x03" "ftp", 4);
+  if (resume != NULL) {
+    SSL_set_session(ssl, resume);
+  }
+  return ssl;
+}
+
+/* record_write - the seed file dir/name */
+static void record_write(const char *dir, const char *name,
+    const struct recording *r) {
+  char path[4096];
+  FILE *fp;
+
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  fp = fopen(path, "wb");
+  FUZZ_ASSERT(fp != NULL);
+  FUZZ_ASSERT(fwrite(r->buf, 1, r->len, fp) == r->len);
+  fclose(fp);
+}
+
+/* record_one - a peer of version proto talks to our connection with
+ * flags; writes the seed name and returns the peer's session */
 static SSL_SESSION *record_one(const char *dir, const char *name, int flags,
-    int proto, int client_cert, SSL_SESSION *resume) {
+    int proto, int with_cert, SSL_SESSION *resume) {
   struct recording r = { NULL, 0, 0 };
   struct ftps_error err;
   struct ftps_tls *tls;
   struct wire w;
   unsigned char flag = (unsigned char) flags;
   size_t out_pos = 0;
-  SSL_SESSION *sess = NULL;
-  SSL_CTX *cctx;
-  SSL *client;
-  char path[4096], buf[256];
-  int want = 0, i, sdone = 0, cdone = 0;
-  FILE *fp;
-
-  cctx = SSL_CTX_new(TLS_client_method());
-  FUZZ_ASSERT(cctx != NULL);
-  SSL_CTX_set_min_proto_version(cctx, proto);
-  SSL_CTX_set_max_proto_version(cctx, proto);
-  if (client_cert) {
-    BIO *b = BIO_new_mem_buf(fuzz_cli_pem, -1);
-    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-    EVP_PKEY *k;
-
-    BIO_free(b);
-    b = BIO_new_mem_buf(fuzz_cli_key, -1);
-    k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-    BIO_free(b);
-    FUZZ_ASSERT(x != NULL && k != NULL);
-    SSL_CTX_use_certificate(cctx, x);
-    SSL_CTX_use_PrivateKey(cctx, k);
-    X509_free(x);
-    EVP_PKEY_free(k);
-  }
-  client = SSL_new(cctx);
-  SSL_set_bio(client, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
-  SSL_set_connect_state(client);
-  SSL_set_tlsext_host_name(client, "localhost");
-  SSL_set_alpn_protos(client, (const unsigned char *) "\x03" "ftp", 4);
-  if (resume != NULL) {
-    SSL_set_session(client, resume);
-  }
+  SSL_SESSION *sess;
+  SSL *peer = peer_new(flags, proto, with_cert, resume);
+  char buf[256];
+  int want = 0, i, sdone = 0, pdone = 0;
 
   rec_add(&r, &flag, 1);
   memset(&w, 0, sizeof(w));
   w.keep = 1;
   w.in = r.buf + 1;
-  tls = ftps_tls_new_bio((flags & FL_VERIFY) ? ctx_verify : ctx_plain,
-    wire_new(&w), (flags & FL_DATA) ? FTPS_TLS_DATA : FTPS_TLS_CTRL, &err);
-  FUZZ_ASSERT(tls != NULL);
+  tls = conn_new(&w, flags);
 
-  for (i = 0; i < 100 && !(sdone && cdone); i++) {
-    if (!cdone && SSL_do_handshake(client) == 1) {
-      cdone = 1;
-    }
-    pump(client, &w, &r, &out_pos);
+  for (i = 0; i < 100 && !(sdone && pdone); i++) {
     if (!sdone && ftps_tls_handshake(tls, &want, &err) == 0) {
       sdone = 1;
     }
-    pump(client, &w, &r, &out_pos);
+    pump(peer, &w, &r, &out_pos);
+    if (!pdone && SSL_do_handshake(peer) == 1) {
+      pdone = 1;
+    }
+    pump(peer, &w, &r, &out_pos);
   }
-  FUZZ_ASSERT(sdone && cdone);
-  if (flags & FL_DATA) {
+  FUZZ_ASSERT(sdone && pdone);
+  if (flags & FL_CLIENT) {
+    FUZZ_ASSERT(SSL_get_verify_result(ftps_tls_ssl(tls)) == X509_V_OK);
+  } else if (flags & FL_DATA) {
     /* Only a resumed session of this FTP session makes a data
      * connection; the full handshake is a seed of the refusal. */
     FUZZ_ASSERT(ftps_binding_verify(ftps_tls_ssl(tls), &err) ==
@@ -623,29 +705,23 @@ static SSL_SESSION *record_one(const char *dir, const char *name, int flags,
     FUZZ_ASSERT(ftps_binding_mark_ctrl(ftps_tls_ssl(tls)) == 0);
   }
 
-  /* A command line, its echo, then the client's close_notify. */
-  SSL_write(client, "PBSZ 0\r\n", 8);
-  pump(client, &w, &r, &out_pos);
+  /* A line, its echo, then the peer's close_notify. */
+  SSL_write(peer, "PBSZ 0\r\n", 8);
+  pump(peer, &w, &r, &out_pos);
   FUZZ_ASSERT(ftps_tls_read(tls, buf, sizeof(buf), &want) == 8);
   FUZZ_ASSERT(ftps_tls_write(tls, buf, 8, &want) == 8);
   (void) ftps_tls_flush(tls, &want);
-  pump(client, &w, &r, &out_pos);
-  (void) SSL_read(client, buf, sizeof(buf));
-  sess = SSL_get1_session(client);
-  SSL_shutdown(client);
-  pump(client, &w, &r, &out_pos);
+  pump(peer, &w, &r, &out_pos);
+  (void) SSL_read(peer, buf, sizeof(buf));
+  sess = SSL_get1_session(peer);
+  SSL_shutdown(peer);
+  pump(peer, &w, &r, &out_pos);
 
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
-  fp = fopen(path, "wb");
-  FUZZ_ASSERT(fp != NULL);
-  FUZZ_ASSERT(fwrite(r.buf, 1, r.len, fp) == r.len);
-  fclose(fp);
+  record_write(dir, name, &r);
   fprintf(stderr, "recorded %s: %zu bytes (%s, %s)\n", name, r.len,
     ftps_tls_protocol(tls), ftps_tls_resumed(tls) ? "resumed" : "full");
-
   ftps_tls_free(tls);
-  SSL_free(client);
-  SSL_CTX_free(cctx);
+  SSL_free(peer);
   free(r.buf);
   free(w.out);
   return sess;
@@ -683,6 +759,10 @@ static void record_seeds(const char *dir) {
 
     snprintf(name, sizeof(name), "ctrl-%s-nocert", versions[v].name);
     SSL_SESSION_free(record_one(dir, name, FL_VERIFY|FL_CLOSE,
+      versions[v].proto, 0, NULL));
+
+    snprintf(name, sizeof(name), "sscn-client-%s", versions[v].name);
+    SSL_SESSION_free(record_one(dir, name, FL_CLIENT|FL_EOF,
       versions[v].proto, 0, NULL));
   }
   SSL_CTX_flush_sessions(ctx_plain, 0);
