@@ -5,6 +5,10 @@ set -eu
 
 packages="build-essential autoconf pkg-config proftpd-core proftpd-dev
   libssl-dev openssl check curl lftp gnutls-bin python3 ca-certificates"
+# The libFuzzer harnesses (make fuzz; a short run in make check):
+# libclang-rt-14-dev holds libFuzzer, and is only a Recommends of clang's
+# own packages, which --no-install-recommends leaves out.
+packages="$packages clang libclang-rt-14-dev"
 # mod_tls, for side-by-side comparisons (make bench).
 packages="$packages proftpd-mod-crypto"
 # The Debian package (make deb, make lintian; tests/integration/test_package.py).

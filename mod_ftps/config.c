@@ -439,3 +439,27 @@ int ftps_config_parse_renegotiate(int argc, const char *const *argv,
   *rekey = r;
   return 0;
 }
+
+/* TLSVerifyDepth */
+
+int ftps_config_parse_depth(const char *value, int *depth,
+    struct ftps_error *err) {
+  const char *p;
+  long n = 0;
+
+  if (value == NULL || depth == NULL) {
+    return FTPS_CONFIG_FAIL(err, "missing TLSVerifyDepth value");
+  }
+
+  /* Digits only: strtol would take "", " 5", "+5" and "-0". */
+  for (p = value; *p >= '0' && *p <= '9' && n <= FTPS_CONFIG_DEPTH_MAX;
+      p++) {
+    n = n * 10 + (*p - '0');
+  }
+  if (p == value || *p != '\0' || n > FTPS_CONFIG_DEPTH_MAX) {
+    return FTPS_CONFIG_FAIL(err, "expected a depth from 0 to %d, got '%s'",
+      FTPS_CONFIG_DEPTH_MAX, value);
+  }
+  *depth = (int) n;
+  return 0;
+}

@@ -509,19 +509,17 @@ MODRET set_tlsverifyclient(cmd_rec *cmd) {
 
 /* usage: TLSVerifyDepth depth */
 MODRET set_tlsverifydepth(cmd_rec *cmd) {
-  char *end = NULL;
-  long depth;
+  struct ftps_error err;
+  int depth = 0;
 
   CHECK_ARGS(cmd, 1);
   CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
 
-  depth = strtol(cmd->argv[1], &end, 10);
-  if (end == NULL || *end != '\0' || depth < 0 || depth > 100) {
-    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "expected a depth from 0 to 100, "
-      "got '", (char *) cmd->argv[1], "'", NULL));
+  if (ftps_config_parse_depth(cmd->argv[1], &depth, &err) < 0) {
+    CONF_ERROR(cmd, pstrdup(cmd->tmp_pool, err.msg));
   }
 
-  add_int_param(cmd, (int) depth);
+  add_int_param(cmd, depth);
   return PR_HANDLED(cmd);
 }
 

@@ -337,6 +337,15 @@ static int keypair_scan_buffer(struct keypair_scan *scan, const char *buf,
   return res;
 }
 
+/* keypair_scan_mem - walk the blocks of PEM text already in memory */
+static int keypair_scan_mem(struct keypair_scan *scan, const char *buf,
+    size_t len, struct ftps_error *err) {
+  if (len > KEYPAIR_FILE_MAX) {
+    return keypair_fail(err, EINVAL, "too large for a PEM file");
+  }
+  return keypair_scan_buffer(scan, buf, len, err);
+}
+
 /* keypair_scan_file - read path and walk its blocks into scan */
 static int keypair_scan_file(struct keypair_scan *scan, const char *path,
     struct ftps_error *err) {
@@ -462,38 +471,74 @@ static int keypair_commit(struct ftps_keypair *kp, struct keypair_scan *scan,
   return 0;
 }
 
-int ftps_keypair_read_file(struct ftps_keypair *kp, const char *path,
-    ftps_keypair_pass_cb *pass_cb, void *pass_arg, struct ftps_error *err) {
+/* keypair_check_origin - kp and a name that fits kp->key_path */
+static int keypair_check_origin(struct ftps_keypair *kp, const char *origin,
+    struct ftps_error *err) {
+  if (kp == NULL || origin == NULL || *origin == '\0') {
+    return keypair_fail(err, EINVAL, "no keypair or no file name");
+  }
+  if (strlen(origin) >= sizeof(kp->key_path)) {
+    return keypair_fail(err, ENAMETOOLONG, "file name too long");
+  }
+  return 0;
+}
+
+/* keypair_read_pem - ftps_keypair_read_pem, or of the file path when buf
+ * is NULL */
+static int keypair_read_pem(struct ftps_keypair *kp, const char *buf,
+    size_t len, const char *origin, ftps_keypair_pass_cb *pass_cb,
+    void *pass_arg, struct ftps_error *err) {
   struct keypair_pass pass = { pass_cb, pass_arg, 0 };
   struct keypair_scan scan = { NULL, NULL, 1, &pass };
   int res;
 
-  if (kp == NULL || path == NULL || *path == '\0') {
-    return keypair_fail(err, EINVAL, "no keypair or no file name");
-  }
-  if (strlen(path) >= sizeof(kp->key_path)) {
-    return keypair_fail(err, ENAMETOOLONG, "file name too long");
+  if (keypair_check_origin(kp, origin, err) < 0) {
+    return -1;
   }
 
-  res = keypair_scan_file(&scan, path, err);
+  if (buf == NULL) {
+    res = keypair_scan_file(&scan, origin, err);
+  } else {
+    res = keypair_scan_mem(&scan, buf, len, err);
+  }
   if (res == 0) {
-    res = keypair_commit(kp, &scan, path, err);
+    res = keypair_commit(kp, &scan, origin, err);
   }
   keypair_scan_free(&scan);
   return res;
 }
 
-int ftps_keypair_read_chain_file(struct ftps_keypair *kp, const char *path,
-    struct ftps_error *err) {
+int ftps_keypair_read_file(struct ftps_keypair *kp, const char *path,
+    ftps_keypair_pass_cb *pass_cb, void *pass_arg, struct ftps_error *err) {
+  return keypair_read_pem(kp, NULL, 0, path, pass_cb, pass_arg, err);
+}
+
+int ftps_keypair_read_pem(struct ftps_keypair *kp, const char *buf,
+    size_t len, const char *origin, ftps_keypair_pass_cb *pass_cb,
+    void *pass_arg, struct ftps_error *err) {
+  if (buf == NULL) {
+    return keypair_fail(err, EINVAL, "no PEM data");
+  }
+  return keypair_read_pem(kp, buf, len, origin, pass_cb, pass_arg, err);
+}
+
+/* keypair_read_chain - ftps_keypair_read_chain_pem, or of the file path
+ * when buf is NULL */
+static int keypair_read_chain(struct ftps_keypair *kp, const char *buf,
+    size_t len, const char *path, struct ftps_error *err) {
   struct keypair_pass pass = { NULL, NULL, 0 };
   struct keypair_scan scan = { NULL, NULL, 0, &pass };
   int res, n;
 
-  if (kp == NULL || path == NULL || *path == '\0') {
+  if (kp == NULL || (buf == NULL && (path == NULL || *path == '\0'))) {
     return keypair_fail(err, EINVAL, "no keypair or no file name");
   }
 
-  res = keypair_scan_file(&scan, path, err);
+  if (buf == NULL) {
+    res = keypair_scan_file(&scan, path, err);
+  } else {
+    res = keypair_scan_mem(&scan, buf, len, err);
+  }
   if (res == 0 && (scan.certs == NULL || sk_X509_num(scan.certs) == 0)) {
     res = keypair_fail(err, EINVAL, "no certificate in the file");
   }
@@ -508,6 +553,19 @@ int ftps_keypair_read_chain_file(struct ftps_keypair *kp, const char *path,
   }
   keypair_scan_free(&scan);
   return res;
+}
+
+int ftps_keypair_read_chain_file(struct ftps_keypair *kp, const char *path,
+    struct ftps_error *err) {
+  return keypair_read_chain(kp, NULL, 0, path, err);
+}
+
+int ftps_keypair_read_chain_pem(struct ftps_keypair *kp, const char *buf,
+    size_t len, struct ftps_error *err) {
+  if (buf == NULL) {
+    return keypair_fail(err, EINVAL, "no PEM data");
+  }
+  return keypair_read_chain(kp, buf, len, NULL, err);
 }
 
 /* keypair_p12_pass - the password of p12 into pass (PEM_BUFSIZE bytes):
@@ -568,27 +626,43 @@ static int keypair_p12_parse(struct keypair_scan *scan, X509 **cert,
 
 int ftps_keypair_read_pkcs12(struct ftps_keypair *kp, const char *path,
     ftps_keypair_pass_cb *pass_cb, void *pass_arg, struct ftps_error *err) {
-  struct keypair_pass pass = { pass_cb, pass_arg, 0 };
-  struct keypair_scan scan = { NULL, NULL, 1, &pass };
-  X509 *cert = NULL;
   char *buf = NULL;
   size_t len = 0;
   int res;
 
-  if (kp == NULL || path == NULL || *path == '\0') {
-    return keypair_fail(err, EINVAL, "no keypair or no file name");
+  if (keypair_check_origin(kp, path, err) < 0) {
+    return -1;
   }
   if (kp->cert != NULL || kp->key != NULL) {
     return keypair_fail(err, EEXIST, "the keypair is taken");
   }
-  if (strlen(path) >= sizeof(kp->key_path)) {
-    return keypair_fail(err, ENAMETOOLONG, "file name too long");
-  }
   if (keypair_slurp(path, &buf, &len, err) < 0) {
     return -1;
   }
-  res = keypair_p12_parse(&scan, &cert, buf, len, err);
+  res = ftps_keypair_read_pkcs12_der(kp, buf, len, path, pass_cb, pass_arg,
+    err);
   OPENSSL_clear_free(buf, len);
+  return res;
+}
+
+int ftps_keypair_read_pkcs12_der(struct ftps_keypair *kp, const char *buf,
+    size_t len, const char *origin, ftps_keypair_pass_cb *pass_cb,
+    void *pass_arg, struct ftps_error *err) {
+  struct keypair_pass pass = { pass_cb, pass_arg, 0 };
+  struct keypair_scan scan = { NULL, NULL, 1, &pass };
+  X509 *cert = NULL;
+  int res;
+
+  if (keypair_check_origin(kp, origin, err) < 0) {
+    return -1;
+  }
+  if (kp->cert != NULL || kp->key != NULL) {
+    return keypair_fail(err, EEXIST, "the keypair is taken");
+  }
+  if (buf == NULL || len > KEYPAIR_FILE_MAX) {
+    return keypair_fail(err, EINVAL, "no PKCS#12 data, or too much");
+  }
+  res = keypair_p12_parse(&scan, &cert, buf, len, err);
 
   if (res == 0 && (cert == NULL || scan.key == NULL)) {
     res = keypair_fail(err, EINVAL, cert == NULL ? "no certificate in the "
@@ -603,7 +677,7 @@ int ftps_keypair_read_pkcs12(struct ftps_keypair *kp, const char *path,
       res = keypair_fail(err, ENOMEM, "out of memory");
     } else {
       cert = NULL;
-      res = keypair_commit(kp, &scan, path, err);
+      res = keypair_commit(kp, &scan, origin, err);
     }
   }
   X509_free(cert);

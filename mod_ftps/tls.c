@@ -53,25 +53,48 @@ static void msg_cb(int write_p, int version, int content_type,
 struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
     struct ftps_error *err) {
   struct ftps_tls *tls;
-  BIO *bio;
 
   if (ctx == NULL || fd < 0) {
     errno = EINVAL;
     return NULL;
   }
 
+  ERR_clear_error();
+  tls = ftps_tls_new_bio(ctx, BIO_new_socket(fd, BIO_NOCLOSE), kind, err);
+  if (tls != NULL) {
+    tls->fd = fd;
+  }
+  return tls;
+}
+
+struct ftps_tls *ftps_tls_new_bio(SSL_CTX *ctx, BIO *transport,
+    enum ftps_tls_kind kind, struct ftps_error *err) {
+  struct ftps_tls *tls;
+  BIO *bio;
+
+  if (ctx == NULL) {
+    BIO_free_all(transport);
+    errno = EINVAL;
+    return NULL;
+  }
+  if (transport == NULL) {
+    ftps_error_set_ssl(err, "cannot create a TLS connection");
+    errno = ENOMEM;
+    return NULL;
+  }
+
   tls = calloc(1, sizeof(*tls));
   if (tls == NULL) {
+    BIO_free_all(transport);
     ftps_error_set(err, "out of memory");
     errno = ENOMEM;
     return NULL;
   }
-  tls->fd = fd;
+  tls->fd = -1;
   tls->kind = kind;
 
-  ERR_clear_error();
   tls->ssl = SSL_new(ctx);
-  bio = ftps_eofguard_new(BIO_new_socket(fd, BIO_NOCLOSE));
+  bio = ftps_eofguard_new(transport);
   if (bio != NULL &&
       kind != FTPS_TLS_CTRL) {
     BIO *gather = ftps_coalesce_new(bio, FTPS_TLS_DATA_BUFSZ +

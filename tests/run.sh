@@ -1,8 +1,10 @@
 #!/bin/sh
 # run.sh - mod_ftps's test suite: "all" (configure freshness, symbols, Check
-# unit tests, integration tests against the real proftpd, the same against a
-# sanitizer build, and the kernel TLS tests in a guest that has kernel TLS),
-# "unit", "integration", "asan" or "ktls-vm".  The last line is "N passed, N failed".
+# unit tests, a short run of each libFuzzer harness, integration tests
+# against the real proftpd, the same against a sanitizer build, and the
+# kernel TLS tests in a guest that has kernel TLS), "unit", "fuzz",
+# "integration", "asan" or "ktls-vm".  The last line is "N passed, N
+# failed".
 set -u
 
 what=${1:-all}
@@ -71,6 +73,21 @@ run_unit() {
     e=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
     count $((n - f - e)) $((f + e))
   done
+}
+
+# run_fuzz - each libFuzzer harness of tests/fuzz for FUZZ_CHECK_SECONDS
+# (5) from its committed seeds: one check per target, failed by any
+# sanitizer report or broken promise; skipped, with the reason, without
+# clang and libFuzzer.  FUZZ_TARGETS picks some (default: all).
+run_fuzz() {
+  targets=${FUZZ_TARGETS:-$(for f in tests/fuzz/fuzz_*.c; do
+    basename "$f" .c | sed 's/^fuzz_//'; done)}
+  echo "# fuzz: $(echo $targets | wc -w) targets," \
+    "${FUZZ_CHECK_SECONDS:-5} s each"
+  # shellcheck disable=SC2086
+  FUZZ_FRESH=yes MAKE="$make" sh tests/fuzz/run.sh "${FUZZ_CHECK_SECONDS:-5}" \
+    $targets 2>&1 | tee "$log"
+  count_summary fuzz
 }
 
 # count_summary NAME - add the runner's "N passed, N failed" line in $log;
@@ -168,11 +185,15 @@ case "$what" in
     step configure run_step configure sh tests/check-configure.sh
     step symbols run_step symbols sh tests/check-symbols.sh mod_ftps.so
     step unit run_unit
+    step fuzz run_fuzz
     step "integration and sanitizers" run_integration_and_asan
     step ktls-vm run_ktls_vm
     ;;
   asan)
     step sanitizers run_asan
+    ;;
+  fuzz)
+    run_fuzz
     ;;
   ktls-vm)
     step ktls-vm run_ktls_vm
@@ -184,7 +205,7 @@ case "$what" in
     step integration run_integration
     ;;
   *)
-    echo "usage: $0 [all|unit|integration|asan|ktls-vm]" >&2
+    echo "usage: $0 [all|unit|fuzz|integration|asan|ktls-vm]" >&2
     exit 2
     ;;
 esac

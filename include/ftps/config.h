@@ -124,6 +124,13 @@ struct ftps_rekey {
 int ftps_config_parse_renegotiate(int argc, const char *const *argv,
   struct ftps_rekey *rekey, struct ftps_error *err);
 
+/* ftps_config_parse_depth - TLSVerifyDepth's value: a decimal number of
+ * certificates from 0 to FTPS_CONFIG_DEPTH_MAX, digits only.  Returns 0 or
+ * -1 (EINVAL) with err set. */
+#define FTPS_CONFIG_DEPTH_MAX 100
+int ftps_config_parse_depth(const char *value, int *depth,
+  struct ftps_error *err);
+
 /* The default cipher lists: AEAD ciphers with forward secrecy only. */
 #define FTPS_CIPHERS_DEFAULT \
   "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \

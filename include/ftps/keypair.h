@@ -53,6 +53,14 @@ void ftps_keypair_free(struct ftps_keypair *kp);
 int ftps_keypair_read_file(struct ftps_keypair *kp, const char *path,
   ftps_keypair_pass_cb *pass_cb, void *pass_arg, struct ftps_error *err);
 
+/* ftps_keypair_read_pem - the same from len bytes of PEM text at buf (a
+ * file already read, or a fuzzing harness's input); origin is recorded as
+ * kp->key_path when the key comes from it.  Errors as above, without the
+ * file's own. */
+int ftps_keypair_read_pem(struct ftps_keypair *kp, const char *buf,
+  size_t len, const char *origin, ftps_keypair_pass_cb *pass_cb,
+  void *pass_arg, struct ftps_error *err);
+
 /* ftps_keypair_read_pkcs12 - the certificate, private key and CA
  * certificates (the chain) of a PKCS#12 file (TLSPKCS12File) into the
  * empty kp.  A file without a MAC password, or with an empty one, is read
@@ -62,11 +70,21 @@ int ftps_keypair_read_file(struct ftps_keypair *kp, const char *path,
 int ftps_keypair_read_pkcs12(struct ftps_keypair *kp, const char *path,
   ftps_keypair_pass_cb *pass_cb, void *pass_arg, struct ftps_error *err);
 
+/* ftps_keypair_read_pkcs12_der - the same from len bytes of DER at buf;
+ * origin as for ftps_keypair_read_pem */
+int ftps_keypair_read_pkcs12_der(struct ftps_keypair *kp, const char *buf,
+  size_t len, const char *origin, ftps_keypair_pass_cb *pass_cb,
+  void *pass_arg, struct ftps_error *err);
+
 /* ftps_keypair_read_chain_file - append the certificates of path to the
  * chain, skipping any that equal kp->cert or one already in the chain.
  * A private key in this file is an error (EINVAL).  Errors as above. */
 int ftps_keypair_read_chain_file(struct ftps_keypair *kp, const char *path,
   struct ftps_error *err);
+
+/* ftps_keypair_read_chain_pem - the same from len bytes of PEM text */
+int ftps_keypair_read_chain_pem(struct ftps_keypair *kp, const char *buf,
+  size_t len, struct ftps_error *err);
 
 /* ftps_keypair_check - kp is usable by a server: it has a certificate
  * (ENOENT: "no certificate"), a private key (ENOKEY: "no private key") and

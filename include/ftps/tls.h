@@ -45,6 +45,12 @@ struct ftps_tls;
 struct ftps_tls *ftps_tls_new(SSL_CTX *ctx, int fd, enum ftps_tls_kind kind,
   struct ftps_error *err);
 
+/* ftps_tls_new_bio - the same over transport, a BIO standing for the
+ * socket (which the connection then owns and frees), e.g. a memory BIO in
+ * the fuzzing harness; ftps_tls_fd then answers -1 */
+struct ftps_tls *ftps_tls_new_bio(SSL_CTX *ctx, BIO *transport,
+  enum ftps_tls_kind kind, struct ftps_error *err);
+
 /* ftps_tls_bulk_reads - before the handshake of an upload: read records
  * FTPS_TLS_DATA_BUFSZ at a time (a larger read buffer for the data
  * connection's life) */

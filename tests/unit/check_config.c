@@ -659,6 +659,37 @@ START_TEST(test_renegotiate_null_args) {
 }
 END_TEST
 
+/* TLSVerifyDepth: digits only, 0 to 100.  "" was once taken as 0 (strtol
+ * stops at once and leaves end on the NUL), and so were " 5", "+5", "-0". */
+static const struct {
+  const char *value;
+  int rc, depth;
+} depth_cases[] = {
+  { "0", 0, 0 }, { "9", 0, 9 }, { "100", 0, 100 }, { "007", 0, 7 },
+  { "101", -1, 0 }, { "", -1, 0 }, { " 5", -1, 0 }, { "+5", -1, 0 },
+  { "-0", -1, 0 }, { "-1", -1, 0 }, { "5 ", -1, 0 }, { "0x10", -1, 0 },
+  { "99999999999999999999999", -1, 0 }, { "1e2", -1, 0 }
+};
+
+START_TEST(test_depth_table) {
+  struct ftps_error err;
+  int depth = -7;
+
+  ftps_error_clear(&err);
+  ck_assert_int_eq(ftps_config_parse_depth(depth_cases[_i].value, &depth,
+    &err), depth_cases[_i].rc);
+  if (depth_cases[_i].rc == 0) {
+    ck_assert_int_eq(depth, depth_cases[_i].depth);
+  } else {
+    ck_assert_int_eq(depth, -7);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert(strstr(err.msg, "0 to 100") != NULL);
+  }
+  ck_assert_int_eq(ftps_config_parse_depth(NULL, &depth, NULL), -1);
+  ck_assert_int_eq(ftps_config_parse_depth("1", NULL, NULL), -1);
+}
+END_TEST
+
 Suite *config_suite(void) {
   Suite *s = suite_create("config");
   TCase *tc;
@@ -690,6 +721,10 @@ Suite *config_suite(void) {
   tc = tcase_create("renegotiate");
   tcase_add_test(tc, test_renegotiate_null_args);
   tcase_add_loop_test(tc, test_renegotiate_table, 0, NELEMS(rekey_cases));
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("depth");
+  tcase_add_loop_test(tc, test_depth_table, 0, NELEMS(depth_cases));
   suite_add_tcase(s, tc);
 
   return s;

@@ -235,6 +235,59 @@ START_TEST(test_pkcs12_not_pkcs12) {
 }
 END_TEST
 
+/* ---- from memory (what the fuzzing harnesses call) --------------------- */
+
+START_TEST(test_read_pem_from_memory) {
+  char *pem = slurp(fx("combined-cert-first.pem"));
+  char *chain = slurp(fx("chain.pem"));
+
+  ck_assert_int_eq(ftps_keypair_read_pem(&kp, pem, strlen(pem), "origin",
+    NULL, NULL, &err), 0);
+  ck_assert_int_eq(ftps_keypair_check(&kp, &err), 0);
+  ck_assert_str_eq(kp.key_path, "origin");
+  ck_assert_int_eq(ftps_keypair_read_chain_pem(&kp, chain, strlen(chain),
+    &err), 0);
+  ck_assert_int_eq(chain_len(), 1);
+
+  /* Only the first len bytes count: a cut block is malformed. */
+  ftps_keypair_free(&kp);
+  expect_fail(ftps_keypair_read_pem(&kp, pem, strlen(pem) / 2, "origin",
+    NULL, NULL, &err), EINVAL, NULL);
+  expect_fail(ftps_keypair_read_pem(&kp, pem, 0, "origin", NULL, NULL,
+    &err), EINVAL, NULL);
+  expect_fail(ftps_keypair_read_pem(&kp, NULL, 0, "origin", NULL, NULL,
+    &err), EINVAL, NULL);
+  expect_fail(ftps_keypair_read_chain_pem(&kp, NULL, 0, &err), EINVAL, NULL);
+  ck_assert_ptr_null(kp.cert);
+  free(pem);
+  free(chain);
+}
+END_TEST
+
+START_TEST(test_read_pkcs12_from_memory) {
+  char *der = NULL;
+  size_t len = 0;
+  FILE *fp = fopen(write_p12("p12-secret"), "rb");
+
+  ck_assert_ptr_nonnull(fp);
+  der = malloc(65536);
+  len = fread(der, 1, 65536, fp);
+  fclose(fp);
+  ck_assert_int_gt(len, 0);
+
+  expect_fail(ftps_keypair_read_pkcs12_der(&kp, der, len, "origin", NULL,
+    NULL, &err), ENOKEY, NULL);
+  expect_fail(ftps_keypair_read_pkcs12_der(&kp, der, len / 2, "origin",
+    pass_cb, "p12-secret", &err), EINVAL, NULL);
+  ck_assert_int_eq(ftps_keypair_read_pkcs12_der(&kp, der, len, "origin",
+    pass_cb, "p12-secret", &err), 0);
+  ck_assert_int_eq(ftps_keypair_check(&kp, &err), 0);
+  ck_assert_int_eq(chain_len(), 1);
+  ck_assert_str_eq(kp.key_path, "origin");
+  free(der);
+}
+END_TEST
+
 /* ---- arguments -------------------------------------------------------- */
 
 START_TEST(test_null_args) {
@@ -927,6 +980,8 @@ Suite *keypair_suite(void) {
   tcase_add_test(tc, test_pkcs12_password);
   tcase_add_test(tc, test_pkcs12_no_or_wrong_password);
   tcase_add_test(tc, test_pkcs12_not_pkcs12);
+  tcase_add_test(tc, test_read_pem_from_memory);
+  tcase_add_test(tc, test_read_pkcs12_from_memory);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("bad");

@@ -659,6 +659,53 @@ END_TEST
 
 /* tls: read, write, close */
 
+/* ftps_tls_new_bio: a connection over a BIO pair instead of a socket, as
+ * the fuzzing harness has it over memory; it owns the BIO. */
+START_TEST(test_tls_new_bio) {
+  SSL_CTX *cctx = client_ctx(0, 0);
+  struct ftps_error err;
+  struct ftps_tls *server;
+  BIO *sbio = NULL, *cbio = NULL;
+  SSL *client;
+  char buf[8];
+  int want = 0, i, sdone = 0, cdone = 0;
+
+  errno = 0;
+  ck_assert_ptr_null(ftps_tls_new_bio(NULL, BIO_new(BIO_s_mem()),
+    FTPS_TLS_CTRL, &err));
+  ck_assert_int_eq(errno, EINVAL);
+  errno = 0;
+  ck_assert_ptr_null(ftps_tls_new_bio(sctx, NULL, FTPS_TLS_CTRL, &err));
+  ck_assert_int_eq(errno, ENOMEM);
+
+  ck_assert_int_eq(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
+  server = ftps_tls_new_bio(sctx, sbio, FTPS_TLS_DATA, &err);
+  ck_assert_ptr_nonnull(server);
+  ck_assert_int_eq(ftps_tls_fd(server), -1);
+  client = SSL_new(cctx);
+  SSL_set_bio(client, cbio, cbio);
+  SSL_set_connect_state(client);
+
+  for (i = 0; i < STEP_LIMIT && !(sdone && cdone); i++) {
+    if (!cdone && SSL_do_handshake(client) == 1) {
+      cdone = 1;
+    }
+    if (!sdone && ftps_tls_handshake(server, &want, &err) == 0) {
+      sdone = 1;
+    }
+  }
+  ck_assert_msg(sdone && cdone, "handshake over the BIO pair: %s",
+    ftps_tls_error(server));
+  ck_assert_int_eq(SSL_write(client, "PBSZ 0", 6), 6);
+  ck_assert_int_eq(ftps_tls_read(server, buf, sizeof(buf), &want), 6);
+  ck_assert(memcmp(buf, "PBSZ 0", 6) == 0);
+
+  SSL_free(client);
+  ftps_tls_free(server);
+  SSL_CTX_free(cctx);
+}
+END_TEST
+
 START_TEST(test_tls_new_bad_args) {
   struct ftps_error err;
   unsigned char buf[4];
@@ -1547,6 +1594,7 @@ Suite *tls_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_tls_new_bad_args);
+  tcase_add_test(tc, test_tls_new_bio);
   tcase_add_test(tc, test_tls_info);
   tcase_add_loop_test(tc, test_tls_round_trip, 0, NELEMS(versions));
   tcase_add_loop_test(tc, test_tls_large_write, 0, NELEMS(versions));
