@@ -263,47 +263,56 @@ def _valgrind_restarts(ctx):
 
 # -- libcrypto's tables across restarts -----------------------------------------
 
-def _next_store_index(pid):
-    """The X509_STORE ex_data index libcrypto gives next in the master
-    (asked through gdb: that call takes one index itself)."""
-    p = subprocess.run(
-        ["gdb", "-nx", "-batch", "-p", str(pid), "-ex",
-         "print (int) CRYPTO_get_ex_new_index(%d, 0L, (void *) 0, "
-         "(void *) 0, (void *) 0, (void *) 0)" % CRYPTO_EX_INDEX_X509_STORE],
-        capture_output=True, timeout=120)
+def _next_indices(pid):
+    """The ex_data index libcrypto gives next in the master for each class
+    of object, and the next BIO type index (asked through gdb: each call
+    takes one index itself)."""
+    cmds = []
+    for cls in range(CRYPTO_EX_INDEX__COUNT):
+        cmds += ["-ex", "print (int) CRYPTO_get_ex_new_index(%d, 0L, "
+                 "(void *) 0, (void *) 0, (void *) 0, (void *) 0)" % cls]
+    cmds += ["-ex", "print (int) BIO_get_new_index()"]
+    p = subprocess.run(["gdb", "-nx", "-batch", "-p", str(pid)] + cmds,
+                       capture_output=True, timeout=120)
     out = p.stdout.decode(errors="replace")
-    m = re.search(r"^\$1 = (-?\d+)\s*$", out, re.M)
-    assert m, "gdb could not ask libcrypto in the master:\n%s%s" % (
-        out, p.stderr.decode(errors="replace"))
-    return int(m.group(1))
+    got = [int(v) for v in re.findall(r"^\$\d+ = (-?\d+)\s*$", out, re.M)]
+    assert len(got) == CRYPTO_EX_INDEX__COUNT + 1, \
+        "gdb could not ask libcrypto in the master:\n%s%s" % (
+            out, p.stderr.decode(errors="replace"))
+    return got
 
 
-CRYPTO_EX_INDEX_X509_STORE = 4   # openssl/crypto.h
+CRYPTO_EX_INDEX__COUNT = 18   # openssl/crypto.h (3.0)
+CLASS_NAMES = ("SSL", "SSL_CTX", "SSL_SESSION", "X509", "X509_STORE",
+               "X509_STORE_CTX", "DH", "DSA", "EC_KEY", "RSA", "ENGINE",
+               "UI", "BIO", "APP", "UI_METHOD", "RAND_DRBG", "DRBG",
+               "OSSL_LIB_CTX", "BIO type")
 
 
-def test_restart_attacks_no_store_index_per_restart(ctx):
+def test_restart_attacks_no_libcrypto_index_per_restart(ctx):
     """A CRL (TLSCARevocationFile) hangs off each verification store; the
     restarts must not register an X509_STORE ex_data index each: the DSO
     is loaded again at every restart, and each index stays in libcrypto's
     tables for good (and widens every store made afterwards), so the
     master grew with every restart.  Measured: the next index libcrypto
-    hands out, before and after 5 restarts."""
+    hands out for every class (and the next BIO type), before and after 5
+    restarts and a renewal, with everything the rich configuration
+    uses."""
     if not clients.have("gdb"):
         raise ftpsd.Skip("gdb is not installed (apt-get install gdb)")
-    srv = ctx.server(tls={"TLSVerifyClient": "optional",
-                          "TLSCACertificateFile": ftpsd.cert("ca.pem"),
-                          "TLSCARevocationFile": ftpsd.cert("ca.crl")},
-                     shared=False, name="restart-crl")
+    srv = _rich_server(ctx)
     pid = srv.proc.pid
     _restart(srv)
-    first = _next_store_index(pid)
+    first = _next_indices(pid)
     for _ in range(5):
         _restart(srv)
-    second = _next_store_index(pid)
-    assert second == first + 1, \
-        "5 restarts registered %d X509_STORE ex_data indices in the " \
-        "master (next index %d, then %d)" % (second - first - 1, first,
-                                             second)
+    _renew(srv, 2)
+    _each_server_serves(srv, "after 5 restarts and a renewal")
+    second = _next_indices(pid)
+    grown = ["%s: %d" % (CLASS_NAMES[i], b - a - 1)
+             for i, (a, b) in enumerate(zip(first, second)) if b != a + 1]
+    assert not grown, "5 restarts registered indices in the master's " \
+        "libcrypto (class: how many): %s" % ", ".join(grown)
     # The CRL still applies: the revoked client certificate is refused,
     # a good one accepted.
     from test_clientcert import control
