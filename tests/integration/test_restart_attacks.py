@@ -322,3 +322,52 @@ def test_restart_attacks_no_libcrypto_index_per_restart(ctx):
     status, r = control(srv, "mallory")
     assert status == "refused", "a revoked certificate was accepted " \
         "after the restarts"
+
+
+_COUNT_SCOPES = """python
+p = gdb.parse_and_eval("(void **) 'binding.c'::scopes")
+n = 0
+while int(p) != 0 and n < 100000:
+    n += 1
+    p = gdb.parse_and_eval("*(void **) %d" % int(p))
+print("SCOPES %d" % n)
+end"""
+
+
+def _scopes(srv):
+    """How many binding scopes (binding.c) the master holds."""
+    script = os.path.join(srv.dir, "scopes.gdb")
+    with open(script, "w") as f:
+        f.write(_COUNT_SCOPES + "\n")
+    p = subprocess.run(["gdb", "-nx", "-batch", "-p", str(srv.proc.pid),
+                        "-x", script], capture_output=True, timeout=120)
+    out = p.stdout.decode(errors="replace")
+    m = re.search(r"^SCOPES (\d+)$", out, re.M)
+    assert m, "gdb could not count the scopes in the master:\n%s%s" % (
+        out, p.stderr.decode(errors="replace"))
+    return int(m.group(1))
+
+
+def test_restart_attacks_renewals_free_scopes(ctx):
+    """A renewal frees the old contexts of one server: the binding scope
+    of its context goes with it (it waited for the next restart, one more
+    at every renewal), and the new context's scope still resumes the
+    tickets issued before (the scope's bytes are derived, not kept)."""
+    if ftpsd.sanitized():
+        raise ftpsd.Skip("gdb and a sanitizer runtime: not needed twice")
+    if not clients.have("gdb"):
+        raise ftpsd.Skip("gdb is not installed (apt-get install gdb)")
+    srv = _rich_server(ctx)
+    c = context("1.3")
+    ticket = _ticket(srv, c, None)
+    before = _scopes(srv)
+    assert before == 1 + len(NAMES), \
+        "%d scopes for %d servers" % (before, 1 + len(NAMES))
+    for serial in (2, 3, 4):
+        _renew(srv, serial)
+    after = _scopes(srv)
+    assert after == before, "3 renewals: %d binding scopes, %d before" % (
+        after, before)
+    _offer(srv, c, ticket, "the default server's ticket after renewals",
+           want=True)
+    _each_server_serves(srv, "after 3 renewals")
