@@ -27,7 +27,9 @@ from test_sni import sni_server, sni_ftps, NAMES, DEFAULT
 from test_cert_reload import Pki, _read, _write, served_serial, wait_serial
 from test_ticket_keys import _ticket, _offer
 from test_restart_memory import _restart, _sizes
-from test_valgrind import VALGRIND, _memcheck_clean
+import glob
+
+from test_valgrind import VALGRIND
 
 RESTARTS = int(os.environ.get("FTPS_ATTACK_RESTARTS", "100"))
 BOUND_KB_PER_20 = 256
@@ -196,7 +198,9 @@ def test_restart_attacks_module_moves(ctx):
                 serial += 1
                 _renew(srv, serial)
                 _each_server_serves(srv, "after loading %s first" % (names,))
-        assert len(bases) > 1, "the module never moved: %s" % bases
+        # (ASan's runtime places mappings its own way: no move there)
+        assert len(bases) > 1 or ftpsd.sanitized(), \
+            "the module never moved: %s" % bases
         assert retr_bytes(alive, "data.bin") == srv.vh["a.example"].data
         for v in cs:
             _offer(srv, cs[v], tickets[v], "a's ticket", sni="a.example",
@@ -259,6 +263,32 @@ def _valgrind_restarts(ctx):
         close_quietly(alive)
     time.sleep(2)
     print("# memcheck logs: %d" % _memcheck_clean(srv))
+
+
+_HEADER = re.compile(r"^==\d+== ?(Memcheck, a memory|Copyright \(C\)|"
+                     r"Using Valgrind|Command: |Parent PID: |$)")
+
+
+def _memcheck_clean(srv):
+    """test_valgrind's check, but a process that exec()s (the passphrase
+    provider, forked by the master) leaves a log with only memcheck's
+    header: nothing to report there."""
+    srv.stop()
+    logs = sorted(glob.glob(os.path.join(srv.vg_logs, "vg.*")))
+    bad, summaries = [], 0
+    for path in logs:
+        text = ftpsd.read_text(path)
+        m = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+        if m is None:
+            if any(not _HEADER.match(l) for l in text.splitlines()):
+                bad.append("%s: no ERROR SUMMARY:\n%s" % (path, text[-3000:]))
+        elif int(m.group(1)) != 0:
+            bad.append("%s:\n%s" % (path, text[-8000:]))
+        else:
+            summaries += 1
+    assert summaries >= 2, "memcheck summed up %d processes" % summaries
+    assert not bad, "memcheck:\n" + "\n".join(bad)
+    return summaries
 
 
 # -- libcrypto's tables across restarts -----------------------------------------
