@@ -401,3 +401,28 @@ def test_restart_attacks_renewals_free_scopes(ctx):
     _offer(srv, c, ticket, "the default server's ticket after renewals",
            want=True)
     _each_server_serves(srv, "after 3 renewals")
+
+
+def test_restart_attacks_sighup_burst(ctx):
+    """30 SIGHUPs 20 ms apart while clients keep connecting, with a
+    renewal waiting for the watcher: the master survives (ProFTPD runs
+    one restart at a time from its main loop), and then serves every
+    server, the renewed certificate on the default one."""
+    srv = _rich_server(ctx)
+    k = srv.pki.key("k2", "first")
+    c = srv.pki.cert("c2", k, 2, passphrase="first")
+    _write(srv.key_path, _read(k))
+    _write(srv.cert_path, _read(c))
+    for i in range(30):
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        time.sleep(0.02)
+        if i % 10 == 0:
+            try:
+                served_serial(srv)
+            except (OSError, EOFError):
+                pass        # the port may be closed mid-restart
+    assert srv.running(), "the master died in a burst of SIGHUPs:\n%s" \
+        % srv.log_tail(40)
+    _restart(srv)
+    wait_serial(srv, 2, "after a burst of SIGHUPs")
+    _each_server_serves(srv, "after a burst of SIGHUPs")
