@@ -426,3 +426,39 @@ def test_restart_attacks_sighup_burst(ctx):
     _restart(srv)
     wait_serial(srv, 2, "after a burst of SIGHUPs")
     _each_server_serves(srv, "after a burst of SIGHUPs")
+
+
+def _drop_vhost(srv, name):
+    """The configuration without the <VirtualHost> block of name."""
+    with open(srv.conf) as f:
+        text = f.read()
+    blocks = re.findall(r"<VirtualHost 127\.0\.0\.1>\n.*?</VirtualHost>\n?",
+                        text, re.S)
+    mine = [b for b in blocks if "ServerAlias %s\n" % name in b]
+    assert len(mine) == 1, "no single block for %s" % name
+    with open(srv.conf, "w") as f:
+        f.write(text.replace(mine[0], ""))
+
+
+def test_restart_attacks_vhost_removed(ctx):
+    """A restart that removes vhost b: b's ticket offered with SNI
+    b.example (now the default server's) gets a full handshake and the
+    default server's session; a's ticket still resumes on a; the default
+    server's ticket resumes on it."""
+    srv = _rich_server(ctx)
+    cs = {v: context(v) for v in ("1.2", "1.3")}
+    tickets = {(v, sni): _ticket(srv, cs[v], sni)
+               for v in cs for sni in (None,) + NAMES}
+    _drop_vhost(srv, "b.example")
+    _restart(srv)
+    for v in cs:
+        _, got = _offer(srv, cs[v], tickets[(v, "b.example")],
+                        "TLS %s: b's ticket after b is gone" % v,
+                        sni="b.example", want=False)
+        assert got == srv.vh[DEFAULT].data, \
+            "TLS %s: b's ticket after b is gone: not the default " \
+            "server's files" % v
+        _offer(srv, cs[v], tickets[(v, "a.example")], "TLS %s: a's ticket"
+               % v, sni="a.example", want=True)
+        _offer(srv, cs[v], tickets[(v, None)], "TLS %s: the default "
+               "server's ticket" % v, want=True)
