@@ -24,6 +24,10 @@ packages="$packages qemu-system-x86 busybox-static"
 # ACME end to end (tests/integration/test_cert_reload.py): Let's Encrypt's
 # test CA and an ACME client, both on loopback.
 packages="$packages pebble lego"
+# Restart attacks (tests/integration/test_restart_attacks.py): gdb asks the
+# master's libcrypto for its next indices; valgrind's memcheck watches the
+# master across restarts (also test_valgrind.py).
+packages="$packages gdb valgrind"
 
 missing=""
 for p in $packages; do

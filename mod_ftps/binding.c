@@ -78,6 +78,23 @@ void ftps_binding_release(void) {
   }
 }
 
+void ftps_binding_forget(SSL_CTX *ctx) {
+  struct scope *sc, **link;
+
+  if (ctx == NULL ||
+      (sc = SSL_CTX_get_app_data(ctx)) == NULL) {
+    return;
+  }
+  for (link = &scopes; *link != NULL; link = &(*link)->next) {
+    if (*link == sc) {
+      *link = sc->next;
+      (void) SSL_CTX_set_app_data(ctx, NULL);
+      OPENSSL_free(sc);
+      return;
+    }
+  }
+}
+
 /* stamp - stamp sess with our token and the scope of ssl's context: 1, or
  * 0 (a context without a scope, or no memory) */
 static int stamp(SSL *ssl, SSL_SESSION *sess) {

@@ -570,6 +570,17 @@ static int load_keypairs(server_rec *s, struct ftps_keypair *kps,
   return res < 0 ? -1 : n;
 }
 
+/* ctx_free - free a server context while the others live on (a
+ * renewal, a failed build): with what hangs off it, its CRL store and its
+ * binding scope, which a restart would free for all contexts at once */
+static void ctx_free(SSL_CTX *ctx) {
+  if (ctx != NULL) {
+    ftps_verify_release(ctx);
+    ftps_binding_forget(ctx);
+    SSL_CTX_free(ctx);
+  }
+}
+
 /* build_ctx - s's contexts with these n keypairs; 0, or -1 (logged) */
 static int build_ctx(server_rec *s, struct ftps_keypair *kps, int n,
     SSL_CTX **ctx, SSL_CTX **client_ctx) {
@@ -595,14 +606,14 @@ static int build_ctx(server_rec *s, struct ftps_keypair *kps, int n,
   if (*client_ctx == NULL) {
     load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSVerifyServer (server "
       "'%s'): %s", server_name(s), err.msg);
-    SSL_CTX_free(*ctx);
+    ctx_free(*ctx);
     *ctx = NULL;
     return -1;
   }
   /* Every context, also one rebuilt by a renewal, takes the master's
    * ticket keys and its vhost's stable scope. */
   if (ftps_tickets_ctx(s, *ctx, &props) < 0) {
-    SSL_CTX_free(*ctx);
+    ctx_free(*ctx);
     SSL_CTX_free(*client_ctx);
     *ctx = *client_ctx = NULL;
     return -1;
@@ -695,11 +706,8 @@ static int renew_server(struct server_tls *st,
     return 0;
   }
 
-  if (st->ctx != NULL) {
-    ftps_verify_release(st->ctx);
-    SSL_CTX_free(st->ctx);
-    SSL_CTX_free(st->client_ctx);
-  }
+  ctx_free(st->ctx);
+  SSL_CTX_free(st->client_ctx);
   ready(st->server, ctx);
   st->ctx = ctx;
   st->client_ctx = client_ctx;

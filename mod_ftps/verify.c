@@ -18,8 +18,13 @@
 
 #include "ftps/verify.h"
 
-/* The CRL store of a verification store (X509_STORE ex_data). */
-static int crl_index = -1;
+/* The CRL store of a verification store goes in the store's app-data
+ * slot (ex_data index 0, reserved by OpenSSL; nothing else here or in
+ * libssl uses it on a context's store).  An index registered here would
+ * be registered anew at every restart (this DSO is unloaded and loaded
+ * again), and each stays in libcrypto's tables for good: the master grew
+ * with every restart, as binding.c explains for its own slots. */
+#define CRL_SLOT 0
 
 /* verify_cb - OpenSSL's verdict, with one exception: a CA for which no CRL
  * was configured is not an error.  TLSCARevocationFile lists the CRLs the
@@ -42,7 +47,7 @@ static STACK_OF(X509_CRL) *lookup_crls(const X509_STORE_CTX *ctx,
   X509_STORE_CTX *tmp;
   STACK_OF(X509_CRL) *found = NULL;
 
-  crls = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(ctx), crl_index);
+  crls = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(ctx), CRL_SLOT);
   if (crls == NULL) {
     return NULL;
   }
@@ -161,19 +166,6 @@ static int load_crls(SSL_CTX *ctx, const struct ftps_context_props *props,
     return 0;
   }
 
-  if (crl_index < 0) {
-    /* No free function: this DSO is unloaded at every restart, and
-     * OpenSSL would call it for every store freed afterwards. */
-    crl_index = X509_STORE_get_ex_new_index(0, "mod_ftps CRLs", NULL, NULL,
-      NULL);
-    if (crl_index < 0) {
-      ftps_error_set_ssl(err, "out of memory");
-      *what = FTPS_CONTEXT_ERR_CRL_FILE;
-      errno = ENOMEM;
-      return -1;
-    }
-  }
-
   crls = new_crl_store(props, what, err);
   if (crls == NULL) {
     errno = EINVAL;
@@ -184,7 +176,7 @@ static int load_crls(SSL_CTX *ctx, const struct ftps_context_props *props,
     return 0;
   }
 
-  if (X509_STORE_set_ex_data(store, crl_index, crls) != 1) {
+  if (X509_STORE_set_ex_data(store, CRL_SLOT, crls) != 1) {
     X509_STORE_free(crls);
     ftps_error_set_ssl(err, "out of memory");
     *what = FTPS_CONTEXT_ERR_CRL_FILE;
@@ -200,12 +192,12 @@ static int load_crls(SSL_CTX *ctx, const struct ftps_context_props *props,
 void ftps_verify_release(SSL_CTX *ctx) {
   X509_STORE *store;
 
-  if (ctx == NULL || crl_index < 0) {
+  if (ctx == NULL) {
     return;
   }
   store = SSL_CTX_get_cert_store(ctx);
-  X509_STORE_free(X509_STORE_get_ex_data(store, crl_index));
-  (void) X509_STORE_set_ex_data(store, crl_index, NULL);
+  X509_STORE_free(X509_STORE_get_ex_data(store, CRL_SLOT));
+  (void) X509_STORE_set_ex_data(store, CRL_SLOT, NULL);
 }
 
 /* set_client_ca_names - the CA names sent in the CertificateRequest, so

@@ -42,6 +42,11 @@ int ftps_binding_install(SSL_CTX *ctx, struct ftps_error *err);
  * far: call once those contexts are freed (at a restart) */
 void ftps_binding_release(void);
 
+/* ftps_binding_forget - free the scope of ctx alone, which is about to be
+ * freed while the others live on (a renewal, a failed build): else it
+ * would wait for the next restart, one more at every renewal */
+void ftps_binding_forget(SSL_CTX *ctx);
+
 /* ftps_binding_set_scope - after ftps_binding_install: give ctx this
  * scope (FTPS_BINDING_SCOPE_LEN bytes) instead of its random one, so that
  * a vhost keeps its scope across restarts (ticketkeys.h derives it) and
