@@ -1,0 +1,303 @@
+"""Attacks on the issue 13 hardening (an outside review): a full disk
+under APPE, REST STOR and HiddenStores is never reported complete nor
+costs an existing file the content the upload did not replace; a client on
+an IPv4-mapped address is not foreign; ALPN lists with "ftp" in odd places
+and the ALPN rule of the vhost SNI or HOST chose; StrictSNI and the
+spellings of names and IP literals."""
+
+import os
+import ssl
+
+import ftpsd
+from clients import expect
+from test_faults import _login_prot_p, _mount_tmpfs, _umount
+
+OLD = 300 * 1024
+
+
+def _full_disk_upload(ctx, cmd, extra=(), rest=None):
+    """A 1 MiB tmpfs home holding old.bin (OLD random bytes); cmd (APPE or
+    STOR) of 3 MiB onto it, after REST rest if given.  Returns (reply,
+    old content, file content afterwards or None, names in the home)."""
+    srv = ctx.server(extra=list(extra), start=False, shared=False)
+    _mount_tmpfs(srv.home, "1m")
+    try:
+        old = os.urandom(OLD)
+        path = os.path.join(srv.home, "old.bin")
+        ftpsd.write_file(path, old)
+        os.chown(path, ftpsd.UID, ftpsd.GID)
+        srv.start()
+        r, _ = _login_prot_p(srv)
+        try:
+            if rest is not None:
+                expect(r.cmd("REST %d" % rest), 350, "REST")
+            d = r.pasv()
+            r.send("%s old.bin\r\n" % cmd)
+            expect(r.reply(), (125, 150), cmd)
+            d = r.sock.context.wrap_socket(d, server_hostname="localhost",
+                                           session=r.sock.session)
+            try:
+                d.sendall(os.urandom(3 << 20))
+                d.unwrap()
+            except (ssl.SSLError, OSError):
+                pass
+            d.close()
+            r.sock.settimeout(60)
+            reply = r.reply()
+            expect(r.cmd("NOOP"), 200, "NOOP after the full disk")
+        finally:
+            r.close()
+        after = None
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                after = f.read()
+        names = sorted(os.listdir(srv.home))
+
+        return reply, old, after, names
+    finally:
+        srv.stop()
+        _umount(srv.home)
+
+
+def _not_complete(reply, what):
+    assert reply[0] in (451, 452, 552, 426), \
+        "%s onto a full disk: %r (want 452 or 552, never 226)" % (what, reply)
+
+
+def test_attack_full_disk_appe_keeps_old_content(ctx):
+    for extra in ((), ("DeleteAbortedStores on",)):
+        reply, old, after, _ = _full_disk_upload(ctx, "APPE", extra)
+        _not_complete(reply, "APPE %r" % (extra,))
+        assert after is not None and after[:OLD] == old, \
+            "APPE %r lost old.bin's content" % (extra,)
+
+
+def test_attack_full_disk_rest_stor_keeps_prefix(ctx):
+    for extra in ((), ("DeleteAbortedStores on",)):
+        reply, old, after, _ = _full_disk_upload(
+            ctx, "STOR", ("AllowStoreRestart on",) + extra, rest=1000)
+        _not_complete(reply, "REST STOR %r" % (extra,))
+        assert after is not None and after[:1000] == old[:1000], \
+            "REST 1000 STOR %r lost old.bin's first 1000 bytes" % (extra,)
+
+
+def test_attack_full_disk_hidden_stores_keeps_target(ctx):
+    for extra in (("HiddenStores on",),
+                  ("HiddenStores on", "DeleteAbortedStores on")):
+        reply, old, after, names = _full_disk_upload(ctx, "STOR", extra)
+        _not_complete(reply, "STOR %r" % (extra,))
+        assert after == old, "STOR %r changed old.bin" % (extra,)
+        assert names == ["old.bin"], names
+
+
+# -- foreign address: IPv4-mapped IPv6 ----------------------------------------
+
+import ftplib
+import socket
+
+from clients import Raw
+
+
+def _listening6(port):
+    want = ":%04X" % port
+    with open("/proc/net/tcp6") as f:
+        for line in f:
+            p = line.split()
+            if len(p) > 3 and p[1].endswith(want) and p[3] == "0A":
+                return True
+    return False
+
+
+def _dual_stack_server(ctx, extra=()):
+    """A server on the IPv6 wildcard (UseIPv6 on): a client of 127.0.0.1
+    is ::ffff:127.0.0.1 to it."""
+    srv = ctx.server(extra=list(extra), start=False, shared=False)
+    srv.replace_conf("UseIPv6", "UseIPv6 on")
+    srv.replace_conf("SocketBindTight", "SocketBindTight off")
+    srv.replace_conf("DefaultAddress", "DefaultAddress ::")
+    srv._listening = lambda port=None: _listening6(port or srv.port)
+    srv.start()
+    return srv
+
+
+def _protected_retr(r, mode):
+    """RETR f.bin over a data connection set up by mode (PASV, EPSV, PORT,
+    EPRT): (final reply, bytes)."""
+    lsock = None
+    if mode == "PASV":
+        _, port = ftplib.parse227(expect(r.cmd("PASV"), 227, "PASV"))
+        d = socket.create_connection(("127.0.0.1", port), 10)
+    elif mode == "EPSV":
+        _, port = ftplib.parse229(expect(r.cmd("EPSV"), 229, "EPSV"),
+                                  ("127.0.0.1", 0))
+        d = socket.create_connection(("127.0.0.1", port), 10)
+    else:
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        lsock.settimeout(10)
+        p = lsock.getsockname()[1]
+        if mode == "PORT":
+            arg = "127,0,0,1,%d,%d" % (p >> 8, p & 255)
+        else:
+            arg = "|1|127.0.0.1|%d|" % p
+        expect(r.cmd("%s %s" % (mode, arg)), 200, mode)
+    r.send("RETR f.bin\r\n")
+    first = r.reply()
+    if first[0] not in (125, 150):
+        return first, b""
+    if lsock is not None:
+        d, _ = lsock.accept()
+        lsock.close()
+    got = b""
+    try:
+        d = r.sock.context.wrap_socket(d, server_hostname="localhost",
+                                       session=r.sock.session)
+        while True:
+            chunk = d.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except (ssl.SSLError, OSError):
+        pass
+    d.close()
+    return r.reply(), got
+
+
+def test_attack_ipv4_mapped_client_is_not_foreign(ctx):
+    """UseIPv6 on, the control and data connections both from 127.0.0.1
+    (::ffff:127.0.0.1 to the server, or plain 127.0.0.1 for active mode):
+    served in every data mode, without AllowForeignAddress."""
+    data = os.urandom(70000)
+    for extra in ((), ("AllowForeignAddress off",)):
+        srv = _dual_stack_server(ctx, extra)
+        try:
+            srv.home_file("f.bin", data)
+            r = Raw(srv)
+            try:
+                expect(r.banner, 220, "banner")
+                expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+                r.starttls()
+                r.login()
+                expect(r.cmd("PBSZ 0"), 200, "PBSZ")
+                expect(r.cmd("PROT P"), 200, "PROT P")
+                expect(r.cmd("TYPE I"), 200, "TYPE I")
+                for mode in ("PASV", "EPSV", "PORT", "EPRT"):
+                    final, got = _protected_retr(r, mode)
+                    assert final[0] == 226 and got == data, \
+                        "%r, %s from the client's own address: %r, %d " \
+                        "bytes\n%s" % (extra, mode, final, len(got),
+                                       srv.log_tail())
+            finally:
+                r.close()
+        finally:
+            srv.stop()
+
+
+# -- ALPN: "ftp" in odd places ------------------------------------------------
+
+import re
+
+from test_alpaca import _alert, _alpn_line, _sc, _served, _server
+
+
+def test_attack_alpn_odd_lists(ctx):
+    """RFC 7301 section 3.1: protocol names are compared as bytes.  "ftp"
+    first, last, twice, beside a 255-byte name is selected; "FTP" alone,
+    or "ftp" only inside a longer name, is refused with 120."""
+    ctx.need("openssl")
+    srv = _server(ctx)
+    long_ = "a" * 255
+    for implicit in (False,):
+        for version in ("1.2", "1.3"):
+            for offer in ("ftp,ftp", "ftp,http/1.1", "http/1.1,ftp,ftp",
+                          long_ + ",ftp", "ftp," + long_, "h2,ftp,h2"):
+                out = _sc(srv, implicit, version, ["-alpn", offer])
+                assert _served(out) and \
+                    _alpn_line(out) == "ALPN protocol: ftp", \
+                    "TLS %s, ALPN %s: %r\n%s" % (version, offer[:40],
+                                                _alpn_line(out), out[-800:])
+            for offer in ("FTP", "Ftp", "ftp ", " ftp", "ftpx", long_):
+                out = _sc(srv, implicit, version, ["-alpn", offer])
+                assert not _served(out) and \
+                    _alert(out, 120, "no application protocol"), \
+                    "TLS %s, ALPN %r: served\n%s" % (version, offer[:40],
+                                                     out[-800:])
+    assert srv.running()
+
+
+# -- ALPN rule of the vhost SNI or HOST chose ----------------------------------
+
+from clients import context
+from test_alpaca import _refused_120
+from test_sni import sni_server
+
+
+def _alpn_handshake(srv, sni, host=None, version=None):
+    """AUTH TLS (after HOST host if given) offering ALPN http/1.1 with SNI
+    sni (None: no SNI): None when served, else the error."""
+    c = context(version)
+    c.set_alpn_protocols(["http/1.1"])
+    r = Raw(srv)
+    try:
+        if host is not None:
+            expect(r.cmd("HOST " + host), 220, "HOST")
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        try:
+            r.sock = c.wrap_socket(r.sock, server_hostname=sni)
+            expect(r.cmd("NOOP"), 200, "NOOP")
+            return None
+        except ssl.SSLError as e:
+            return e
+    finally:
+        r.close()
+
+
+def test_attack_alpn_rule_follows_the_chosen_vhost(ctx):
+    """The default server has AllowAnyALPN, vhost a.example not: a foreign
+    ALPN list reaching a.example, by SNI or by HOST, is refused there;
+    one on the default server (no SNI, an unknown name) is served."""
+    srv = sni_server(ctx, tls={"TLSOptions": "AllowAnyALPN"})
+    for version in ("1.2", "1.3"):
+        for sni, host in (("a.example", None), (None, "a.example"),
+                          ("a.example", "a.example")):
+            e = _alpn_handshake(srv, sni, host, version)
+            assert e is not None and _refused_120(e), \
+                "TLS %s, SNI %s, HOST %s: ALPN http/1.1 on a.example " \
+                "(no AllowAnyALPN): %s" % (version, sni, host, e or "served")
+        for sni in (None, "c.example"):
+            e = _alpn_handshake(srv, sni, None, version)
+            assert e is None, "TLS %s, SNI %s, default server with " \
+                "AllowAnyALPN: %s" % (version, sni, e)
+    assert srv.running()
+
+
+# -- StrictSNI: the spellings of names -------------------------------------------
+
+def _sni_served(srv, name, version="1.3"):
+    out = _sc(srv, False, version, ["-servername", name])
+    return bool(_served(out)), out
+
+
+def test_attack_strict_sni_spellings(ctx):
+    """StrictSNI: IP literals (IPv4, IPv6) are no names and are served;
+    case does not matter (RFC 4343); a ServerAlias pattern of the default
+    server admits what it matches, only that; unknown names are refused.
+    Defect found: under "UseIPv6 off" (the test servers', and a common
+    setting) an IPv6 literal was refused, since pr_netaddr_is_v6() says no
+    to every IPv6 address then."""
+    ctx.need("openssl")
+    srv = sni_server(ctx, tls={"TLSOptions": "StrictSNI"},
+                     more=["ServerAlias *.w.example xn--bcher-kva.example"])
+    want = {"a.example": True, "A.EXAMPLE": True, "B.Example": True,
+            "127.0.0.1": True, "::1": True, "fe80::1": True,
+            "x.w.example": True, "X.Y.W.EXAMPLE": True,
+            "xn--bcher-kva.example": True,
+            "c.example": False, "w.example": False, "x.w.example.evil": False,
+            "a.example.evil": False, "evil.a.example": False}
+    got = {}
+    for name in want:
+        got[name] = _sni_served(srv, name)[0]
+    bad = {n: got[n] for n in want if got[n] != want[n]}
+    assert not bad, "StrictSNI, served or not against the want: %r" % bad
+    assert srv.running()
