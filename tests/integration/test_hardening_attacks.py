@@ -301,3 +301,116 @@ def test_attack_strict_sni_spellings(ctx):
     bad = {n: got[n] for n in want if got[n] != want[n]}
     assert not bad, "StrictSNI, served or not against the want: %r" % bad
     assert srv.running()
+
+
+# -- README Security: "enforced by default" -------------------------------------
+
+def _cipher_of(out):
+    m = re.search(r"^New, \S+, Cipher is (\S+)", out, re.M)
+    return m.group(1) if m else None
+
+
+def test_attack_default_suites_and_order(ctx):
+    """The default server: no CBC, no RSA key exchange, no TLS 1.3 CCM_8
+    suite; TLS 1.2 picks by the server's order, whatever the client's."""
+    ctx.need("openssl")
+    srv = _server(ctx)
+    for suite in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384",
+                  "AES128-GCM-SHA256", "AES256-SHA", "ECDHE-RSA-AES128-SHA",
+                  "DHE-RSA-AES128-GCM-SHA256"):
+        out = _sc(srv, False, "1.2", ["-cipher", suite])
+        assert not _served(out), "TLS 1.2 %s served:\n%s" % (suite,
+                                                             out[-800:])
+    out = _sc(srv, False, "1.3", ["-ciphersuites",
+                                  "TLS_AES_128_CCM_8_SHA256"])
+    assert not _served(out), "TLS 1.3 CCM_8 served"
+    a, b = "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-ECDSA-AES128-GCM-SHA256"
+    c1 = _cipher_of(_sc(srv, False, "1.2", ["-cipher", a + ":" + b]))
+    c2 = _cipher_of(_sc(srv, False, "1.2", ["-cipher", b + ":" + a]))
+    assert c1 and c1 == c2, "TLS 1.2: the client's order decides: %s, %s" \
+        % (c1, c2)
+    assert srv.running()
+
+
+def test_attack_rsa_certificate_dhe_and_suites(ctx):
+    """An RSA certificate without TLSDHParamFile: a DHE suite, if served,
+    uses a group of at least 2048 bits; CBC and RSA key exchange are not
+    served with it either."""
+    ctx.need("openssl")
+    srv = _server(ctx, tls={"TLSRSACertificateFile": ftpsd.cert("rsa.crt"),
+                            "TLSRSACertificateKeyFile": ftpsd.cert("rsa.key")},
+                  shared=False)
+    out = _sc(srv, False, "1.2", ["-cipher", "DHE-RSA-AES128-GCM-SHA256"])
+    if _served(out):
+        m = re.search(r"Server Temp Key: DH, (\d+) bits", out)
+        assert m and int(m.group(1)) >= 2048, out[-1500:]
+    for suite in ("AES128-GCM-SHA256", "AES256-SHA256", "ECDHE-RSA-AES128-SHA",
+                  "DHE-RSA-AES128-SHA", "ECDHE-RSA-AES256-SHA384"):
+        out = _sc(srv, False, "1.2", ["-cipher", suite])
+        assert not _served(out), "TLS 1.2 %s served (RSA)" % suite
+    out = _sc(srv, False, "1.2", [])
+    assert _served(out), out[-1500:]
+    m = re.search(r"Server public key is (\d+) bit", out)
+    assert m and int(m.group(1)) >= 2048, "not the RSA key:\n" + out[-1500:]
+    assert srv.running()
+
+
+def _data_alpn_after_sni(srv, sni, version):
+    """AUTH TLS with SNI sni and no ALPN, login, then RETR data.bin over a
+    data connection that offers ALPN http/1.1: (final reply, bytes)."""
+    c = context(version)
+    r = Raw(srv)
+    try:
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        r.sock = c.wrap_socket(r.sock, server_hostname=sni)
+        r.login()
+        expect(r.cmd("PBSZ 0"), 200, "PBSZ")
+        expect(r.cmd("PROT P"), 200, "PROT P")
+        expect(r.cmd("TYPE I"), 200, "TYPE I")
+        d = r.pasv()
+        r.send("RETR data.bin\r\n")
+        first = r.reply()
+        if first[0] not in (125, 150):
+            return first, b""
+        c.set_alpn_protocols(["http/1.1"])   # the data connection only
+        got = b""
+        try:
+            d = c.wrap_socket(d, server_hostname=sni,
+                               session=r.sock.session)
+            while True:
+                chunk = d.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except (ssl.SSLError, OSError):
+            pass
+        d.close()
+        return r.reply(), got
+    finally:
+        r.close()
+
+
+def test_attack_data_alpn_rule_of_the_sni_vhost(ctx):
+    """A data connection follows the ALPN rule of the vhost the session
+    moved to by SNI, not the default server's: refused on a.example (no
+    AllowAnyALPN) under a lenient default, served on b.example
+    (AllowAnyALPN) under a strict default."""
+    for default_any, name, served in ((True, "a.example", False),
+                                      (False, "b.example", True)):
+        tls = {"TLSOptions": "AllowAnyALPN"} if default_any else None
+        extra = {} if default_any else {"b.example":
+                                         ["TLSOptions AllowAnyALPN"]}
+        srv = sni_server(ctx, tls=tls, vhost_extra=extra)
+        try:
+            for version in ("1.2", "1.3"):
+                final, got = _data_alpn_after_sni(srv, name, version)
+                if served:
+                    assert final[0] == 226 and got == srv.vh[name].data, \
+                        "TLS %s, %s: %r, %d bytes" % (version, name, final,
+                                                      len(got))
+                else:
+                    assert final[0] == 425 and got == b"", \
+                        "TLS %s, %s: %r, %d bytes" % (version, name, final,
+                                                      len(got))
+        finally:
+            srv.stop()
