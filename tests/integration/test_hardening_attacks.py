@@ -414,3 +414,92 @@ def test_attack_data_alpn_rule_of_the_sni_vhost(ctx):
                                                       len(got))
         finally:
             srv.stop()
+
+
+
+# -- AllowForeignAddress <Class> ----------------------------------------------
+
+from test_hostile import _foreign_retr
+
+
+def test_attack_foreign_address_class(ctx):
+    """AllowForeignAddress naming a <Class>: a passive data connection from
+    an address outside the class (127.0.0.2, class 10.0.0.0/8) is refused,
+    one from inside the class (127.0.0.2/32) is served."""
+    data = os.urandom(50000)
+    for net, allowed in (("10.0.0.0/8", False), ("127.0.0.2/32", True)):
+        srv = ctx.server(extra=["<Class fxp>", "From " + net, "</Class>",
+                                "AllowForeignAddress fxp"], shared=False)
+        try:
+            srv.home_file("f.bin", data)
+            final, got = _foreign_retr(srv)
+            if allowed:
+                assert final[0] == 226 and got == data, (net, final,
+                                                         len(got))
+            else:
+                assert final[0] == 425 and got == b"", \
+                    "class %s, data from 127.0.0.2: %r, %d bytes" % (
+                        net, final, len(got))
+        finally:
+            srv.stop()
+
+
+# -- a failed read under REST -------------------------------------------------
+
+from test_faults import EIO_SHIM
+
+
+def test_attack_read_error_with_rest(ctx):
+    """REST 2000000 then RETR of a 16 MiB file whose reads fail (EIO) from
+    the start, or after the first bytes: 451, never 226, and the data
+    connection never ends with close_notify; the next RETR (reads work
+    again) is complete, with close_notify."""
+    from test_data_promises import _shim_server, _how_ended
+    srv, trigger = _shim_server(ctx, EIO_SHIM, tls={})
+    size = 16 << 20
+    srv.home_file("eio.bin", size=size)
+    r, _ = _login_prot_p(srv)
+    try:
+        tctx = r.sock.context
+        tctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+        for early in (True, False, None):
+            expect(r.cmd("REST 2000000"), 350, "REST")
+            if early:
+                open(trigger, "w").close()
+            d = r.pasv()
+            r.send("RETR eio.bin\r\n")
+            expect(r.reply(), (125, 150), "RETR eio.bin")
+            d = tctx.wrap_socket(d, server_hostname="localhost",
+                                 session=r.sock.session,
+                                 suppress_ragged_eofs=False)
+            got = 0
+            try:
+                got = len(d.recv(65536))
+                if early is False:
+                    open(trigger, "w").close()
+                while True:
+                    chunk = d.recv(65536)
+                    if not chunk:
+                        end = "close_notify"
+                        break
+                    got += len(chunk)
+            except (ssl.SSLError, OSError) as e:
+                end = _how_ended(e)
+            d.close()
+            r.sock.settimeout(30)
+            reply = r.reply()
+            if os.path.exists(trigger):
+                os.unlink(trigger)
+            what = {True: "from the start", False: "mid-way",
+                    None: "no fault"}[early]
+            if early is None:
+                assert reply[0] == 226 and end == "close_notify" and \
+                    got == size - 2000000, (what, reply, end, got)
+            else:
+                assert reply[0] == 451 and end != "close_notify" and \
+                    got < size - 2000000, \
+                    "REST, read error %s: %r, %s, %d bytes" % (
+                        what, reply, end, got)
+            expect(r.cmd("NOOP"), 200, "NOOP")
+    finally:
+        r.close()
