@@ -503,3 +503,32 @@ def test_attack_read_error_with_rest(ctx):
             expect(r.cmd("NOOP"), 200, "NOOP")
     finally:
         r.close()
+
+
+# -- TLS 1.3 HelloRetryRequest: the second ClientHello --------------------------
+
+def test_attack_hrr_keeps_sni_and_alpn_rules(ctx):
+    """A TLS 1.3 client whose first key share the server does not take
+    (HelloRetryRequest, RFC 8446 section 4.1.4) sends a second ClientHello:
+    the vhost its SNI chose and that vhost's ALPN rule hold for both."""
+    ctx.need("openssl")
+    srv = sni_server(ctx, tls={"TLSECDHCurve": "X25519"}, vhost_extra={
+        "a.example": ["TLSECDHCurve X25519"],
+        "b.example": ["TLSOptions AllowAnyALPN", "TLSECDHCurve X25519"]})
+    groups = ["-groups", "P-256:X25519", "-msg"]
+    for name, alpn, served in (("a.example", "http/1.1", False),
+                               ("b.example", "http/1.1", True),
+                               ("a.example", "ftp", True),
+                               ("c.example", "http/1.1", False)):
+        out = _sc(srv, False, "1.3", groups + ["-servername", name,
+                                               "-alpn", alpn])
+        assert out.count(", ClientHello") >= 2 or not served, \
+            "no HelloRetryRequest happened:\n" + out[-1500:]
+        assert bool(_served(out)) == served, \
+            "HRR, SNI %s, ALPN %s: want %s\n%s" % (
+                name, alpn, "served" if served else "refused", out[-1500:])
+        if served:
+            m = re.search(r"subject=.*CN ?= ?([\w.]+)", out)
+            assert m and (name in m.group(1) or name == "c.example"), \
+                "HRR, SNI %s: certificate %s" % (name, m and m.group(1))
+    assert srv.running()
