@@ -532,3 +532,75 @@ def test_attack_hrr_keeps_sni_and_alpn_rules(ctx):
             assert m and (name in m.group(1) or name == "c.example"), \
                 "HRR, SNI %s: certificate %s" % (name, m and m.group(1))
     assert srv.running()
+
+
+def test_attack_sni_wildcard_alias_of_a_vhost(ctx):
+    """A vhost's ServerAlias pattern: SNI names it matches (any case) move
+    the session there (certificate, home), under StrictSNI too; the login
+    and a download work there."""
+    from test_sni import assert_session_on, sni_ftps
+    from clients import close_quietly
+    for strict in (False, True):
+        tls = {"TLSOptions": "StrictSNI"} if strict else None
+        srv = sni_server(ctx, tls=tls, vhost_extra={"a.example": [
+            "ServerAlias a.example *.w.example"]})
+        try:
+            for name in ("q.w.example", "Q.W.EXAMPLE", "r.s.w.example"):
+                f = sni_ftps(srv, name)
+                try:
+                    assert_session_on(srv, f, "a.example",
+                                      "SNI %s (StrictSNI %s)" % (name,
+                                                                 strict))
+                finally:
+                    close_quietly(f)
+        finally:
+            srv.stop()
+
+
+
+def test_attack_active_mode_to_a_foreign_address(ctx):
+    """PORT and EPRT naming another address than the client's (127.0.0.2,
+    the FTP bounce, RFC 2577): refused, at the command or at the data
+    connection, and no byte of the file reaches the foreign listener."""
+    data = os.urandom(50000)
+    srv = ctx.server(extra=["# active-foreign"])
+    srv.home_file("f.bin", data)
+    from test_hostile import auth_tls
+    with auth_tls(srv) as r:
+        r.starttls()
+        r.login()
+        expect(r.cmd("PBSZ 0"), 200, "PBSZ")
+        expect(r.cmd("PROT P"), 200, "PROT P")
+        expect(r.cmd("TYPE I"), 200, "TYPE I")
+        for mode in ("PORT", "EPRT"):
+            lsock = socket.socket()
+            lsock.bind(("127.0.0.2", 0))
+            lsock.listen(1)
+            lsock.settimeout(5)
+            p = lsock.getsockname()[1]
+            arg = ("127,0,0,2,%d,%d" % (p >> 8, p & 255) if mode == "PORT"
+                   else "|1|127.0.0.2|%d|" % p)
+            code, _ = r.cmd("%s %s" % (mode, arg))
+            got = b""
+            if code == 200:
+                r.send("RETR f.bin\r\n")
+                first = r.reply()
+                if first[0] in (125, 150):
+                    try:
+                        d, _ = lsock.accept()
+                        d.settimeout(5)
+                        while True:
+                            chunk = d.recv(65536)
+                            if not chunk:
+                                break
+                            got += chunk
+                        d.close()
+                    except OSError:
+                        pass
+                    final = r.reply()
+                else:
+                    final = first
+                assert final[0] != 226, "%s to 127.0.0.2: %r" % (mode, final)
+            lsock.close()
+            assert data[:1000] not in got, mode
+        expect(r.cmd("NOOP"), 200, "NOOP")
