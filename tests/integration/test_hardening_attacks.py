@@ -604,3 +604,63 @@ def test_attack_active_mode_to_a_foreign_address(ctx):
             lsock.close()
             assert data[:1000] not in got, mode
         expect(r.cmd("NOOP"), 200, "NOOP")
+
+
+# -- ALPN lists that are not well formed ----------------------------------------
+
+from test_hostile import auth_tls, closed_without_reply, tls_records
+
+
+def _hello_with_alpn(version, fix):
+    """Python's ClientHello offering ALPN ftp,abc, its ALPN list bytes
+    (\\x03ftp\\x03abc) replaced by fix(list) of the same length."""
+    c = context(version)
+    c.set_alpn_protocols(["ftp", "abc"])
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = c.wrap_bio(inc, out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+    good = b"\x00\x10\x00\x0a\x00\x08\x03ftp\x03abc"
+    assert hello.count(good) == 1
+    new = fix(b"\x03ftp\x03abc")
+    assert len(new) == 8
+    return hello.replace(good, b"\x00\x10\x00\x0a\x00\x08" + new)
+
+
+def test_attack_alpn_malformed_lists(ctx):
+    """A zero-length entry, an entry that runs past the list, an entry
+    that stops short of it: the handshake ends with a fatal alert
+    (decode_error 50 or no_application_protocol 120), no ServerHello; the
+    daemon serves on.  The unmodified list is served (the control)."""
+    srv = _server(ctx)
+    fixes = {"well formed": lambda l: l,
+             "zero-length entry": lambda l: b"\x03ftp\x00\x02bc",
+             "zero-length first": lambda l: b"\x00\x03ftp\x02bc",
+             "runs past": lambda l: b"\x03ftp\x05abc",
+             "stops short": lambda l: b"\x03ftp\x02abc",
+             "255 length": lambda l: b"\xffftp\x03abc"}
+    for version in ("1.2", "1.3"):
+        for what, fix in fixes.items():
+            r = auth_tls(srv)
+            try:
+                r.sock.sendall(_hello_with_alpn(version, fix))
+                if what == "well formed":
+                    r.sock.settimeout(10)
+                    data = r.sock.recv(5)
+                    assert data[:1] == b"\x16", \
+                        "TLS %s, %s: no ServerHello: %r" % (version, what,
+                                                           data[:40])
+                    continue
+                _, data = closed_without_reply(r.sock, 20)
+                recs = tls_records(data)
+                assert recs and recs[0][0] == 21 and \
+                    recs[0][1][:1] == b"\x02" and \
+                    recs[0][1][1:2] in (b"\x32", b"\x78"), \
+                    "TLS %s, ALPN list with a %s: %r" % (version, what,
+                                                         data[:40])
+            finally:
+                r.close()
+    assert srv.running()
