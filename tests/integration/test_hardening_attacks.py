@@ -664,3 +664,27 @@ def test_attack_alpn_malformed_lists(ctx):
             finally:
                 r.close()
     assert srv.running()
+
+
+def test_attack_weak_dh_inside_the_certificate_file(ctx):
+    """1024-bit DH parameters inside the certificate file (mod_tls reads
+    DH parameters there): the daemon does not start, or never uses them
+    (README: DH parameters of at least 2048 bits)."""
+    ctx.need("openssl")
+    srv = ctx.server(start=False, shared=False)
+    combo = os.path.join(srv.dir, "rsa-dh1024.pem")
+    with open(combo, "wb") as f:
+        for name in ("rsa.crt", "rsa.key", "dh1024.pem"):
+            with open(ftpsd.cert(name), "rb") as g:
+                f.write(g.read())
+    srv.replace_conf("TLSRSACertificateFile", "TLSRSACertificateFile " + combo)
+    try:
+        srv.start()
+    except RuntimeError:
+        return          # refused at startup: fine
+    out = _sc(srv, False, "1.2", ["-cipher", "DHE-RSA-AES128-GCM-SHA256"])
+    m = re.search(r"Server Temp Key: DH, (\d+) bits", out)
+    assert not _served(out) or (m and int(m.group(1)) >= 2048), \
+        "DHE with the certificate file's DH parameters: %s\n%s" % (
+            m and m.group(0), out[-1500:])
+    srv.stop()
