@@ -355,12 +355,15 @@ def test_attack_rsa_certificate_dhe_and_suites(ctx):
     assert srv.running()
 
 
-def _data_alpn_after_sni(srv, sni, version):
-    """AUTH TLS with SNI sni and no ALPN, login, then RETR data.bin over a
-    data connection that offers ALPN http/1.1: (final reply, bytes)."""
+def _data_alpn_after_sni(srv, sni, version, host=None):
+    """AUTH TLS with SNI sni (after HOST host if given) and no ALPN, login,
+    then RETR data.bin over a data connection that offers ALPN http/1.1:
+    (final reply, bytes)."""
     c = context(version)
     r = Raw(srv)
     try:
+        if host is not None:
+            expect(r.cmd("HOST " + host), 220, "HOST")
         expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
         r.sock = c.wrap_socket(r.sock, server_hostname=sni)
         r.login()
@@ -392,7 +395,7 @@ def _data_alpn_after_sni(srv, sni, version):
 
 def test_attack_data_alpn_rule_of_the_sni_vhost(ctx):
     """A data connection follows the ALPN rule of the vhost the session
-    moved to by SNI, not the default server's: refused on a.example (no
+    moved to by SNI (or HOST), not the default server's: refused on a.example (no
     AllowAnyALPN) under a lenient default, served on b.example
     (AllowAnyALPN) under a strict default."""
     for default_any, name, served in ((True, "a.example", False),
@@ -402,8 +405,10 @@ def test_attack_data_alpn_rule_of_the_sni_vhost(ctx):
                                          ["TLSOptions AllowAnyALPN"]}
         srv = sni_server(ctx, tls=tls, vhost_extra=extra)
         try:
-            for version in ("1.2", "1.3"):
-                final, got = _data_alpn_after_sni(srv, name, version)
+            for version, sni, host in (("1.2", name, None),
+                                       ("1.3", name, None),
+                                       ("1.3", None, name)):
+                final, got = _data_alpn_after_sni(srv, sni, version, host)
                 if served:
                     assert final[0] == 226 and got == srv.vh[name].data, \
                         "TLS %s, %s: %r, %d bytes" % (version, name, final,
