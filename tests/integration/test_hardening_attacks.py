@@ -15,10 +15,12 @@ from test_faults import _login_prot_p, _mount_tmpfs, _umount
 OLD = 300 * 1024
 
 
-def _full_disk_upload(ctx, cmd, extra=(), rest=None):
-    """A 1 MiB tmpfs home holding old.bin (OLD random bytes); cmd (APPE or
-    STOR) of 3 MiB onto it, after REST rest if given.  Returns (reply,
-    old content, file content afterwards or None, names in the home)."""
+def _full_disk_upload(ctx, cmd, extra=(), rest=None, fill=False,
+                      payload=None):
+    """A 1 MiB tmpfs home holding old.bin (OLD random bytes), and with fill
+    a file filling the rest; cmd (APPE or STOR) of payload (3 MiB) onto
+    old.bin, after REST rest if given.  Returns (reply, old content, file
+    content afterwards or None, names in the home)."""
     srv = ctx.server(extra=list(extra), start=False, shared=False)
     _mount_tmpfs(srv.home, "1m")
     try:
@@ -26,6 +28,15 @@ def _full_disk_upload(ctx, cmd, extra=(), rest=None):
         path = os.path.join(srv.home, "old.bin")
         ftpsd.write_file(path, old)
         os.chown(path, ftpsd.UID, ftpsd.GID)
+        if fill:
+            fd = os.open(os.path.join(srv.home, "filler"),
+                         os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                while os.write(fd, b"\0" * 4096) > 0:
+                    pass
+            except OSError:
+                pass
+            os.close(fd)
         srv.start()
         r, _ = _login_prot_p(srv)
         try:
@@ -37,7 +48,7 @@ def _full_disk_upload(ctx, cmd, extra=(), rest=None):
             d = r.sock.context.wrap_socket(d, server_hostname="localhost",
                                            session=r.sock.session)
             try:
-                d.sendall(os.urandom(3 << 20))
+                d.sendall(payload or os.urandom(3 << 20))
                 d.unwrap()
             except (ssl.SSLError, OSError):
                 pass
@@ -79,6 +90,25 @@ def test_attack_full_disk_rest_stor_keeps_prefix(ctx):
         _not_complete(reply, "REST STOR %r" % (extra,))
         assert after is not None and after[:1000] == old[:1000], \
             "REST 1000 STOR %r lost old.bin's first 1000 bytes" % (extra,)
+
+
+def test_attack_full_disk_stor_over_a_file(ctx):
+    """STOR onto old.bin on a disk already full: 452 (never 226); old.bin
+    then holds a prefix of the new upload, never old bytes after new ones,
+    or (DeleteAbortedStores on) is gone."""
+    new = os.urandom(3 << 20)
+    for extra in ((), ("DeleteAbortedStores on",)):
+        reply, old, after, names = _full_disk_upload(
+            ctx, "STOR", extra, fill=True, payload=new)
+        _not_complete(reply, "STOR over a file %r" % (extra,))
+        if extra:
+            assert after is None, "DeleteAbortedStores: old.bin is still " \
+                "there (%d bytes)" % len(after)
+        else:
+            assert after is not None and new.startswith(after), \
+                "old.bin after the failed STOR: %d bytes, a prefix of the " \
+                "upload: %s" % (len(after or b""),
+                                after is not None and new.startswith(after))
 
 
 def test_attack_full_disk_hidden_stores_keeps_target(ctx):
@@ -693,3 +723,4 @@ def test_attack_weak_dh_inside_the_certificate_file(ctx):
         "DHE with the certificate file's DH parameters: %s\n%s" % (
             m and m.group(0), out[-1500:])
     srv.stop()
+
