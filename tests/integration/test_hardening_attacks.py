@@ -150,27 +150,28 @@ def _dual_stack_server(ctx, extra=()):
     return srv
 
 
-def _protected_retr(r, mode):
+def _protected_retr(r, mode, host="127.0.0.1"):
     """RETR f.bin over a data connection set up by mode (PASV, EPSV, PORT,
-    EPRT): (final reply, bytes)."""
+    EPRT) with host: (final reply, bytes)."""
     lsock = None
+    v6 = ":" in host
     if mode == "PASV":
         _, port = ftplib.parse227(expect(r.cmd("PASV"), 227, "PASV"))
-        d = socket.create_connection(("127.0.0.1", port), 10)
+        d = socket.create_connection((host, port), 10)
     elif mode == "EPSV":
         _, port = ftplib.parse229(expect(r.cmd("EPSV"), 229, "EPSV"),
-                                  ("127.0.0.1", 0))
-        d = socket.create_connection(("127.0.0.1", port), 10)
+                                  (host, 0))
+        d = socket.create_connection((host, port), 10)
     else:
-        lsock = socket.socket()
-        lsock.bind(("127.0.0.1", 0))
+        lsock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+        lsock.bind((host, 0))
         lsock.listen(1)
         lsock.settimeout(10)
         p = lsock.getsockname()[1]
         if mode == "PORT":
             arg = "127,0,0,1,%d,%d" % (p >> 8, p & 255)
         else:
-            arg = "|1|127.0.0.1|%d|" % p
+            arg = "|%d|%s|%d|" % (2 if v6 else 1, host, p)
         expect(r.cmd("%s %s" % (mode, arg)), 200, mode)
     r.send("RETR f.bin\r\n")
     first = r.reply()
@@ -197,7 +198,8 @@ def _protected_retr(r, mode):
 def test_attack_ipv4_mapped_client_is_not_foreign(ctx):
     """UseIPv6 on, the control and data connections both from 127.0.0.1
     (::ffff:127.0.0.1 to the server, or plain 127.0.0.1 for active mode):
-    served in every data mode, without AllowForeignAddress."""
+    served in every data mode, without AllowForeignAddress; and a client
+    on ::1 (EPSV, EPRT) too."""
     data = os.urandom(70000)
     for extra in ((), ("AllowForeignAddress off",)):
         srv = _dual_stack_server(ctx, extra)
@@ -220,6 +222,24 @@ def test_attack_ipv4_mapped_client_is_not_foreign(ctx):
                                        srv.log_tail())
             finally:
                 r.close()
+            # Native IPv6: control and data over ::1 (EPSV, EPRT).
+            srv.host = "::1"
+            r = Raw(srv)
+            try:
+                expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+                r.starttls()
+                r.login()
+                expect(r.cmd("PBSZ 0"), 200, "PBSZ")
+                expect(r.cmd("PROT P"), 200, "PROT P")
+                expect(r.cmd("TYPE I"), 200, "TYPE I")
+                for mode in ("EPSV", "EPRT"):
+                    final, got = _protected_retr(r, mode, "::1")
+                    assert final[0] == 226 and got == data, \
+                        "%r, ::1, %s: %r, %d bytes" % (extra, mode, final,
+                                                       len(got))
+            finally:
+                r.close()
+                srv.host = "127.0.0.1"
         finally:
             srv.stop()
 
