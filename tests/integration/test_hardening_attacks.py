@@ -5,12 +5,20 @@ an IPv4-mapped address is not foreign; ALPN lists with "ftp" in odd places
 and the ALPN rule of the vhost SNI or HOST chose; StrictSNI and the
 spellings of names and IP literals."""
 
+import ftplib
 import os
+import re
+import socket
 import ssl
 
 import ftpsd
-from clients import expect
-from test_faults import _login_prot_p, _mount_tmpfs, _umount
+from clients import Raw, context, expect
+from test_alpaca import (_alert, _alpn_line, _refused_120, _sc, _served,
+                         _server)
+from test_faults import EIO_SHIM, _login_prot_p, _mount_tmpfs, _umount
+from test_hostile import (_foreign_retr, auth_tls, closed_without_reply,
+                          tls_records)
+from test_sni import sni_server
 
 OLD = 300 * 1024
 
@@ -121,11 +129,6 @@ def test_attack_full_disk_hidden_stores_keeps_target(ctx):
 
 
 # -- foreign address: IPv4-mapped IPv6 ----------------------------------------
-
-import ftplib
-import socket
-
-from clients import Raw
 
 
 def _listening6(port):
@@ -246,10 +249,6 @@ def test_attack_ipv4_mapped_client_is_not_foreign(ctx):
 
 # -- ALPN: "ftp" in odd places ------------------------------------------------
 
-import re
-
-from test_alpaca import _alert, _alpn_line, _sc, _served, _server
-
 
 def test_attack_alpn_odd_lists(ctx):
     """RFC 7301 section 3.1: protocol names are compared as bytes.  "ftp"
@@ -277,10 +276,6 @@ def test_attack_alpn_odd_lists(ctx):
 
 
 # -- ALPN rule of the vhost SNI or HOST chose ----------------------------------
-
-from clients import context
-from test_alpaca import _refused_120
-from test_sni import sni_server
 
 
 def _alpn_handshake(srv, sni, host=None, version=None):
@@ -471,10 +466,7 @@ def test_attack_data_alpn_rule_of_the_sni_vhost(ctx):
             srv.stop()
 
 
-
 # -- AllowForeignAddress <Class> ----------------------------------------------
-
-from test_hostile import _foreign_retr
 
 
 def test_attack_foreign_address_class(ctx):
@@ -500,8 +492,6 @@ def test_attack_foreign_address_class(ctx):
 
 
 # -- a failed read under REST -------------------------------------------------
-
-from test_faults import EIO_SHIM
 
 
 def test_attack_read_error_with_rest(ctx):
@@ -612,7 +602,6 @@ def test_attack_sni_wildcard_alias_of_a_vhost(ctx):
             srv.stop()
 
 
-
 def test_attack_active_mode_to_a_foreign_address(ctx):
     """PORT and EPRT naming another address than the client's (127.0.0.2,
     the FTP bounce, RFC 2577): refused, at the command or at the data
@@ -620,7 +609,6 @@ def test_attack_active_mode_to_a_foreign_address(ctx):
     data = os.urandom(50000)
     srv = ctx.server(extra=["# active-foreign"])
     srv.home_file("f.bin", data)
-    from test_hostile import auth_tls
     with auth_tls(srv) as r:
         r.starttls()
         r.login()
@@ -662,8 +650,6 @@ def test_attack_active_mode_to_a_foreign_address(ctx):
 
 
 # -- ALPN lists that are not well formed ----------------------------------------
-
-from test_hostile import auth_tls, closed_without_reply, tls_records
 
 
 def _hello_with_alpn(version, fix):
