@@ -19,6 +19,7 @@
  * (netio.c).  The same callback notes an ALPN list without "ftp", which
  * the ALPN callback refuses (context.c).
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 
 #include "ftps/sni.h"
@@ -118,6 +119,16 @@ static int is_host_name(const char *name) {
     }
   }
   return 1;
+}
+
+/* is_ip_literal - name is an IPv4 or IPv6 address.  Not
+ * pr_netaddr_is_v6(), which says no to every IPv6 address under "UseIPv6
+ * off": StrictSNI then refused the literal a client sent. */
+static int is_ip_literal(const char *name) {
+  unsigned char buf[sizeof(struct in6_addr)];
+
+  return inet_pton(AF_INET, name, buf) == 1 ||
+    inet_pton(AF_INET6, name, buf) == 1;
 }
 
 /* renegotiation - the ClientHello of a TLS 1.2 renegotiation (TLSOptions
@@ -272,8 +283,7 @@ static int judge_name(SSL *ssl, int *alert) {
 
   /* An IP address is no name (RFC 6066 section 3), yet some clients
    * (lftp) send one: as if there were none. */
-  if (pr_netaddr_is_v4(name) == TRUE ||
-      pr_netaddr_is_v6(name) == TRUE) {
+  if (is_ip_literal(name)) {
     return SSL_CLIENT_HELLO_SUCCESS;
   }
 
