@@ -403,6 +403,7 @@ int ftps_passphrase_cb(char *buf, int bufsz, int rwflag, void *arg) {
   (void) end_provider(pid);
 
   if (len <= 0) {
+    req->timed_out = len < 0;
     snprintf(req->why, sizeof(req->why), "%s gave no passphrase%s",
       req->provider, len < 0 ? " within 10 seconds" : " (or failed)");
     pr_memscrub(buf, bufsz);

@@ -32,7 +32,14 @@ struct server_tls {
   SSL_CTX *ctx;
   SSL_CTX *client_ctx;       /* SSCN: our side as the TLS client */
   struct ftps_material *material;   /* last good certificates, files */
+  int provider_hung;         /* material->failed failed on a silent
+                              * TLSPassPhraseProvider */
 };
+
+/* A TLSPassPhraseProvider that gave no answer in time while files were
+ * being read (each wait holds up the master, which accepts no session
+ * meanwhile). */
+static int provider_hung = FALSE;
 
 static pool *server_pool = NULL;
 static struct server_tls *servers = NULL;
@@ -177,6 +184,9 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
   req.no_prompt = reload;
 
   res = read_once(kp, path, &req, &err);
+  if (req.timed_out) {
+    provider_hung = TRUE;
+  }
   if (res < 0) {
     int xerrno = errno;
 
@@ -686,9 +696,17 @@ static int renew_server(struct server_tls *st,
     const struct ftps_reload_files *files) {
   SSL_CTX *ctx = NULL, *client_ctx = NULL;
 
+  provider_hung = FALSE;
   if (try_material(st->server, st->material, files, TRUE, &ctx,
       &client_ctx) < 0) {
     st->material->failed = *files;
+    st->provider_hung = provider_hung;
+    if (provider_hung) {
+      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': "
+        "TLSPassPhraseProvider gave no passphrase in time: these files are "
+        "read again once they change, or at a restart",
+        server_name(st->server));
+    }
     if (st->ctx != NULL) {
       ftps_renew_kept(st->server, st->material);
     }
@@ -706,6 +724,19 @@ static int renew_server(struct server_tls *st,
   return 1;
 }
 
+/* watch_due - should the watcher read st's files (as they are now)?
+ * Not when they are those read last, nor when they are those that failed
+ * on a provider that gave no answer: asking it again at every look would
+ * hold the master up (up to 10 seconds each time) for good. */
+static int watch_due(const struct server_tls *st,
+    const struct ftps_reload_files *files) {
+  if (ftps_reload_files_same(files, &st->material->files)) {
+    return FALSE;
+  }
+  return !(st->provider_hung &&
+    ftps_reload_files_same(files, &st->material->failed));
+}
+
 int ftps_server_watch_pending(void) {
   struct server_tls *st;
   int n = 0;
@@ -714,7 +745,7 @@ int ftps_server_watch_pending(void) {
     struct ftps_reload_files files;
 
     ftps_renew_files(st->server, &files);
-    if (!ftps_reload_files_same(&files, &st->material->files)) {
+    if (watch_due(st, &files)) {
       n++;
     }
   }
@@ -729,7 +760,7 @@ int ftps_server_watch(void) {
     struct ftps_reload_files files;
 
     ftps_renew_files(st->server, &files);
-    if (ftps_reload_files_same(&files, &st->material->files)) {
+    if (!watch_due(st, &files)) {
       continue;
     }
 
