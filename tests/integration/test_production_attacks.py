@@ -7,7 +7,8 @@ import os
 import ftpsd
 from clients import context, peer_cert_der
 from test_cert_reload import (Renewal, _read, _write, _replace, _serial_of,
-                              served_serial, wait_log, DEADLINE)
+                              served_serial, wait_serial, wait_log, _run,
+                              DEADLINE)
 import time
 
 
@@ -110,3 +111,53 @@ def test_attack_hanging_provider_not_asked_at_every_look(ctx):
     while served_serial(r.srv) != 2:
         assert time.time() < deadline, r.srv.log_tail(40)
         time.sleep(0.2)
+
+
+def _named_pair(r, serial, cn, *dns):
+    """A self-signed certificate for cn (and dns as subjectAltNames) and
+    its key: (cert PEM, key PEM)."""
+    k = r.pki.key("n%d" % serial)
+    crt = os.path.join(r.pki.dir, "n%d.crt" % serial)
+    san = ["-addext", "subjectAltName=" + ",".join("DNS:" + d for d in dns)] \
+        if dns else []
+    _run("openssl", "req", "-x509", "-new", "-key", k, "-subj", "/CN=" + cn,
+         *san, "-set_serial", str(serial), "-days", "30", "-out", crt)
+    return _read(crt), _read(k)
+
+
+def _renew_to(r, pair, serial):
+    mark = r.srv.log_mark()
+    _replace(r.key, pair[1])
+    _replace(r.cert, pair[0])
+    wait_serial(r.srv, serial, "renewal to serial %d" % serial)
+    return wait_log(r.srv, mark, "new certificate loaded", "serial %02X"
+                    % serial), mark
+
+
+def test_attack_renewal_for_another_name_is_said(ctx):
+    """A renewal whose certificate names another host (certbot's live/
+    link of another domain, a panel's mix-up) passes every check and is
+    served: clients checking the host name then refuse every session, and
+    the log said only "new certificate loaded".  Now a warning names the
+    host name that the new certificate lost; a renewal for the same names
+    (or more) says nothing of the kind."""
+    r = Renewal(ctx, "watch", name="names").start()
+    lost = "does not name"
+
+    # the common name alone (no subjectAltName): localhost, then another
+    _, mark = _renew_to(r, _named_pair(r, 2, "localhost"), 2)
+    _, mark = _renew_to(r, _named_pair(r, 3, "other.example"), 3)
+    line = wait_log(r.srv, mark, lost)
+    assert "'localhost'" in line and r.cert in line, line
+
+    # subjectAltNames: a wildcard kept, then lost; more names say nothing
+    _renew_to(r, _named_pair(r, 4, "x", "ftp.example.org", "*.example.org"),
+              4)
+    _, mark = _renew_to(r, _named_pair(r, 5, "y", "*.example.org",
+                                       "ftp.example.org", "example.org"), 5)
+    _, mark2 = _renew_to(r, _named_pair(r, 6, "z", "ftp.example.org",
+                                        "example.org"), 6)
+    line = wait_log(r.srv, mark2, lost)
+    assert "'*.example.org'" in line, line
+    text = r.srv.log_since(mark, 400)
+    assert len([x for x in text.splitlines() if lost in x]) == 1, text
