@@ -161,3 +161,29 @@ def test_attack_renewal_for_another_name_is_said(ctx):
     assert "'*.example.org'" in line, line
     text = r.srv.log_since(mark, 400)
     assert len([x for x in text.splitlines() if lost in x]) == 1, text
+
+
+def test_attack_staple_file_swapped_for_fifo(ctx):
+    """FTPSStaplingFile replaced by a named pipe (a job that streams the
+    response, a mistaken mkfifo): the master opened it at its next tick
+    and waited for a writer for good, accepting no session.  Now it is
+    refused as not a regular file, and the daemon serves on (with the
+    staple it had, still valid)."""
+    import test_stapling as st
+    ctx.need("openssl")
+    d = st.fixtures(ftpsd.free_port())
+    staple = os.path.join(d, "staple.der")
+    with open(staple, "wb") as f:
+        f.write(_read(os.path.join(d, "good.der")))
+    srv = ctx.server(tls=st.tls_for(d, FTPSStaplingFile=staple),
+                     shared=False)
+    assert st.GOOD in st.status(srv, "1.3")
+
+    tmp = staple + ".fifo"
+    os.mkfifo(tmp, 0o600)
+    os.rename(tmp, staple)
+    st.wait_log(srv, "not a regular file")
+    assert srv.running()
+    for version in ("1.2", "1.3"):
+        assert st.GOOD in st.status(srv, version)
+    st.ftplib_works(srv)
