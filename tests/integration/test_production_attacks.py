@@ -187,3 +187,44 @@ def test_attack_staple_file_swapped_for_fifo(ctx):
     for version in ("1.2", "1.3"):
         assert st.GOOD in st.status(srv, version)
     st.ftplib_works(srv)
+
+
+def _foreign_ticket_on_data(ctx, version, rotate):
+    """Session B's data connection offers session A's TLS session (same
+    server, same ticket keys, same user): 425, nothing sent, under
+    TLS 1.2 and 1.3, also after ticket keys rotated and a SIGHUP."""
+    from test_data_promises import _session_ctrl, _data_retr, _cctx
+    from test_cert_reload import sighup
+    extra = ["TLSSessionTicketKeys age 10 count 3"] if rotate else []
+    srv = ctx.server(tls={"TLSRequired": "auth+data"}, shared=False,
+                     extra=extra)
+    srv.home_file("o.bin", b"x" * 5000)
+    shared = _cctx(version)
+    other = _session_ctrl(srv, version, tls_ctx=shared)
+    try:
+        foreign = other.sock.session
+        assert foreign is not None
+        if rotate:
+            mark = srv.log_mark()
+            line = wait_log(srv, mark, "session ticket key", "made")
+            assert "start" not in line, line
+            sighup(srv)
+        r = _session_ctrl(srv, version, tls_ctx=shared)
+        try:
+            reply, got, _ = _data_retr(r, "o.bin", shared, foreign)
+            assert reply[0] == 425 and got == b"", \
+                "TLS %s: another session's ticket on a data connection: " \
+                "%r, %d bytes" % (version, reply, len(got))
+            # and the session's own data connections still work
+            reply, got, _ = _data_retr(r, "o.bin", shared, r.sock.session)
+            assert reply[0] == 226 and got == b"x" * 5000, reply
+        finally:
+            r.close()
+    finally:
+        other.close()
+
+
+def test_attack_foreign_ticket_on_data_connection(ctx):
+    for version in ("1.2", "1.3"):
+        for rotate in (False, True):
+            _foreign_ticket_on_data(ctx, version, rotate)
