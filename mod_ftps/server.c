@@ -37,9 +37,11 @@ struct server_tls {
 };
 
 /* A TLSPassPhraseProvider that gave no answer in time while files were
- * being read (each wait holds up the master, which accepts no session
- * meanwhile). */
+ * read, in this reload (each wait holds up the master, which accepts no
+ * session meanwhile: it is not asked again until the next), and for the
+ * server being read. */
 static int provider_hung = FALSE;
+static int server_hung = FALSE;
 
 static pool *server_pool = NULL;
 static struct server_tls *servers = NULL;
@@ -182,10 +184,11 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
    * terminal is remembered, since a restart has no terminal. */
   req.use_cache = req.provider == NULL;
   req.no_prompt = reload;
+  req.give_up = provider_hung;
 
   res = read_once(kp, path, &req, &err);
   if (req.timed_out) {
-    provider_hung = TRUE;
+    provider_hung = server_hung = TRUE;
   }
   if (res < 0) {
     int xerrno = errno;
@@ -528,8 +531,8 @@ static void ready(server_rec *s, SSL_CTX *ctx) {
 
 /* remember - s's contexts (NULL: none, the server refuses sessions),
  * ready for its sessions */
-static void remember(server_rec *s, SSL_CTX *ctx, SSL_CTX *client_ctx,
-    struct ftps_material *m) {
+static struct server_tls *remember(server_rec *s, SSL_CTX *ctx,
+    SSL_CTX *client_ctx, struct ftps_material *m) {
   struct server_tls *st;
 
   if (ctx != NULL) {
@@ -542,6 +545,7 @@ static void remember(server_rec *s, SSL_CTX *ctx, SSL_CTX *client_ctx,
   st->material = m;
   st->next = servers;
   servers = st;
+  return st;
 }
 
 /* load_keypairs - read and check every certificate of s into kps, those
@@ -662,17 +666,20 @@ static int load_server(server_rec *s, int restart) {
   struct ftps_reload_files files;
   struct ftps_material *m;
   SSL_CTX *ctx = NULL, *client_ctx = NULL;
+  int hung = FALSE;
 
   m = ftps_renew_claim(s);
   if (m == NULL) {
     return -1;
   }
   ftps_renew_files(s, &files);
+  server_hung = FALSE;
   if (try_material(s, m, &files, restart, &ctx, &client_ctx) < 0) {
     if (!restart) {
       return -1;
     }
     m->failed = files;
+    hung = server_hung;
     if (m->nkps > 0 &&
         build_ctx(s, m->kps, m->nkps, &ctx, &client_ctx) == 0) {
       ftps_renew_kept(s, m);
@@ -683,7 +690,7 @@ static int load_server(server_rec *s, int restart) {
         "pass every check", server_name(s));
     }
   }
-  remember(s, ctx, client_ctx, m);
+  remember(s, ctx, client_ctx, m)->provider_hung = hung;
   ftps_renew_warn_expiry(s, m, FALSE);
   return 0;
 }
@@ -696,12 +703,12 @@ static int renew_server(struct server_tls *st,
     const struct ftps_reload_files *files) {
   SSL_CTX *ctx = NULL, *client_ctx = NULL;
 
-  provider_hung = FALSE;
+  server_hung = FALSE;
   if (try_material(st->server, st->material, files, TRUE, &ctx,
       &client_ctx) < 0) {
     st->material->failed = *files;
-    st->provider_hung = provider_hung;
-    if (provider_hung) {
+    st->provider_hung = server_hung;
+    if (server_hung) {
       pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': "
         "TLSPassPhraseProvider gave no passphrase in time: these files are "
         "read again once they change, or at a restart",
@@ -756,6 +763,7 @@ int ftps_server_watch(void) {
   struct server_tls *st;
   int renewed = 0;
 
+  provider_hung = FALSE;
   for (st = servers; st != NULL; st = st->next) {
     struct ftps_reload_files files;
 
@@ -872,6 +880,7 @@ int ftps_server_load_all(void) {
 
   /* The last good material of a restart's predecessor, if any. */
   restart = ftps_reload_attach();
+  provider_hung = FALSE;
 
   for (s = (server_rec *) server_list->xas_list; s != NULL; s = s->next) {
     if (ftps_server_engine(s) &&

@@ -8,6 +8,7 @@ import ftpsd
 from clients import context, peer_cert_der
 from test_cert_reload import (Renewal, _read, _write, _replace, _serial_of,
                               served_serial, wait_serial, wait_log, _run,
+                              sighup,
                               DEADLINE)
 import time
 
@@ -228,3 +229,49 @@ def test_attack_foreign_ticket_on_data_connection(ctx):
     for version in ("1.2", "1.3"):
         for rotate in (False, True):
             _foreign_ticket_on_data(ctx, version, rotate)
+
+
+def test_attack_hanging_provider_asked_once_per_reload(ctx):
+    """Three servers share one encrypted key (a wildcard certificate) and
+    TLSPassPhraseProvider hangs at a SIGHUP: the master waited 10 seconds
+    for each server in turn (30 s with no session accepted; hosting setups
+    have hundreds of vhosts).  Now the provider is asked once per reload;
+    every server keeps its last good certificate."""
+    r = Renewal(ctx, "sighup", passphrase="first", name="hang3")
+    runs = os.path.join(r.srv.dir, "runs.txt")
+    mode = os.path.join(r.srv.dir, "mode")
+    with open(mode, "w") as f:
+        f.write("first\n")
+    provider = os.path.join(r.srv.dir, "provider.sh")
+    with open(provider, "w") as f:
+        f.write("#!/bin/sh\necho run >> %s\n"
+                "if grep -q hang %s; then exec sleep 3600; fi\n"
+                "cat %s\n" % (runs, mode, mode))
+    os.chmod(provider, 0o755)
+    ports = [ftpsd.free_port(), ftpsd.free_port()]
+    conf = ["TLSPassPhraseProvider " + provider]
+    for port in ports:
+        conf += ["<VirtualHost 127.0.0.1>", "  Port %d" % port,
+                 "  TLSEngine on", "  TLSRequired off",
+                 "  TLSECCertificateFile " + r.cert,
+                 "  TLSECCertificateKeyFile " + r.key,
+                 "  AuthUserFile " + os.path.join(r.srv.dir, "passwd"),
+                 "</VirtualHost>"]
+    r.srv.append_conf(conf)
+    r.start()
+    for port in ports:
+        r.srv.wait_listening(port)
+        assert _serial_at(r.srv, port) == 1
+
+    with open(mode, "w") as f:
+        f.write("hang\n")
+    before = _lines(runs)
+    mark = sighup(r.srv)
+    wait_log(r.srv, mark, "keeps its last good certificate")
+    for port in ports:
+        r.srv.wait_listening(port)
+        assert _serial_at(r.srv, port) == 1
+    assert served_serial(r.srv) == 1
+    assert _lines(runs) == before + 1, "the hung provider was run %d " \
+        "times in one restart (10 s each, no session accepted meanwhile)" \
+        % (_lines(runs) - before)
