@@ -728,6 +728,7 @@ static int renew_server(struct server_tls *st,
   ready(st->server, ctx);
   st->ctx = ctx;
   st->client_ctx = client_ctx;
+  st->provider_hung = FALSE;
   return 1;
 }
 
