@@ -246,7 +246,13 @@ void ftps_renew_warn_expiry(server_rec *s, const struct ftps_material *m,
         "certificate (%s) has expired; clients will refuse it",
         server_name(s), desc);
 
-    } else if (left >= 0 && limit >= 0 && left < limit) {
+    } else if (left == 0 && limit >= 0) {
+      /* Less than 24 hours: "in 0 days" would read as "not yet". */
+      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': the "
+        "certificate (%s) expires within a day (FTPSCertificateExpiryWarning "
+        "%d): renew it", server_name(s), desc, limit);
+
+    } else if (left > 0 && limit >= 0 && left < limit) {
       pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': the "
         "certificate (%s) expires in %d day%s (FTPSCertificateExpiryWarning "
         "%d): renew it", server_name(s), desc, left, left == 1 ? "" : "s",

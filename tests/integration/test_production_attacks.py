@@ -275,3 +275,18 @@ def test_attack_hanging_provider_asked_once_per_reload(ctx):
     assert _lines(runs) == before + 1, "the hung provider was run %d " \
         "times in one restart (10 s each, no session accepted meanwhile)" \
         % (_lines(runs) - before)
+
+
+def test_attack_expiry_warning_last_day(ctx):
+    """A certificate with less than a day left was warned about as
+    "expires in 0 days", which reads as nothing to do; it is now
+    "expires within a day"."""
+    r = Renewal(ctx, "sighup", name="lastday")
+    cert2, key2 = r.new_pair(5, days=1)
+    _write(r.key, key2)
+    _write(r.cert, cert2)
+    r.srv.start()
+    text = ftpsd.read_text(r.srv.stderr_path)
+    line = ftpsd.line_with(text, "serial 05", "renew it")
+    assert line and "expires within a day" in line, text[-3000:]
+    assert not ftpsd.line_with(text, "0 days"), text[-3000:]
