@@ -290,3 +290,93 @@ def test_attack_expiry_warning_last_day(ctx):
     line = ftpsd.line_with(text, "serial 05", "renew it")
     assert line and "expires within a day" in line, text[-3000:]
     assert not ftpsd.line_with(text, "0 days"), text[-3000:]
+
+
+def _ca(d, name, signer=None):
+    """An EC CA certificate (self-signed, or signed by signer's)."""
+    key = os.path.join(d, name + ".key")
+    crt = os.path.join(d, name + ".pem")
+    _run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-out", key)
+    if signer is None:
+        _run("openssl", "req", "-x509", "-new", "-key", key, "-subj",
+             "/CN=" + name, "-days", "30", "-addext",
+             "basicConstraints=critical,CA:TRUE", "-out", crt)
+    else:
+        ext = os.path.join(d, name + ".ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:TRUE\n")
+        csr = crt + ".csr"
+        _run("openssl", "req", "-new", "-key", key, "-subj", "/CN=" + name,
+             "-out", csr)
+        _run("openssl", "x509", "-req", "-in", csr, "-CA", signer[0],
+             "-CAkey", signer[1], "-set_serial", "77", "-days", "30",
+             "-extfile", ext, "-out", crt)
+    return crt, key
+
+
+def _leaf(d, name, serial, signer):
+    key = os.path.join(d, name + ".key")
+    crt = os.path.join(d, name + ".pem")
+    _run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-out", key)
+    csr = crt + ".csr"
+    _run("openssl", "req", "-new", "-key", key, "-subj", "/CN=localhost",
+         "-out", csr)
+    _run("openssl", "x509", "-req", "-in", csr, "-CA", signer[0], "-CAkey",
+         signer[1], "-set_serial", str(serial), "-days", "20", "-out", crt)
+    return crt, key
+
+
+def test_attack_certbot_layout_new_intermediate(ctx):
+    """certbot's layout (archive/ with 0600 keys in a 0700 directory,
+    live/ links moved in certbot's order: cert, privkey, chain) for a
+    renewal that also changes the intermediate (as Let's Encrypt's R10 to
+    R11): the server serves the old pair with the old intermediate until
+    every link moved, then the new pair with the new intermediate (seen
+    by a verifying client with only the root), and never died."""
+    from clients import s_client
+    from test_cert_reload import _link
+    r = Renewal(ctx, "watch", name="certbot")
+    d = r.pki.dir
+    root = _ca(d, "root")
+    i1 = _ca(d, "inter1", root)
+    i2 = _ca(d, "inter2", root)
+    arch = os.path.join(r.srv.dir, "archive", "ftp")
+    os.makedirs(arch, 0o700)
+    live = os.path.join(r.srv.dir, "lv", "ftp")
+    os.makedirs(live, 0o755)
+    for n, (leaf, inter) in enumerate(((_leaf(d, "l1", 1, i1), i1),
+                                       (_leaf(d, "l2", 2, i2), i2)), 1):
+        _write(os.path.join(arch, "cert%d.pem" % n), _read(leaf[0]))
+        _write(os.path.join(arch, "privkey%d.pem" % n), _read(leaf[1]))
+        _write(os.path.join(arch, "chain%d.pem" % n), _read(inter[0]))
+    names = ("cert", "privkey", "chain")
+    for k in names:
+        _link("../../archive/ftp/%s1.pem" % k, os.path.join(live, k + ".pem"))
+    r.srv.replace_conf("TLSECCertificateFile", "TLSECCertificateFile " +
+                       os.path.join(live, "cert.pem"))
+    r.srv.replace_conf("TLSECCertificateKeyFile", "TLSECCertificateKeyFile "
+                       + os.path.join(live, "privkey.pem"))
+    r.srv.append_conf(["TLSCertificateChainFile " +
+                       os.path.join(live, "chain.pem")])
+    r.srv.start()
+
+    def verified():
+        rc, out = s_client(r.srv, lines=("QUIT",),
+                           extra=("-CAfile", root[0], "-verify_return_error",
+                                  "-showcerts"))
+        assert "Verify return code: 0 (ok)" in out, out[-3000:]
+        return out
+
+    assert "CN = inter1" in verified() or "CN=inter1" in verified()
+    assert served_serial(r.srv) == 1
+    for k in names:
+        _link("../../archive/ftp/%s2.pem" % k, os.path.join(live, k + ".pem"))
+        time.sleep(1.5)            # let a look see each step (not needed)
+        assert r.srv.running()
+        s = served_serial(r.srv)
+        assert s == (2 if k == "chain" else 1) or k == "chain", (k, s)
+    wait_serial(r.srv, 2, "all links moved")
+    out = verified()
+    assert "inter2" in out and "inter1" not in out, out[-3000:]
