@@ -281,10 +281,22 @@ def test_attack_expiry_warning_last_day(ctx):
     """A certificate with less than a day left was warned about as
     "expires in 0 days", which reads as nothing to do; it is now
     "expires within a day"."""
+    import datetime
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import hashes, serialization
     r = Renewal(ctx, "sighup", name="lastday")
-    cert2, key2 = r.new_pair(5, days=1)
-    _write(r.key, key2)
-    _write(r.cert, cert2)
+    k = r.pki.key("k5")
+    key = serialization.load_pem_private_key(_read(k), None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(5)
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(hours=12))
+            .sign(key, hashes.SHA256()))
+    _write(r.key, _read(k))
+    _write(r.cert, cert.public_bytes(serialization.Encoding.PEM))
     r.srv.start()
     text = ftpsd.read_text(r.srv.stderr_path)
     line = ftpsd.line_with(text, "serial 05", "renew it")
