@@ -317,7 +317,10 @@ int ftps_ocsp_read_file(const char *path, unsigned char **der, size_t *len,
   int fd, xerrno;
 
   *der = NULL;
-  fd = open(path, O_RDONLY|O_NOCTTY|O_CLOEXEC);
+  /* O_NONBLOCK: the master reads this file at its ticks, and open() of a
+   * FIFO put in its place would wait for a writer, holding up the master
+   * (no session is accepted) for good; fstat() below refuses it. */
+  fd = open(path, O_RDONLY|O_NOCTTY|O_CLOEXEC|O_NONBLOCK);
   if (fd < 0 ||
       fstat(fd, &st) < 0) {
     xerrno = errno;

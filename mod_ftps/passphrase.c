@@ -390,6 +390,16 @@ int ftps_passphrase_cb(char *buf, int bufsz, int rwflag, void *arg) {
     return prompt(req, buf, bufsz);
   }
 
+  /* Each wait for a silent provider holds up the master for 10 seconds:
+   * once per reload, not once per key (many vhosts share one key). */
+  if (req->give_up) {
+    req->timed_out = TRUE;
+    snprintf(req->why, sizeof(req->why), "%s gave no passphrase within 10 "
+      "seconds for another key just before; not asked again now",
+      req->provider);
+    return -1;
+  }
+
   pid = run_provider(req, &fd);
   if (pid < 0) {
     snprintf(req->why, sizeof(req->why), "cannot run %s: %s", req->provider,
@@ -403,6 +413,7 @@ int ftps_passphrase_cb(char *buf, int bufsz, int rwflag, void *arg) {
   (void) end_provider(pid);
 
   if (len <= 0) {
+    req->timed_out = len < 0;
     snprintf(req->why, sizeof(req->why), "%s gave no passphrase%s",
       req->provider, len < 0 ? " within 10 seconds" : " (or failed)");
     pr_memscrub(buf, bufsz);

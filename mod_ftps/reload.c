@@ -285,6 +285,71 @@ int ftps_reload_same_cert(const X509 *a, const X509 *b) {
   return a != NULL && b != NULL && X509_cmp(a, b) == 0;
 }
 
+/* covers - does cert cover name?  A wildcard name ("*.example.org") is
+ * covered by a certificate that covers any single label in its place. */
+static int covers(X509 *cert, const char *name) {
+  char probe[300];
+
+  if (strncmp(name, "*.", 2) == 0) {
+    snprintf(probe, sizeof(probe), "ftps-probe%s", name + 1);
+    name = probe;
+  }
+  return X509_check_host(cert, name, 0, 0, NULL) == 1;
+}
+
+/* first_lost - the first name of names that cert does not cover */
+static const char *first_lost(GENERAL_NAMES *names, X509 *cert, char *buf,
+    size_t bufsz) {
+  int i;
+
+  for (i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+    const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+    const unsigned char *data;
+    int len;
+
+    if (gn->type != GEN_DNS) {
+      continue;
+    }
+    data = ASN1_STRING_get0_data(gn->d.dNSName);
+    len = ASN1_STRING_length(gn->d.dNSName);
+    if (len <= 0 ||
+        (size_t) len >= bufsz ||
+        memchr(data, '\0', len) != NULL) {
+      continue;
+    }
+    memcpy(buf, data, len);
+    buf[len] = '\0';
+    if (!covers(cert, buf)) {
+      return buf;
+    }
+  }
+  return NULL;
+}
+
+const char *ftps_reload_lost_name(const X509 *old, X509 *new, char *buf,
+    size_t bufsz) {
+  GENERAL_NAMES *names;
+  const char *lost = NULL;
+  int dns = 0, i;
+
+  /* RFC 6125 section 6.4.4: the common name counts only without DNS
+   * names in the subjectAltName. */
+  names = X509_get_ext_d2i(old, NID_subject_alt_name, NULL, NULL);
+  for (i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+    dns += sk_GENERAL_NAME_value(names, i)->type == GEN_DNS;
+  }
+  if (dns > 0) {
+    lost = first_lost(names, new, buf, bufsz);
+
+  } else if (X509_NAME_get_text_by_NID(X509_get_subject_name(old),
+      NID_commonName, buf, (int) bufsz) > 0 &&
+      !covers(new, buf)) {
+    lost = buf;
+  }
+  GENERAL_NAMES_free(names);
+  return lost;
+}
+
 int ftps_reload_days_left(const X509 *cert, time_t now) {
   ASN1_TIME *t = ASN1_TIME_set(NULL, now);
   int days = 0, secs = 0;

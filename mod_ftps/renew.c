@@ -184,10 +184,23 @@ void ftps_renew_taken(server_rec *s, struct ftps_material *m,
         directive, path, server_name(s), desc);
 
     } else if (!ftps_reload_same_cert(old->cert, kps[i].cert)) {
+      char name[256];
+
       pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": %s %s (server '%s'): "
         "new certificate loaded (%s), replacing %s", directive, path,
         server_name(s), desc, ftps_reload_describe(old->cert, olddesc,
         sizeof(olddesc)));
+
+      /* A renewal for another name (certbot's live/ link of another
+       * domain) passes every check, and clients that check the host name
+       * refuse it: said, since nothing else tells. */
+      if (ftps_reload_lost_name(old->cert, kps[i].cert, name,
+          sizeof(name)) != NULL) {
+        pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+          "the new certificate does not name '%s', which the one it "
+          "replaces named: clients connecting by that name will refuse it",
+          directive, path, server_name(s), name);
+      }
     }
   }
 
@@ -233,7 +246,13 @@ void ftps_renew_warn_expiry(server_rec *s, const struct ftps_material *m,
         "certificate (%s) has expired; clients will refuse it",
         server_name(s), desc);
 
-    } else if (left >= 0 && limit >= 0 && left < limit) {
+    } else if (left == 0 && limit >= 0) {
+      /* Less than 24 hours: "in 0 days" would read as "not yet". */
+      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': the "
+        "certificate (%s) expires within a day (FTPSCertificateExpiryWarning "
+        "%d): renew it", server_name(s), desc, limit);
+
+    } else if (left > 0 && limit >= 0 && left < limit) {
       pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': the "
         "certificate (%s) expires in %d day%s (FTPSCertificateExpiryWarning "
         "%d): renew it", server_name(s), desc, left, left == 1 ? "" : "s",

@@ -32,7 +32,16 @@ struct server_tls {
   SSL_CTX *ctx;
   SSL_CTX *client_ctx;       /* SSCN: our side as the TLS client */
   struct ftps_material *material;   /* last good certificates, files */
+  int provider_hung;         /* material->failed failed on a silent
+                              * TLSPassPhraseProvider */
 };
+
+/* A TLSPassPhraseProvider that gave no answer in time while files were
+ * read, in this reload (each wait holds up the master, which accepts no
+ * session meanwhile: it is not asked again until the next), and for the
+ * server being read. */
+static int provider_hung = FALSE;
+static int server_hung = FALSE;
 
 static pool *server_pool = NULL;
 static struct server_tls *servers = NULL;
@@ -175,8 +184,12 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
    * terminal is remembered, since a restart has no terminal. */
   req.use_cache = req.provider == NULL;
   req.no_prompt = reload;
+  req.give_up = provider_hung;
 
   res = read_once(kp, path, &req, &err);
+  if (req.timed_out) {
+    provider_hung = server_hung = TRUE;
+  }
   if (res < 0) {
     int xerrno = errno;
 
@@ -518,8 +531,8 @@ static void ready(server_rec *s, SSL_CTX *ctx) {
 
 /* remember - s's contexts (NULL: none, the server refuses sessions),
  * ready for its sessions */
-static void remember(server_rec *s, SSL_CTX *ctx, SSL_CTX *client_ctx,
-    struct ftps_material *m) {
+static struct server_tls *remember(server_rec *s, SSL_CTX *ctx,
+    SSL_CTX *client_ctx, struct ftps_material *m) {
   struct server_tls *st;
 
   if (ctx != NULL) {
@@ -532,6 +545,7 @@ static void remember(server_rec *s, SSL_CTX *ctx, SSL_CTX *client_ctx,
   st->material = m;
   st->next = servers;
   servers = st;
+  return st;
 }
 
 /* load_keypairs - read and check every certificate of s into kps, those
@@ -663,17 +677,20 @@ static int load_server(server_rec *s, int restart) {
   struct ftps_reload_files files;
   struct ftps_material *m;
   SSL_CTX *ctx = NULL, *client_ctx = NULL;
+  int hung = FALSE;
 
   m = ftps_renew_claim(s);
   if (m == NULL) {
     return -1;
   }
   ftps_renew_files(s, &files);
+  server_hung = FALSE;
   if (try_material(s, m, &files, restart, &ctx, &client_ctx) < 0) {
     if (!restart) {
       return -1;
     }
     m->failed = files;
+    hung = server_hung;
     if (m->nkps > 0 &&
         build_ctx(s, m->kps, m->nkps, &ctx, &client_ctx) == 0) {
       ftps_renew_kept(s, m);
@@ -684,7 +701,7 @@ static int load_server(server_rec *s, int restart) {
         "pass every check", server_name(s));
     }
   }
-  remember(s, ctx, client_ctx, m);
+  remember(s, ctx, client_ctx, m)->provider_hung = hung;
   ftps_renew_warn_expiry(s, m, FALSE);
   return 0;
 }
@@ -697,9 +714,17 @@ static int renew_server(struct server_tls *st,
     const struct ftps_reload_files *files) {
   SSL_CTX *ctx = NULL, *client_ctx = NULL;
 
+  server_hung = FALSE;
   if (try_material(st->server, st->material, files, TRUE, &ctx,
       &client_ctx) < 0) {
     st->material->failed = *files;
+    st->provider_hung = server_hung;
+    if (server_hung) {
+      pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': "
+        "TLSPassPhraseProvider gave no passphrase in time: these files are "
+        "read again once they change, or at a restart",
+        server_name(st->server));
+    }
     if (st->ctx != NULL) {
       ftps_renew_kept(st->server, st->material);
     }
@@ -711,7 +736,21 @@ static int renew_server(struct server_tls *st,
   ready(st->server, ctx);
   st->ctx = ctx;
   st->client_ctx = client_ctx;
+  st->provider_hung = FALSE;
   return 1;
+}
+
+/* watch_due - should the watcher read st's files (as they are now)?
+ * Not when they are those read last, nor when they are those that failed
+ * on a provider that gave no answer: asking it again at every look would
+ * hold the master up (up to 10 seconds each time) for good. */
+static int watch_due(const struct server_tls *st,
+    const struct ftps_reload_files *files) {
+  if (ftps_reload_files_same(files, &st->material->files)) {
+    return FALSE;
+  }
+  return !(st->provider_hung &&
+    ftps_reload_files_same(files, &st->material->failed));
 }
 
 int ftps_server_watch_pending(void) {
@@ -722,7 +761,7 @@ int ftps_server_watch_pending(void) {
     struct ftps_reload_files files;
 
     ftps_renew_files(st->server, &files);
-    if (!ftps_reload_files_same(&files, &st->material->files)) {
+    if (watch_due(st, &files)) {
       n++;
     }
   }
@@ -733,11 +772,12 @@ int ftps_server_watch(void) {
   struct server_tls *st;
   int renewed = 0;
 
+  provider_hung = FALSE;
   for (st = servers; st != NULL; st = st->next) {
     struct ftps_reload_files files;
 
     ftps_renew_files(st->server, &files);
-    if (ftps_reload_files_same(&files, &st->material->files)) {
+    if (!watch_due(st, &files)) {
       continue;
     }
 
@@ -849,6 +889,7 @@ int ftps_server_load_all(void) {
 
   /* The last good material of a restart's predecessor, if any. */
   restart = ftps_reload_attach();
+  provider_hung = FALSE;
 
   for (s = (server_rec *) server_list->xas_list; s != NULL; s = s->next) {
     if (ftps_server_engine(s) &&

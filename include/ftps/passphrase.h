@@ -18,6 +18,9 @@ struct ftps_passphrase_req {
   int no_prompt;              /* never ask at the terminal (a reload) */
   int used_cache;             /* the passphrase came from the cache */
   int prompted;               /* the passphrase was typed at the terminal */
+  int give_up;                /* the provider already hung in this
+                               * reload: do not run it again */
+  int timed_out;              /* the provider gave no line in time */
   char why[256];              /* why no passphrase came, for the log */
 };
 

@@ -193,6 +193,27 @@ START_TEST(test_problems) {
 }
 END_TEST
 
+START_TEST(test_lost_name) {
+  struct ftps_keypair a, b;
+  char buf[256];
+
+  /* The same names (localhost in the subjectAltName): none lost. */
+  read_pair(&a, "ec.crt", NULL);
+  read_pair(&b, "rsa.crt", NULL);
+  ck_assert_ptr_null(ftps_reload_lost_name(a.cert, b.cert, buf,
+    sizeof(buf)));
+  ftps_keypair_free(&b);
+
+  /* A certificate for another name: localhost is lost. */
+  read_pair(&b, "inter.pem", NULL);
+  ck_assert_ptr_nonnull(ftps_reload_lost_name(a.cert, b.cert, buf,
+    sizeof(buf)));
+  ck_assert_str_eq(buf, "localhost");
+  ftps_keypair_free(&a);
+  ftps_keypair_free(&b);
+}
+END_TEST
+
 static Suite *reload_suite(void) {
   Suite *s = suite_create("reload");
   TCase *tc = tcase_create("files");
@@ -205,6 +226,7 @@ static Suite *reload_suite(void) {
   tc = tcase_create("material");
   tcase_add_test(tc, test_material_survives_stash);
   tcase_add_test(tc, test_problems);
+  tcase_add_test(tc, test_lost_name);
   suite_add_tcase(s, tc);
   return s;
 }
