@@ -92,10 +92,25 @@ def free_port():
         s.close()
 
 
+def port_span():
+    """Ports the kernel never gives to a connecting socket (outside
+    ip_local_port_range): a passive range there cannot be taken by some
+    client's local port, of this run or of one running beside it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    if lo - 10000 >= 4096:
+        return 10000, lo - 1
+    return hi + 1, 65535
+
+
 def passive_range(width=64):
-    """A free-ish high port range for PassivePorts."""
+    """A free-ish port range for PassivePorts, outside the ephemeral ports."""
+    a, b = port_span()
     for _ in range(50):
-        lo = random.randrange(30000, 60000 - width)
+        lo = random.randrange(a, b - width)
         s = socket.socket()
         try:
             s.bind(("127.0.0.1", lo))
@@ -104,7 +119,7 @@ def passive_range(width=64):
         finally:
             s.close()
         return lo, lo + width - 1
-    return 40000, 40000 + width - 1
+    return a, a + width - 1
 
 
 def password_hash(pw):

@@ -11,6 +11,7 @@ import threading
 
 from clients import (Raw, ReusingFTP_TLS, expect, ftps, close_quietly,
                      retr_bytes)
+import ftpsd
 from ftpsd import sha256, sha256_file
 
 MASQ = "192.0.2.10"
@@ -97,10 +98,12 @@ SIZE = 256 * 1024
 
 
 def _free_range(width):
-    """width consecutive ports on 127.0.0.1 that can all be bound now."""
+    """width consecutive ports on 127.0.0.1 that can all be bound now,
+    outside the ephemeral ports (ftpsd.port_span)."""
     import random
+    a, b = ftpsd.port_span()
     for _ in range(200):
-        lo = random.randrange(20000, 60000 - width)
+        lo = random.randrange(a, b - width)
         socks = []
         try:
             for p in range(lo, lo + width):
