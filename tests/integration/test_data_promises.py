@@ -375,14 +375,23 @@ def _how_ended(e):
     return "%s: %s" % (type(e).__name__, e)
 
 
-def _data_end(conn):
-    """Read conn to its end: "close_notify", or how it ended otherwise."""
+def _data_read(conn):
+    """Read conn to its end: (bytes read, "close_notify" or how it ended
+    otherwise)."""
+    got = 0
     try:
         while True:
-            if not conn.recv(65536):
-                return "close_notify"
+            chunk = conn.recv(65536)
+            if not chunk:
+                return got, "close_notify"
+            got += len(chunk)
     except (ssl.SSLError, OSError) as e:
-        return _how_ended(e)
+        return got, _how_ended(e)
+
+
+def _data_end(conn):
+    """Read conn to its end: "close_notify", or how it ended otherwise."""
+    return _data_read(conn)[1]
 
 
 def _abor_download(ctx, version):
@@ -506,15 +515,8 @@ def _close_notify_cut(ctx, version):
                                    session=sess, suppress_ragged_eofs=False)
         got = len(conn.recv(65536))
         open(trigger, "w").close()
-        try:
-            while True:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    end = "close_notify"
-                    break
-                got += len(chunk)
-        except (ssl.SSLError, OSError) as e:
-            end = _how_ended(e)
+        more, end = _data_read(conn)
+        got += more
         conn.close()
         reply = r.reply()
         os.unlink(trigger)

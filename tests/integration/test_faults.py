@@ -514,7 +514,7 @@ def test_fault_read_error_mid_download(ctx):
     """The file's disk fails in the middle of a download (read(2) gets EIO,
     injected): the reply is 451, and the data connection must not end with
     close_notify, or the client's TLS would call the cut file complete."""
-    from test_data_promises import _shim_server, _how_ended
+    from test_data_promises import _shim_server, _data_read
     srv, trigger = _shim_server(ctx, EIO_SHIM, tls={})
     size = 16 << 20
     srv.home_file("eio.bin", size=size)
@@ -530,15 +530,8 @@ def test_fault_read_error_mid_download(ctx):
                              suppress_ragged_eofs=False)
         got = len(d.recv(65536))
         open(trigger, "w").close()
-        try:
-            while True:
-                chunk = d.recv(65536)
-                if not chunk:
-                    end = "close_notify"
-                    break
-                got += len(chunk)
-        except (ssl.SSLError, OSError) as e:
-            end = _how_ended(e)
+        more, end = _data_read(d)
+        got += more
         d.close()
         r.sock.settimeout(30)
         reply = r.reply()

@@ -499,7 +499,7 @@ def test_attack_read_error_with_rest(ctx):
     the start, or after the first bytes: 451, never 226, and the data
     connection never ends with close_notify; the next RETR (reads work
     again) is complete, with close_notify."""
-    from test_data_promises import _shim_server, _how_ended
+    from test_data_promises import _shim_server, _how_ended, _data_read
     srv, trigger = _shim_server(ctx, EIO_SHIM, tls={})
     size = 16 << 20
     srv.home_file("eio.bin", size=size)
@@ -522,12 +522,8 @@ def test_attack_read_error_with_rest(ctx):
                 got = len(d.recv(65536))
                 if early is False:
                     open(trigger, "w").close()
-                while True:
-                    chunk = d.recv(65536)
-                    if not chunk:
-                        end = "close_notify"
-                        break
-                    got += len(chunk)
+                more, end = _data_read(d)
+                got += more
             except (ssl.SSLError, OSError) as e:
                 end = _how_ended(e)
             d.close()
