@@ -7,10 +7,14 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/tests/tmp/asan-build"
 logs="$top/tests/tmp/asan-logs"
+# A temporary root of its own: make check runs this beside the plain run,
+# and the two must not build the same fixtures (certificates, client
+# certificate chains) in the same directory at the same time.
+scratch="$top/tests/tmp/asan-tmp"
 libasan=$(gcc -print-file-name=libasan.so)
 
-rm -rf "$build" "$logs"
-mkdir -p "$build" "$logs"
+rm -rf "$build" "$logs" "$scratch"
+mkdir -p "$build" "$logs" "$scratch"
 (cd "$top" && tar -cf - configure Makefile.in mod_ftps include) |
   (cd "$build" && tar -xf -)
 (cd "$build" && ./configure -q >/dev/null &&
@@ -21,6 +25,7 @@ mkdir -p "$build" "$logs"
 ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=0:abort_on_error=0:halt_on_error=1" \
 UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1" \
 FTPS_DAEMON_PRELOAD="$libasan" FTPS_SANITIZED=address,undefined \
+FTPS_TEST_TMP="$scratch" \
   /usr/bin/python3 "$top/tests/integration/run.py" --module "$build/mod_ftps.so" "$@"
 rc=$?
 
