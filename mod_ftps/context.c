@@ -377,9 +377,10 @@ static SSL_CTX *context_base(const SSL_METHOD *method,
     goto err;
   }
 
-  if (props->groups != NULL &&
-      SSL_CTX_set1_groups_list(ctx, props->groups) != 1) {
-    ftps_error_set_ssl(err, "no usable group in '%s'", props->groups);
+  if (SSL_CTX_set1_groups_list(ctx, props->groups != NULL ?
+      props->groups : FTPS_GROUPS_DEFAULT) != 1) {
+    ftps_error_set_ssl(err, "no usable group in '%s'", props->groups != NULL ?
+      props->groups : FTPS_GROUPS_DEFAULT);
     *what = FTPS_CONTEXT_ERR_GROUPS;
     errno = EINVAL;
     goto err;

@@ -439,6 +439,43 @@ def test_features_ecdh_curve(ctx):
                 % (name, version, "\n".join(_messages(srv, mark)))
 
 
+def test_features_default_groups_refuse_large_ffdhe(ctx):
+    """Without TLSECDHCurve, a TLS 1.3 client cannot make the server do an
+    ffdhe4096/6144/8192 key exchange (far dearer than X25519, for nothing
+    an FTPS session needs); ffdhe2048/3072 and the elliptic curves still
+    work, and TLSECDHCurve can name a large group when the admin wants it."""
+    ctx.need("openssl")
+    srv = ctx.server()
+    for group, want in (("X25519", "X25519"), ("P-256", "256 bits"),
+                        ("X448", "X448"), ("P-521", "521 bits"),
+                        ("ffdhe2048", "2048 bits"),
+                        ("ffdhe3072", "3072 bits")):
+        out = _sc(srv, "1.3", ["-groups", group])
+        tk = _temp_key(out)
+        assert _negotiated(out) and _works(out) and tk and want in tk, \
+            "default groups, client offers only %s: want a session with " \
+            "%s, got %r:\n%s" % (group, want, tk, out[-1500:])
+    for group in ("ffdhe4096", "ffdhe6144", "ffdhe8192"):
+        mark = srv.log_mark()
+        out = _sc(srv, "1.3", ["-groups", group])
+        assert not _negotiated(out), "default groups: a client offering " \
+            "only %s got a session (%r)" % (group, _temp_key(out))
+        assert _wait_log(srv, mark, r"handshake failed"), \
+            "%s refused but TLSLog says nothing:\n%s" \
+            % (group, "\n".join(_messages(srv, mark)))
+    # a client offering both gets a cheap group, not the large one
+    out = _sc(srv, "1.3", ["-groups", "ffdhe8192:ffdhe2048"])
+    assert "2048 bits" in (_temp_key(out) or ""), \
+        "client offers ffdhe8192:ffdhe2048: want ffdhe2048, got %r" \
+        % _temp_key(out)
+    srv = ctx.server(tls={"TLSECDHCurve": "X25519:ffdhe8192"})
+    out = _sc(srv, "1.3", ["-groups", "ffdhe8192"])
+    assert _negotiated(out) and "8192 bits" in (_temp_key(out) or ""), \
+        "TLSECDHCurve X25519:ffdhe8192 names the group, but a client " \
+        "offering it got %r:\n%s" % (_temp_key(out), out[-1500:])
+
+
+
 # -- TLSServerCipherPreference -----------------------------------------------
 
 C128 = "ECDHE-ECDSA-AES128-GCM-SHA256"
