@@ -34,6 +34,7 @@ static char sni_name[256];
 
 int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx) {
   STACK_OF(X509_NAME) *names;
+  const char *groups;
   uint64_t opts;
 
   if (SSL_set_SSL_CTX(ssl, ctx) == NULL) {
@@ -41,10 +42,10 @@ int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx) {
   }
 
   /* SSL_set_SSL_CTX() changes the certificate only: the options, ticket
-   * count, protocol range and verification the connection got from the
-   * context it began on stay (TLSSessionTickets, TLSSessionCache off,
-   * TLSServerCipherPreference, AllowClientRenegotiations, TLSProtocol,
-   * TLSVerifyClient).  Called from the ClientHello callback, all of this is
+   * count, protocol range, key-exchange groups and verification the
+   * connection got from the context it began on stay (TLSSessionTickets,
+   * TLSSessionCache off, TLSServerCipherPreference,
+   * AllowClientRenegotiations, TLSProtocol, TLSECDHCurve, TLSVerifyClient).  Called from the ClientHello callback, all of this is
    * in place before OpenSSL picks the version and looks at a ticket. */
   opts = SSL_CTX_get_options(ctx);
   SSL_clear_options(ssl, SSL_get_options(ssl) & ~opts);
@@ -58,6 +59,14 @@ int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx) {
         SSL_CTX_get_min_proto_version(ctx)) != 1 ||
       SSL_set_max_proto_version(ssl,
         SSL_CTX_get_max_proto_version(ctx)) != 1) {
+    return -1;
+  }
+  /* SSL_new() copied the groups of the first context: the vhost's
+   * TLSECDHCurve (or the default list, without the costly large
+   * finite-field groups) must decide, as after HOST. */
+  groups = ftps_server_ctx_groups(ctx);
+  if (groups != NULL &&
+      SSL_set1_groups_list(ssl, groups) != 1) {
     return -1;
   }
   SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx),

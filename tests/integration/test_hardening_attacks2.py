@@ -1,0 +1,77 @@
+"""Attacks on the issue 13 hardening, second round (an outside review)."""
+
+import os
+import re
+import socket
+import ssl
+
+import ftpsd
+from clients import Raw, context, expect
+from test_alpaca import _alert, _alpn_line, _sc, _served, _server
+from test_sni import sni_server
+
+
+def _temp_key(out):
+    m = re.search(r"^(?:Server|Peer) Temp Key: (.*)$", out, re.M)
+    return m.group(1) if m else None
+
+
+def test_attack2_groups_of_the_sni_vhost(ctx):
+    """The key-exchange groups of the vhost SNI chose decide, as after
+    HOST: vhost a.example with "TLSECDHCurve P-384" refuses a client that
+    offers only X25519 and P-256, and uses P-384 when offered; vhost
+    b.example without TLSECDHCurve has the default list (no ffdhe8192,
+    commit 70feea3) even where the default server allows ffdhe8192.
+    Defect found (the README called it a limitation: "give name-based
+    vhosts the same values"): OpenSSL copies the groups into the
+    connection when it is made, and SSL_set_SSL_CTX() keeps them: every
+    SNI client got the default server's groups (X25519 from a P-384-only
+    vhost; ffdhe8192 from a vhost whose default list excludes it)."""
+    ctx.need("openssl")
+    srv = sni_server(ctx, tls={"TLSECDHCurve": "X25519:P-256:ffdhe8192"},
+                     vhost_extra={"a.example": ["TLSECDHCurve P-384"]})
+    got = {}
+    for version in ("1.2", "1.3"):
+        for sni, groups in (("a.example", "X25519:P-256"),
+                            ("a.example", "X25519:P-384:P-256"),
+                            ("localhost", "X25519:P-256")):
+            out = _sc(srv, False, version, ["-servername", sni,
+                                            "-groups", groups])
+            got[version, sni, groups] = (bool(_served(out)),
+                                         _temp_key(out) if _served(out)
+                                         else None)
+    out = _sc(srv, False, "1.3", ["-servername", "b.example",
+                                  "-groups", "ffdhe8192"])
+    got["1.3", "b.example", "ffdhe8192"] = (bool(_served(out)),
+                                           _temp_key(out) if _served(out)
+                                           else None)
+    out = _sc(srv, False, "1.3", ["-groups", "ffdhe8192"])
+    got["1.3", "localhost", "ffdhe8192"] = (bool(_served(out)),
+                                           _temp_key(out) if _served(out)
+                                           else None)
+    want = {}
+    for version in ("1.2", "1.3"):
+        want[version, "a.example", "X25519:P-256"] = (False, None)
+        want[version, "a.example", "X25519:P-384:P-256"] = (
+            True, "ECDH, secp384r1, 384 bits")
+        want[version, "localhost", "X25519:P-256"] = (True,
+                                                      "X25519, 253 bits")
+    want["1.3", "b.example", "ffdhe8192"] = (False, None)
+    want["1.3", "localhost", "ffdhe8192"] = (True, "DH, 8192 bits")
+    bad = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
+    assert not bad, "(served, key) against the want: %r" % bad
+    assert srv.running()
+
+
+def test_attack2_ciphers_of_the_sni_vhost(ctx):
+    ctx.need("openssl")
+    srv = sni_server(ctx, vhost_extra={"a.example": [
+        "TLSCipherSuite ECDHE-ECDSA-CHACHA20-POLY1305",
+        "TLSCipherSuite TLSv1.3 TLS_CHACHA20_POLY1305_SHA256"]})
+    res = []
+    for version, c in (("1.2", ["-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]),
+                       ("1.3", ["-ciphersuites", "TLS_AES_128_GCM_SHA256"])):
+        out = _sc(srv, False, version, ["-servername", "a.example"] + c)
+        m = re.search(r"Cipher is (\S+)", out)
+        res.append((version, m and m.group(1), bool(_served(out))))
+    assert 0, res
