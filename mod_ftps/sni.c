@@ -82,7 +82,8 @@ int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx) {
 
 /* hello_name - the host_name the ClientHello's server_name extension
  * carries (RFC 6066 section 3: one entry), into buf; 0 when there is none
- * (a malformed extension is then refused by OpenSSL's own parsing) */
+ * (a malformed extension is then refused by OpenSSL's own parsing), -1
+ * for an empty name, which OpenSSL lets through */
 static int hello_name(SSL *ssl, char *buf, size_t bufsz) {
   const unsigned char *p;
   size_t len, list, n;
@@ -95,6 +96,12 @@ static int hello_name(SSL *ssl, char *buf, size_t bufsz) {
 
   list = ((size_t) p[0] << 8) | p[1];
   n = ((size_t) p[3] << 8) | p[4];
+  if (list == len - 2 &&
+      p[2] == TLSEXT_NAMETYPE_host_name &&
+      n == 0 &&
+      list == 3) {
+    return -1;
+  }
   if (list != len - 2 ||
       p[2] != TLSEXT_NAMETYPE_host_name ||
       n == 0 ||
@@ -274,9 +281,17 @@ static int choose_vhost(SSL *ssl, const char *name, server_rec *s,
 static int judge_name(SSL *ssl, int *alert) {
   char name[256];
   server_rec *s;
-  int strict, data = ftps_binding_is_data(ssl);
+  int found, strict, data = ftps_binding_is_data(ssl);
 
-  if (!hello_name(ssl, name, sizeof(name))) {
+  /* An empty name (RFC 6066 section 3 allows none) names no host here
+   * either: StrictSNI refuses it like any other unknown name. */
+  strict = (ftps_server_options(main_server) & FTPS_OPT_STRICT_SNI) != 0;
+  found = hello_name(ssl, name, sizeof(name));
+  if (found < 0 &&
+      strict) {
+    return refuse_name(ssl, "", "is empty", alert);
+  }
+  if (found <= 0) {
     return SSL_CLIENT_HELLO_SUCCESS;
   }
 
@@ -297,7 +312,6 @@ static int judge_name(SSL *ssl, int *alert) {
   }
 
   s = pr_namebind_get_server(name, main_server->addr, session.c->local_port);
-  strict = (ftps_server_options(main_server) & FTPS_OPT_STRICT_SNI) != 0;
   if (strict &&
       !known_name(name, s)) {
     return refuse_name(ssl, name, "names no host here", alert);

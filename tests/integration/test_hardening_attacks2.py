@@ -4,11 +4,66 @@ import os
 import re
 import socket
 import ssl
+import struct
 
 import ftpsd
 from clients import Raw, context, expect
 from test_alpaca import _alert, _alpn_line, _sc, _served, _server
+from test_hostile import auth_tls, client_hello, tls_records
 from test_sni import sni_server
+
+
+def _with_ext(hello, etype, body):
+    """hello (one record, one ClientHello) with extension etype's body
+    replaced by body, lengths fixed up."""
+    assert hello[0] == 22 and hello[5] == 1
+    b = hello[9:]
+    p = 2 + 32
+    p += 1 + b[p]
+    p += 2 + int.from_bytes(b[p:p + 2], "big")
+    p += 1 + b[p]
+    exts, q, out = b[p + 2:], 0, b""
+    while q < len(exts):
+        t = int.from_bytes(exts[q:q + 2], "big")
+        n = int.from_bytes(exts[q + 2:q + 4], "big")
+        out += (struct.pack(">HH", t, len(body)) + body if t == etype
+                else exts[q:q + 4 + n])
+        q += 4 + n
+    b = b[:p] + struct.pack(">H", len(out)) + out
+    hs = b"\x01" + len(b).to_bytes(3, "big") + b
+    return hello[:3] + struct.pack(">H", len(hs)) + hs
+
+
+def _sni_body(names, kind=0):
+    lst = b"".join(bytes([kind]) + struct.pack(">H", len(n)) + n
+                   for n in names)
+    return struct.pack(">H", len(lst)) + lst
+
+
+def _first_answer(srv, hello):
+    """AUTH TLS, then hello: "ServerHello", ("alert", description) or
+    what else came."""
+    r = auth_tls(srv)
+    try:
+        r.sock.sendall(hello)
+        r.sock.settimeout(20)
+        data = b""
+        while not tls_records(data):
+            try:
+                chunk = r.sock.recv(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        recs = tls_records(data)
+        if recs and recs[0][0] == 22 and recs[0][1][:1] == b"\x02":
+            return "ServerHello"
+        if recs and recs[0][0] == 21 and recs[0][1][:1] == b"\x02":
+            return ("alert", recs[0][1][1])
+        return data[:40]
+    finally:
+        r.close()
 
 
 def _temp_key(out):
@@ -87,3 +142,38 @@ def test_attack2_ciphers_of_the_sni_vhost(ctx):
             "TLS %s, SNI a.example: %s\n%s" % (version, m and m.group(1),
                                               out[-1000:])
     assert srv.running()
+
+
+def test_attack2_strict_sni_odd_extensions(ctx):
+    """StrictSNI against server_name extensions built by hand: a known
+    name is served; an empty name is refused with unrecognized_name (112);
+    two names (an unknown one first or last), an empty list, a name of
+    another type: a fatal alert (OpenSSL's decode_error), never a
+    ServerHello.  Without StrictSNI the empty name is served, as no SNI.
+    Defect found: OpenSSL takes an empty host_name (RFC 6066 section 3
+    allows none) and mod_ftps read it as no SNI: StrictSNI served it."""
+    cases = {"known": (_sni_body([b"a.example"]), "ServerHello"),
+             "empty": (_sni_body([b""]), ("alert", 112)),
+             "unknown first": (_sni_body([b"c.example", b"a.example"]),
+                               "alert"),
+             "unknown last": (_sni_body([b"a.example", b"c.example"]),
+                              "alert"),
+             "empty list": (struct.pack(">H", 0), "alert"),
+             "another type": (_sni_body([b"c.example"], kind=1), "alert")}
+    srv = sni_server(ctx, tls={"TLSOptions": "StrictSNI"})
+    bad = {}
+    for version in ("1.2", "1.3"):
+        hello = client_hello(version)
+        for what, (body, want) in cases.items():
+            got = _first_answer(srv, _with_ext(hello, 0, body))
+            ok = (got[0] == "alert" if want == "alert" else got == want)
+            if not ok:
+                bad[version, what] = got
+    assert not bad, "StrictSNI, what came instead of the want: %r" % bad
+    assert srv.running()
+    srv.stop()
+    srv = sni_server(ctx)
+    for version in ("1.2", "1.3"):
+        got = _first_answer(srv, _with_ext(client_hello(version), 0,
+                                           _sni_body([b""])))
+        assert got == "ServerHello", "no StrictSNI, empty name: %r" % (got,)
