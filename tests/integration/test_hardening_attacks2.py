@@ -7,10 +7,10 @@ import ssl
 import struct
 
 import ftpsd
-from clients import Raw, context, expect
+from clients import Raw, close_quietly, context, expect
 from test_alpaca import _alert, _alpn_line, _sc, _served, _server
 from test_hostile import auth_tls, client_hello, tls_records
-from test_sni import sni_server
+from test_sni import assert_session_on, sni_ftps, sni_server
 
 
 def _with_ext(hello, etype, body):
@@ -115,6 +115,15 @@ def test_attack2_groups_of_the_sni_vhost(ctx):
     want["1.3", "localhost", "ffdhe8192"] = (True, "DH, 8192 bits")
     bad = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
     assert not bad, "(served, key) against the want: %r" % bad
+    # A whole session on the P-384 vhost (Python offers an X25519 key
+    # share first: a HelloRetryRequest on control and data connections).
+    for version in ("1.2", "1.3"):
+        f = sni_ftps(srv, "a.example", version)
+        try:
+            assert_session_on(srv, f, "a.example", "TLS %s, P-384 vhost"
+                              % version)
+        finally:
+            close_quietly(f)
     assert srv.running()
 
 
