@@ -186,3 +186,42 @@ def test_attack2_strict_sni_odd_extensions(ctx):
         got = _first_answer(srv, _with_ext(client_hello(version), 0,
                                            _sni_body([b""])))
         assert got == "ServerHello", "no StrictSNI, empty name: %r" % (got,)
+
+
+def _with_extra_ext(hello, etype, body):
+    """hello with one more extension etype (body) before the others."""
+    b = hello[9:]
+    p = 2 + 32
+    p += 1 + b[p]
+    p += 2 + int.from_bytes(b[p:p + 2], "big")
+    p += 1 + b[p]
+    exts = struct.pack(">HH", etype, len(body)) + body + b[p + 2:]
+    b = b[:p] + struct.pack(">H", len(exts)) + exts
+    hs = b"\x01" + len(b).to_bytes(3, "big") + b
+    return hello[:3] + struct.pack(">H", len(hs)) + hs
+
+
+def test_attack2_duplicate_extensions(ctx):
+    """Two server_name extensions (an unknown name before a known one,
+    under StrictSNI) or two ALPN extensions (http/1.1 before ftp): which
+    one would the module read, and which OpenSSL?  Neither: a fatal alert
+    (illegal_parameter), no ServerHello (held)."""
+    srv = sni_server(ctx, tls={"TLSOptions": "StrictSNI"})
+    for version in ("1.2", "1.3"):
+        c = context(version)
+        c.set_alpn_protocols(["ftp"])
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = c.wrap_bio(inc, out, server_hostname="a.example")
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        hello = out.read()
+        assert _first_answer(srv, hello) == "ServerHello", version
+        for what, etype, body in (
+                ("SNI", 0, _sni_body([b"c.example"])),
+                ("ALPN", 16, b"\x00\x09\x08http/1.1")):
+            got = _first_answer(srv, _with_extra_ext(hello, etype, body))
+            assert got[0] == "alert", "TLS %s, two %s extensions: %r" % (
+                version, what, got)
+    assert srv.running()
