@@ -1,15 +1,18 @@
-"""Attacks on the issue 13 hardening, second round (an outside review)."""
+"""Attacks on the issue 13 hardening, second round (an outside review):
+the key-exchange groups (the default list without ffdhe4096 and up, and
+TLSECDHCurve) and cipher suites of the vhost SNI chose; StrictSNI against
+server_name extensions built by hand (an empty name, two names, an empty
+list, another name type); duplicate SNI and ALPN extensions; a ClientHello
+trickled a byte at a time against TLSTimeoutHandshake."""
 
-import os
 import re
-import socket
 import ssl
 import struct
+import time
 
-import ftpsd
-from clients import Raw, close_quietly, context, expect
-from test_alpaca import _alert, _alpn_line, _sc, _served, _server
-from test_hostile import auth_tls, client_hello, tls_records
+from clients import close_quietly, context
+from test_alpaca import _sc, _served
+from test_hostile import auth_tls, client_hello, serves, tls_records
 from test_sni import assert_session_on, sni_ftps, sni_server
 
 
@@ -225,3 +228,32 @@ def test_attack2_duplicate_extensions(ctx):
             assert got[0] == "alert", "TLS %s, two %s extensions: %r" % (
                 version, what, got)
     assert srv.running()
+
+
+def test_attack2_trickled_client_hello(ctx):
+    """TLSTimeoutHandshake 3 against a ClientHello sent one byte every
+    0.1 s (some 25 s for the whole): the deadline counts from the start
+    of the handshake, not from the last byte, so the server closes the
+    connection long before the hello is complete; a second session is
+    served meanwhile (held)."""
+    srv = ctx.server({"TLSRequired": "off", "TLSTimeoutHandshake": "3"},
+                     shared=False)
+    hello = client_hello("1.3")
+    r = auth_tls(srv)
+    sent = 0
+    try:
+        for i, byte in enumerate(hello):
+            if i == 5:
+                serves(srv, what="while a ClientHello trickles in")
+            try:
+                r.sock.send(bytes([byte]))
+            except OSError:
+                break
+            sent += 1
+            time.sleep(0.1)
+    finally:
+        r.close()
+    assert sent < len(hello), \
+        "the whole ClientHello (%d bytes, one every 0.1 s) went through " \
+        "under TLSTimeoutHandshake 3" % len(hello)
+    serves(srv)
