@@ -45,8 +45,9 @@ int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx) {
    * count, protocol range, key-exchange groups and verification the
    * connection got from the context it began on stay (TLSSessionTickets,
    * TLSSessionCache off, TLSServerCipherPreference,
-   * AllowClientRenegotiations, TLSProtocol, TLSECDHCurve, TLSVerifyClient).  Called from the ClientHello callback, all of this is
-   * in place before OpenSSL picks the version and looks at a ticket. */
+   * AllowClientRenegotiations, TLSProtocol, TLSECDHCurve,
+   * TLSVerifyClient).  Called from the ClientHello callback, all of this
+   * is in place before OpenSSL picks the version and looks at a ticket. */
   opts = SSL_CTX_get_options(ctx);
   SSL_clear_options(ssl, SSL_get_options(ssl) & ~opts);
   SSL_set_options(ssl, opts);
@@ -96,10 +97,10 @@ static int hello_name(SSL *ssl, char *buf, size_t bufsz) {
 
   list = ((size_t) p[0] << 8) | p[1];
   n = ((size_t) p[3] << 8) | p[4];
-  if (list == len - 2 &&
+  if (len == 5 &&
+      list == 3 &&
       p[2] == TLSEXT_NAMETYPE_host_name &&
-      n == 0 &&
-      list == 3) {
+      n == 0) {
     return -1;
   }
   if (list != len - 2 ||
