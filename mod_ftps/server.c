@@ -127,6 +127,20 @@ SSL_CTX *ftps_server_ctx(server_rec *s) {
   return st != NULL ? st->ctx : NULL;
 }
 
+const char *ftps_server_ctx_groups(SSL_CTX *ctx) {
+  struct server_tls *st;
+
+  for (st = servers; st != NULL; st = st->next) {
+    if (st->ctx == ctx) {
+      const char *groups = get_param_ptr(st->server->conf, "TLSECDHCurve",
+        FALSE);
+
+      return groups != NULL ? groups : FTPS_GROUPS_DEFAULT;
+    }
+  }
+  return NULL;
+}
+
 SSL_CTX *ftps_server_client_ctx(server_rec *s) {
   struct server_tls *st = server_find(s);
 

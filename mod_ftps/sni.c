@@ -34,6 +34,7 @@ static char sni_name[256];
 
 int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx) {
   STACK_OF(X509_NAME) *names;
+  const char *groups;
   uint64_t opts;
 
   if (SSL_set_SSL_CTX(ssl, ctx) == NULL) {
@@ -41,11 +42,12 @@ int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx) {
   }
 
   /* SSL_set_SSL_CTX() changes the certificate only: the options, ticket
-   * count, protocol range and verification the connection got from the
-   * context it began on stay (TLSSessionTickets, TLSSessionCache off,
-   * TLSServerCipherPreference, AllowClientRenegotiations, TLSProtocol,
-   * TLSVerifyClient).  Called from the ClientHello callback, all of this is
-   * in place before OpenSSL picks the version and looks at a ticket. */
+   * count, protocol range, key-exchange groups and verification the
+   * connection got from the context it began on stay (TLSSessionTickets,
+   * TLSSessionCache off, TLSServerCipherPreference,
+   * AllowClientRenegotiations, TLSProtocol, TLSECDHCurve,
+   * TLSVerifyClient).  Called from the ClientHello callback, all of this
+   * is in place before OpenSSL picks the version and looks at a ticket. */
   opts = SSL_CTX_get_options(ctx);
   SSL_clear_options(ssl, SSL_get_options(ssl) & ~opts);
   SSL_set_options(ssl, opts);
@@ -58,6 +60,14 @@ int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx) {
         SSL_CTX_get_min_proto_version(ctx)) != 1 ||
       SSL_set_max_proto_version(ssl,
         SSL_CTX_get_max_proto_version(ctx)) != 1) {
+    return -1;
+  }
+  /* SSL_new() copied the groups of the first context: the vhost's
+   * TLSECDHCurve (or the default list, without the costly large
+   * finite-field groups) must decide, as after HOST. */
+  groups = ftps_server_ctx_groups(ctx);
+  if (groups != NULL &&
+      SSL_set1_groups_list(ssl, groups) != 1) {
     return -1;
   }
   SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx),
@@ -73,7 +83,8 @@ int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx) {
 
 /* hello_name - the host_name the ClientHello's server_name extension
  * carries (RFC 6066 section 3: one entry), into buf; 0 when there is none
- * (a malformed extension is then refused by OpenSSL's own parsing) */
+ * (a malformed extension is then refused by OpenSSL's own parsing), -1
+ * for an empty name, which OpenSSL lets through */
 static int hello_name(SSL *ssl, char *buf, size_t bufsz) {
   const unsigned char *p;
   size_t len, list, n;
@@ -86,6 +97,12 @@ static int hello_name(SSL *ssl, char *buf, size_t bufsz) {
 
   list = ((size_t) p[0] << 8) | p[1];
   n = ((size_t) p[3] << 8) | p[4];
+  if (len == 5 &&
+      list == 3 &&
+      p[2] == TLSEXT_NAMETYPE_host_name &&
+      n == 0) {
+    return -1;
+  }
   if (list != len - 2 ||
       p[2] != TLSEXT_NAMETYPE_host_name ||
       n == 0 ||
@@ -265,9 +282,17 @@ static int choose_vhost(SSL *ssl, const char *name, server_rec *s,
 static int judge_name(SSL *ssl, int *alert) {
   char name[256];
   server_rec *s;
-  int strict, data = ftps_binding_is_data(ssl);
+  int found, strict, data = ftps_binding_is_data(ssl);
 
-  if (!hello_name(ssl, name, sizeof(name))) {
+  /* An empty name (RFC 6066 section 3 allows none) names no host here
+   * either: StrictSNI refuses it like any other unknown name. */
+  strict = (ftps_server_options(main_server) & FTPS_OPT_STRICT_SNI) != 0;
+  found = hello_name(ssl, name, sizeof(name));
+  if (found < 0 &&
+      strict) {
+    return refuse_name(ssl, "", "is empty", alert);
+  }
+  if (found <= 0) {
     return SSL_CLIENT_HELLO_SUCCESS;
   }
 
@@ -288,7 +313,6 @@ static int judge_name(SSL *ssl, int *alert) {
   }
 
   s = pr_namebind_get_server(name, main_server->addr, session.c->local_port);
-  strict = (ftps_server_options(main_server) & FTPS_OPT_STRICT_SNI) != 0;
   if (strict &&
       !known_name(name, s)) {
     return refuse_name(ssl, name, "names no host here", alert);

@@ -52,6 +52,11 @@ int ftps_server_unavailable(server_rec *s);
  * certificate (AUTH is then answered with 431) */
 SSL_CTX *ftps_server_ctx(server_rec *s);
 
+/* ftps_server_ctx_groups - the key-exchange groups ctx (a server's
+ * SSL_CTX) was given: its server's TLSECDHCurve, or the default; NULL if
+ * ctx is no server's */
+const char *ftps_server_ctx_groups(SSL_CTX *ctx);
+
 /* ftps_server_client_ctx - the SSL_CTX for s's side of SSCN data
  * connections, where it is the TLS client (NULL with ftps_server_ctx) */
 SSL_CTX *ftps_server_client_ctx(server_rec *s);

@@ -14,7 +14,8 @@ void ftps_sni_install(SSL_CTX *ctx);
 
 /* ftps_sni_use_ctx - let ssl (not yet past its ClientHello) present ctx's
  * certificate and follow ctx's settings: options, ticket count (a data
- * connection keeps issuing none), protocol range, client verification.
+ * connection keeps issuing none), protocol range, key-exchange groups,
+ * client verification.
  * For control connections after SNI, and their data connections.  0, or
  * -1 from OpenSSL. */
 int ftps_sni_use_ctx(SSL *ssl, SSL_CTX *ctx);
