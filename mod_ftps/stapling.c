@@ -14,6 +14,7 @@
 
 #include <openssl/err.h>
 #include <openssl/http.h>
+#include <openssl/httperr.h>
 #include <openssl/ocsp.h>
 #include <pwd.h>
 #include <grp.h>
@@ -192,10 +193,74 @@ static void write_all(int fd, const char *buf, size_t len) {
   }
 }
 
+/* http_status - "answered with HTTP status 500 (Internal Server Error)"
+ * from OpenSSL's error data "code=500, reason=Internal Server Error" */
+static void http_status(char *buf, size_t bufsz, const char *data) {
+  const char *reason;
+  int code = 0;
+
+  if (data == NULL ||
+      sscanf(data, "code=%d", &code) != 1) {
+    snprintf(buf, bufsz, "answered with an HTTP status other than 200");
+    return;
+  }
+  reason = strstr(data, "reason=");
+  if (reason != NULL) {
+    snprintf(buf, bufsz, "answered with HTTP status %d (%.100s)", code,
+      reason + 7);
+
+  } else {
+    snprintf(buf, bufsz, "answered with HTTP status %d", code);
+  }
+}
+
+/* http_answer - after a failed exchange, in the child: what the
+ * responder answered that was not a response (an HTTP error status, or
+ * something that is not HTTP) into buf; 0 when it did not answer at all
+ * (no connection, no bytes, a timeout) */
+static int http_answer(char *buf, size_t bufsz) {
+  const char *data = NULL;
+  unsigned long e;
+  int flags = 0;
+
+  while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+    if (ERR_GET_LIB(e) != ERR_LIB_HTTP) {
+      continue;
+    }
+    switch (ERR_GET_REASON(e)) {
+      case HTTP_R_RECEIVED_ERROR:
+      case HTTP_R_STATUS_CODE_UNSUPPORTED:
+      case HTTP_R_REDIRECTION_NOT_ENABLED:
+        http_status(buf, bufsz, (flags & ERR_TXT_STRING) ? data : NULL);
+        return 1;
+      case HTTP_R_RESPONSE_PARSE_ERROR:
+      case HTTP_R_HEADER_PARSE_ERROR:
+      case HTTP_R_RESPONSE_LINE_TOO_LONG:
+      case HTTP_R_RECEIVED_WRONG_HTTP_VERSION:
+        snprintf(buf, bufsz, "answered with something that is not HTTP "
+          "(%s)", ERR_reason_error_string(e));
+        return 1;
+      case HTTP_R_MAX_RESP_LEN_EXCEEDED:
+      case HTTP_R_INCONSISTENT_CONTENT_LENGTH:
+      case HTTP_R_ERROR_PARSING_CONTENT_LENGTH:
+        snprintf(buf, bufsz, "answered with a body that is not an OCSP "
+          "response (%s)", ERR_reason_error_string(e));
+        return 1;
+    }
+  }
+  return 0;
+}
+
 /* fetch_child - in the child: POST the request, write the answer to fd as
- * "R" + response or "E" + reason; never returns */
+ * "R" + body of a 200, "H" + what the responder answered instead, or
+ * "E" + why it did not answer; never returns.  The body is taken whatever
+ * its content type and checked by the master, which can then say what it
+ * was. */
 static void fetch_child(struct staple *sp, int fd) {
   char *host = NULL, *port = NULL, *path = NULL, msg[512];
+  OSSL_HTTP_REQ_CTX *rctx = NULL;   /* holds the connection the body of a
+                                     * response not expected to be ASN.1
+                                     * is read from */
   BIO *req, *resp = NULL;
   int use_ssl = 0;
 
@@ -203,20 +268,40 @@ static void fetch_child(struct staple *sp, int fd) {
   if (OSSL_HTTP_parse_url(sp->url, &use_ssl, NULL, &host, &port, NULL, &path,
         NULL, NULL) == 1 &&
       req != NULL) {
-    resp = OSSL_HTTP_transfer(NULL, host, port, path, use_ssl, NULL, NULL,
+    resp = OSSL_HTTP_transfer(&rctx, host, port, path, use_ssl, NULL, NULL,
       NULL, NULL, NULL, NULL, 0, NULL, "application/ocsp-request", req,
-      "application/ocsp-response", 1, FTPS_OCSP_MAX_RESPONSE, sp->timeout,
-      0);
+      NULL, 0, FTPS_OCSP_MAX_RESPONSE, sp->timeout, 0);
   }
 
   if (resp != NULL) {
-    char *data;
-    long n = BIO_get_mem_data(resp, &data);
+    time_t end = time(NULL) + sp->timeout;
+    char data[4096];
+    size_t total = 0;
 
+    /* Not expected to be ASN.1, the body is read here from the connection
+     * (non-blocking: waited for), up to the limit (the master refuses one
+     * longer). */
     write_all(fd, "R", 1);
-    if (n > 0) {
-      write_all(fd, data, (size_t) n);
+    while (total <= FTPS_OCSP_MAX_RESPONSE) {
+      int n = BIO_read(resp, data, sizeof(data));
+
+      if (n > 0) {
+        write_all(fd, data, (size_t) n);
+        total += (size_t) n;
+        continue;
+      }
+      if (n < 0 &&
+          BIO_should_retry(resp) &&
+          BIO_wait(resp, end, 100) > 0) {
+        continue;
+      }
+      break;
     }
+    OSSL_HTTP_close(rctx, 1);
+
+  } else if (http_answer(msg, sizeof(msg))) {
+    write_all(fd, "H", 1);
+    write_all(fd, msg, strlen(msg));
 
   } else {
     (void) ftps_error_ssl_reasons(msg, sizeof(msg));
@@ -315,6 +400,26 @@ static void fetch_start(struct staple *sp, time_t now) {
     "(child %lu)", sp->url, (unsigned long) pid);
 }
 
+/* is_ocsp_response - does der hold one OCSP response, and nothing else? */
+static int is_ocsp_response(const unsigned char *der, size_t len) {
+  const unsigned char *p = der;
+  OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long) len);
+  int ok = resp != NULL && p == der + len;
+
+  OCSP_RESPONSE_free(resp);
+  ERR_clear_error();
+  return ok;
+}
+
+/* fetch_failed - log a fetch that brought no response: the responder did
+ * not answer (why), or answered with something else (what) */
+static void fetch_failed(struct staple *sp, const char *how,
+    const char *text, int len) {
+  staple_log(PR_LOG_WARNING, sp, "%s %s%.*s%s", sp->url, how, len, text,
+    sp->der != NULL ? "; the previous response stays until it expires" :
+    "; no staple is sent");
+}
+
 /* fetch_end - the child is done (or given up on): use its answer */
 static void fetch_end(struct staple *sp, time_t now, const char *why) {
   unsigned char *buf = sp->buf, *der = NULL;
@@ -327,21 +432,28 @@ static void fetch_end(struct staple *sp, time_t now, const char *why) {
   sp->buf_len = 0;
   sp->next_fetch = now + FTPS_OCSP_RETRY;
 
-  if (why == NULL &&
-      (len < 1 || buf[0] != 'R')) {
-    why = len > 1 ? "" : "no answer";
-  }
   if (why != NULL) {
-    staple_log(PR_LOG_WARNING, sp, "%s did not answer: %s%.*s%s", sp->url,
-      why, why[0] == '\0' ? (int) (len - 1) : 0, (const char *) buf + 1,
-      sp->der != NULL ? "; the previous response stays until it expires" :
-      "; no staple is sent");
-    free(buf);
-    return;
-  }
+    fetch_failed(sp, "did not answer: ", why, 0);
 
-  der = malloc(len > 1 ? len - 1 : 1);
-  if (der != NULL) {
+  } else if (len < 1 ||
+             (buf[0] != 'R' && len < 2)) {
+    fetch_failed(sp, "did not answer: ", "no answer", 0);
+
+  } else if (buf[0] == 'H') {
+    fetch_failed(sp, "", (const char *) buf + 1, (int) (len - 1));
+
+  } else if (buf[0] != 'R') {
+    fetch_failed(sp, "did not answer: ", (const char *) buf + 1,
+      (int) (len - 1));
+
+  } else if (!is_ocsp_response(buf + 1, len - 1)) {
+    char what[128];
+
+    snprintf(what, sizeof(what), "answered with something that is not an "
+      "OCSP response (%lu bytes)", (unsigned long) (len - 1));
+    fetch_failed(sp, "", what, (int) strlen(what));
+
+  } else if ((der = malloc(len - 1)) != NULL) {
     memcpy(der, buf + 1, len - 1);
     if (staple_take(sp, der, len - 1, sp->url) == 0) {
       sp->next_fetch = ftps_ocsp_refresh_at(&sp->st, now);
@@ -671,18 +783,56 @@ void ftps_stapling_free(void) {
 
 struct kept_entry {
   unsigned char cert_md[32];     /* SHA-256 of the certificate */
+  unsigned char url_md[32];      /* SHA-256 of the responder's URL */
   time_t next_fetch;
-  size_t len;                    /* then len bytes of DER response */
+  size_t len;                    /* then len bytes of DER response; 0: a
+                                  * retry time only */
 };
 
-/* kept_block - every valid response, as [size_t total][entries...] */
+/* url_digest - SHA-256 of sp's responder URL (zeros when none) */
+static void url_digest(const struct staple *sp, unsigned char *md) {
+  memset(md, 0, 32);
+  if (sp->url != NULL) {
+    (void) EVP_Digest(sp->url, strlen(sp->url), md, NULL, EVP_sha256(),
+      NULL);
+  }
+}
+
+/* kept_retry - when sp has no response but a retry time to keep, that
+ * time, else 0.  A failed fetch waits FTPS_OCSP_RETRY seconds, and a
+ * restart must not cut that short (a SIGHUP storm would hammer the
+ * responder); a fetch still under way, which the restart ends, counts as
+ * an attempt made when it started. */
+static time_t kept_retry(const struct staple *sp, time_t now) {
+  time_t at = sp->next_fetch;
+
+  if (sp->der != NULL ||
+      sp->file != NULL ||
+      sp->url == NULL) {
+    return 0;
+  }
+  if (sp->pid > 0 &&
+      at < sp->fetch_started + FTPS_OCSP_RETRY) {
+    at = sp->fetch_started + FTPS_OCSP_RETRY;
+  }
+  return at > now ? at : 0;
+}
+
+/* kept_block - every valid response and every pending retry time, as
+ * [size_t total][entries...] */
 static unsigned char *kept_block(void) {
   struct staple *sp;
   size_t total = sizeof(size_t), off;
+  time_t now = time(NULL);
   unsigned char *block;
 
   for (sp = staples; sp != NULL; sp = sp->next) {
-    total += sp->der != NULL ? sizeof(struct kept_entry) + sp->len : 0;
+    if (sp->der != NULL) {
+      total += sizeof(struct kept_entry) + sp->len;
+
+    } else if (kept_retry(sp, now) != 0) {
+      total += sizeof(struct kept_entry);
+    }
   }
   block = malloc(total);
   if (block == NULL) {
@@ -693,17 +843,22 @@ static unsigned char *kept_block(void) {
   for (sp = staples; sp != NULL; sp = sp->next) {
     struct kept_entry e;
     unsigned int n = 0;
+    time_t retry = kept_retry(sp, now);
 
-    if (sp->der == NULL) {
+    if (sp->der == NULL &&
+        retry == 0) {
       continue;
     }
     memset(&e, 0, sizeof(e));
     (void) X509_digest(sp->cert, EVP_sha256(), e.cert_md, &n);
-    e.next_fetch = sp->next_fetch;
-    e.len = sp->len;
+    url_digest(sp, e.url_md);
+    e.next_fetch = sp->der != NULL ? sp->next_fetch : retry;
+    e.len = sp->der != NULL ? sp->len : 0;
     memcpy(block + off, &e, sizeof(e));
-    memcpy(block + off + sizeof(e), sp->der, sp->len);
-    off += sizeof(e) + sp->len;
+    if (e.len > 0) {
+      memcpy(block + off + sizeof(e), sp->der, sp->len);
+    }
+    off += sizeof(e) + e.len;
   }
   return block;
 }
@@ -742,7 +897,8 @@ static unsigned char *kept_take(void) {
 
 /* take_kept - a restart keeps a certificate's valid response (checked
  * again, against the new issuer), so that handshakes right after SIGHUP
- * still carry it, and the next fetch stays when it was due */
+ * still carry it, and the next fetch stays when it was due; without a
+ * response, the time of the next try after a failed one stays */
 static void take_kept(struct staple *sp, const unsigned char *block) {
   unsigned char md[32];
   unsigned int n = 0;
@@ -759,6 +915,21 @@ static void take_kept(struct staple *sp, const unsigned char *block) {
 
     memcpy(&e, block + off, sizeof(e));
     off += sizeof(e);
+    if (memcmp(e.cert_md, md, sizeof(md)) == 0 &&
+        e.len == 0) {
+      unsigned char url_md[32];
+
+      /* A retry time holds for the responder that failed, not for one
+       * the new configuration names instead. */
+      url_digest(sp, url_md);
+      if (memcmp(e.url_md, url_md, sizeof(url_md)) == 0) {
+        sp->next_fetch = e.next_fetch;
+        pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": OCSP stapling: %s is asked "
+          "again in %ld s, as before the restart", sp->url,
+          (long) (e.next_fetch - time(NULL)));
+      }
+      return;
+    }
     if (memcmp(e.cert_md, md, sizeof(md)) == 0 &&
         (der = malloc(e.len)) != NULL) {
       memcpy(der, block + off, e.len);

@@ -202,3 +202,134 @@ def test_judgement_chain_only_renewal_logged(ctx):
         mark = sighup(r.srv)
         assert not ftpsd.line_with(r.srv.log_since(mark, 400), "new chain"), \
             r.srv.log_since(mark, 400)
+
+
+# -- 2. and 3. OCSP: the retry time survives a restart; what a responder said ---
+
+class CountingResponder:
+    """An HTTP server on loopback that answers every POST with status and
+    body, and counts the requests."""
+
+    def __init__(self, status=500, body=b"", ctype="text/plain"):
+        outer = self
+        self.requests = 0
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                with outer.lock:
+                    outer.requests += 1
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                     Handler)
+        self.url = "http://127.0.0.1:%d/ocsp" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def count(self):
+        with self.lock:
+            return self.requests
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _stapled_server(ctx, d, url, name):
+    """The EC certificate's staple asked of url; the RSA one's read from
+    good-rsa.der (a file the test rewrites to see the stapling timer
+    tick)."""
+    import test_stapling
+    tls = test_stapling.tls_for(
+        d, TLSRSACertificateFile=os.path.join(d, "leaf-rsa.pem"),
+        TLSRSACertificateKeyFile=os.path.join(d, "leaf-rsa.key"),
+        TLSStaplingResponder=url, TLSStaplingTimeout="5")
+    return ctx.server(tls=tls, extra=[
+        "FTPSStaplingFile " + os.path.join(d, "good-rsa.der")],
+        shared=False, name=name)
+
+
+def _ticked(srv, d):
+    """Rewrite the RSA staple file and wait until the stapling timer has
+    read it: a whole tick ran since (every staple is looked at in it)."""
+    path = os.path.join(d, "good-rsa.der")
+    mark = srv.log_mark()
+    _replace(path, _read(path))
+    wait_log(srv, mark, "response from " + path, "good")
+
+
+def test_judgement_failed_fetch_not_repeated_by_sighup(ctx):
+    """A fetch fails (the responder answers HTTP 500): the next try is due
+    in 300 s, and three SIGHUPs do not bring it forward; the responder is
+    asked once.  A restart that names another responder asks that one at
+    once.  Before: each SIGHUP asked the responder again at its first
+    tick (a SIGHUP storm hammered it)."""
+    import test_stapling
+    ctx.need("openssl")
+    d = test_stapling.fixtures(ftpsd.free_port())
+    resp = CountingResponder(500, b"busy\n")
+    other = CountingResponder(500, b"busy too\n")
+    try:
+        srv = _stapled_server(ctx, d, resp.url, "retry")
+        wait_log(srv, (0, 0), resp.url, "answered with HTTP status 500")
+        assert resp.count() == 1, resp.count()
+        for _ in range(3):
+            sighup(srv)
+            _ticked(srv, d)
+        _ticked(srv, d)
+        assert resp.count() == 1, \
+            "the responder was asked %d times:\n%s" \
+            % (resp.count(), srv.log_tail(60))
+
+        srv.replace_conf("TLSStaplingResponder",
+                         "TLSStaplingResponder " + other.url)
+        mark = sighup(srv)
+        wait_log(srv, mark, other.url, "answered with HTTP status 500")
+        assert other.count() == 1 and resp.count() == 1, \
+            (other.count(), resp.count())
+    finally:
+        resp.stop()
+        other.stop()
+
+
+def test_judgement_responder_answer_said(ctx):
+    """A responder that answers HTTP 200 with a body that is not an OCSP
+    response, or an HTTP error status, is logged as what it did, not as
+    "did not answer"; one that is not there still did not answer.  Before:
+    every one of them "did not answer"."""
+    import test_stapling
+    ctx.need("openssl")
+    d = test_stapling.fixtures(ftpsd.free_port())
+    page = b"<html><body>Service moved</body></html>\n"
+    for status, body, ctype, want in (
+            (200, page, "text/html",
+             "answered with something that is not an OCSP response "
+             "(%d bytes)" % len(page)),
+            (500, b"oops", "text/plain",
+             "answered with HTTP status 500 (Internal Server Error)"),
+            (200, b"\x30\x03\x02\x01\x07", "application/ocsp-response",
+             "answered with something that is not an OCSP response "
+             "(5 bytes)")):
+        resp = CountingResponder(status, body, ctype)
+        try:
+            srv = _stapled_server(ctx, d, resp.url, "said")
+            line = wait_log(srv, (0, 0), resp.url, want)
+            assert "did not answer" not in line, line
+            assert "no staple is sent" in line, line
+            srv.stop()
+        finally:
+            resp.stop()
+    dead = "http://127.0.0.1:%d/" % ftpsd.free_port()
+    srv = _stapled_server(ctx, d, dead, "dead")
+    wait_log(srv, (0, 0), dead, "did not answer")
