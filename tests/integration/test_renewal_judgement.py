@@ -333,3 +333,64 @@ def test_judgement_responder_answer_said(ctx):
     dead = "http://127.0.0.1:%d/" % ftpsd.free_port()
     srv = _stapled_server(ctx, d, dead, "dead")
     wait_log(srv, (0, 0), dead, "did not answer")
+
+
+# -- 5. the daily expiry warning, a day later by the daemon's clock ----------------
+
+def _libfaketime():
+    import glob
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    if not found:
+        raise ftpsd.Skip("libfaketime not installed (Debian package faketime)")
+    return found[0]
+
+
+def _warnings(srv, serial):
+    return [line for line in
+            ftpsd.read_text(srv.stderr_path).splitlines()
+            if "serial %02X" % serial in line and "renew it" in line]
+
+
+def test_judgement_expiry_warning_daily(ctx):
+    """FTPSCertificateExpiryWarning warns at startup and then daily: the
+    daemon runs under libfaketime (LD_PRELOAD, its clock read from a file
+    at each look), and the test moves its clock a day on.  The next look
+    of the watcher warns again, one day fewer left; the looks after it do
+    not (a renewal seen by a later look proves they ran)."""
+    lib = _libfaketime()
+    r = Renewal(ctx, "watch", extra=["FTPSCertificateExpiryWarning 10"],
+                name="daily")
+    clock = os.path.join(r.srv.dir, "faketime")
+    with open(clock, "w") as f:
+        f.write("+0\n")
+    os.chmod(clock, 0o644)
+    preload = [p for p in (ftpsd.daemon_env().get("LD_PRELOAD"), lib) if p]
+    r.srv.launcher = ["env", "LD_PRELOAD=" + ":".join(preload),
+                      "FAKETIME_TIMESTAMP_FILE=" + clock,
+                      "FAKETIME_NO_CACHE=1",
+                      "FAKETIME_DONT_FAKE_MONOTONIC=1"]
+    cert2, key2 = _dated_pair(r, 2, -1, 5.5)    # 5 days and a half left
+    _write(r.key, key2)
+    _write(r.cert, cert2)
+    r.srv.start()
+    first = _warnings(r.srv, 2)
+    assert len(first) == 1 and "expires in 5 days" in first[0], \
+        ftpsd.read_text(r.srv.stderr_path)[-3000:]
+
+    # A day later by the daemon's clock.
+    mark = r.srv.log_mark()
+    with open(clock + ".new", "w") as f:
+        f.write("+1d\n")
+    os.chmod(clock + ".new", 0o644)
+    os.rename(clock + ".new", clock)
+    line = wait_log(r.srv, mark, "serial 02", "renew it")
+    assert "expires in 4 days" in line, line
+
+    # Later looks: a renewal is seen, and no third warning comes.
+    cert3, key3 = r.new_pair(3, days=30)
+    _replace(r.key, key3)
+    _replace(r.cert, cert3)
+    wait_log(r.srv, mark, "new certificate loaded", "serial 03")
+    wait_serial(r.srv, 3, "renewal after the warning")
+    assert len(_warnings(r.srv, 2)) == 2, _warnings(r.srv, 2)
+    assert not _warnings(r.srv, 3), _warnings(r.srv, 3)
