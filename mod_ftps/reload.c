@@ -53,6 +53,17 @@ int ftps_reload_files_add(struct ftps_reload_files *files, const char *path) {
   return 0;
 }
 
+int ftps_reload_file_same(const struct ftps_reload_file *a,
+    const struct ftps_reload_file *b) {
+  return strcmp(a->path, b->path) == 0 &&
+    a->found == b->found &&
+    a->dev == b->dev &&
+    a->ino == b->ino &&
+    a->size == b->size &&
+    a->mtime.tv_sec == b->mtime.tv_sec &&
+    a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
 int ftps_reload_files_same(const struct ftps_reload_files *a,
     const struct ftps_reload_files *b) {
   int i;
@@ -61,15 +72,7 @@ int ftps_reload_files_same(const struct ftps_reload_files *a,
     return 0;
   }
   for (i = 0; i < a->nfiles; i++) {
-    const struct ftps_reload_file *fa = &a->files[i], *fb = &b->files[i];
-
-    if (strcmp(fa->path, fb->path) != 0 ||
-        fa->found != fb->found ||
-        fa->dev != fb->dev ||
-        fa->ino != fb->ino ||
-        fa->size != fb->size ||
-        fa->mtime.tv_sec != fb->mtime.tv_sec ||
-        fa->mtime.tv_nsec != fb->mtime.tv_nsec) {
+    if (!ftps_reload_file_same(&a->files[i], &b->files[i])) {
       return 0;
     }
   }

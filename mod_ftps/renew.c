@@ -20,7 +20,16 @@ static const char *file_directives[] = {
   "TLSRSACertificateFile", "TLSRSACertificateKeyFile",
   "TLSECCertificateFile", "TLSECCertificateKeyFile",
   "TLSCertificateChainFile", "TLSPKCS12File",
+  /* Not certificate material, but read into the same contexts: a CA file
+   * or CRL renewed (a CRL's nextUpdate passes weekly) is taken as well,
+   * without a signal.  Hashed directories (TLSCACertificatePath,
+   * TLSCARevocationPath) need no watch: OpenSSL reads them at each
+   * verification. */
+  "TLSCACertificateFile", "TLSCARevocationFile",
 };
+
+/* The first of file_directives that is not certificate material. */
+#define FIRST_TRUST_FILE 6
 
 void ftps_renew_quiet(int on) {
   quiet = on;
@@ -91,8 +100,9 @@ void ftps_renew_files(server_rec *s, struct ftps_reload_files *files) {
       i++) {
     const char *path = get_param_ptr(s->conf, file_directives[i], FALSE);
 
-    if (path != NULL) {
-      (void) ftps_reload_files_add(files, path);
+    if (path != NULL &&
+        ftps_reload_files_add(files, path) == 0) {
+      files->files[files->nfiles - 1].what = (int) i;
     }
   }
   PRIVS_RELINQUISH
@@ -186,6 +196,37 @@ int ftps_renew_refused(server_rec *s, const struct ftps_material *m,
   return refused ? -1 : 0;
 }
 
+/* trust_taken - a CA file or CRL that changed since the last good
+ * material was read, and is now used (new sessions verify client
+ * certificates with it) */
+static void trust_taken(server_rec *s, const struct ftps_reload_files *old,
+    const struct ftps_reload_files *now) {
+  int i, j;
+
+  for (i = 0; i < now->nfiles; i++) {
+    const struct ftps_reload_file *f = &now->files[i];
+    int changed = TRUE;
+
+    if (f->what < FIRST_TRUST_FILE) {
+      continue;
+    }
+    for (j = 0; j < old->nfiles; j++) {
+      const struct ftps_reload_file *o = &old->files[j];
+
+      if (o->what == f->what &&
+          strcmp(o->path, f->path) == 0) {
+        changed = !ftps_reload_file_same(o, f);
+        break;
+      }
+    }
+    if (changed) {
+      pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+        "read again; sessions that start from now on use it",
+        file_directives[f->what], f->path, server_name(s));
+    }
+  }
+}
+
 /* chain_taken - the same certificate with another chain (an intermediate
  * renewed, or the chain file mended): nothing else says so, and clients
  * that could not build a path before may now, or the other way round */
@@ -241,6 +282,9 @@ void ftps_renew_taken(server_rec *s, struct ftps_material *m,
     }
   }
 
+  if (m->nkps > 0) {
+    trust_taken(s, &m->files, files);
+  }
   if (ftps_reload_set(m, kps, n, files) < 0) {
     pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': cannot "
       "keep its certificates for later reloads: %s", server_name(s),

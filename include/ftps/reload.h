@@ -26,11 +26,13 @@
 #include "ftps/context.h"
 #include "ftps/keypair.h"
 
-/* certificate, key (per keypair), chain file, PKCS#12 file */
-#define FTPS_RELOAD_MAX_FILES (2 * FTPS_CONTEXT_MAX_KEYPAIRS + 2)
+/* certificate, key (per keypair), chain file, PKCS#12 file, CA file, CRL
+ * file */
+#define FTPS_RELOAD_MAX_FILES (2 * FTPS_CONTEXT_MAX_KEYPAIRS + 4)
 
 struct ftps_reload_file {
   char path[4096];
+  int what;                  /* the caller's name for it (its directive) */
   int found;                 /* stat() succeeded */
   dev_t dev;
   ino_t ino;
@@ -57,6 +59,11 @@ struct ftps_material {
  * errno (E2BIG: no room).  A file that cannot be stat()ed is noted as not
  * found: a later stat() that succeeds is a change. */
 int ftps_reload_files_add(struct ftps_reload_files *files, const char *path);
+
+/* ftps_reload_file_same - 1 if a and b are the same path with the same
+ * identity, else 0 */
+int ftps_reload_file_same(const struct ftps_reload_file *a,
+  const struct ftps_reload_file *b);
 
 /* ftps_reload_files_same - 1 if a and b name the same files, in the same
  * order, with the same identity, else 0 */

@@ -397,3 +397,58 @@ def test_judgement_expiry_warning_daily(ctx):
     wait_serial(r.srv, 4, "renewals after the warning")
     assert len(_warnings(r.srv, 2)) == 2, _warnings(r.srv, 2)
     assert not _warnings(r.srv, 3), _warnings(r.srv, 3)
+
+
+# -- 6. a renewed CRL is taken without a signal -------------------------------------
+
+def _empty_crl(path):
+    """A CRL of the test root CA that revokes nobody, in PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    ca = x509.load_pem_x509_certificate(_read(ftpsd.cert("ca.pem")))
+    key = serialization.load_pem_private_key(_read(ftpsd.cert("ca.key")),
+                                             None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
+           .last_update(now - datetime.timedelta(hours=1))
+           .next_update(now + datetime.timedelta(days=7))
+           .sign(key, hashes.SHA256()))
+    _write(path, crl.public_bytes(serialization.Encoding.PEM))
+    os.chmod(path, 0o644)
+
+
+def test_judgement_crl_renewal_taken_without_signal(ctx):
+    """TLSCARevocationFile is watched like the certificates: a new CRL that
+    revokes mallory, renamed over the one that did not, is read by the
+    watcher (the log names the directive and the file) and mallory's
+    client certificate is refused from then on, with no signal; alice is
+    still accepted.  A CRL file that does not parse changes nothing.
+    Before: the CRL was read only at a restart."""
+    import shutil
+    import tempfile
+    import test_clientcert as tc
+    d = tempfile.mkdtemp(prefix="crl-", dir=ftpsd.tmp_root())
+    os.chmod(d, 0o755)
+    try:
+        crl = os.path.join(d, "crl.pem")
+        _empty_crl(crl)
+        srv = tc._server(ctx, tc._verify("on", TLSCARevocationFile=crl),
+                         extra=["FTPSCertificateWatch 1"])
+        tc.assert_accepted(srv, "mallory", what="a CRL that revokes nobody: ")
+
+        # A broken CRL: the last good contexts stay.
+        mark = srv.log_mark()
+        _replace(crl, b"-----BEGIN X509 CRL-----\nnot base64\n")
+        os.chmod(crl, 0o644)
+        wait_log(srv, mark, "TLSCARevocationFile " + crl)
+        tc.assert_accepted(srv, "mallory", what="a broken CRL: ")
+
+        mark = srv.log_mark()
+        _replace(crl, _read(ftpsd.cert("ca.crl")))
+        os.chmod(crl, 0o644)
+        wait_log(srv, mark, "TLSCARevocationFile " + crl, "read again")
+        tc.assert_refused(srv, "mallory", what="the CRL that revokes her: ",
+                          alert=tc.REVOKED)
+        tc.assert_accepted(srv, "alice", what="the new CRL: ")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
