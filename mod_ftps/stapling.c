@@ -14,7 +14,6 @@
 
 #include <openssl/err.h>
 #include <openssl/http.h>
-#include <openssl/httperr.h>
 #include <openssl/ocsp.h>
 #include <pwd.h>
 #include <grp.h>
@@ -193,120 +192,25 @@ static void write_all(int fd, const char *buf, size_t len) {
   }
 }
 
-/* http_status - "answered with HTTP status 500 (Internal Server Error)"
- * from OpenSSL's error data "code=500, reason=Internal Server Error" */
-static void http_status(char *buf, size_t bufsz, const char *data) {
-  const char *reason;
-  int code = 0;
-
-  if (data == NULL ||
-      sscanf(data, "code=%d", &code) != 1) {
-    snprintf(buf, bufsz, "answered with an HTTP status other than 200");
-    return;
-  }
-  reason = strstr(data, "reason=");
-  if (reason != NULL) {
-    snprintf(buf, bufsz, "answered with HTTP status %d (%.100s)", code,
-      reason + 7);
-
-  } else {
-    snprintf(buf, bufsz, "answered with HTTP status %d", code);
-  }
-}
-
-/* http_answer - after a failed exchange, in the child: what the
- * responder answered that was not a response (an HTTP error status, or
- * something that is not HTTP) into buf; 0 when it did not answer at all
- * (no connection, no bytes, a timeout) */
-static int http_answer(char *buf, size_t bufsz) {
-  const char *data = NULL;
-  unsigned long e;
-  int flags = 0;
-
-  while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
-    if (ERR_GET_LIB(e) != ERR_LIB_HTTP) {
-      continue;
-    }
-    switch (ERR_GET_REASON(e)) {
-      case HTTP_R_RECEIVED_ERROR:
-      case HTTP_R_STATUS_CODE_UNSUPPORTED:
-      case HTTP_R_REDIRECTION_NOT_ENABLED:
-        http_status(buf, bufsz, (flags & ERR_TXT_STRING) ? data : NULL);
-        return 1;
-      case HTTP_R_RESPONSE_PARSE_ERROR:
-      case HTTP_R_HEADER_PARSE_ERROR:
-      case HTTP_R_RESPONSE_LINE_TOO_LONG:
-      case HTTP_R_RECEIVED_WRONG_HTTP_VERSION:
-        snprintf(buf, bufsz, "answered with something that is not HTTP "
-          "(%s)", ERR_reason_error_string(e));
-        return 1;
-      case HTTP_R_MAX_RESP_LEN_EXCEEDED:
-      case HTTP_R_INCONSISTENT_CONTENT_LENGTH:
-      case HTTP_R_ERROR_PARSING_CONTENT_LENGTH:
-        snprintf(buf, bufsz, "answered with a body that is not an OCSP "
-          "response (%s)", ERR_reason_error_string(e));
-        return 1;
-    }
-  }
-  return 0;
-}
-
-/* fetch_child - in the child: POST the request, write the answer to fd as
- * "R" + body of a 200, "H" + what the responder answered instead, or
- * "E" + why it did not answer; never returns.  The body is taken whatever
- * its content type and checked by the master, which can then say what it
- * was. */
+/* fetch_child - in the child: POST the request (RFC 6960 appendix A.1),
+ * write the answer to fd as "R" + the body of a 200, "H" + what the
+ * responder answered instead, or "E" + why it did not answer; never
+ * returns */
 static void fetch_child(struct staple *sp, int fd) {
-  char *host = NULL, *port = NULL, *path = NULL, msg[512];
-  OSSL_HTTP_REQ_CTX *rctx = NULL;   /* holds the connection the body of a
-                                     * response not expected to be ASN.1
-                                     * is read from */
-  BIO *req, *resp = NULL;
-  int use_ssl = 0;
+  unsigned char *body = NULL;
+  size_t len = 0;
+  char why[512];
+  int res;
 
-  req = BIO_new_mem_buf(sp->req, (int) sp->req_len);
-  if (OSSL_HTTP_parse_url(sp->url, &use_ssl, NULL, &host, &port, NULL, &path,
-        NULL, NULL) == 1 &&
-      req != NULL) {
-    resp = OSSL_HTTP_transfer(&rctx, host, port, path, use_ssl, NULL, NULL,
-      NULL, NULL, NULL, NULL, 0, NULL, "application/ocsp-request", req,
-      NULL, 0, FTPS_OCSP_MAX_RESPONSE, sp->timeout, 0);
-  }
-
-  if (resp != NULL) {
-    time_t end = time(NULL) + sp->timeout;
-    char data[4096];
-    size_t total = 0;
-
-    /* Not expected to be ASN.1, the body is read here from the connection
-     * (non-blocking: waited for), up to the limit (the master refuses one
-     * longer). */
+  res = ftps_ocsp_exchange(sp->url, sp->req, sp->req_len, sp->timeout,
+    &body, &len, why, sizeof(why));
+  if (res == 0) {
     write_all(fd, "R", 1);
-    while (total <= FTPS_OCSP_MAX_RESPONSE) {
-      int n = BIO_read(resp, data, sizeof(data));
-
-      if (n > 0) {
-        write_all(fd, data, (size_t) n);
-        total += (size_t) n;
-        continue;
-      }
-      if (n < 0 &&
-          BIO_should_retry(resp) &&
-          BIO_wait(resp, end, 100) > 0) {
-        continue;
-      }
-      break;
-    }
-    OSSL_HTTP_close(rctx, 1);
-
-  } else if (http_answer(msg, sizeof(msg))) {
-    write_all(fd, "H", 1);
-    write_all(fd, msg, strlen(msg));
+    write_all(fd, (const char *) body, len);
 
   } else {
-    (void) ftps_error_ssl_reasons(msg, sizeof(msg));
-    write_all(fd, "E", 1);
-    write_all(fd, msg, strlen(msg));
+    write_all(fd, res > 0 ? "H" : "E", 1);
+    write_all(fd, why, strlen(why));
   }
   _exit(0);
 }
@@ -400,17 +304,6 @@ static void fetch_start(struct staple *sp, time_t now) {
     "(child %lu)", sp->url, (unsigned long) pid);
 }
 
-/* is_ocsp_response - does der hold one OCSP response, and nothing else? */
-static int is_ocsp_response(const unsigned char *der, size_t len) {
-  const unsigned char *p = der;
-  OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long) len);
-  int ok = resp != NULL && p == der + len;
-
-  OCSP_RESPONSE_free(resp);
-  ERR_clear_error();
-  return ok;
-}
-
 /* fetch_failed - log a fetch that brought no response: the responder did
  * not answer (why), or answered with something else (what) */
 static void fetch_failed(struct staple *sp, const char *how,
@@ -446,7 +339,7 @@ static void fetch_end(struct staple *sp, time_t now, const char *why) {
     fetch_failed(sp, "did not answer: ", (const char *) buf + 1,
       (int) (len - 1));
 
-  } else if (!is_ocsp_response(buf + 1, len - 1)) {
+  } else if (!ftps_ocsp_is_response(buf + 1, len - 1)) {
     char what[128];
 
     snprintf(what, sizeof(what), "answered with something that is not an "
