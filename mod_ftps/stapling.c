@@ -691,24 +691,28 @@ static void url_digest(const struct staple *sp, unsigned char *md) {
   }
 }
 
-/* kept_retry - when sp has no response but a retry time to keep, that
- * time, else 0.  A failed fetch waits FTPS_OCSP_RETRY seconds, and a
- * restart must not cut that short (a SIGHUP storm would hammer the
- * responder); a fetch still under way, which the restart ends, counts as
- * an attempt made when it started. */
-static time_t kept_retry(const struct staple *sp, time_t now) {
+/* kept_next - when sp is to be fetched next, as a restart is to keep it.
+ * A failed fetch waits FTPS_OCSP_RETRY seconds, and a restart must not cut
+ * that short (a SIGHUP storm would hammer the responder); a fetch still
+ * under way, which the restart ends, counts as an attempt made when it
+ * started. */
+static time_t kept_next(const struct staple *sp) {
   time_t at = sp->next_fetch;
 
-  if (sp->der != NULL ||
-      sp->file != NULL ||
-      sp->url == NULL) {
-    return 0;
-  }
   if (sp->pid > 0 &&
       at < sp->fetch_started + FTPS_OCSP_RETRY) {
     at = sp->fetch_started + FTPS_OCSP_RETRY;
   }
-  return at > now ? at : 0;
+  return at;
+}
+
+/* kept_retry - sp has no response, but a time before which it is not to
+ * be asked again */
+static int kept_retry(const struct staple *sp, time_t now) {
+  return sp->der == NULL &&
+    sp->file == NULL &&
+    sp->url != NULL &&
+    kept_next(sp) > now;
 }
 
 /* kept_block - every valid response and every pending retry time, as
@@ -723,7 +727,7 @@ static unsigned char *kept_block(void) {
     if (sp->der != NULL) {
       total += sizeof(struct kept_entry) + sp->len;
 
-    } else if (kept_retry(sp, now) != 0) {
+    } else if (kept_retry(sp, now)) {
       total += sizeof(struct kept_entry);
     }
   }
@@ -736,16 +740,15 @@ static unsigned char *kept_block(void) {
   for (sp = staples; sp != NULL; sp = sp->next) {
     struct kept_entry e;
     unsigned int n = 0;
-    time_t retry = kept_retry(sp, now);
 
     if (sp->der == NULL &&
-        retry == 0) {
+        !kept_retry(sp, now)) {
       continue;
     }
     memset(&e, 0, sizeof(e));
     (void) X509_digest(sp->cert, EVP_sha256(), e.cert_md, &n);
     url_digest(sp, e.url_md);
-    e.next_fetch = sp->der != NULL ? sp->next_fetch : retry;
+    e.next_fetch = kept_next(sp);
     e.len = sp->der != NULL ? sp->len : 0;
     memcpy(block + off, &e, sizeof(e));
     if (e.len > 0) {

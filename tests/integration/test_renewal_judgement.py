@@ -303,6 +303,52 @@ def test_judgement_failed_fetch_not_repeated_by_sighup(ctx):
         other.stop()
 
 
+def test_judgement_fetch_under_way_counts_at_restart(ctx):
+    """A responder that accepts and never answers: the fetch is under way
+    when SIGHUP comes, and the restart ends it.  That counts as an attempt:
+    the new master does not connect again at its first ticks.  Before:
+    every SIGHUP started a new fetch (a new connection)."""
+    import socket
+    import test_stapling
+    ctx.need("openssl")
+    d = test_stapling.fixtures(ftpsd.free_port())
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+    url = "http://127.0.0.1:%d/" % silent.getsockname()[1]
+    try:
+        tls = test_stapling.tls_for(
+            d, TLSRSACertificateFile=os.path.join(d, "leaf-rsa.pem"),
+            TLSRSACertificateKeyFile=os.path.join(d, "leaf-rsa.key"),
+            TLSStaplingResponder=url, TLSStaplingTimeout="60")
+        srv = ctx.server(tls=tls, extra=[
+            "FTPSStaplingFile " + os.path.join(d, "good-rsa.der")],
+            shared=False, name="inflight")
+        deadline = time.time() + DEADLINE
+        while not held and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(held) == 1, "the first fetch never connected"
+        for _ in range(2):
+            sighup(srv)
+            _ticked(srv, d)
+        _ticked(srv, d)
+        assert len(held) == 1, "%d connections:\n%s" \
+            % (len(held), srv.log_tail(60))
+    finally:
+        silent.close()
+        for c in held:
+            c.close()
+
+
 def test_judgement_responder_answer_said(ctx):
     """A responder that answers HTTP 200 with a body that is not an OCSP
     response, or an HTTP error status, is logged as what it did, not as
