@@ -244,6 +244,34 @@ START_TEST(test_new_problems) {
 }
 END_TEST
 
+START_TEST(test_chain_compared_and_described) {
+  struct ftps_keypair a, b;
+  struct ftps_error err;
+  char buf[512];
+
+  read_pair(&a, "fullchain.pem", NULL);
+  read_pair(&b, "ec.crt", NULL);
+  ck_assert_int_eq(ftps_reload_same_chain(a.chain, a.chain), 1);
+  ck_assert_int_eq(ftps_reload_same_chain(b.chain, NULL), 1);
+  ck_assert_int_eq(ftps_reload_same_chain(a.chain, b.chain), 0);
+  ck_assert_ptr_nonnull(strstr(ftps_reload_describe_chain(b.chain, buf,
+    sizeof(buf)), "no chain certificate"));
+  ftps_reload_describe_chain(a.chain, buf, sizeof(buf));
+  ck_assert_ptr_nonnull(strstr(buf, "the first CN="));
+  ck_assert_ptr_nonnull(strstr(buf, "notAfter "));
+
+  /* Another chain of the same length differs. */
+  ck_assert_int_eq(ftps_keypair_read_chain_file(&b, unit_fixture("ca.pem"),
+    &err), 0);
+  if (sk_X509_num(a.chain) == sk_X509_num(b.chain)) {
+    ck_assert_int_eq(ftps_reload_same_chain(a.chain, b.chain),
+      X509_cmp(sk_X509_value(a.chain, 0), sk_X509_value(b.chain, 0)) == 0);
+  }
+  ftps_keypair_free(&a);
+  ftps_keypair_free(&b);
+}
+END_TEST
+
 START_TEST(test_lost_name) {
   struct ftps_keypair a, b;
   char buf[256];
@@ -279,6 +307,7 @@ static Suite *reload_suite(void) {
   tcase_add_test(tc, test_problems);
   tcase_add_test(tc, test_new_problems);
   tcase_add_test(tc, test_lost_name);
+  tcase_add_test(tc, test_chain_compared_and_described);
   suite_add_tcase(s, tc);
   return s;
 }
