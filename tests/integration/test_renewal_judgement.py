@@ -11,8 +11,13 @@ again before its retry time because of a SIGHUP, and what the responder
 answered is said.  The daily expiry warning is seen by moving the daemon's
 clock a day on (libfaketime).
 
-Each test says what the code before its fix did.  No timing thresholds:
-waits are for log lines or served serials, with generous deadlines.
+A renewed CRL (TLSCARevocationFile) is taken by the watcher too.
+
+Each test of a defect says what the code before its fix did (each failed
+on it; the key-mismatch part and the daily warning passed there too).  No
+timing thresholds: waits are for log lines or served serials, with
+generous deadlines; where nothing must happen, a staple file or a
+certificate changed after it shows that the timer looked meanwhile.
 """
 
 import datetime
