@@ -409,6 +409,10 @@ def test_judgement_expiry_warning_daily(ctx):
     of the watcher warns again, one day fewer left; the looks after it do
     not (renewals seen by later looks prove they ran)."""
     lib = _libfaketime()
+    if ftpsd.sanitized():
+        # Preloaded after the ASan runtime, libfaketime hangs at start-up
+        # (Debian 12: even /bin/date never ends): proftpd never comes up.
+        raise ftpsd.Skip("libfaketime does not run under AddressSanitizer")
     r = Renewal(ctx, "watch", extra=["FTPSCertificateExpiryWarning 10"],
                 name="daily")
     clock = os.path.join(r.srv.dir, "faketime")
