@@ -28,8 +28,9 @@ import threading
 import time
 
 import ftpsd
-from test_cert_reload import (Renewal, _read, _write, _replace, wait_serial,
-                              wait_log, sighup, served_serial, DEADLINE)
+from test_cert_reload import (Renewal, _read, _write, _replace, _run,
+                              wait_serial, wait_log, sighup, served_serial,
+                              DEADLINE)
 from test_production_attacks import _ca, _leaf
 
 
@@ -188,7 +189,6 @@ def test_judgement_chain_only_renewal_logged(ctx):
         again = os.path.join(d, "inter-again.pem")
         csr = again + ".csr"
         ext = os.path.join(d, "inter.ext")
-        from test_cert_reload import _run
         _run("openssl", "req", "-new", "-key", inter[1], "-subj",
              "/CN=inter", "-out", csr)
         _run("openssl", "x509", "-req", "-in", csr, "-CA", root[0],
