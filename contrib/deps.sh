@@ -28,6 +28,9 @@ packages="$packages pebble lego"
 # master's libcrypto for its next indices; valgrind's memcheck watches the
 # master across restarts (also test_valgrind.py).
 packages="$packages gdb valgrind"
+# The daily certificate expiry warning (tests/integration/
+# test_renewal_judgement.py): libfaketime moves the daemon's clock a day on.
+packages="$packages faketime"
 
 missing=""
 for p in $packages; do

@@ -9,11 +9,15 @@
 #define _DEFAULT_SOURCE            /* timegm */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/http.h>
+#include <openssl/httperr.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
@@ -373,4 +377,155 @@ const char *ftps_ocsp_status_str(int cert_status) {
       return "unknown";
   }
   return "none";
+}
+
+int ftps_ocsp_is_response(const unsigned char *der, size_t len) {
+  const unsigned char *p = der;
+  OCSP_RESPONSE *resp;
+  int ok;
+
+  if (der == NULL || len == 0 || len > FTPS_OCSP_MAX_RESPONSE) {
+    return 0;
+  }
+  resp = d2i_OCSP_RESPONSE(NULL, &p, (long) len);
+  ok = resp != NULL && p == der + len;
+  OCSP_RESPONSE_free(resp);
+  ERR_clear_error();
+  return ok;
+}
+
+/* http_status - "answered with HTTP status 500 (Internal Server Error)"
+ * from OpenSSL's error data "code=500, reason=Internal Server Error" */
+static void http_status(char *buf, size_t bufsz, const char *data) {
+  const char *reason;
+  int code = 0;
+
+  if (data == NULL ||
+      sscanf(data, "code=%d", &code) != 1) {
+    snprintf(buf, bufsz, "answered with an HTTP status other than 200");
+    return;
+  }
+  reason = strstr(data, "reason=");
+  if (reason != NULL) {
+    snprintf(buf, bufsz, "answered with HTTP status %d (%.100s)", code,
+      reason + 7);
+
+  } else {
+    snprintf(buf, bufsz, "answered with HTTP status %d", code);
+  }
+}
+
+/* http_answer - after a failed exchange: what the responder answered that
+ * was not a response (an HTTP error status, something that is not HTTP)
+ * into buf; 0 when it did not answer at all (no connection, a timeout) */
+static int http_answer(char *buf, size_t bufsz) {
+  const char *data = NULL;
+  unsigned long e;
+  int flags = 0;
+
+  while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+    if (ERR_GET_LIB(e) != ERR_LIB_HTTP) {
+      continue;
+    }
+    switch (ERR_GET_REASON(e)) {
+      case HTTP_R_RECEIVED_ERROR:
+      case HTTP_R_STATUS_CODE_UNSUPPORTED:
+      case HTTP_R_REDIRECTION_NOT_ENABLED:
+        http_status(buf, bufsz, (flags & ERR_TXT_STRING) ? data : NULL);
+        ERR_clear_error();
+        return 1;
+      case HTTP_R_RESPONSE_PARSE_ERROR:
+      case HTTP_R_HEADER_PARSE_ERROR:
+      case HTTP_R_RESPONSE_LINE_TOO_LONG:
+      case HTTP_R_RECEIVED_WRONG_HTTP_VERSION:
+        snprintf(buf, bufsz, "answered with something that is not HTTP "
+          "(%s)", ERR_reason_error_string(e));
+        ERR_clear_error();
+        return 1;
+      case HTTP_R_MAX_RESP_LEN_EXCEEDED:
+      case HTTP_R_INCONSISTENT_CONTENT_LENGTH:
+      case HTTP_R_ERROR_PARSING_CONTENT_LENGTH:
+        snprintf(buf, bufsz, "answered with a body that is not an OCSP "
+          "response (%s)", ERR_reason_error_string(e));
+        ERR_clear_error();
+        return 1;
+    }
+  }
+  return 0;
+}
+
+/* read_body - the body of a response not expected to be ASN.1, read from
+ * the connection (non-blocking: waited for until end) up to one byte past
+ * the limit; 0, or -1 (why) on a timeout or failure */
+static int read_body(BIO *resp, time_t end, unsigned char **body,
+    size_t *len, char *why, size_t whysz) {
+  unsigned char *buf = malloc(FTPS_OCSP_MAX_RESPONSE + 1);
+  size_t total = 0;
+
+  if (buf == NULL) {
+    snprintf(why, whysz, "out of memory");
+    return -1;
+  }
+  while (total <= FTPS_OCSP_MAX_RESPONSE) {
+    int n = BIO_read(resp, buf + total,
+      (int) (FTPS_OCSP_MAX_RESPONSE + 1 - total));
+
+    if (n > 0) {
+      total += (size_t) n;
+      continue;
+    }
+    if (n == 0 ||
+        !BIO_should_retry(resp)) {
+      break;
+    }
+    if (BIO_wait(resp, end, 100) <= 0) {
+      free(buf);
+      ERR_clear_error();
+      snprintf(why, whysz, "the response did not come whole within the "
+        "timeout (TLSStaplingTimeout)");
+      return -1;
+    }
+  }
+  *body = buf;
+  *len = total;
+  return 0;
+}
+
+int ftps_ocsp_exchange(const char *url, const unsigned char *req,
+    size_t req_len, int timeout, unsigned char **body, size_t *len,
+    char *why, size_t whysz) {
+  char *host = NULL, *port = NULL, *path = NULL;
+  OSSL_HTTP_REQ_CTX *rctx = NULL;   /* holds the connection the body is
+                                     * read from */
+  BIO *mem, *resp = NULL;
+  int use_ssl = 0, res;
+
+  *body = NULL;
+  *len = 0;
+  mem = BIO_new_mem_buf(req, (int) req_len);
+  if (mem != NULL &&
+      OSSL_HTTP_parse_url(url, &use_ssl, NULL, &host, &port, NULL, &path,
+        NULL, NULL) == 1) {
+    /* Neither a content type nor ASN.1 is demanded: whatever comes with a
+     * 200 is read, so that the log can say what it was. */
+    resp = OSSL_HTTP_transfer(&rctx, host, port, path, use_ssl, NULL, NULL,
+      NULL, NULL, NULL, NULL, 0, NULL, "application/ocsp-request", mem,
+      NULL, 0, FTPS_OCSP_MAX_RESPONSE, timeout, 0);
+  }
+  if (resp != NULL) {
+    res = read_body(resp, time(NULL) + timeout, body, len, why, whysz);
+
+  } else if (http_answer(why, whysz)) {
+    res = 1;
+
+  } else {
+    (void) ftps_error_ssl_reasons(why, whysz);
+    res = -1;
+  }
+  OSSL_HTTP_close(rctx, res == 0);
+  BIO_free(mem);
+  OPENSSL_free(host);
+  OPENSSL_free(port);
+  OPENSSL_free(path);
+  return res;
 }

@@ -53,6 +53,17 @@ int ftps_reload_files_add(struct ftps_reload_files *files, const char *path) {
   return 0;
 }
 
+int ftps_reload_file_same(const struct ftps_reload_file *a,
+    const struct ftps_reload_file *b) {
+  return strcmp(a->path, b->path) == 0 &&
+    a->found == b->found &&
+    a->dev == b->dev &&
+    a->ino == b->ino &&
+    a->size == b->size &&
+    a->mtime.tv_sec == b->mtime.tv_sec &&
+    a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
 int ftps_reload_files_same(const struct ftps_reload_files *a,
     const struct ftps_reload_files *b) {
   int i;
@@ -61,15 +72,7 @@ int ftps_reload_files_same(const struct ftps_reload_files *a,
     return 0;
   }
   for (i = 0; i < a->nfiles; i++) {
-    const struct ftps_reload_file *fa = &a->files[i], *fb = &b->files[i];
-
-    if (strcmp(fa->path, fb->path) != 0 ||
-        fa->found != fb->found ||
-        fa->dev != fb->dev ||
-        fa->ino != fb->ino ||
-        fa->size != fb->size ||
-        fa->mtime.tv_sec != fb->mtime.tv_sec ||
-        fa->mtime.tv_nsec != fb->mtime.tv_nsec) {
+    if (!ftps_reload_file_same(&a->files[i], &b->files[i])) {
       return 0;
     }
   }
@@ -281,6 +284,57 @@ char *ftps_reload_describe(const X509 *cert, char *buf, size_t bufsz) {
   return buf;
 }
 
+int ftps_reload_same_chain(const STACK_OF(X509) *a,
+    const STACK_OF(X509) *b) {
+  int i, n = sk_X509_num(a);
+
+  if (n < 0) {
+    n = 0;
+  }
+  if (n != (sk_X509_num(b) > 0 ? sk_X509_num(b) : 0)) {
+    return 0;
+  }
+  for (i = 0; i < n; i++) {
+    if (X509_cmp(sk_X509_value(a, i), sk_X509_value(b, i)) != 0) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+char *ftps_reload_describe_chain(const STACK_OF(X509) *chain, char *buf,
+    size_t bufsz) {
+  int n = sk_X509_num(chain) > 0 ? sk_X509_num(chain) : 0;
+  char subject[256] = "?", date[64] = "?";
+  X509 *first;
+  BIO *bio;
+
+  if (n == 0) {
+    snprintf(buf, bufsz, "no chain certificate");
+    return buf;
+  }
+  first = sk_X509_value(chain, 0);
+  bio = BIO_new(BIO_s_mem());
+  if (bio != NULL &&
+      X509_NAME_print_ex(bio, X509_get_subject_name(first), 0,
+        XN_FLAG_RFC2253) >= 0) {
+    int len = BIO_read(bio, subject, sizeof(subject) - 1);
+
+    subject[len > 0 ? len : 0] = '\0';
+  }
+  if (bio != NULL &&
+      BIO_reset(bio) >= 0 &&
+      ASN1_TIME_print(bio, X509_get0_notAfter(first)) == 1) {
+    int len = BIO_read(bio, date, sizeof(date) - 1);
+
+    date[len > 0 ? len : 0] = '\0';
+  }
+  BIO_free(bio);
+  snprintf(buf, bufsz, "%d certificate%s, the first %s, notAfter %s", n,
+    n == 1 ? "" : "s", subject, date);
+  return buf;
+}
+
 int ftps_reload_same_cert(const X509 *a, const X509 *b) {
   return a != NULL && b != NULL && X509_cmp(a, b) == 0;
 }
@@ -368,16 +422,18 @@ int ftps_reload_days_left(const X509 *cert, time_t now) {
   return days;
 }
 
-const char *ftps_reload_problem(const struct ftps_keypair *kp, time_t now,
-    char *buf, size_t bufsz) {
+unsigned int ftps_reload_problems(const struct ftps_keypair *kp,
+    time_t now) {
+  unsigned int found = 0;
+
+  if (kp == NULL || kp->cert == NULL) {
+    return 0;
+  }
   if (X509_cmp_time(X509_get0_notBefore(kp->cert), &now) > 0) {
-    snprintf(buf, bufsz, "the certificate is not valid yet (notBefore in "
-      "the future)");
-    return buf;
+    found |= FTPS_RELOAD_NOT_YET_VALID;
   }
   if (X509_cmp_time(X509_get0_notAfter(kp->cert), &now) <= 0) {
-    snprintf(buf, bufsz, "the certificate has expired");
-    return buf;
+    found |= FTPS_RELOAD_EXPIRED;
   }
 
   /* A chain whose first certificate did not issue this one belongs to
@@ -386,9 +442,41 @@ const char *ftps_reload_problem(const struct ftps_keypair *kp, time_t now,
       sk_X509_num(kp->chain) > 0 &&
       X509_check_issued(sk_X509_value(kp->chain, 0), kp->cert) !=
         X509_V_OK) {
-    snprintf(buf, bufsz, "the first certificate of the chain did not issue "
-      "the certificate");
-    return buf;
+    found |= FTPS_RELOAD_CHAIN_FOREIGN;
   }
-  return NULL;
+  return found;
+}
+
+const char *ftps_reload_problem_str(unsigned int kind) {
+  switch (kind) {
+    case FTPS_RELOAD_NOT_YET_VALID:
+      return "the certificate is not valid yet (notBefore in the future)";
+    case FTPS_RELOAD_EXPIRED:
+      return "the certificate has expired";
+    case FTPS_RELOAD_CHAIN_FOREIGN:
+      return "the first certificate of the chain did not issue the "
+        "certificate";
+  }
+  return "unknown problem";
+}
+
+unsigned int ftps_reload_new_problems(const struct ftps_keypair *old,
+    const struct ftps_keypair *kp, time_t now) {
+  unsigned int found = ftps_reload_problems(kp, now), excused;
+
+  /* Nothing served before (a server added by a restart): judged as at
+   * the first start, which serves what it can read. */
+  if (old == NULL || old->cert == NULL) {
+    return 0;
+  }
+
+  /* A problem of the chain that what is served shares is not made worse
+   * by a renewal that keeps it.  A problem of the certificate's own dates
+   * is excused only for that very certificate read again: a new one must
+   * be valid now, whatever the old one's problems. */
+  excused = ftps_reload_problems(old, now) & FTPS_RELOAD_CHAIN_KINDS;
+  if (ftps_reload_same_cert(old->cert, kp->cert)) {
+    excused |= FTPS_RELOAD_DATE_KINDS;
+  }
+  return found & ~excused;
 }

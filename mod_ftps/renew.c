@@ -20,7 +20,16 @@ static const char *file_directives[] = {
   "TLSRSACertificateFile", "TLSRSACertificateKeyFile",
   "TLSECCertificateFile", "TLSECCertificateKeyFile",
   "TLSCertificateChainFile", "TLSPKCS12File",
+  /* Not certificate material, but read into the same contexts: a CA file
+   * or CRL renewed (a CRL's nextUpdate passes weekly) is taken as well,
+   * without a signal.  Hashed directories (TLSCACertificatePath,
+   * TLSCARevocationPath) need no watch: OpenSSL reads them at each
+   * verification. */
+  "TLSCACertificateFile", "TLSCARevocationFile",
 };
+
+/* The first of file_directives that is not certificate material. */
+#define FIRST_TRUST_FILE 6
 
 void ftps_renew_quiet(int on) {
   quiet = on;
@@ -91,8 +100,9 @@ void ftps_renew_files(server_rec *s, struct ftps_reload_files *files) {
       i++) {
     const char *path = get_param_ptr(s->conf, file_directives[i], FALSE);
 
-    if (path != NULL) {
-      (void) ftps_reload_files_add(files, path);
+    if (path != NULL &&
+        ftps_reload_files_add(files, path) == 0) {
+      files->files[files->nfiles - 1].what = (int) i;
     }
   }
   PRIVS_RELINQUISH
@@ -142,30 +152,95 @@ static const struct ftps_keypair *old_counterpart(
   return m->nkps > 0 ? &m->kps[0] : NULL;
 }
 
+/* problem_source - the directive and file a problem of kind lies in: a
+ * chain problem in TLSCertificateChainFile when there is one, else (a
+ * certificate file that holds its chain) where the certificate is */
+static void problem_source(server_rec *s, const struct ftps_keypair *kp,
+    unsigned int kind, const char **directive, const char **path) {
+  const char *chain = get_param_ptr(s->conf, "TLSCertificateChainFile",
+    FALSE);
+
+  if ((kind & FTPS_RELOAD_CHAIN_KINDS) &&
+      chain != NULL) {
+    *directive = "TLSCertificateChainFile", *path = chain;
+    return;
+  }
+  cert_source(s, kp, directive, path);
+}
+
 int ftps_renew_refused(server_rec *s, const struct ftps_material *m,
     struct ftps_keypair *kps, int n) {
   time_t now = time(NULL);
-  int i;
+  int i, refused = 0;
 
   for (i = 0; i < n; i++) {
-    const struct ftps_keypair *old = old_counterpart(m, &kps[i]);
-    const char *directive = "TLSRSACertificateFile", *path = "", *why;
-    char reason[256], oldreason[256], desc[256];
+    unsigned int found, kind;
+    char desc[256];
 
-    why = ftps_reload_problem(&kps[i], now, reason, sizeof(reason));
-    if (why == NULL ||
-        old == NULL ||
-        ftps_reload_problem(old, now, oldreason, sizeof(oldreason)) != NULL) {
+    found = ftps_reload_new_problems(old_counterpart(m, &kps[i]), &kps[i],
+      now);
+    ftps_reload_describe(kps[i].cert, desc, sizeof(desc));
+    for (kind = 1; found != 0 && kind <= found; kind <<= 1) {
+      const char *directive = "TLSRSACertificateFile", *path = "";
+
+      if (!(found & kind)) {
+        continue;
+      }
+      problem_source(s, &kps[i], kind, &directive, &path);
+      ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+        "the new certificate (%s) is not used: %s", directive, path,
+        server_name(s), desc, ftps_reload_problem_str(kind));
+      refused = 1;
+    }
+  }
+  return refused ? -1 : 0;
+}
+
+/* trust_taken - a CA file or CRL that changed since the last good
+ * material was read, and is now used (new sessions verify client
+ * certificates with it) */
+static void trust_taken(server_rec *s, const struct ftps_reload_files *old,
+    const struct ftps_reload_files *now) {
+  int i, j;
+
+  for (i = 0; i < now->nfiles; i++) {
+    const struct ftps_reload_file *f = &now->files[i];
+    int changed = TRUE;
+
+    if (f->what < FIRST_TRUST_FILE) {
       continue;
     }
+    for (j = 0; j < old->nfiles; j++) {
+      const struct ftps_reload_file *o = &old->files[j];
 
-    cert_source(s, &kps[i], &directive, &path);
-    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
-      "new certificate (%s) is not used: %s", directive, path, server_name(s),
-      ftps_reload_describe(kps[i].cert, desc, sizeof(desc)), why);
-    return -1;
+      if (o->what == f->what &&
+          strcmp(o->path, f->path) == 0) {
+        changed = !ftps_reload_file_same(o, f);
+        break;
+      }
+    }
+    if (changed) {
+      pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+        "read again; sessions that start from now on use it",
+        file_directives[f->what], f->path, server_name(s));
+    }
   }
-  return 0;
+}
+
+/* chain_taken - the same certificate with another chain (an intermediate
+ * renewed, or the chain file mended): nothing else says so, and clients
+ * that could not build a path before may now, or the other way round */
+static void chain_taken(server_rec *s, const struct ftps_keypair *kp,
+    const struct ftps_keypair *old, const char *desc) {
+  const char *directive = "TLSRSACertificateFile", *path = "";
+  char now[512], before[512];
+
+  problem_source(s, kp, FTPS_RELOAD_CHAIN_KINDS, &directive, &path);
+  pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": %s %s (server '%s'): new "
+    "chain loaded for the same certificate (%s): %s, replacing %s",
+    directive, path, server_name(s), desc,
+    ftps_reload_describe_chain(kp->chain, now, sizeof(now)),
+    ftps_reload_describe_chain(old->chain, before, sizeof(before)));
 }
 
 void ftps_renew_taken(server_rec *s, struct ftps_material *m,
@@ -201,9 +276,15 @@ void ftps_renew_taken(server_rec *s, struct ftps_material *m,
           "replaces named: clients connecting by that name will refuse it",
           directive, path, server_name(s), name);
       }
+
+    } else if (!ftps_reload_same_chain(old->chain, kps[i].chain)) {
+      chain_taken(s, &kps[i], old, desc);
     }
   }
 
+  if (m->nkps > 0) {
+    trust_taken(s, &m->files, files);
+  }
   if (ftps_reload_set(m, kps, n, files) < 0) {
     pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': cannot "
       "keep its certificates for later reloads: %s", server_name(s),

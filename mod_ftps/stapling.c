@@ -192,36 +192,25 @@ static void write_all(int fd, const char *buf, size_t len) {
   }
 }
 
-/* fetch_child - in the child: POST the request, write the answer to fd as
- * "R" + response or "E" + reason; never returns */
+/* fetch_child - in the child: POST the request (RFC 6960 appendix A.1),
+ * write the answer to fd as "R" + the body of a 200, "H" + what the
+ * responder answered instead, or "E" + why it did not answer; never
+ * returns */
 static void fetch_child(struct staple *sp, int fd) {
-  char *host = NULL, *port = NULL, *path = NULL, msg[512];
-  BIO *req, *resp = NULL;
-  int use_ssl = 0;
+  unsigned char *body = NULL;
+  size_t len = 0;
+  char why[512];
+  int res;
 
-  req = BIO_new_mem_buf(sp->req, (int) sp->req_len);
-  if (OSSL_HTTP_parse_url(sp->url, &use_ssl, NULL, &host, &port, NULL, &path,
-        NULL, NULL) == 1 &&
-      req != NULL) {
-    resp = OSSL_HTTP_transfer(NULL, host, port, path, use_ssl, NULL, NULL,
-      NULL, NULL, NULL, NULL, 0, NULL, "application/ocsp-request", req,
-      "application/ocsp-response", 1, FTPS_OCSP_MAX_RESPONSE, sp->timeout,
-      0);
-  }
-
-  if (resp != NULL) {
-    char *data;
-    long n = BIO_get_mem_data(resp, &data);
-
+  res = ftps_ocsp_exchange(sp->url, sp->req, sp->req_len, sp->timeout,
+    &body, &len, why, sizeof(why));
+  if (res == 0) {
     write_all(fd, "R", 1);
-    if (n > 0) {
-      write_all(fd, data, (size_t) n);
-    }
+    write_all(fd, (const char *) body, len);
 
   } else {
-    (void) ftps_error_ssl_reasons(msg, sizeof(msg));
-    write_all(fd, "E", 1);
-    write_all(fd, msg, strlen(msg));
+    write_all(fd, res > 0 ? "H" : "E", 1);
+    write_all(fd, why, strlen(why));
   }
   _exit(0);
 }
@@ -315,6 +304,15 @@ static void fetch_start(struct staple *sp, time_t now) {
     "(child %lu)", sp->url, (unsigned long) pid);
 }
 
+/* fetch_failed - log a fetch that brought no response: the responder did
+ * not answer (why), or answered with something else (what) */
+static void fetch_failed(struct staple *sp, const char *how,
+    const char *text, int len) {
+  staple_log(PR_LOG_WARNING, sp, "%s %s%.*s%s", sp->url, how, len, text,
+    sp->der != NULL ? "; the previous response stays until it expires" :
+    "; no staple is sent");
+}
+
 /* fetch_end - the child is done (or given up on): use its answer */
 static void fetch_end(struct staple *sp, time_t now, const char *why) {
   unsigned char *buf = sp->buf, *der = NULL;
@@ -327,21 +325,28 @@ static void fetch_end(struct staple *sp, time_t now, const char *why) {
   sp->buf_len = 0;
   sp->next_fetch = now + FTPS_OCSP_RETRY;
 
-  if (why == NULL &&
-      (len < 1 || buf[0] != 'R')) {
-    why = len > 1 ? "" : "no answer";
-  }
   if (why != NULL) {
-    staple_log(PR_LOG_WARNING, sp, "%s did not answer: %s%.*s%s", sp->url,
-      why, why[0] == '\0' ? (int) (len - 1) : 0, (const char *) buf + 1,
-      sp->der != NULL ? "; the previous response stays until it expires" :
-      "; no staple is sent");
-    free(buf);
-    return;
-  }
+    fetch_failed(sp, "did not answer: ", why, 0);
 
-  der = malloc(len > 1 ? len - 1 : 1);
-  if (der != NULL) {
+  } else if (len < 1 ||
+             (buf[0] != 'R' && len < 2)) {
+    fetch_failed(sp, "did not answer: ", "no answer", 0);
+
+  } else if (buf[0] == 'H') {
+    fetch_failed(sp, "", (const char *) buf + 1, (int) (len - 1));
+
+  } else if (buf[0] != 'R') {
+    fetch_failed(sp, "did not answer: ", (const char *) buf + 1,
+      (int) (len - 1));
+
+  } else if (!ftps_ocsp_is_response(buf + 1, len - 1)) {
+    char what[128];
+
+    snprintf(what, sizeof(what), "answered with something that is not an "
+      "OCSP response (%lu bytes)", (unsigned long) (len - 1));
+    fetch_failed(sp, "", what, (int) strlen(what));
+
+  } else if ((der = malloc(len - 1)) != NULL) {
     memcpy(der, buf + 1, len - 1);
     if (staple_take(sp, der, len - 1, sp->url) == 0) {
       sp->next_fetch = ftps_ocsp_refresh_at(&sp->st, now);
@@ -671,18 +676,60 @@ void ftps_stapling_free(void) {
 
 struct kept_entry {
   unsigned char cert_md[32];     /* SHA-256 of the certificate */
+  unsigned char url_md[32];      /* SHA-256 of the responder's URL */
   time_t next_fetch;
-  size_t len;                    /* then len bytes of DER response */
+  size_t len;                    /* then len bytes of DER response; 0: a
+                                  * retry time only */
 };
 
-/* kept_block - every valid response, as [size_t total][entries...] */
+/* url_digest - SHA-256 of sp's responder URL (zeros when none) */
+static void url_digest(const struct staple *sp, unsigned char *md) {
+  memset(md, 0, 32);
+  if (sp->url != NULL) {
+    (void) EVP_Digest(sp->url, strlen(sp->url), md, NULL, EVP_sha256(),
+      NULL);
+  }
+}
+
+/* kept_next - when sp is to be fetched next, as a restart is to keep it.
+ * A failed fetch waits FTPS_OCSP_RETRY seconds, and a restart must not cut
+ * that short (a SIGHUP storm would hammer the responder); a fetch still
+ * under way, which the restart ends, counts as an attempt made when it
+ * started. */
+static time_t kept_next(const struct staple *sp) {
+  time_t at = sp->next_fetch;
+
+  if (sp->pid > 0 &&
+      at < sp->fetch_started + FTPS_OCSP_RETRY) {
+    at = sp->fetch_started + FTPS_OCSP_RETRY;
+  }
+  return at;
+}
+
+/* kept_retry - sp has no response, but a time before which it is not to
+ * be asked again */
+static int kept_retry(const struct staple *sp, time_t now) {
+  return sp->der == NULL &&
+    sp->file == NULL &&
+    sp->url != NULL &&
+    kept_next(sp) > now;
+}
+
+/* kept_block - every valid response and every pending retry time, as
+ * [size_t total][entries...] */
 static unsigned char *kept_block(void) {
   struct staple *sp;
   size_t total = sizeof(size_t), off;
+  time_t now = time(NULL);
   unsigned char *block;
 
   for (sp = staples; sp != NULL; sp = sp->next) {
-    total += sp->der != NULL ? sizeof(struct kept_entry) + sp->len : 0;
+    if (sp->der != NULL) {
+      total += sizeof(struct kept_entry) + sp->len;
+
+    } else if (kept_retry(sp, now)) {
+      total += sizeof(struct kept_entry);
+    }
   }
   block = malloc(total);
   if (block == NULL) {
@@ -694,16 +741,20 @@ static unsigned char *kept_block(void) {
     struct kept_entry e;
     unsigned int n = 0;
 
-    if (sp->der == NULL) {
+    if (sp->der == NULL &&
+        !kept_retry(sp, now)) {
       continue;
     }
     memset(&e, 0, sizeof(e));
     (void) X509_digest(sp->cert, EVP_sha256(), e.cert_md, &n);
-    e.next_fetch = sp->next_fetch;
-    e.len = sp->len;
+    url_digest(sp, e.url_md);
+    e.next_fetch = kept_next(sp);
+    e.len = sp->der != NULL ? sp->len : 0;
     memcpy(block + off, &e, sizeof(e));
-    memcpy(block + off + sizeof(e), sp->der, sp->len);
-    off += sizeof(e) + sp->len;
+    if (e.len > 0) {
+      memcpy(block + off + sizeof(e), sp->der, sp->len);
+    }
+    off += sizeof(e) + e.len;
   }
   return block;
 }
@@ -742,7 +793,8 @@ static unsigned char *kept_take(void) {
 
 /* take_kept - a restart keeps a certificate's valid response (checked
  * again, against the new issuer), so that handshakes right after SIGHUP
- * still carry it, and the next fetch stays when it was due */
+ * still carry it, and the next fetch stays when it was due; without a
+ * response, the time of the next try after a failed one stays */
 static void take_kept(struct staple *sp, const unsigned char *block) {
   unsigned char md[32];
   unsigned int n = 0;
@@ -759,6 +811,21 @@ static void take_kept(struct staple *sp, const unsigned char *block) {
 
     memcpy(&e, block + off, sizeof(e));
     off += sizeof(e);
+    if (memcmp(e.cert_md, md, sizeof(md)) == 0 &&
+        e.len == 0) {
+      unsigned char url_md[32];
+
+      /* A retry time holds for the responder that failed, not for one
+       * the new configuration names instead. */
+      url_digest(sp, url_md);
+      if (memcmp(e.url_md, url_md, sizeof(url_md)) == 0) {
+        sp->next_fetch = e.next_fetch;
+        pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": OCSP stapling: %s is asked "
+          "again in %ld s, as before the restart", sp->url,
+          (long) (e.next_fetch - time(NULL)));
+      }
+      return;
+    }
     if (memcmp(e.cert_md, md, sizeof(md)) == 0 &&
         (der = malloc(e.len)) != NULL) {
       memcpy(der, block + off, e.len);

@@ -1,8 +1,9 @@
 /*
  * ftps/ocsp.h - OCSP responses for stapling (RFC 6960, RFC 6066 section 8):
- * build the request for a certificate, and check a response before it is
- * stapled.  Pure OpenSSL: no ProFTPD, no sockets (the glue, stapling.c,
- * fetches responses in the master, off the handshake path).
+ * build the request for a certificate, ask the responder over HTTP, and
+ * check a response before it is stapled.  Pure OpenSSL: no ProFTPD (the
+ * glue, stapling.c, runs the exchange in a child of the master, off the
+ * handshake path).
  */
 #ifndef FTPS_OCSP_H
 #define FTPS_OCSP_H
@@ -83,5 +84,18 @@ int ftps_ocsp_read_file(const char *path, unsigned char **der, size_t *len,
 
 /* ftps_ocsp_status_str - "good", "revoked", "unknown" or "none" */
 const char *ftps_ocsp_status_str(int cert_status);
+
+/* ftps_ocsp_is_response - 1 if der holds one OCSP response (whatever
+ * its status) and nothing after it, else 0 */
+int ftps_ocsp_is_response(const unsigned char *der, size_t len);
+
+/* ftps_ocsp_exchange - POST req to the responder at url (RFC 6960 appendix
+ * A.1; blocking, bounded by timeout seconds): 0 with the body of its 200
+ * answer in *body (malloc()ed, up to FTPS_OCSP_MAX_RESPONSE + 1 bytes,
+ * whatever it holds), 1 when it answered with something else (an HTTP
+ * error status, not HTTP: said in why), -1 when it did not answer (why) */
+int ftps_ocsp_exchange(const char *url, const unsigned char *req,
+  size_t req_len, int timeout, unsigned char **body, size_t *len,
+  char *why, size_t whysz);
 
 #endif /* FTPS_OCSP_H */

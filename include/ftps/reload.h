@@ -26,11 +26,13 @@
 #include "ftps/context.h"
 #include "ftps/keypair.h"
 
-/* certificate, key (per keypair), chain file, PKCS#12 file */
-#define FTPS_RELOAD_MAX_FILES (2 * FTPS_CONTEXT_MAX_KEYPAIRS + 2)
+/* certificate, key (per keypair), chain file, PKCS#12 file, CA file, CRL
+ * file */
+#define FTPS_RELOAD_MAX_FILES (2 * FTPS_CONTEXT_MAX_KEYPAIRS + 4)
 
 struct ftps_reload_file {
   char path[4096];
+  int what;                  /* the caller's name for it (its directive) */
   int found;                 /* stat() succeeded */
   dev_t dev;
   ino_t ino;
@@ -57,6 +59,11 @@ struct ftps_material {
  * errno (E2BIG: no room).  A file that cannot be stat()ed is noted as not
  * found: a later stat() that succeeds is a change. */
 int ftps_reload_files_add(struct ftps_reload_files *files, const char *path);
+
+/* ftps_reload_file_same - 1 if a and b are the same path with the same
+ * identity, else 0 */
+int ftps_reload_file_same(const struct ftps_reload_file *a,
+  const struct ftps_reload_file *b);
 
 /* ftps_reload_files_same - 1 if a and b name the same files, in the same
  * order, with the same identity, else 0 */
@@ -97,6 +104,16 @@ char *ftps_reload_describe(const X509 *cert, char *buf, size_t bufsz);
 /* ftps_reload_same_cert - 1 if a and b are the same certificate */
 int ftps_reload_same_cert(const X509 *a, const X509 *b);
 
+/* ftps_reload_same_chain - 1 if a and b (either may be NULL: empty)
+ * hold the same certificates in the same order */
+int ftps_reload_same_chain(const STACK_OF(X509) *a,
+  const STACK_OF(X509) *b);
+
+/* ftps_reload_describe_chain - "2 certificates, the first CN=R11,O=...,
+ * notAfter ..." of chain into buf; returns buf */
+char *ftps_reload_describe_chain(const STACK_OF(X509) *chain, char *buf,
+  size_t bufsz);
+
 /* ftps_reload_lost_name - a DNS name (subjectAltName, else the common
  * name) that old covers and new does not, into buf; NULL when new covers
  * every one of them */
@@ -107,11 +124,31 @@ const char *ftps_reload_lost_name(const X509 *old, X509 *new, char *buf,
  * once it has expired) */
 int ftps_reload_days_left(const X509 *cert, time_t now);
 
-/* ftps_reload_problem - a check that a renewal must pass unless what it
- * replaces fails it too: kp's certificate is valid now (notBefore <= now <
- * notAfter), and the first certificate of its chain, if any, is its
- * issuer.  NULL if it passes, else the reason, written to buf. */
-const char *ftps_reload_problem(const struct ftps_keypair *kp, time_t now,
-  char *buf, size_t bufsz);
+/* The problems a renewal is judged on (ftps_reload_problems), by kind.
+ * Unreadable files, a key that does not match its certificate and the like
+ * never get this far: such material is refused when it is read. */
+#define FTPS_RELOAD_NOT_YET_VALID  0x01U   /* notBefore in the future */
+#define FTPS_RELOAD_EXPIRED        0x02U   /* notAfter passed */
+#define FTPS_RELOAD_CHAIN_FOREIGN  0x04U   /* the chain's first certificate
+                                            * did not issue it */
+#define FTPS_RELOAD_DATE_KINDS \
+  (FTPS_RELOAD_NOT_YET_VALID|FTPS_RELOAD_EXPIRED)
+#define FTPS_RELOAD_CHAIN_KINDS FTPS_RELOAD_CHAIN_FOREIGN
+
+/* ftps_reload_problems - the FTPS_RELOAD_* problems of kp at now (0:
+ * none) */
+unsigned int ftps_reload_problems(const struct ftps_keypair *kp, time_t now);
+
+/* ftps_reload_problem_str - the reason for one FTPS_RELOAD_* kind */
+const char *ftps_reload_problem_str(unsigned int kind);
+
+/* ftps_reload_new_problems - the problems of kp, which is to replace old,
+ * that refuse it: every problem of its own, but a chain problem of a kind
+ * that old has too, and, when kp holds the very certificate of old, a
+ * problem of its dates (the same dates).  A new certificate that is not
+ * valid now is refused whatever old's problems.  With no old (nothing
+ * served before), 0: as at the first start. */
+unsigned int ftps_reload_new_problems(const struct ftps_keypair *old,
+  const struct ftps_keypair *kp, time_t now);
 
 #endif /* FTPS_RELOAD_H */

@@ -12,19 +12,22 @@
  * kept across restarts; NULL (logged) when out of memory */
 struct ftps_material *ftps_renew_claim(server_rec *s);
 
-/* ftps_renew_files - the identity of every certificate, key, chain and
- * PKCS#12 file s is configured with, as root */
+/* ftps_renew_files - the identity of every certificate, key, chain,
+ * PKCS#12, CA and CRL file s is configured with, as root */
 void ftps_renew_files(server_rec *s, struct ftps_reload_files *files);
 
-/* ftps_renew_refused - -1 (logged) when one of the n new keypairs fails a
- * check (validity dates, chain order) that the last good material of m
- * passes: a renewal must not make things worse; else 0 */
+/* ftps_renew_refused - -1 (logged, one line per problem, naming its
+ * directive and file) when one of the n new keypairs has a problem of its
+ * own (ftps_reload_new_problems): a new certificate not valid now, or a
+ * chain problem of a kind the last good material of m does not have;
+ * else 0 */
 int ftps_renew_refused(server_rec *s, const struct ftps_material *m,
   struct ftps_keypair *kps, int n);
 
 /* ftps_renew_taken - the n keypairs read from files passed: they become
  * m's last good material; a change of certificate is logged with the old
- * and new serial and notAfter */
+ * and new serial and notAfter, a change of chain alone with the old and
+ * new chain, a changed CA file or CRL by its directive and file */
 void ftps_renew_taken(server_rec *s, struct ftps_material *m,
   struct ftps_keypair *kps, int n, const struct ftps_reload_files *files);
 

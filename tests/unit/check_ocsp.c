@@ -241,6 +241,33 @@ START_TEST(test_malformed_refused) {
 }
 END_TEST
 
+/* What a responder sent is told apart from an OCSP response: a web page,
+ * other DER, a truncated or padded response; a tryLater is one. */
+START_TEST(test_is_response) {
+  struct der r = der("good.der");
+  static const unsigned char html[] = "<html>moved</html>\n";
+  static const unsigned char seq[] = { 0x30, 0x03, 0x02, 0x01, 0x07 };
+  OCSP_RESPONSE *later = OCSP_response_create(OCSP_RESPONSE_STATUS_TRYLATER,
+    NULL);
+  unsigned char *p = NULL, *longer = malloc(r.len + 1);
+  int n = i2d_OCSP_RESPONSE(later, &p);
+
+  ck_assert_int_eq(ftps_ocsp_is_response(r.p, r.len), 1);
+  ck_assert_int_eq(ftps_ocsp_is_response(p, (size_t) n), 1);
+  ck_assert_int_eq(ftps_ocsp_is_response(html, sizeof(html) - 1), 0);
+  ck_assert_int_eq(ftps_ocsp_is_response(seq, sizeof(seq)), 0);
+  ck_assert_int_eq(ftps_ocsp_is_response(r.p, r.len - 1), 0);
+  ck_assert_int_eq(ftps_ocsp_is_response(NULL, 0), 0);
+  memcpy(longer, r.p, r.len);
+  longer[r.len] = 0;
+  ck_assert_int_eq(ftps_ocsp_is_response(longer, r.len + 1), 0);
+  free(longer);
+  free(r.p);
+  OPENSSL_free(p);
+  OCSP_RESPONSE_free(later);
+}
+END_TEST
+
 START_TEST(test_try_later_refused) {
   OCSP_RESPONSE *resp = OCSP_response_create(OCSP_RESPONSE_STATUS_TRYLATER,
     NULL);
@@ -374,6 +401,7 @@ static Suite *ocsp_suite(void) {
   tcase_add_test(tc, test_nonce);
   tcase_add_test(tc, test_malformed_refused);
   tcase_add_test(tc, test_try_later_refused);
+  tcase_add_test(tc, test_is_response);
   tcase_add_test(tc, test_refresh_at);
   tcase_add_test(tc, test_responder_url);
   tcase_add_test(tc, test_request);

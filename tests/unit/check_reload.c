@@ -157,12 +157,12 @@ END_TEST
 START_TEST(test_problems) {
   struct ftps_keypair kp;
   struct ftps_error err;
-  char buf[256], desc[256];
+  char desc[256];
   time_t now = time(NULL);
 
   /* A valid certificate with its own chain passes. */
   read_pair(&kp, "fullchain.pem", "ec.key");
-  ck_assert_ptr_null(ftps_reload_problem(&kp, now, buf, sizeof(buf)));
+  ck_assert_uint_eq(ftps_reload_problems(&kp, now), 0);
   ck_assert_int_gt(ftps_reload_days_left(kp.cert, now), 800);
   ck_assert_ptr_nonnull(strstr(ftps_reload_describe(kp.cert, desc,
     sizeof(desc)), "serial "));
@@ -173,23 +173,102 @@ START_TEST(test_problems) {
   read_pair(&kp, "ec.crt", "ec.key");
   ck_assert_int_eq(ftps_keypair_read_chain_file(&kp, unit_fixture("ca.pem"),
     &err), 0);
-  ck_assert_ptr_nonnull(ftps_reload_problem(&kp, now, buf, sizeof(buf)));
-  ck_assert_ptr_nonnull(strstr(buf, "chain"));
+  ck_assert_uint_eq(ftps_reload_problems(&kp, now),
+    FTPS_RELOAD_CHAIN_FOREIGN);
+  ck_assert_ptr_nonnull(strstr(ftps_reload_problem_str(
+    FTPS_RELOAD_CHAIN_FOREIGN), "chain"));
 
   /* Expired; and not valid yet, seen from the past. */
   ftps_keypair_free(&kp);
   read_pair(&kp, "expired.pem", NULL);
-  ck_assert_ptr_nonnull(ftps_reload_problem(&kp, now, buf, sizeof(buf)));
-  ck_assert_ptr_nonnull(strstr(buf, "expired"));
+  ck_assert_uint_eq(ftps_reload_problems(&kp, now), FTPS_RELOAD_EXPIRED);
+  ck_assert_ptr_nonnull(strstr(ftps_reload_problem_str(FTPS_RELOAD_EXPIRED),
+    "expired"));
   ck_assert_int_lt(ftps_reload_days_left(kp.cert, now), 0);
   ftps_keypair_free(&kp);
 
   read_pair(&kp, "ec.crt", NULL);
-  ck_assert_ptr_nonnull(ftps_reload_problem(&kp, now - 86400L * 3650, buf,
-    sizeof(buf)));
-  ck_assert_ptr_nonnull(strstr(buf, "not valid yet"));
+  ck_assert_uint_eq(ftps_reload_problems(&kp, now - 86400L * 3650),
+    FTPS_RELOAD_NOT_YET_VALID);
+  ck_assert_ptr_nonnull(strstr(ftps_reload_problem_str(
+    FTPS_RELOAD_NOT_YET_VALID), "not valid yet"));
   ck_assert_int_eq(ftps_reload_same_cert(kp.cert, kp.cert), 1);
   ftps_keypair_free(&kp);
+}
+END_TEST
+
+/* A renewal is judged by kind of problem: a chain problem that the served
+ * material shares is not held against it; a new certificate's dates are,
+ * whatever the served material's problems. */
+START_TEST(test_new_problems) {
+  struct ftps_keypair bad_chain, expired, same, fine;
+  struct ftps_error err;
+  time_t now = time(NULL);
+
+  read_pair(&bad_chain, "ec.crt", "ec.key");
+  ck_assert_int_eq(ftps_keypair_read_chain_file(&bad_chain,
+    unit_fixture("ca.pem"), &err), 0);
+  read_pair(&expired, "expired.pem", NULL);
+  ck_assert_int_eq(ftps_keypair_read_chain_file(&expired,
+    unit_fixture("ca.pem"), &err), 0);
+  read_pair(&same, "ec.crt", "ec.key");
+  ck_assert_int_eq(ftps_keypair_read_chain_file(&same,
+    unit_fixture("ca.pem"), &err), 0);
+  read_pair(&fine, "fullchain.pem", "ec.key");
+
+  /* The served chain is wrong too: the chain is excused, the dates of a
+   * new certificate are not. */
+  ck_assert_uint_eq(ftps_reload_problems(&expired, now),
+    FTPS_RELOAD_EXPIRED|FTPS_RELOAD_CHAIN_FOREIGN);
+  ck_assert_uint_eq(ftps_reload_new_problems(&bad_chain, &expired, now),
+    FTPS_RELOAD_EXPIRED);
+  ck_assert_uint_eq(ftps_reload_new_problems(&bad_chain, &same, now), 0);
+
+  /* A good chain replaced by a bad one: refused. */
+  ck_assert_uint_eq(ftps_reload_new_problems(&fine, &same, now),
+    FTPS_RELOAD_CHAIN_FOREIGN);
+
+  /* The very certificate served, read again: its dates are its own. */
+  ck_assert_uint_eq(ftps_reload_new_problems(&expired, &expired, now), 0);
+  ck_assert_uint_eq(ftps_reload_new_problems(&same, &same,
+    now - 86400L * 3650), 0);
+  ck_assert_uint_eq(ftps_reload_new_problems(&expired, &fine, now), 0);
+
+  /* Nothing served before: as at the first start. */
+  ck_assert_uint_eq(ftps_reload_new_problems(NULL, &expired, now), 0);
+
+  ftps_keypair_free(&bad_chain);
+  ftps_keypair_free(&expired);
+  ftps_keypair_free(&same);
+  ftps_keypair_free(&fine);
+}
+END_TEST
+
+START_TEST(test_chain_compared_and_described) {
+  struct ftps_keypair a, b;
+  struct ftps_error err;
+  char buf[512];
+
+  read_pair(&a, "fullchain.pem", NULL);
+  read_pair(&b, "ec.crt", NULL);
+  ck_assert_int_eq(ftps_reload_same_chain(a.chain, a.chain), 1);
+  ck_assert_int_eq(ftps_reload_same_chain(b.chain, NULL), 1);
+  ck_assert_int_eq(ftps_reload_same_chain(a.chain, b.chain), 0);
+  ck_assert_ptr_nonnull(strstr(ftps_reload_describe_chain(b.chain, buf,
+    sizeof(buf)), "no chain certificate"));
+  ftps_reload_describe_chain(a.chain, buf, sizeof(buf));
+  ck_assert_ptr_nonnull(strstr(buf, "the first CN="));
+  ck_assert_ptr_nonnull(strstr(buf, "notAfter "));
+
+  /* Another chain of the same length differs. */
+  ck_assert_int_eq(ftps_keypair_read_chain_file(&b, unit_fixture("ca.pem"),
+    &err), 0);
+  if (sk_X509_num(a.chain) == sk_X509_num(b.chain)) {
+    ck_assert_int_eq(ftps_reload_same_chain(a.chain, b.chain),
+      X509_cmp(sk_X509_value(a.chain, 0), sk_X509_value(b.chain, 0)) == 0);
+  }
+  ftps_keypair_free(&a);
+  ftps_keypair_free(&b);
 }
 END_TEST
 
@@ -226,7 +305,9 @@ static Suite *reload_suite(void) {
   tc = tcase_create("material");
   tcase_add_test(tc, test_material_survives_stash);
   tcase_add_test(tc, test_problems);
+  tcase_add_test(tc, test_new_problems);
   tcase_add_test(tc, test_lost_name);
+  tcase_add_test(tc, test_chain_compared_and_described);
   suite_add_tcase(s, tc);
   return s;
 }
