@@ -798,12 +798,14 @@ static void sess_use_server(server_rec *s) {
   (void) ftps_log_open(s);
 
   /* TLSEngine on and nothing good to serve (a restart found no good
-   * certificate for a new server): never serve it in clear. */
+   * certificate for a new server, or a CA or CRL file it cannot read):
+   * never serve it in clear. */
   if (engine &&
       sess_ctx == NULL &&
       ftps_server_unavailable(s)) {
     pr_log_pri(PR_LOG_ERR, MOD_FTPS_VERSION ": server '%s' has no usable "
-      "certificate (see the log of the last restart): session refused",
+      "certificate or CA/CRL file (see the log of the last restart): "
+      "session refused",
       s->ServerName != NULL ? s->ServerName : "(unnamed)");
     pr_session_disconnect(&ftps_module, PR_SESS_DISCONNECT_BAD_CONFIG,
       "no usable certificate");

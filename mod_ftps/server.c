@@ -711,8 +711,8 @@ static int load_server(server_rec *s, int restart) {
 
     } else {
       load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": server '%s' has no usable "
-        "certificate (see above): its sessions are refused until its files "
-        "pass every check", server_name(s));
+        "certificate or CA/CRL file (see above): its sessions are refused "
+        "until its files pass every check", server_name(s));
     }
   }
   remember(s, ctx, client_ctx, m)->provider_hung = hung;

@@ -507,3 +507,59 @@ def test_judgement_crl_renewal_taken_without_signal(ctx):
         tc.assert_accepted(srv, "alice", what="the new CRL: ")
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _served(tc, srv, who):
+    try:
+        status, how = tc.control(srv, who)
+    except EOFError:
+        return "closed before the banner"
+    if status == "ok":
+        how.close()
+    return status
+
+
+def test_judgement_broken_crl_at_restart_fails_closed(ctx):
+    """A CRL that does not parse at a SIGHUP cannot be judged against the
+    last good one (a restart rebuilds every context from the files), and
+    verifying client certificates without it would take revoked ones: the
+    server refuses its sessions, the log names the directive and the file,
+    and the daemon serves on.  Once the file parses again the watcher
+    takes it, with no signal: mallory (revoked) is refused, alice served."""
+    import shutil
+    import tempfile
+    import test_clientcert as tc
+    d = tempfile.mkdtemp(prefix="crl-", dir=ftpsd.tmp_root())
+    os.chmod(d, 0o755)
+    try:
+        crl = os.path.join(d, "crl.pem")
+        _empty_crl(crl)
+        srv = tc._server(ctx, tc._verify("on", TLSCARevocationFile=crl),
+                         extra=["FTPSCertificateWatch 1"])
+        tc.assert_accepted(srv, "alice", what="a CRL that revokes nobody: ")
+
+        _replace(crl, b"-----BEGIN X509 CRL-----\nnot base64\n")
+        os.chmod(crl, 0o644)
+        mark = sighup(srv)
+        wait_log(srv, mark, "TLSCARevocationFile", crl)
+        wait_log(srv, mark, "no usable certificate")
+        for who in ("alice", "mallory"):
+            status = _served(tc, srv, who)
+            assert status != "ok", "a broken CRL at a restart: %s served" \
+                % who
+        wait_log(srv, mark, "no usable certificate or CA/CRL file",
+                 "session refused")
+
+        mark = srv.log_mark()
+        _replace(crl, _read(ftpsd.cert("ca.crl")))
+        os.chmod(crl, 0o644)
+        deadline = time.time() + DEADLINE
+        while _served(tc, srv, "alice") != "ok":
+            assert time.time() < deadline, "the CRL parses again, but " \
+                "the watcher did not take it: alice still refused"
+            time.sleep(0.5)
+        tc.assert_refused(srv, "mallory", what="the CRL that revokes her: ",
+                          alert=tc.REVOKED)
+        tc.assert_accepted(srv, "alice", what="the CRL read again: ")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
