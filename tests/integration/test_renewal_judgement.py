@@ -20,10 +20,13 @@ generous deadlines; where nothing must happen, a staple file or a
 certificate changed after it shows that the timer looked meanwhile.
 """
 
+import contextlib
 import datetime
 import http.server
 import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 
@@ -472,15 +475,11 @@ def _empty_crl(path):
     os.chmod(path, 0o644)
 
 
-def test_judgement_crl_renewal_taken_without_signal(ctx):
-    """TLSCARevocationFile is watched like the certificates: a new CRL that
-    revokes mallory, renamed over the one that did not, is read by the
-    watcher (the log names the directive and the file) and mallory's
-    client certificate is refused from then on, with no signal; alice is
-    still accepted.  A CRL file that does not parse changes nothing.
-    Before: the CRL was read only at a restart."""
-    import shutil
-    import tempfile
+@contextlib.contextmanager
+def _crl_server(ctx, who):
+    """A server verifying client certificates against a watched CRL file
+    (FTPSCertificateWatch 1) that revokes nobody yet, who accepted; yields
+    (test_clientcert, srv, path of the CRL file)."""
     import test_clientcert as tc
     d = tempfile.mkdtemp(prefix="crl-", dir=ftpsd.tmp_root())
     os.chmod(d, 0o755)
@@ -489,27 +488,44 @@ def test_judgement_crl_renewal_taken_without_signal(ctx):
         _empty_crl(crl)
         srv = tc._server(ctx, tc._verify("on", TLSCARevocationFile=crl),
                          extra=["FTPSCertificateWatch 1"])
-        tc.assert_accepted(srv, "mallory", what="a CRL that revokes nobody: ")
-
-        # A broken CRL: the last good contexts stay.
-        mark = srv.log_mark()
-        _replace(crl, b"-----BEGIN X509 CRL-----\nnot base64\n")
-        os.chmod(crl, 0o644)
-        wait_log(srv, mark, "TLSCARevocationFile " + crl)
-        tc.assert_accepted(srv, "mallory", what="a broken CRL: ")
-
-        mark = srv.log_mark()
-        _replace(crl, _read(ftpsd.cert("ca.crl")))
-        os.chmod(crl, 0o644)
-        wait_log(srv, mark, "TLSCARevocationFile " + crl, "read again")
-        tc.assert_refused(srv, "mallory", what="the CRL that revokes her: ",
-                          alert=tc.REVOKED)
-        tc.assert_accepted(srv, "alice", what="the new CRL: ")
+        tc.assert_accepted(srv, who, what="a CRL that revokes nobody: ")
+        yield tc, srv, crl
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
 
+def _crl_write(crl, data):
+    _replace(crl, data)
+    os.chmod(crl, 0o644)
+
+
+BROKEN_CRL = b"-----BEGIN X509 CRL-----\nnot base64\n"
+
+
+def test_judgement_crl_renewal_taken_without_signal(ctx):
+    """TLSCARevocationFile is watched like the certificates: a new CRL that
+    revokes mallory, renamed over the one that did not, is read by the
+    watcher (the log names the directive and the file) and mallory's
+    client certificate is refused from then on, with no signal; alice is
+    still accepted.  A CRL file that does not parse changes nothing.
+    Before: the CRL was read only at a restart."""
+    with _crl_server(ctx, "mallory") as (tc, srv, crl):
+        # A broken CRL: the last good contexts stay.
+        mark = srv.log_mark()
+        _crl_write(crl, BROKEN_CRL)
+        wait_log(srv, mark, "TLSCARevocationFile " + crl)
+        tc.assert_accepted(srv, "mallory", what="a broken CRL: ")
+
+        mark = srv.log_mark()
+        _crl_write(crl, _read(ftpsd.cert("ca.crl")))
+        wait_log(srv, mark, "TLSCARevocationFile " + crl, "read again")
+        tc.assert_refused(srv, "mallory", what="the CRL that revokes her: ",
+                          alert=tc.REVOKED)
+        tc.assert_accepted(srv, "alice", what="the new CRL: ")
+
+
 def _served(tc, srv, who):
+    """"ok" when who's session got as far as USER; else how it ended."""
     try:
         status, how = tc.control(srv, who)
     except EOFError:
@@ -526,23 +542,10 @@ def test_judgement_broken_crl_at_restart_fails_closed(ctx):
     server refuses its sessions, the log names the directive and the file,
     and the daemon serves on.  Once the file parses again the watcher
     takes it, with no signal: mallory (revoked) is refused, alice served."""
-    import shutil
-    import tempfile
-    import test_clientcert as tc
-    d = tempfile.mkdtemp(prefix="crl-", dir=ftpsd.tmp_root())
-    os.chmod(d, 0o755)
-    try:
-        crl = os.path.join(d, "crl.pem")
-        _empty_crl(crl)
-        srv = tc._server(ctx, tc._verify("on", TLSCARevocationFile=crl),
-                         extra=["FTPSCertificateWatch 1"])
-        tc.assert_accepted(srv, "alice", what="a CRL that revokes nobody: ")
-
-        _replace(crl, b"-----BEGIN X509 CRL-----\nnot base64\n")
-        os.chmod(crl, 0o644)
+    with _crl_server(ctx, "alice") as (tc, srv, crl):
+        _crl_write(crl, BROKEN_CRL)
         mark = sighup(srv)
         wait_log(srv, mark, "TLSCARevocationFile", crl)
-        wait_log(srv, mark, "no usable certificate")
         for who in ("alice", "mallory"):
             status = _served(tc, srv, who)
             assert status != "ok", "a broken CRL at a restart: %s served" \
@@ -550,9 +553,7 @@ def test_judgement_broken_crl_at_restart_fails_closed(ctx):
         wait_log(srv, mark, "no usable certificate or CA/CRL file",
                  "session refused")
 
-        mark = srv.log_mark()
-        _replace(crl, _read(ftpsd.cert("ca.crl")))
-        os.chmod(crl, 0o644)
+        _crl_write(crl, _read(ftpsd.cert("ca.crl")))
         deadline = time.time() + DEADLINE
         while _served(tc, srv, "alice") != "ok":
             assert time.time() < deadline, "the CRL parses again, but " \
@@ -561,5 +562,3 @@ def test_judgement_broken_crl_at_restart_fails_closed(ctx):
         tc.assert_refused(srv, "mallory", what="the CRL that revokes her: ",
                           alert=tc.REVOKED)
         tc.assert_accepted(srv, "alice", what="the CRL read again: ")
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
