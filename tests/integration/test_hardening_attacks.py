@@ -16,8 +16,8 @@ from clients import Raw, context, expect
 from test_alpaca import (_alert, _alpn_line, _refused_120, _sc, _served,
                          _server)
 from test_faults import EIO_SHIM, _login_prot_p, _mount_tmpfs, _umount
-from test_hostile import (_foreign_retr, auth_tls, closed_without_reply,
-                          tls_records)
+from test_hostile import (_foreign_retr, auth_tls, client_hello,
+                          closed_without_reply, tls_records)
 from test_sni import sni_server
 
 OLD = 300 * 1024
@@ -651,15 +651,7 @@ def test_attack_active_mode_to_a_foreign_address(ctx):
 def _hello_with_alpn(version, fix):
     """Python's ClientHello offering ALPN ftp,abc, its ALPN list bytes
     (\\x03ftp\\x03abc) replaced by fix(list) of the same length."""
-    c = context(version)
-    c.set_alpn_protocols(["ftp", "abc"])
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = c.wrap_bio(inc, out, server_hostname="localhost")
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    hello = out.read()
+    hello = client_hello(version, alpn=["ftp", "abc"])
     good = b"\x00\x10\x00\x0a\x00\x08\x03ftp\x03abc"
     assert hello.count(good) == 1
     new = fix(b"\x03ftp\x03abc")

@@ -6,11 +6,10 @@ list, another name type); duplicate SNI and ALPN extensions; a ClientHello
 trickled a byte at a time against TLSTimeoutHandshake."""
 
 import re
-import ssl
 import struct
 import time
 
-from clients import close_quietly, context
+from clients import close_quietly
 from test_alpaca import _sc, _served
 from test_hostile import auth_tls, client_hello, serves, tls_records
 from test_sni import assert_session_on, sni_ftps, sni_server
@@ -211,15 +210,7 @@ def test_attack2_duplicate_extensions(ctx):
     (illegal_parameter), no ServerHello (held)."""
     srv = sni_server(ctx, tls={"TLSOptions": "StrictSNI"})
     for version in ("1.2", "1.3"):
-        c = context(version)
-        c.set_alpn_protocols(["ftp"])
-        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        obj = c.wrap_bio(inc, out, server_hostname="a.example")
-        try:
-            obj.do_handshake()
-        except ssl.SSLWantReadError:
-            pass
-        hello = out.read()
+        hello = client_hello(version, alpn=["ftp"], name="a.example")
         assert _first_answer(srv, hello) == "ServerHello", version
         for what, etype, body in (
                 ("SNI", 0, _sni_body([b"c.example"])),

@@ -124,10 +124,14 @@ def closed_without_reply(sock, timeout=30):
         return True, data
 
 
-def client_hello(version):
-    """The first flight of a Python client pinned to version, as bytes."""
+def client_hello(version, alpn=None, name="localhost"):
+    """The first flight of a Python client pinned to version (offering the
+    ALPN protocols alpn, sending SNI name), as bytes."""
+    c = context(version)
+    if alpn:
+        c.set_alpn_protocols(alpn)
     inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = context(version).wrap_bio(inc, out, server_hostname="localhost")
+    obj = c.wrap_bio(inc, out, server_hostname=name)
     try:
         obj.do_handshake()
     except ssl.SSLWantReadError:
