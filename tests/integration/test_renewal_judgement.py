@@ -141,19 +141,26 @@ def test_judgement_new_defect_refused_though_chain_already_bad(ctx):
         _new_defects_refused(ctx, how)
 
 
-def _chain_made_worse(ctx, how):
-    r = Renewal(ctx, how, name="chainworse-" + how)
-    d = r.pki.dir
-    root = _ca(d, "root")
-    inter = _ca(d, "inter", root)
-    leaf = _leaf(d, "l1", 1, inter)
-    stranger = _ca(d, "stranger")
+def _chained_renewal(ctx, how, name):
+    """A started Renewal serving leaf serial 1 of an intermediate CA, with
+    the intermediate in a TLSCertificateChainFile: (r, root, inter, chain),
+    each CA a (certificate, key) pair."""
+    r = Renewal(ctx, how, name=name + how)
+    root = _ca(r.pki.dir, "root")
+    inter = _ca(r.pki.dir, "inter", root)
+    leaf = _leaf(r.pki.dir, "l1", 1, inter)
     chain = os.path.join(r.live, "chain.pem")
     _write(r.cert, _read(leaf[0]))
     _write(r.key, _read(leaf[1]))
     _write(chain, _read(inter[0]))
     r.srv.append_conf(["TLSCertificateChainFile " + chain])
     r.start()
+    return r, root, inter, chain
+
+
+def _chain_made_worse(ctx, how):
+    r, _, _, chain = _chained_renewal(ctx, how, "chainworse-")
+    stranger = _ca(r.pki.dir, "stranger")
     line = _renew(r, lambda: _replace(chain, _read(stranger[0])),
                   "TLSCertificateChainFile " + chain, "is not used",
                   "did not issue")
@@ -177,17 +184,8 @@ def test_judgement_chain_only_renewal_logged(ctx):
     says so at NOTICE, naming the server, the chain file and the old and
     new chain.  Before: nothing was logged (only a changed leaf was)."""
     for how in _modes():
-        r = Renewal(ctx, how, name="chainonly-" + how)
+        r, root, inter, chain = _chained_renewal(ctx, how, "chainonly-")
         d = r.pki.dir
-        root = _ca(d, "root")
-        inter = _ca(d, "inter", root)
-        leaf = _leaf(d, "l1", 1, inter)
-        chain = os.path.join(r.live, "chain.pem")
-        _write(r.cert, _read(leaf[0]))
-        _write(r.key, _read(leaf[1]))
-        _write(chain, _read(inter[0]))
-        r.srv.append_conf(["TLSCertificateChainFile " + chain])
-        r.start()
         # The same CA key and subject, issued again for 60 days.
         again = os.path.join(d, "inter-again.pem")
         csr = again + ".csr"
