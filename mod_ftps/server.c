@@ -227,6 +227,7 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
 static void warn_keypair(server_rec *s, const struct ftps_keypair *kp,
     const char *directive, const char *path) {
   char date[128];
+  int exposed;
 
   if (ftps_keypair_expired(kp, time(NULL), date, sizeof(date))) {
     load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
@@ -234,7 +235,12 @@ static void warn_keypair(server_rec *s, const struct ftps_keypair *kp,
       path, server_name(s), date);
   }
 
-  if (ftps_keypair_key_file_exposed(kp)) {
+  /* As root, as the file was read: the watcher runs as User, which
+   * cannot stat() a key in certbot's 0700 archive/ directory. */
+  PRIVS_ROOT
+  exposed = ftps_keypair_key_file_exposed(kp);
+  PRIVS_RELINQUISH
+  if (exposed) {
     load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": the private key file %s "
       "(server '%s') can be read by group or others; fix it with: "
       "chmod 600 %s", kp->key_path, server_name(s), kp->key_path);
