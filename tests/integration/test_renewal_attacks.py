@@ -50,3 +50,42 @@ def test_renewal_exposed_key_warned_as_at_startup(ctx):
     r.srv.start()
     assert ftpsd.line_with(r.srv.log_since(mark, 400),
                            "can be read by group or others", r.key)
+
+
+def _dh_file(path):
+    _run("openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt",
+         "dh_param:ffdhe2048", "-out", path)
+
+
+def _side_file_fifo(ctx, directive):
+    r = Renewal(ctx, "watch", name="sidefifo")
+    side = os.path.join(r.live, "side.pem")
+    if directive == "TLSDHParamFile":
+        _dh_file(side)
+    else:
+        _write(side, _read(r.cert))
+    r.srv.append_conf(["%s %s" % (directive, side)])
+    r.start()
+    good = _read(side)
+    tmp = side + ".fifo"
+    os.mkfifo(tmp, 0o600)
+    os.rename(tmp, side)
+    mark = r.srv.log_mark()
+    _renew(r, 2)
+    line = wait_log(r.srv, mark, directive, side)
+    assert "not a regular file" in line, line
+    r.still_serves_old("%s a named pipe at a renewal" % directive)
+    _replace(side, good)
+    wait_serial(r.srv, 2, "%s a file again" % directive)
+
+
+def test_renewal_side_file_swapped_for_fifo(ctx):
+    """TLSCACertificateFile or TLSDHParamFile replaced by a named pipe
+    (a secrets agent that streams it, a mistaken mkfifo), then a
+    certificate renewal: the master, rebuilding the server's context,
+    opened the pipe and waited for a writer for good, accepting no
+    session.  Now the file is refused as not a regular file (the log
+    names the directive and the file), the last good certificate is
+    served, and the renewal is taken once the file is back."""
+    for directive in ("TLSCACertificateFile", "TLSDHParamFile"):
+        _side_file_fifo(ctx, directive)
