@@ -89,3 +89,91 @@ def test_renewal_side_file_swapped_for_fifo(ctx):
     served, and the renewal is taken once the file is back."""
     for directive in ("TLSCACertificateFile", "TLSDHParamFile"):
         _side_file_fifo(ctx, directive)
+
+
+def test_renewal_client_certificate_rules_kept(ctx):
+    """TLSVerifyClient on with a CA file and a CRL: after a renewal taken
+    by the watcher, then a SIGHUP, then a renewal again, a client without a
+    certificate and a revoked one are still refused, a good one logs in
+    and transfers (its data connections resume its control session)."""
+    from test_clientcert import (assert_refused, assert_accepted, roundtrip,
+                                 REVOKED)
+    from ftpsd import cert
+    r = Renewal(ctx, "watch", name="renewcc", extra=[
+        "TLSVerifyClient on", "TLSCACertificateFile " + cert("ca.pem"),
+        "TLSCARevocationFile " + cert("ca.crl")])
+    r.srv.start()
+
+    def rules(what):
+        for v in ("1.2", "1.3"):
+            assert_refused(r.srv, None, v, what)
+            assert_refused(r.srv, "mallory", v, what, alert=REVOKED)
+            assert_refused(r.srv, "eve", v, what)
+            assert_accepted(r.srv, "alice", v, what)
+        roundtrip(r.srv, "alice")
+
+    rules("at start: ")
+    for serial, how in ((2, "watch"), (3, "sighup"), (4, "watch")):
+        mark = r.srv.log_mark()
+        _renew(r, serial)
+        if how == "sighup":
+            sighup(r.srv)
+        wait_log(r.srv, mark, "new certificate loaded (serial %02X" % serial)
+        rules("after the renewal to serial %d (%s): " % (serial, how))
+
+
+def _fds(pid):
+    # a restart opens its listening socket anew: sockets by kind only
+    return sorted("socket" if t.startswith("socket:") else t
+                  for t in (os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                            for fd in os.listdir("/proc/%d/fd" % pid)))
+
+
+def _zombies(pid):
+    n = 0
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] == "Z":
+            n += 1
+    return n
+
+
+def test_renewal_master_descriptors_steady(ctx):
+    """Ten renewals of an encrypted key through TLSPassPhraseProvider
+    (a child and a pipe each), with a CA file, a CRL and DH parameters read
+    again each time, and a SIGHUP among them: the master holds the same
+    descriptors after as before, and no provider is left a zombie."""
+    from ftpsd import cert
+    r = Renewal(ctx, "watch", passphrase="pw", name="renewfd")
+    dh = os.path.join(r.live, "dh.pem")
+    _dh_file(dh)
+    provider = os.path.join(r.srv.dir, "provider.sh")
+    with open(provider, "w") as f:
+        f.write("#!/bin/sh\necho pw\n")
+    os.chmod(provider, 0o755)
+    r.srv.append_conf(["TLSPassPhraseProvider " + provider,
+                       "TLSCACertificateFile " + cert("ca.pem"),
+                       "TLSCARevocationFile " + cert("ca.crl"),
+                       "TLSDHParamFile " + dh])
+    r.start()
+    pid = r.srv.proc.pid
+    _renew(r, 2)
+    wait_serial(r.srv, 2, "first renewal")
+    sighup(r.srv)
+    assert served_serial(r.srv) == 2
+    before = _fds(pid)
+    for serial in range(3, 13):
+        _renew(r, serial)
+        wait_serial(r.srv, serial, "renewal %d" % serial)
+        if serial == 7:
+            sighup(r.srv)
+    after = _fds(pid)
+    assert after == before, "master descriptors %d -> %d:\n%s\n%s" % (
+        len(before), len(after), before, after)
+    assert _zombies(pid) == 0
