@@ -177,3 +177,121 @@ def test_renewal_master_descriptors_steady(ctx):
     assert after == before, "master descriptors %d -> %d:\n%s\n%s" % (
         len(before), len(after), before, after)
     assert _zombies(pid) == 0
+
+
+def _rsa_pair(r, serial):
+    k = os.path.join(r.pki.dir, "rsa%d.key" % serial)
+    _run("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+         "rsa_keygen_bits:2048", "-out", k)
+    return _read(r.pki.cert("rsa%d" % serial, k, serial)), _read(k)
+
+
+def test_renewal_rsa_to_ec_in_rsa_directives(ctx):
+    """A mod_tls-style configuration (TLSRSACertificateFile and its key
+    file only) renewed with an EC key (certbot 2's default key type): the
+    EC certificate is served from then on, by the watcher and after a
+    SIGHUP, and back to RSA again; the log names the directive."""
+    r = Renewal(ctx, "watch", name="rsa2ec")
+    c, k = _rsa_pair(r, 1)
+    _write(r.cert, c)
+    _write(r.key, k)
+    r.srv.replace_conf("TLSECCertificateFile", "TLSRSACertificateFile " +
+                       r.cert)
+    r.srv.replace_conf("TLSECCertificateKeyFile", "TLSRSACertificateKeyFile "
+                       + r.key)
+    r.start()
+    mark = r.srv.log_mark()
+    _renew(r, 2)
+    wait_serial(r.srv, 2, "RSA renewed with EC")
+    line = wait_log(r.srv, mark, "new certificate loaded (serial 02")
+    assert "TLSRSACertificateFile" in line, line
+    sighup(r.srv)
+    assert served_serial(r.srv) == 2
+    c, k = _rsa_pair(r, 3)
+    _replace(r.key, k)
+    _replace(r.cert, c)
+    wait_serial(r.srv, 3, "EC renewed with RSA")
+    sighup(r.srv)
+    assert served_serial(r.srv) == 3
+
+
+def test_renewal_sni_vhosts_each_on_its_own(ctx):
+    """Two name-based vhosts on one port (SNI), each renewed by the
+    watcher: vhost a's renewal is cut short while vhost b's is complete.
+    A session opened on a before keeps transferring; a new session on b
+    gets b's new certificate and its data connections (which resume the
+    control session, under b's new context) work; a keeps its last good
+    certificate until its file is complete, the default server is
+    untouched."""
+    import test_sni as ts
+    from test_cert_reload import Pki
+    d = None
+    files = {}
+    srv = None
+
+    def pair(pki, name, serial):
+        k = pki.key("%s%d" % (name, serial))
+        return _read(pki.cert("%s%d" % (name, serial), k, serial)), _read(k)
+
+    tmp = ftpsd.tmp_root()
+    import tempfile
+    d = tempfile.mkdtemp(prefix="renewsni-", dir=tmp)
+    pki = Pki(os.path.join(d, "pki"))
+    extra = {}
+    for name, serial in (("a.example", 11), ("b.example", 21)):
+        c, k = pair(pki, name, serial)
+        cf, kf = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+        _write(cf, c)
+        _write(kf, k)
+        files[name] = (cf, kf)
+        extra[name] = ["TLSECCertificateFile " + cf,
+                       "TLSECCertificateKeyFile " + kf]
+    srv = ts.sni_server(ctx, vhost_extra=extra,
+                        more=["FTPSCertificateWatch 1"])
+
+    def serial(sni):
+        f = ts.sni_ftps(srv, sni, login=False, prot_p=False)
+        try:
+            return _serial_of(f.sock.getpeercert(True))
+        finally:
+            ftpsd_close(f)
+
+    def transfer(f, key):
+        got = retr(f, "data.bin")
+        assert got == srv.vh[key].data, "%s: data differs" % key
+
+    from clients import close_quietly as ftpsd_close, retr_bytes as retr
+    assert serial("a.example") == 11 and serial("b.example") == 21
+    default = serial(None)
+    early = ts.sni_ftps(srv, "a.example")
+    try:
+        transfer(early, "a.example")
+        mark = srv.log_mark()
+        ca2, ka2 = pair(pki, "a.example", 12)
+        cb2, kb2 = pair(pki, "b.example", 22)
+        _replace(files["a.example"][1], ka2)
+        _write(files["a.example"][0], ca2[:len(ca2) // 2])
+        _replace(files["b.example"][1], kb2)
+        _replace(files["b.example"][0], cb2)
+        wait_log(srv, mark, "new certificate loaded (serial 16")
+        wait_log(srv, mark, "TLSECCertificateFile", files["a.example"][0])
+        assert serial("b.example") == 22
+        assert serial("a.example") == 11
+        assert serial(None) == default
+        transfer(early, "a.example")
+        f = ts.sni_ftps(srv, "b.example")
+        try:
+            transfer(f, "b.example")
+            assert all(der == f.sock.getpeercert(True) and reused
+                       for der, reused in f.data_log), f.data_log
+        finally:
+            ftpsd_close(f)
+        _write(files["a.example"][0], ca2)
+        deadline = time.time() + DEADLINE
+        while serial("a.example") != 12:
+            assert time.time() < deadline, srv.log_tail(40)
+            time.sleep(0.2)
+        transfer(early, "a.example")
+        assert early.sock.getpeercert(True) == early.data_log[-1][0]
+    finally:
+        ftpsd_close(early)
