@@ -295,3 +295,55 @@ def test_renewal_sni_vhosts_each_on_its_own(ctx):
         assert early.sock.getpeercert(True) == early.data_log[-1][0]
     finally:
         ftpsd_close(early)
+
+
+def _key_lines(pem):
+    """The base64 lines of a PEM key (each long enough to be telling)."""
+    return [l for l in pem.decode().splitlines()
+            if len(l) >= 40 and not l.startswith("-----")]
+
+
+def test_renewal_key_text_never_logged(ctx):
+    """Renewals gone wrong in every way that puts key text where a
+    certificate belongs (files swapped, the key alone in the certificate's
+    file, a key with a damaged line, a key appended twice, a key and
+    certificate pasted in one file with a typo), through the watcher and a
+    SIGHUP, with DebugLevel 10 and TLSLog: no line of any private key
+    appears in any log."""
+    r = Renewal(ctx, "watch", name="keyleak", extra=["DebugLevel 10"])
+    r.start()
+    keys = [_read(r.key)]
+    for serial, how in enumerate(("swap", "keyonly", "damaged", "twice",
+                                  "typo"), 2):
+        c, k = r.new_pair(serial)
+        keys.append(k)
+        mark = r.srv.log_mark()
+        if how == "swap":
+            _write(r.cert, k)
+            _write(r.key, c)
+        elif how == "keyonly":
+            _write(r.cert, k)
+        elif how == "damaged":
+            lines = k.splitlines(True)
+            lines[2] = lines[2][:10] + b"!!" + lines[2][12:]
+            _write(r.key, b"".join(lines))
+            _write(r.cert, c)
+        elif how == "twice":
+            _write(r.key, k + keys[0])
+            _write(r.cert, c)
+        else:
+            _write(r.key, k.replace(b"-----END", b"----END"))
+            _write(r.cert, c)
+        if how == "swap":
+            # each file read for what it holds: a valid pair, served
+            wait_serial(r.srv, serial, how)
+            good = serial
+            continue
+        wait_log(r.srv, mark, "server 'mod_ftps test'", r.srv.dir)
+        sighup(r.srv)
+        assert served_serial(r.srv) == good, how
+    for path in (r.srv.stderr_path, r.srv.tls_log):
+        text = ftpsd.read_text(path)
+        for k in keys:
+            for line in _key_lines(k):
+                assert line not in text, "key text in %s: %s" % (path, line)
