@@ -347,3 +347,36 @@ def test_renewal_key_text_never_logged(ctx):
         for k in keys:
             for line in _key_lines(k):
                 assert line not in text, "key text in %s: %s" % (path, line)
+
+
+def test_renewal_sighup_while_provider_answers(ctx):
+    """A SIGHUP arrives while the watcher waits for TLSPassPhraseProvider
+    (slow, 3 s) to open a renewed key: the daemon survives, serves the new
+    certificate after the restart, and its watcher still takes the next
+    renewal."""
+    import signal
+    r = Renewal(ctx, "watch", passphrase="pw", name="hupslow")
+    runs = os.path.join(r.srv.dir, "runs.txt")
+    provider = os.path.join(r.srv.dir, "provider.sh")
+    slow = os.path.join(r.srv.dir, "slow")
+    with open(provider, "w") as f:
+        f.write("#!/bin/sh\necho run >> %s\n"
+                "if [ -e %s ]; then sleep 3; fi\necho pw\n" % (runs, slow))
+    os.chmod(provider, 0o755)
+    r.srv.append_conf(["TLSPassPhraseProvider " + provider])
+    r.start()
+    open(slow, "w").close()
+    n = len(_read(runs).splitlines())
+    _renew(r, 2)
+    deadline = time.time() + DEADLINE
+    while len(_read(runs).splitlines()) == n:
+        assert time.time() < deadline, r.srv.log_tail(40)
+        time.sleep(0.05)
+    mark = r.srv.log_mark()
+    os.kill(r.srv.proc.pid, signal.SIGHUP)
+    wait_log(r.srv, mark, "eparsing")
+    os.unlink(slow)
+    wait_serial(r.srv, 2, "after a SIGHUP during the renewal")
+    _renew(r, 3)
+    wait_serial(r.srv, 3, "the next renewal")
+    assert r.srv.running()
