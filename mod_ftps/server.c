@@ -743,6 +743,10 @@ static int renew_server(struct server_tls *st,
   st->ctx = ctx;
   st->client_ctx = client_ctx;
   st->provider_hung = FALSE;
+
+  /* Warned about when taken, as at a start: a short-lived certificate
+   * would otherwise go unsaid until the next daily look. */
+  ftps_renew_warn_expiry(st->server, st->material, FALSE);
   return 1;
 }
 

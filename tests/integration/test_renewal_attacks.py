@@ -380,3 +380,20 @@ def test_renewal_sighup_while_provider_answers(ctx):
     _renew(r, 3)
     wait_serial(r.srv, 3, "the next renewal")
     assert r.srv.running()
+
+
+def test_renewal_near_expiry_warned_when_taken(ctx):
+    """A renewal that brings a certificate within
+    FTPSCertificateExpiryWarning days of its end (a panel's short-lived
+    staging certificate, a clock gone wrong at the CA) is taken, and warned
+    about when taken, as it would be at startup, not only at the next
+    daily look up to a day later."""
+    r = Renewal(ctx, "watch", name="nearexp",
+                extra=["FTPSCertificateExpiryWarning 10"]).start()
+    mark = r.srv.log_mark()
+    c, k = r.new_pair(2, days=5)
+    _replace(r.key, k)
+    _replace(r.cert, c)
+    wait_serial(r.srv, 2, "short-lived renewal")
+    line = wait_log(r.srv, mark, "serial 02", "renew it")
+    assert "expires in" in line, line
