@@ -397,3 +397,49 @@ def test_renewal_near_expiry_warned_when_taken(ctx):
     wait_serial(r.srv, 2, "short-lived renewal")
     line = wait_log(r.srv, mark, "serial 02", "renew it")
     assert "expires in" in line, line
+
+
+def test_renewal_fullchain_as_chain_file_taken(ctx):
+    """A common layout mistake: TLSCertificateChainFile names certbot's
+    fullchain.pem (the leaf, then the intermediate) beside cert.pem.  The
+    daemon starts with it (clients accept the repeated leaf), so a renewal
+    in the same layout must be taken too, by the watcher and by a SIGHUP,
+    not refused for good as "the first certificate of the chain did not
+    issue the certificate" while the old certificate runs out."""
+    from test_production_attacks import _ca, _leaf
+    from test_cert_reload import _link
+    r = Renewal(ctx, "watch", name="fullchain")
+    d = r.pki.dir
+    root = _ca(d, "root")
+    inter = _ca(d, "inter", root)
+    arch = os.path.join(r.srv.dir, "archive")
+    os.makedirs(arch, 0o700)
+    live = os.path.join(r.srv.dir, "lv")
+    os.makedirs(live, 0o755)
+
+    def issue(n):
+        leaf = _leaf(d, "l%d" % n, n, inter)
+        _write(os.path.join(arch, "cert%d.pem" % n), _read(leaf[0]))
+        _write(os.path.join(arch, "privkey%d.pem" % n), _read(leaf[1]))
+        _write(os.path.join(arch, "fullchain%d.pem" % n),
+               _read(leaf[0]) + _read(inter[0]))
+        for k in ("cert", "privkey", "fullchain"):
+            _link("../archive/%s%d.pem" % (k, n),
+                  os.path.join(live, k + ".pem"))
+
+    issue(1)
+    r.srv.replace_conf("TLSECCertificateFile", "TLSECCertificateFile " +
+                       os.path.join(live, "cert.pem"))
+    r.srv.replace_conf("TLSECCertificateKeyFile", "TLSECCertificateKeyFile "
+                       + os.path.join(live, "privkey.pem"))
+    r.srv.append_conf(["TLSCertificateChainFile " +
+                       os.path.join(live, "fullchain.pem")])
+    r.srv.start()
+    assert served_serial(r.srv) == 1
+    issue(2)
+    wait_serial(r.srv, 2, "watcher, fullchain.pem as the chain file")
+    r.srv.replace_conf("FTPSCertificateWatch", "FTPSCertificateWatch off")
+    sighup(r.srv)
+    issue(3)
+    sighup(r.srv)
+    wait_serial(r.srv, 3, "SIGHUP, fullchain.pem as the chain file")
