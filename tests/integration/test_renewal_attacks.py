@@ -443,3 +443,51 @@ def test_renewal_fullchain_as_chain_file_taken(ctx):
     issue(3)
     sighup(r.srv)
     wait_serial(r.srv, 3, "SIGHUP, fullchain.pem as the chain file")
+
+
+def test_renewal_vhost_without_certificate_recovers(ctx):
+    """A restart adds a vhost whose certificate file is still being
+    written: its sessions are refused.  Once the file is complete the
+    watcher takes it (no second SIGHUP): the vhost greets, serves its
+    certificate, and a whole session with a protected transfer works."""
+    from test_production_attacks import _serial_at
+    from clients import (ReusingFTP_TLS, context, TIMEOUT, close_quietly,
+                         retr_bytes)
+    r = Renewal(ctx, "watch", name="vhrecover").start()
+    port = ftpsd.free_port()
+    vcert = os.path.join(r.live, "v.pem")
+    vkey = os.path.join(r.live, "v.key")
+    c, k = r.new_pair(31)
+    _write(vkey, k)
+    _write(vcert, c[:len(c) // 3])
+    r.srv.append_conf([
+        "<VirtualHost 127.0.0.1>", "  Port %d" % port, "  TLSEngine on",
+        "  TLSRequired on", "  TLSECCertificateFile " + vcert,
+        "  TLSECCertificateKeyFile " + vkey,
+        "  AuthUserFile " + os.path.join(r.srv.dir, "passwd"),
+        "  AuthOrder mod_auth_file.c", "  RequireValidShell off",
+        "  DefaultRoot ~", "</VirtualHost>"])
+    mark = sighup(r.srv)
+    wait_log(r.srv, mark, "no usable certificate")
+    r.srv.wait_listening(port)
+    _replace(vcert, c)
+    deadline = time.time() + DEADLINE
+    while True:
+        try:
+            if _serial_at(r.srv, port) == 31:
+                break
+        except (ConnectionError, EOFError, OSError, AssertionError):
+            pass
+        assert time.time() < deadline, r.srv.log_since(mark, 60)
+        time.sleep(0.3)
+    r.srv.home_file("v.bin", b"v" * 70000)
+    f = ReusingFTP_TLS(context=context(), timeout=TIMEOUT)
+    try:
+        f.connect(r.srv.host, port)
+        f.auth()
+        f.login(r.srv.user, r.srv.password)
+        f.prot_p()
+        assert retr_bytes(f, "v.bin") == b"v" * 70000
+    finally:
+        close_quietly(f)
+    assert served_serial(r.srv) == 1
