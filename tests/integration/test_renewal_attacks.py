@@ -491,3 +491,57 @@ def test_renewal_vhost_without_certificate_recovers(ctx):
     finally:
         close_quietly(f)
     assert served_serial(r.srv) == 1
+
+
+def test_renewal_stapled_master_steady(ctx):
+    """Twenty renewals of a stapled certificate (FTPSStaplingFile, the
+    RSA and the EC leaf in turn), each stapled with its own response: the
+    master neither grows by a context set per renewal nor gains
+    descriptors."""
+    import shutil
+    import test_stapling as st
+    from test_cert_reload import _master_kb
+    if ftpsd.sanitized():
+        raise ftpsd.Skip("memory figures are the sanitizer's")
+    ctx.need("openssl")
+    d = st.fixtures(ftpsd.free_port())
+    served, served_key = os.path.join(d, "served.pem"), \
+        os.path.join(d, "served.key")
+    shutil.copy(os.path.join(d, "leaf.pem"), served)
+    shutil.copy(os.path.join(d, "leaf.key"), served_key)
+    tls = st.tls_for(d, TLSECCertificateFile=served,
+                     TLSECCertificateKeyFile=served_key)
+    srv = ctx.server(tls=tls, extra=[
+        "FTPSCertificateWatch 1",
+        "FTPSStaplingFile " + os.path.join(d, "good.der"),
+        "FTPSStaplingFile " + os.path.join(d, "good-rsa.der")], shared=False)
+    pid = srv.proc.pid
+    seen = [0]
+
+    def renew(i):
+        names = ("leaf-rsa", "1006") if i % 2 else ("leaf", "1001")
+        mark = srv.log_mark()
+        for src, dst in ((names[0] + ".key", served_key),
+                         (names[0] + ".pem", served)):
+            shutil.copy(os.path.join(d, src), dst + ".new")
+            os.rename(dst + ".new", dst)
+        wait_log(srv, mark, "new certificate loaded")
+        end = time.time() + DEADLINE
+        while True:
+            out = st.status(srv, "1.3")
+            if "Serial Number: " + names[1] in out and st.GOOD in out:
+                break
+            assert time.time() < end, out + srv.log_tail()
+            time.sleep(0.2)
+
+    for i in range(1, 5):
+        renew(i)
+    before, fds = _master_kb(pid), _fds(pid)
+    for i in range(5, 25):
+        renew(i)
+    after = _master_kb(pid)
+    assert _fds(pid) == fds
+    for f in ("VmRSS", "VmData"):
+        grown = after[f] - before[f]
+        assert grown < 1024, "%s grew by %d kB over 20 stapled renewals " \
+            "(%d -> %d kB)" % (f, grown, before[f], after[f])
