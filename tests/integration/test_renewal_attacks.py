@@ -545,3 +545,60 @@ def test_renewal_stapled_master_steady(ctx):
         grown = after[f] - before[f]
         assert grown < 1024, "%s grew by %d kB over 20 stapled renewals " \
             "(%d -> %d kB)" % (f, grown, before[f], after[f])
+
+
+def test_renewal_unlucky_files(ctx):
+    """Through the watcher, then a SIGHUP, each: the chain file deleted,
+    the certificate path made a directory, the key a link to /dev/zero,
+    the chain a named pipe, a 5 MB certificate file, the key file empty.
+    Each is refused with the directive and file named, the last good
+    certificate is served (the master never waits on a pipe nor reads a
+    device), and the completed renewal is then taken."""
+    r = Renewal(ctx, "watch", name="unlucky")
+    chain = os.path.join(r.live, "chain.pem")
+    _write(chain, _read(r.cert))     # self-signed: issued by itself
+    r.srv.append_conf(["TLSCertificateChainFile " + chain])
+    r.start()
+    c2, k2 = r.new_pair(2)
+    # the new pair is self-signed too: its chain is itself
+    cases = [
+        ("chain deleted", chain, lambda: None, "TLSCertificateChainFile"),
+        ("cert a directory", r.cert, lambda: os.mkdir(r.cert),
+         "TLSECCertificateFile"),
+        ("key a link to /dev/zero", r.key,
+         lambda: os.symlink("/dev/zero", r.key), "TLSECCertificateKeyFile"),
+        ("chain a named pipe", chain, lambda: os.mkfifo(chain),
+         "TLSCertificateChainFile"),
+        ("cert of 5 MB", r.cert,
+         lambda: _write(r.cert, c2 + b"\n" * (5 << 20)),
+         "TLSECCertificateFile"),
+        ("key empty", r.key, lambda: _write(r.key, b""),
+         "TLSECCertificateKeyFile"),
+    ]
+
+    def clear(p):
+        if os.path.isdir(p) and not os.path.islink(p):
+            os.rmdir(p)
+        elif os.path.lexists(p):
+            os.unlink(p)
+
+    content = {r.cert: c2, r.key: k2, chain: c2}
+    for what, path, breakit, directive in cases:
+        mark = r.srv.log_mark()
+        # broken first, then the other files completed: the server never
+        # sees a good new set during a case
+        clear(path)
+        breakit()
+        for p, data in content.items():
+            if p != path:
+                clear(p)
+                _write(p, data)
+        wait_log(r.srv, mark, directive, path)
+        assert r.srv.running(), what
+        mark = sighup(r.srv)
+        wait_log(r.srv, mark, directive, path)
+        assert served_serial(r.srv) == 1, what
+    for p, data in content.items():
+        clear(p)
+        _write(p, data)
+    wait_serial(r.srv, 2, "complete renewal")
