@@ -233,6 +233,14 @@ static void warn_keypair(server_rec *s, const struct ftps_keypair *kp,
     load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
       "the certificate expired on %s; clients will refuse it", directive,
       path, server_name(s), date);
+
+  } else if (ftps_reload_problem(kp, time(NULL), date, sizeof(date)) !=
+      NULL &&
+      strstr(date, "not valid yet") != NULL) {
+    /* A clock set wrong, here or at the CA: said, as expiry is. */
+    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): %s; "
+      "clients will refuse it until then", directive, path, server_name(s),
+      date);
   }
 
   /* As root, as the file was read: the watcher runs as User, which

@@ -602,3 +602,32 @@ def test_renewal_unlucky_files(ctx):
         clear(p)
         _write(p, data)
     wait_serial(r.srv, 2, "complete renewal")
+
+
+def test_renewal_not_yet_valid_warned_at_startup(ctx):
+    """A certificate whose notBefore lies ahead (a CA's clock, or this
+    server's, set wrong; a certificate issued for a later switch-over) is
+    refused by every client: a renewal of that kind is refused with "not
+    valid yet", and a start with one was silent.  Now the start warns,
+    naming the file, as it does for an expired certificate."""
+    import datetime
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import hashes, serialization
+    r = Renewal(ctx, "sighup", name="notyet")
+    k = r.pki.key("k7")
+    key = serialization.load_pem_private_key(_read(k), None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(7)
+            .not_valid_before(now + datetime.timedelta(days=2))
+            .not_valid_after(now + datetime.timedelta(days=60))
+            .sign(key, hashes.SHA256()))
+    _write(r.key, _read(k))
+    _write(r.cert, cert.public_bytes(serialization.Encoding.PEM))
+    r.srv.start()
+    text = ftpsd.read_text(r.srv.stderr_path)
+    line = ftpsd.line_with(text, "not valid yet")
+    assert line and r.cert in line and "TLSECCertificateFile" in line, \
+        text[-3000:]
