@@ -168,6 +168,25 @@ int ftps_renew_refused(server_rec *s, const struct ftps_material *m,
   return 0;
 }
 
+void ftps_renew_unservable(server_rec *s, struct ftps_keypair *kps,
+    int n) {
+  int i;
+
+  for (i = 0; i < n; i++) {
+    const char *directive = "TLSRSACertificateFile", *path = "";
+    char desc[256];
+
+    cert_source(s, &kps[i], &directive, &path);
+    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
+      "new certificate (%s, %s key) is not used: no TLS handshake succeeds "
+      "with it, where they do with the last good one (a key type or curve "
+      "that TLS clients are not offered, such as brainpool)", directive,
+      path, server_name(s), ftps_reload_describe(kps[i].cert, desc,
+      sizeof(desc)), ftps_keypair_key_type(&kps[i]) != NULL ?
+      ftps_keypair_key_type(&kps[i]) : "unknown");
+  }
+}
+
 void ftps_renew_taken(server_rec *s, struct ftps_material *m,
     struct ftps_keypair *kps, int n, const struct ftps_reload_files *files) {
   int i;

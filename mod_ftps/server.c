@@ -649,6 +649,25 @@ static int build_ctx(server_rec *s, struct ftps_keypair *kps, int n,
   return 0;
 }
 
+/* unservable - a renewal's new context ctx completes no test handshake
+ * (ftps/warmup.h), where one built from m's last good material does: a
+ * certificate that passes every file check and that no client can be
+ * served with (a brainpool curve) would be an outage */
+static int unservable(server_rec *s, struct ftps_material *m, SSL_CTX *ctx) {
+  SSL_CTX *old = NULL, *old_client = NULL;
+  int res;
+
+  if (m->nkps == 0 ||
+      ftps_warmup_run(ctx) > 0 ||
+      build_ctx(s, m->kps, m->nkps, &old, &old_client) < 0) {
+    return FALSE;
+  }
+  res = ftps_warmup_run(old) > 0;
+  ctx_free(old);
+  SSL_CTX_free(old_client);
+  return res;
+}
+
 /* try_material - read and check s's files now, and build its contexts
  * from them; on success they become m's last good material.  0, or -1
  * (logged). */
@@ -669,6 +688,15 @@ static int try_material(server_rec *s, struct ftps_material *m,
   }
   if (n >= 0 &&
       build_ctx(s, kps, n, ctx, client_ctx) < 0) {
+    n = -1;
+  }
+  if (n >= 0 &&
+      reload &&
+      unservable(s, m, *ctx)) {
+    ftps_renew_unservable(s, kps, n);
+    ctx_free(*ctx);
+    SSL_CTX_free(*client_ctx);
+    *ctx = *client_ctx = NULL;
     n = -1;
   }
   if (n >= 0) {

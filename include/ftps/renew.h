@@ -16,6 +16,10 @@ struct ftps_material *ftps_renew_claim(server_rec *s);
  * PKCS#12 file s is configured with, as root */
 void ftps_renew_files(server_rec *s, struct ftps_reload_files *files);
 
+/* ftps_renew_unservable - log that the n new keypairs of s are not used:
+ * no test handshake succeeds with them, where the last good ones' do */
+void ftps_renew_unservable(server_rec *s, struct ftps_keypair *kps, int n);
+
 /* ftps_renew_refused - -1 (logged) when one of the n new keypairs fails a
  * check (validity dates, chain order) that the last good material of m
  * passes: a renewal must not make things worse; else 0 */

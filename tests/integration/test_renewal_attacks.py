@@ -631,3 +631,36 @@ def test_renewal_not_yet_valid_warned_at_startup(ctx):
     line = ftpsd.line_with(text, "not valid yet")
     assert line and r.cert in line and "TLSECCertificateFile" in line, \
         text[-3000:]
+
+
+def _curve_pair(r, serial, curve):
+    k = os.path.join(r.pki.dir, "cv%d.key" % serial)
+    _run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+         "ec_paramgen_curve:" + curve, "-pkeyopt", "ec_param_enc:named_curve",
+         "-out", k)
+    return _read(r.pki.cert("cv%d" % serial, k, serial)), _read(k)
+
+
+def test_renewal_unservable_certificate_refused(ctx):
+    """A renewal that passes every file check but that no TLS client can
+    be served with (an internal CA moved to brainpool curves, which
+    OpenSSL 3.0 signs with in no TLS version its clients offer): it was
+    taken, and every handshake failed from then on, an outage the log
+    called "new certificate loaded".  Now a new certificate with which
+    no test handshake succeeds, where the last good one's do, is refused
+    (the log names the file and why), the last good one served; a good
+    renewal is then taken."""
+    r = Renewal(ctx, "watch", name="brainpool").start()
+    c, k = _curve_pair(r, 2, "brainpoolP256r1")
+    mark = r.srv.log_mark()
+    _replace(r.key, k)
+    _replace(r.cert, c)
+    wait_log(r.srv, mark, "TLSECCertificateFile", r.cert, "handshake")
+    r.still_serves_old("brainpool renewal")
+    mark = sighup(r.srv)
+    wait_log(r.srv, mark, "TLSECCertificateFile", r.cert, "handshake")
+    r.still_serves_old("brainpool renewal, SIGHUP")
+    c, k = _curve_pair(r, 3, "secp384r1")
+    _replace(r.key, k)
+    _replace(r.cert, c)
+    wait_serial(r.srv, 3, "P-384 renewal")
