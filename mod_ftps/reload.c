@@ -285,16 +285,17 @@ int ftps_reload_same_cert(const X509 *a, const X509 *b) {
   return a != NULL && b != NULL && X509_cmp(a, b) == 0;
 }
 
-/* covers - does cert cover name?  A wildcard name ("*.example.org") is
- * covered by a certificate that covers any single label in its place. */
-static int covers(X509 *cert, const char *name) {
+/* covers - does cert cover name (flags: X509_check_host's)?  A wildcard
+ * name ("*.example.org") is covered by a certificate that covers any
+ * single label in its place. */
+static int covers(X509 *cert, const char *name, unsigned int flags) {
   char probe[300];
 
   if (strncmp(name, "*.", 2) == 0) {
     snprintf(probe, sizeof(probe), "ftps-probe%s", name + 1);
     name = probe;
   }
-  return X509_check_host(cert, name, 0, 0, NULL) == 1;
+  return X509_check_host(cert, name, 0, flags, NULL) == 1;
 }
 
 /* first_lost - the first name of names that cert does not cover */
@@ -319,7 +320,9 @@ static const char *first_lost(GENERAL_NAMES *names, X509 *cert, char *buf,
     }
     memcpy(buf, data, len);
     buf[len] = '\0';
-    if (!covers(cert, buf)) {
+    /* A name of the subjectAltName must stay there: browsers and Go
+     * clients no longer look at the common name (RFC 6125 6.4.4). */
+    if (!covers(cert, buf, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT)) {
       return buf;
     }
   }
@@ -343,7 +346,7 @@ const char *ftps_reload_lost_name(const X509 *old, X509 *new, char *buf,
 
   } else if (X509_NAME_get_text_by_NID(X509_get_subject_name(old),
       NID_commonName, buf, (int) bufsz) > 0 &&
-      !covers(new, buf)) {
+      !covers(new, buf, 0)) {
     lost = buf;
   }
   GENERAL_NAMES_free(names);

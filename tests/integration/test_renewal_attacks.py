@@ -664,3 +664,22 @@ def test_renewal_unservable_certificate_refused(ctx):
     _replace(r.key, k)
     _replace(r.cert, c)
     wait_serial(r.srv, 3, "P-384 renewal")
+
+
+def test_renewal_name_moved_to_common_name_only_is_said(ctx):
+    """A renewal from a certificate naming ftp.example.org in its
+    subjectAltName to one naming it only in its common name (a private
+    CA that adds no subjectAltName to a hand-made CSR): browsers and Go
+    clients (rclone) ignore the common name (RFC 6125 section 6.4.4), so
+    the name is lost for them; the lost-name warning said nothing.  A
+    renewal from common name to common name still says nothing."""
+    from test_production_attacks import _named_pair, _renew_to
+    r = Renewal(ctx, "watch", name="cnonly").start()
+    lost = "does not name"
+    _, mark = _renew_to(r, _named_pair(r, 2, "x", "ftp.example.org"), 2)
+    _, mark = _renew_to(r, _named_pair(r, 3, "ftp.example.org"), 3)
+    line = wait_log(r.srv, mark, lost)
+    assert "'ftp.example.org'" in line, line
+    _, mark = _renew_to(r, _named_pair(r, 4, "ftp.example.org"), 4)
+    _renew_to(r, _named_pair(r, 5, "ftp.example.org", "ftp.example.org"), 5)
+    assert not ftpsd.line_with(r.srv.log_since(mark, 400), lost)
