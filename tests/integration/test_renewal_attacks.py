@@ -633,12 +633,17 @@ def test_renewal_not_yet_valid_warned_at_startup(ctx):
         text[-3000:]
 
 
-def _curve_pair(r, serial, curve):
+def _curve_pair(r, serial, curve, passphrase=None):
     k = os.path.join(r.pki.dir, "cv%d.key" % serial)
     _run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
          "ec_paramgen_curve:" + curve, "-pkeyopt", "ec_param_enc:named_curve",
          "-out", k)
-    return _read(r.pki.cert("cv%d" % serial, k, serial)), _read(k)
+    c = r.pki.cert("cv%d" % serial, k, serial)
+    if passphrase is not None:
+        _run("openssl", "pkcs8", "-topk8", "-in", k, "-v2", "aes-256-cbc",
+             "-passout", "pass:" + passphrase, "-out", k + ".enc")
+        os.rename(k + ".enc", k)
+    return _read(c), _read(k)
 
 
 def test_renewal_unservable_certificate_refused(ctx):
@@ -683,3 +688,46 @@ def test_renewal_name_moved_to_common_name_only_is_said(ctx):
     _, mark = _renew_to(r, _named_pair(r, 4, "ftp.example.org"), 4)
     _renew_to(r, _named_pair(r, 5, "ftp.example.org", "ftp.example.org"), 5)
     assert not ftpsd.line_with(r.srv.log_since(mark, 400), lost)
+
+
+def test_renewal_failing_retries_master_steady(ctx):
+    """A renewal that keeps failing is tried again at every look of the
+    watcher (FTPSCertificateWatch 1): a key that does not match, then a
+    certificate no handshake succeeds with (two contexts built and freed
+    per look).  Over thirty looks each, the master neither grows nor gains
+    descriptors, and it still serves the last good certificate."""
+    from test_cert_reload import _master_kb
+    if ftpsd.sanitized():
+        raise ftpsd.Skip("memory figures are the sanitizer's")
+    r = Renewal(ctx, "watch", passphrase="pw", name="retrymem")
+    # each look reads the key: the provider counts the looks
+    runs = os.path.join(r.srv.dir, "runs.txt")
+    provider = os.path.join(r.srv.dir, "provider.sh")
+    with open(provider, "w") as f:
+        f.write("#!/bin/sh\necho run >> %s\necho pw\n" % runs)
+    os.chmod(provider, 0o755)
+    r.srv.append_conf(["TLSPassPhraseProvider " + provider])
+    r.start()
+    pid = r.srv.proc.pid
+    looks = lambda: len(_read(runs).splitlines())
+    for what, pair in (("mismatch", None),
+                       ("brainpool", _curve_pair(r, 3, "brainpoolP256r1", "pw"))):
+        if pair is None:
+            c, _ = r.new_pair(2)
+            _, k = r.new_pair(4)
+        else:
+            c, k = pair
+        _replace(r.key, k)
+        _replace(r.cert, c)
+        time.sleep(3)
+        before, fds, n = _master_kb(pid), _fds(pid), looks()
+        time.sleep(20)
+        after = _master_kb(pid)
+        assert looks() >= n + 10, "the watcher did not look again (%d)" \
+            % (looks() - n)
+        assert _fds(pid) == fds, what
+        for f in ("VmRSS", "VmData"):
+            grown = after[f] - before[f]
+            assert grown < 512, "%s: %s grew by %d kB over ~20 failed " \
+                "looks (%d -> %d kB)" % (what, f, grown, before[f], after[f])
+        assert served_serial(r.srv) == 1, what
