@@ -47,26 +47,45 @@ static const char *server_name(server_rec *s) {
   return s->ServerName != NULL ? s->ServerName : "(unnamed)";
 }
 
+/* server_key - s's address, port, name and ServerAlias names: name-based
+ * vhosts may share a ServerName (a hosting panel's), never their aliases,
+ * by which SNI and HOST find them */
+static void server_key(server_rec *s, char *buf, size_t bufsz) {
+  config_rec *c;
+  size_t len;
+  unsigned int i;
+
+  snprintf(buf, bufsz, "%s|%u|%s", s->ServerAddress ? s->ServerAddress : "",
+    (unsigned int) s->ServerPort, s->ServerName ? s->ServerName : "");
+  c = find_config(s->conf, CONF_PARAM, "ServerAlias", FALSE);
+  while (c != NULL) {
+    for (i = 0; i < c->argc; i++) {
+      len = strlen(buf);
+      if (c->argv[i] != NULL) {
+        snprintf(buf + len, bufsz - len, "|%s", (char *) c->argv[i]);
+      }
+    }
+    c = find_config_next(c, c->next, CONF_PARAM, "ServerAlias", FALSE);
+  }
+}
+
 /* server_id - what names s across a restart, which builds new server
- * records: its address, port and name, and, for servers that share all
- * three, how many such came before it */
+ * records: server_key(), and, for servers that share it, how many such
+ * came before it */
 static void server_id(server_rec *s, char *buf, size_t bufsz) {
+  char key[1000], other[1000];
   server_rec *t;
   int nth = 0;
 
+  server_key(s, key, sizeof(key));
   for (t = (server_rec *) server_list->xas_list; t != NULL && t != s;
       t = t->next) {
-    if (t->ServerPort == s->ServerPort &&
-        strcmp(t->ServerAddress ? t->ServerAddress : "",
-          s->ServerAddress ? s->ServerAddress : "") == 0 &&
-        strcmp(t->ServerName ? t->ServerName : "",
-          s->ServerName ? s->ServerName : "") == 0) {
+    server_key(t, other, sizeof(other));
+    if (strcmp(key, other) == 0) {
       nth++;
     }
   }
-  snprintf(buf, bufsz, "%s|%u|%s|%d",
-    s->ServerAddress ? s->ServerAddress : "", (unsigned int) s->ServerPort,
-    s->ServerName ? s->ServerName : "", nth);
+  snprintf(buf, bufsz, "%s|%d", key, nth);
 }
 
 struct ftps_material *ftps_renew_claim(server_rec *s) {

@@ -731,3 +731,61 @@ def test_renewal_failing_retries_master_steady(ctx):
             assert grown < 512, "%s: %s grew by %d kB over ~20 failed " \
                 "looks (%d -> %d kB)" % (what, f, grown, before[f], after[f])
         assert served_serial(r.srv) == 1, what
+
+
+def test_renewal_sighup_reordered_sni_vhosts_keep_their_own(ctx):
+    """Name-based vhosts told apart by ServerAlias only (a hosting panel
+    gives them all one ServerName).  A SIGHUP that adds another such vhost
+    before them, while vhost a's new certificate is cut short: a must keep
+    its own last good certificate (the last good material was looked up
+    by address, port, ServerName and position, so a got the material of
+    the vhost that used to come before it), and vhost b's good files
+    must not be reported as replacing another vhost's certificate."""
+    import tempfile
+    import test_sni as ts
+    from test_cert_reload import Pki
+    d = tempfile.mkdtemp(prefix="renewsni2-", dir=ftpsd.tmp_root())
+    pki = Pki(os.path.join(d, "pki"))
+    files, extra = {}, {}
+    for name, serial in (("a.example", 11), ("b.example", 21),
+                         ("c.example", 31)):
+        k = pki.key("%s%d" % (name, serial))
+        cf, kf = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+        _write(cf, _read(pki.cert("%s%d" % (name, serial), k, serial)))
+        _write(kf, _read(k))
+        files[name] = (cf, kf)
+        extra[name] = ['ServerName "panel"', "TLSECCertificateFile " + cf,
+                       "TLSECCertificateKeyFile " + kf]
+    srv = ts.sni_server(ctx, vhost_extra=extra,
+                        more=["FTPSCertificateWatch off"])
+
+    def serial(sni):
+        from clients import close_quietly
+        f = ts.sni_ftps(srv, sni, login=False, prot_p=False)
+        try:
+            return _serial_of(f.sock.getpeercert(True))
+        finally:
+            close_quietly(f)
+
+    assert serial("a.example") == 11 and serial("b.example") == 21
+    passwd = os.path.join(srv.dir, "passwd-c")
+    with open(os.path.join(srv.dir, "passwd")) as f, open(passwd, "w") as g:
+        g.write(f.read())
+    os.chmod(passwd, 0o600)
+    block = ts._vhost_block(srv, "c.example", passwd, extra["c.example"])
+    with open(srv.conf) as f:
+        text = f.read()
+    at = text.index("<VirtualHost 127.0.0.1>")
+    with open(srv.conf, "w") as f:
+        f.write(text[:at] + "\n".join(block) + "\n" + text[at:])
+    c = _read(files["a.example"][0])
+    _write(files["a.example"][0], c[:len(c) // 2])
+    mark = sighup(srv)
+    wait_log(srv, mark, "TLSECCertificateFile", files["a.example"][0])
+    assert serial("c.example") == 31
+    assert serial("b.example") == 21
+    assert serial("a.example") == 11, "vhost a serves another vhost's " \
+        "certificate after the SIGHUP"
+    text = srv.log_since(mark, 400)
+    assert not ftpsd.line_with(text, "new certificate loaded"), text
+    assert not ftpsd.line_with(text, "does not name"), text
