@@ -97,9 +97,9 @@ char *ftps_reload_describe(const X509 *cert, char *buf, size_t bufsz);
 /* ftps_reload_same_cert - 1 if a and b are the same certificate */
 int ftps_reload_same_cert(const X509 *a, const X509 *b);
 
-/* ftps_reload_lost_name - a DNS name (subjectAltName, else the common
- * name) that old covers and new does not, into buf; NULL when new covers
- * every one of them */
+/* ftps_reload_lost_name - a DNS name or IP address (subjectAltName, else
+ * the common name) that old covers and new does not, into buf; NULL when
+ * new covers every one of them */
 const char *ftps_reload_lost_name(const X509 *old, X509 *new, char *buf,
     size_t bufsz);
 

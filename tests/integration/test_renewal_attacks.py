@@ -789,3 +789,32 @@ def test_renewal_sighup_reordered_sni_vhosts_keep_their_own(ctx):
     text = srv.log_since(mark, 400)
     assert not ftpsd.line_with(text, "new certificate loaded"), text
     assert not ftpsd.line_with(text, "does not name"), text
+
+
+def _ip_pair(r, serial, cn, *sans):
+    k = r.pki.key("ip%d" % serial)
+    crt = os.path.join(r.pki.dir, "ip%d.crt" % serial)
+    san = ["-addext", "subjectAltName=" + ",".join(sans)] if sans else []
+    _run("openssl", "req", "-x509", "-new", "-key", k, "-subj", "/CN=" + cn,
+         *san, "-set_serial", str(serial), "-days", "30", "-out", crt)
+    return _read(crt), _read(k)
+
+
+def test_renewal_lost_ip_address_is_said(ctx):
+    """FTP clients often connect by address: a renewal from a certificate
+    with an iPAddress subjectAltName (127.0.0.1) to one naming only a DNS
+    name makes those clients refuse it; the lost-name warning looked at
+    DNS names only.  Now it names the lost address; keeping it says
+    nothing."""
+    from test_production_attacks import _renew_to
+    r = Renewal(ctx, "watch", name="lostip").start()
+    lost = "does not name"
+    _renew_to(r, _ip_pair(r, 2, "localhost", "DNS:localhost",
+                          "IP:127.0.0.1"), 2)
+    _, mark = _renew_to(r, _ip_pair(r, 3, "x", "IP:127.0.0.1",
+                                    "DNS:localhost"), 3)
+    _, mark2 = _renew_to(r, _ip_pair(r, 4, "localhost", "DNS:localhost"), 4)
+    line = wait_log(r.srv, mark2, lost)
+    assert "'127.0.0.1'" in line, line
+    assert not ftpsd.line_with(r.srv.log_since(mark, 400).split(
+        "serial 04")[0], lost)
