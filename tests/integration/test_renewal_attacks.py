@@ -279,13 +279,16 @@ def test_renewal_sni_vhosts_each_on_its_own(ctx):
         assert serial("a.example") == 11
         assert serial(None) == default
         transfer(early, "a.example")
-        f = ts.sni_ftps(srv, "b.example")
-        try:
-            transfer(f, "b.example")
-            assert all(der == f.sock.getpeercert(True) and reused
-                       for der, reused in f.data_log), f.data_log
-        finally:
-            ftpsd_close(f)
+        for version in ("1.2", "1.3"):
+            f = ts.sni_ftps(srv, "b.example", version=version)
+            try:
+                transfer(f, "b.example")
+                assert _serial_of(f.sock.getpeercert(True)) == 22
+                assert f.data_log and all(
+                    der == f.sock.getpeercert(True) and reused
+                    for der, reused in f.data_log), (version, f.data_log)
+            finally:
+                ftpsd_close(f)
         _write(files["a.example"][0], ca2)
         deadline = time.time() + DEADLINE
         while serial("a.example") != 12:
