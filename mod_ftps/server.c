@@ -43,6 +43,12 @@ struct server_tls {
 static int provider_hung = FALSE;
 static int server_hung = FALSE;
 
+/* The key the provider hung on: a server that shares it is held like
+ * the one asked (many vhosts, one key); one with another key, not asked
+ * in this reload, is not held: it is read again at the next look, else
+ * its renewal would wait for a change that never comes. */
+static char hung_path[PR_TUNABLE_PATH_MAX + 1];
+
 static pool *server_pool = NULL;
 static struct server_tls *servers = NULL;
 
@@ -189,6 +195,11 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
   res = read_once(kp, path, &req, &err);
   if (req.timed_out) {
     provider_hung = server_hung = TRUE;
+    sstrncpy(hung_path, path, sizeof(hung_path));
+
+  } else if (req.gave_up &&
+             strcmp(path, hung_path) == 0) {
+    server_hung = TRUE;
   }
   if (res < 0) {
     int xerrno = errno;
