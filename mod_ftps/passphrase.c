@@ -420,6 +420,7 @@ int ftps_passphrase_cb(char *buf, int bufsz, int rwflag, void *arg) {
     return -1;
   }
 
+  req->answered = TRUE;
   return keep_last(buf, len);
 }
 

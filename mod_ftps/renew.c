@@ -345,6 +345,7 @@ static int watch_cb(CALLBACK_FRAME) {
   }
   if (now >= next_expiry_warning) {
     next_expiry_warning = now + WATCH_EXPIRY_EVERY;
+    ftps_server_watch_unhold();
     ftps_server_warn_expiry();
   }
   return 1;

@@ -49,6 +49,9 @@ static int server_hung = FALSE;
  * its renewal would wait for a change that never comes. */
 static char hung_path[PR_TUNABLE_PATH_MAX + 1];
 
+/* The provider opened a key in this look: it answers again. */
+static int provider_answered = FALSE;
+
 static pool *server_pool = NULL;
 static struct server_tls *servers = NULL;
 
@@ -200,6 +203,10 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
   } else if (req.gave_up &&
              strcmp(path, hung_path) == 0) {
     server_hung = TRUE;
+  }
+  if (res == 0 &&
+      req.answered) {
+    provider_answered = TRUE;
   }
   if (res < 0) {
     int xerrno = errno;
@@ -829,7 +836,7 @@ int ftps_server_watch(void) {
   struct server_tls *st;
   int renewed = 0;
 
-  provider_hung = FALSE;
+  provider_hung = provider_answered = FALSE;
   for (st = servers; st != NULL; st = st->next) {
     struct ftps_reload_files files;
 
@@ -845,7 +852,22 @@ int ftps_server_watch(void) {
     renewed += renew_server(st, &files);
     ftps_renew_quiet(FALSE);
   }
+
+  /* A provider that answers again (it opened a key in this look, and hung
+   * on none): the files held after it hung are read at the next look. */
+  if (provider_answered &&
+      !provider_hung) {
+    ftps_server_watch_unhold();
+  }
   return renewed;
+}
+
+void ftps_server_watch_unhold(void) {
+  struct server_tls *st;
+
+  for (st = servers; st != NULL; st = st->next) {
+    st->provider_hung = FALSE;
+  }
 }
 
 void ftps_server_warn_expiry(void) {

@@ -22,6 +22,7 @@ struct ftps_passphrase_req {
                                * reload: do not run it again */
   int timed_out;              /* the provider gave no line in time */
   int gave_up;                /* not asked, for give_up */
+  int answered;               /* the provider gave a passphrase */
   char why[256];              /* why no passphrase came, for the log */
 };
 
