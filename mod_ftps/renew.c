@@ -145,6 +145,37 @@ static void cert_source(server_rec *s, const struct ftps_keypair *kp,
   }
 }
 
+void ftps_renew_warn_keypair(server_rec *s, const struct ftps_keypair *kp,
+    const char *directive, const char *path) {
+  char date[128];
+  int exposed;
+
+  if (ftps_keypair_expired(kp, time(NULL), date, sizeof(date))) {
+    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+      "the certificate expired on %s; clients will refuse it", directive,
+      path, server_name(s), date);
+
+  } else if (ftps_reload_problem(kp, time(NULL), date, sizeof(date)) !=
+      NULL &&
+      strstr(date, "not valid yet") != NULL) {
+    /* A clock set wrong, here or at the CA: said, as expiry is. */
+    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): %s; "
+      "clients will refuse it until then", directive, path, server_name(s),
+      date);
+  }
+
+  /* As root, as the file was read: the watcher runs as User, which
+   * cannot stat() a key in certbot's 0700 archive/ directory. */
+  PRIVS_ROOT
+  exposed = ftps_keypair_key_file_exposed(kp);
+  PRIVS_RELINQUISH
+  if (exposed) {
+    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": the private key file %s "
+      "(server '%s') can be read by group or others; fix it with: "
+      "chmod 600 %s", kp->key_path, server_name(s), kp->key_path);
+  }
+}
+
 /* old_counterpart - m's keypair of the same key type as kp, or NULL */
 static const struct ftps_keypair *old_counterpart(
     const struct ftps_material *m, const struct ftps_keypair *kp) {

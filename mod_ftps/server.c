@@ -241,38 +241,6 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
   return 0;
 }
 
-/* warn_keypair - warnings that do not stop the daemon */
-static void warn_keypair(server_rec *s, const struct ftps_keypair *kp,
-    const char *directive, const char *path) {
-  char date[128];
-  int exposed;
-
-  if (ftps_keypair_expired(kp, time(NULL), date, sizeof(date))) {
-    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
-      "the certificate expired on %s; clients will refuse it", directive,
-      path, server_name(s), date);
-
-  } else if (ftps_reload_problem(kp, time(NULL), date, sizeof(date)) !=
-      NULL &&
-      strstr(date, "not valid yet") != NULL) {
-    /* A clock set wrong, here or at the CA: said, as expiry is. */
-    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): %s; "
-      "clients will refuse it until then", directive, path, server_name(s),
-      date);
-  }
-
-  /* As root, as the file was read: the watcher runs as User, which
-   * cannot stat() a key in certbot's 0700 archive/ directory. */
-  PRIVS_ROOT
-  exposed = ftps_keypair_key_file_exposed(kp);
-  PRIVS_RELINQUISH
-  if (exposed) {
-    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": the private key file %s "
-      "(server '%s') can be read by group or others; fix it with: "
-      "chmod 600 %s", kp->key_path, server_name(s), kp->key_path);
-  }
-}
-
 /* load_keypair - the certificate of one directive pair, with its key and
  * the server's chain file; 1 loaded, 0 not configured, -1 failed */
 static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp,
@@ -322,7 +290,8 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp,
     return -1;
   }
 
-  warn_keypair(s, kp, cert_directives[i].cert_directive, cert_path);
+  ftps_renew_warn_keypair(s, kp, cert_directives[i].cert_directive,
+    cert_path);
   type = ftps_keypair_key_type(kp);
   if (type != NULL &&
       strcmp(type, cert_directives[i].key_type) != 0) {
@@ -371,7 +340,7 @@ static int load_pkcs12(server_rec *s, struct ftps_keypair *kps,
           cert_directives[i].cert_directive);
         ftps_keypair_free(&kps[i]);
       }
-      warn_keypair(s, &kp, "TLSPKCS12File", path);
+      ftps_renew_warn_keypair(s, &kp, "TLSPKCS12File", path);
       kps[i] = kp;
       return 1;
     }
