@@ -9,7 +9,6 @@ watcher's work is seen in the log, by the serial a client gets, or by what
 the passphrase provider was asked."""
 
 import os
-import stat
 import time
 
 import ftpsd
@@ -520,7 +519,6 @@ def test_renewal_stapled_master_steady(ctx):
         "FTPSStaplingFile " + os.path.join(d, "good.der"),
         "FTPSStaplingFile " + os.path.join(d, "good-rsa.der")], shared=False)
     pid = srv.proc.pid
-    seen = [0]
 
     def renew(i):
         names = ("leaf-rsa", "1006") if i % 2 else ("leaf", "1001")
