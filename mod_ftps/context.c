@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -430,6 +431,36 @@ static void prebuild_chains(SSL_CTX *ctx) {
   }
 }
 
+/* side_files_regular - the CA, CRL and DH files are regular files.
+ * OpenSSL opens them blocking: a named pipe put in their place (or a
+ * device) would hold the master at a renewal or restart, which builds
+ * contexts again, waiting for a writer for good. */
+static int side_files_regular(const struct ftps_context_props *props,
+    int *what, struct ftps_error *err) {
+  const struct {
+    const char *path;
+    int what;
+  } files[] = {
+    { props->ca_file, FTPS_CONTEXT_ERR_CA_FILE },
+    { props->crl_file, FTPS_CONTEXT_ERR_CRL_FILE },
+    { props->dh_file, FTPS_CONTEXT_ERR_DH_FILE },
+  };
+  struct stat st;
+  size_t i;
+
+  for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    if (files[i].path != NULL &&
+        stat(files[i].path, &st) == 0 &&
+        !S_ISREG(st.st_mode)) {
+      ftps_error_set(err, "not a regular file");
+      *what = files[i].what;
+      errno = EINVAL;
+      return -1;
+    }
+  }
+  return 0;
+}
+
 SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
     int *what, int *index, struct ftps_error *err) {
   SSL_CTX *ctx;
@@ -444,6 +475,9 @@ SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
   *what = FTPS_CONTEXT_ERR_OTHER;
   *index = 0;
 
+  if (side_files_regular(props, what, err) < 0) {
+    return NULL;
+  }
   ctx = context_base(TLS_server_method(), props, what, index, err);
   if (ctx == NULL) {
     return NULL;

@@ -393,7 +393,7 @@ int ftps_passphrase_cb(char *buf, int bufsz, int rwflag, void *arg) {
   /* Each wait for a silent provider holds up the master for 10 seconds:
    * once per reload, not once per key (many vhosts share one key). */
   if (req->give_up) {
-    req->timed_out = TRUE;
+    req->gave_up = TRUE;
     snprintf(req->why, sizeof(req->why), "%s gave no passphrase within 10 "
       "seconds for another key just before; not asked again now",
       req->provider);
@@ -420,6 +420,7 @@ int ftps_passphrase_cb(char *buf, int bufsz, int rwflag, void *arg) {
     return -1;
   }
 
+  req->answered = TRUE;
   return keep_last(buf, len);
 }
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -339,16 +341,17 @@ int ftps_reload_same_cert(const X509 *a, const X509 *b) {
   return a != NULL && b != NULL && X509_cmp(a, b) == 0;
 }
 
-/* covers - does cert cover name?  A wildcard name ("*.example.org") is
- * covered by a certificate that covers any single label in its place. */
-static int covers(X509 *cert, const char *name) {
+/* covers - does cert cover name (flags: X509_check_host's)?  A wildcard
+ * name ("*.example.org") is covered by a certificate that covers any
+ * single label in its place. */
+static int covers(X509 *cert, const char *name, unsigned int flags) {
   char probe[300];
 
   if (strncmp(name, "*.", 2) == 0) {
     snprintf(probe, sizeof(probe), "ftps-probe%s", name + 1);
     name = probe;
   }
-  return X509_check_host(cert, name, 0, 0, NULL) == 1;
+  return X509_check_host(cert, name, 0, flags, NULL) == 1;
 }
 
 /* first_lost - the first name of names that cert does not cover */
@@ -361,6 +364,19 @@ static const char *first_lost(GENERAL_NAMES *names, X509 *cert, char *buf,
     const unsigned char *data;
     int len;
 
+    if (gn->type == GEN_IPADD) {
+      /* FTP clients often connect by address (RFC 6125 section 1.7.2:
+       * an iPAddress entry is matched only as such). */
+      data = ASN1_STRING_get0_data(gn->d.iPAddress);
+      len = ASN1_STRING_length(gn->d.iPAddress);
+      if ((len == 4 || len == 16) &&
+          inet_ntop(len == 4 ? AF_INET : AF_INET6, data, buf,
+            (socklen_t) bufsz) != NULL &&
+          X509_check_ip(cert, data, (size_t) len, 0) != 1) {
+        return buf;
+      }
+      continue;
+    }
     if (gn->type != GEN_DNS) {
       continue;
     }
@@ -373,7 +389,9 @@ static const char *first_lost(GENERAL_NAMES *names, X509 *cert, char *buf,
     }
     memcpy(buf, data, len);
     buf[len] = '\0';
-    if (!covers(cert, buf)) {
+    /* A name of the subjectAltName must stay there: browsers and Go
+     * clients no longer look at the common name (RFC 6125 6.4.4). */
+    if (!covers(cert, buf, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT)) {
       return buf;
     }
   }
@@ -387,17 +405,17 @@ const char *ftps_reload_lost_name(const X509 *old, X509 *new, char *buf,
   int dns = 0, i;
 
   /* RFC 6125 section 6.4.4: the common name counts only without DNS
-   * names in the subjectAltName. */
+   * names in the subjectAltName; its addresses count in any case. */
   names = X509_get_ext_d2i(old, NID_subject_alt_name, NULL, NULL);
   for (i = 0; i < sk_GENERAL_NAME_num(names); i++) {
     dns += sk_GENERAL_NAME_value(names, i)->type == GEN_DNS;
   }
-  if (dns > 0) {
-    lost = first_lost(names, new, buf, bufsz);
-
-  } else if (X509_NAME_get_text_by_NID(X509_get_subject_name(old),
-      NID_commonName, buf, (int) bufsz) > 0 &&
-      !covers(new, buf)) {
+  lost = first_lost(names, new, buf, bufsz);
+  if (lost == NULL &&
+      dns == 0 &&
+      X509_NAME_get_text_by_NID(X509_get_subject_name(old),
+        NID_commonName, buf, (int) bufsz) > 0 &&
+      !covers(new, buf, 0)) {
     lost = buf;
   }
   GENERAL_NAMES_free(names);

@@ -56,26 +56,45 @@ static const char *server_name(server_rec *s) {
   return s->ServerName != NULL ? s->ServerName : "(unnamed)";
 }
 
+/* server_key - s's address, port, name and ServerAlias names: name-based
+ * vhosts may share a ServerName (a hosting panel's), never their aliases,
+ * by which SNI and HOST find them */
+static void server_key(server_rec *s, char *buf, size_t bufsz) {
+  config_rec *c;
+  size_t len;
+  unsigned int i;
+
+  snprintf(buf, bufsz, "%s|%u|%s", s->ServerAddress ? s->ServerAddress : "",
+    (unsigned int) s->ServerPort, s->ServerName ? s->ServerName : "");
+  c = find_config(s->conf, CONF_PARAM, "ServerAlias", FALSE);
+  while (c != NULL) {
+    for (i = 0; i < c->argc; i++) {
+      len = strlen(buf);
+      if (c->argv[i] != NULL) {
+        snprintf(buf + len, bufsz - len, "|%s", (char *) c->argv[i]);
+      }
+    }
+    c = find_config_next(c, c->next, CONF_PARAM, "ServerAlias", FALSE);
+  }
+}
+
 /* server_id - what names s across a restart, which builds new server
- * records: its address, port and name, and, for servers that share all
- * three, how many such came before it */
+ * records: server_key(), and, for servers that share it, how many such
+ * came before it */
 static void server_id(server_rec *s, char *buf, size_t bufsz) {
+  char key[1000], other[1000];
   server_rec *t;
   int nth = 0;
 
+  server_key(s, key, sizeof(key));
   for (t = (server_rec *) server_list->xas_list; t != NULL && t != s;
       t = t->next) {
-    if (t->ServerPort == s->ServerPort &&
-        strcmp(t->ServerAddress ? t->ServerAddress : "",
-          s->ServerAddress ? s->ServerAddress : "") == 0 &&
-        strcmp(t->ServerName ? t->ServerName : "",
-          s->ServerName ? s->ServerName : "") == 0) {
+    server_key(t, other, sizeof(other));
+    if (strcmp(key, other) == 0) {
       nth++;
     }
   }
-  snprintf(buf, bufsz, "%s|%u|%s|%d",
-    s->ServerAddress ? s->ServerAddress : "", (unsigned int) s->ServerPort,
-    s->ServerName ? s->ServerName : "", nth);
+  snprintf(buf, bufsz, "%s|%d", key, nth);
 }
 
 struct ftps_material *ftps_renew_claim(server_rec *s) {
@@ -133,6 +152,36 @@ static void cert_source(server_rec *s, const struct ftps_keypair *kp,
 
   } else if (ec != NULL) {
     *directive = "TLSECCertificateFile", *path = ec;
+  }
+}
+
+void ftps_renew_warn_keypair(server_rec *s, const struct ftps_keypair *kp,
+    const char *directive, const char *path) {
+  char date[128];
+  int exposed;
+
+  if (ftps_keypair_expired(kp, time(NULL), date, sizeof(date))) {
+    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+      "the certificate expired on %s; clients will refuse it", directive,
+      path, server_name(s), date);
+
+  } else if (ftps_reload_problems(kp, time(NULL)) &
+      FTPS_RELOAD_NOT_YET_VALID) {
+    /* A clock set wrong, here or at the CA: said, as expiry is. */
+    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+      "%s; clients will refuse it until then", directive, path,
+      server_name(s), ftps_reload_problem_str(FTPS_RELOAD_NOT_YET_VALID));
+  }
+
+  /* As root, as the file was read: the watcher runs as User, which
+   * cannot stat() a key in certbot's 0700 archive/ directory. */
+  PRIVS_ROOT
+  exposed = ftps_keypair_key_file_exposed(kp);
+  PRIVS_RELINQUISH
+  if (exposed) {
+    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": the private key file %s "
+      "(server '%s') can be read by group or others; fix it with: "
+      "chmod 600 %s", kp->key_path, server_name(s), kp->key_path);
   }
 }
 
@@ -241,6 +290,25 @@ static void chain_taken(server_rec *s, const struct ftps_keypair *kp,
     directive, path, server_name(s), desc,
     ftps_reload_describe_chain(kp->chain, now, sizeof(now)),
     ftps_reload_describe_chain(old->chain, before, sizeof(before)));
+}
+
+void ftps_renew_unservable(server_rec *s, struct ftps_keypair *kps,
+    int n) {
+  int i;
+
+  for (i = 0; i < n; i++) {
+    const char *directive = "TLSRSACertificateFile", *path = "";
+    char desc[256];
+
+    cert_source(s, &kps[i], &directive, &path);
+    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
+      "new certificate (%s, %s key) is not used: no TLS handshake succeeds "
+      "with it, where they do with the last good one (a key type or curve "
+      "that TLS clients are not offered, such as brainpool)", directive,
+      path, server_name(s), ftps_reload_describe(kps[i].cert, desc,
+      sizeof(desc)), ftps_keypair_key_type(&kps[i]) != NULL ?
+      ftps_keypair_key_type(&kps[i]) : "unknown");
+  }
 }
 
 void ftps_renew_taken(server_rec *s, struct ftps_material *m,
@@ -388,6 +456,7 @@ static int watch_cb(CALLBACK_FRAME) {
   }
   if (now >= next_expiry_warning) {
     next_expiry_warning = now + WATCH_EXPIRY_EVERY;
+    ftps_server_watch_unhold();
     ftps_server_warn_expiry();
   }
   return 1;

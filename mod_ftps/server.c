@@ -43,6 +43,15 @@ struct server_tls {
 static int provider_hung = FALSE;
 static int server_hung = FALSE;
 
+/* The key the provider hung on: a server that shares it is held like
+ * the one asked (many vhosts, one key); one with another key, not asked
+ * in this reload, is not held: it is read again at the next look, else
+ * its renewal would wait for a change that never comes. */
+static char hung_path[PR_TUNABLE_PATH_MAX + 1];
+
+/* The provider opened a key in this look: it answers again. */
+static int provider_answered = FALSE;
+
 static pool *server_pool = NULL;
 static struct server_tls *servers = NULL;
 
@@ -203,6 +212,15 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
   res = read_once(kp, path, &req, &err);
   if (req.timed_out) {
     provider_hung = server_hung = TRUE;
+    sstrncpy(hung_path, path, sizeof(hung_path));
+
+  } else if (req.gave_up &&
+             strcmp(path, hung_path) == 0) {
+    server_hung = TRUE;
+  }
+  if (res == 0 &&
+      req.answered) {
+    provider_answered = TRUE;
   }
   if (res < 0) {
     int xerrno = errno;
@@ -235,24 +253,6 @@ static int read_file(server_rec *s, struct ftps_keypair *kp,
     return -1;
   }
   return 0;
-}
-
-/* warn_keypair - warnings that do not stop the daemon */
-static void warn_keypair(server_rec *s, const struct ftps_keypair *kp,
-    const char *directive, const char *path) {
-  char date[128];
-
-  if (ftps_keypair_expired(kp, time(NULL), date, sizeof(date))) {
-    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
-      "the certificate expired on %s; clients will refuse it", directive,
-      path, server_name(s), date);
-  }
-
-  if (ftps_keypair_key_file_exposed(kp)) {
-    load_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": the private key file %s "
-      "(server '%s') can be read by group or others; fix it with: "
-      "chmod 600 %s", kp->key_path, server_name(s), kp->key_path);
-  }
 }
 
 /* load_keypair - the certificate of one directive pair, with its key and
@@ -304,7 +304,8 @@ static int load_keypair(server_rec *s, int i, struct ftps_keypair *kp,
     return -1;
   }
 
-  warn_keypair(s, kp, cert_directives[i].cert_directive, cert_path);
+  ftps_renew_warn_keypair(s, kp, cert_directives[i].cert_directive,
+    cert_path);
   type = ftps_keypair_key_type(kp);
   if (type != NULL &&
       strcmp(type, cert_directives[i].key_type) != 0) {
@@ -353,7 +354,7 @@ static int load_pkcs12(server_rec *s, struct ftps_keypair *kps,
           cert_directives[i].cert_directive);
         ftps_keypair_free(&kps[i]);
       }
-      warn_keypair(s, &kp, "TLSPKCS12File", path);
+      ftps_renew_warn_keypair(s, &kp, "TLSPKCS12File", path);
       kps[i] = kp;
       return 1;
     }
@@ -649,6 +650,25 @@ static int build_ctx(server_rec *s, struct ftps_keypair *kps, int n,
   return 0;
 }
 
+/* unservable - a renewal's new context ctx completes no test handshake
+ * (ftps/warmup.h), where one built from m's last good material does: a
+ * certificate that passes every file check and that no client can be
+ * served with (a brainpool curve) would be an outage */
+static int unservable(server_rec *s, struct ftps_material *m, SSL_CTX *ctx) {
+  SSL_CTX *old = NULL, *old_client = NULL;
+  int res;
+
+  if (m->nkps == 0 ||
+      ftps_warmup_run(ctx) > 0 ||
+      build_ctx(s, m->kps, m->nkps, &old, &old_client) < 0) {
+    return FALSE;
+  }
+  res = ftps_warmup_run(old) > 0;
+  ctx_free(old);
+  SSL_CTX_free(old_client);
+  return res;
+}
+
 /* try_material - read and check s's files now, and build its contexts
  * from them; on success they become m's last good material.  0, or -1
  * (logged). */
@@ -669,6 +689,15 @@ static int try_material(server_rec *s, struct ftps_material *m,
   }
   if (n >= 0 &&
       build_ctx(s, kps, n, ctx, client_ctx) < 0) {
+    n = -1;
+  }
+  if (n >= 0 &&
+      reload &&
+      unservable(s, m, *ctx)) {
+    ftps_renew_unservable(s, kps, n);
+    ctx_free(*ctx);
+    SSL_CTX_free(*client_ctx);
+    *ctx = *client_ctx = NULL;
     n = -1;
   }
   if (n >= 0) {
@@ -751,6 +780,10 @@ static int renew_server(struct server_tls *st,
   st->ctx = ctx;
   st->client_ctx = client_ctx;
   st->provider_hung = FALSE;
+
+  /* Warned about when taken, as at a start: a short-lived certificate
+   * would otherwise go unsaid until the next daily look. */
+  ftps_renew_warn_expiry(st->server, st->material, FALSE);
   return 1;
 }
 
@@ -786,7 +819,7 @@ int ftps_server_watch(void) {
   struct server_tls *st;
   int renewed = 0;
 
-  provider_hung = FALSE;
+  provider_hung = provider_answered = FALSE;
   for (st = servers; st != NULL; st = st->next) {
     struct ftps_reload_files files;
 
@@ -802,7 +835,22 @@ int ftps_server_watch(void) {
     renewed += renew_server(st, &files);
     ftps_renew_quiet(FALSE);
   }
+
+  /* A provider that answers again (it opened a key in this look, and hung
+   * on none): the files held after it hung are read at the next look. */
+  if (provider_answered &&
+      !provider_hung) {
+    ftps_server_watch_unhold();
+  }
   return renewed;
+}
+
+void ftps_server_watch_unhold(void) {
+  struct server_tls *st;
+
+  for (st = servers; st != NULL; st = st->next) {
+    st->provider_hung = FALSE;
+  }
 }
 
 void ftps_server_warn_expiry(void) {

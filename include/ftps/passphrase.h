@@ -21,6 +21,8 @@ struct ftps_passphrase_req {
   int give_up;                /* the provider already hung in this
                                * reload: do not run it again */
   int timed_out;              /* the provider gave no line in time */
+  int gave_up;                /* not asked, for give_up */
+  int answered;               /* the provider gave a passphrase */
   char why[256];              /* why no passphrase came, for the log */
 };
 

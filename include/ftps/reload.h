@@ -114,9 +114,9 @@ int ftps_reload_same_chain(const STACK_OF(X509) *a,
 char *ftps_reload_describe_chain(const STACK_OF(X509) *chain, char *buf,
   size_t bufsz);
 
-/* ftps_reload_lost_name - a DNS name (subjectAltName, else the common
- * name) that old covers and new does not, into buf; NULL when new covers
- * every one of them */
+/* ftps_reload_lost_name - a DNS name or IP address (subjectAltName, else
+ * the common name) that old covers and new does not, into buf; NULL when
+ * new covers every one of them */
 const char *ftps_reload_lost_name(const X509 *old, X509 *new, char *buf,
     size_t bufsz);
 

@@ -16,6 +16,16 @@ struct ftps_material *ftps_renew_claim(server_rec *s);
  * PKCS#12, CA and CRL file s is configured with, as root */
 void ftps_renew_files(server_rec *s, struct ftps_reload_files *files);
 
+/* ftps_renew_warn_keypair - warnings about kp, read from path for
+ * directive, that do not stop the daemon: expired, not valid yet, a key
+ * file that group or others can read */
+void ftps_renew_warn_keypair(server_rec *s, const struct ftps_keypair *kp,
+    const char *directive, const char *path);
+
+/* ftps_renew_unservable - log that the n new keypairs of s are not used:
+ * no test handshake succeeds with them, where the last good ones' do */
+void ftps_renew_unservable(server_rec *s, struct ftps_keypair *kps, int n);
+
 /* ftps_renew_refused - -1 (logged, one line per problem, naming its
  * directive and file) when one of the n new keypairs has a problem of its
  * own (ftps_reload_new_problems): a new certificate not valid now, or a

@@ -40,6 +40,11 @@ int ftps_server_watch(void);
  * (stat() only) */
 int ftps_server_watch_pending(void);
 
+/* ftps_server_watch_unhold - files held after TLSPassPhraseProvider hung
+ * on them are read again at the next look (daily: a provider that hung
+ * once must not cost a renewal for good) */
+void ftps_server_watch_unhold(void);
+
 /* ftps_server_warn_expiry - warn about every certificate that has expired
  * or expires within FTPSCertificateExpiryWarning days (daily) */
 void ftps_server_warn_expiry(void);
