@@ -462,8 +462,9 @@ static int watch_cb(CALLBACK_FRAME) {
   return 1;
 }
 
-/* ftps_renew_watch_start - the watcher's timer (at every start and restart): every
- * FTPSCertificateWatch seconds, or daily for the expiry warnings alone */
+/* ftps_renew_watch_start - the watcher's timer (at every start and
+ * restart): every FTPSCertificateWatch seconds, or daily for the expiry
+ * warnings alone */
 void ftps_renew_watch_start(void) {
   int secs = ftps_renew_watch_interval();
 
@@ -481,7 +482,8 @@ void ftps_renew_watch_start(void) {
   }
 }
 
-/* ftps_renew_watch_stop - no timer of ours may outlive this copy of the module */
+/* ftps_renew_watch_stop - no timer of ours may outlive this copy of the
+ * module */
 void ftps_renew_watch_stop(void) {
   if (watch_timer >= 0) {
     (void) pr_timer_remove(watch_timer, &ftps_module);
