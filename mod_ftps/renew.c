@@ -313,7 +313,7 @@ void ftps_renew_unservable(server_rec *s, struct ftps_keypair *kps,
 
 void ftps_renew_taken(server_rec *s, struct ftps_material *m,
     struct ftps_keypair *kps, int n, const struct ftps_reload_files *files) {
-  int i;
+  int i, renewed = 0;
 
   for (i = 0; i < n; i++) {
     const struct ftps_keypair *old = old_counterpart(m, &kps[i]);
@@ -329,6 +329,7 @@ void ftps_renew_taken(server_rec *s, struct ftps_material *m,
     } else if (!ftps_reload_same_cert(old->cert, kps[i].cert)) {
       char name[256];
 
+      renewed++;
       pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": %s %s (server '%s'): "
         "new certificate loaded (%s), replacing %s", directive, path,
         server_name(s), desc, ftps_reload_describe(old->cert, olddesc,
@@ -353,6 +354,7 @@ void ftps_renew_taken(server_rec *s, struct ftps_material *m,
   if (m->nkps > 0) {
     trust_taken(s, &m->files, files);
   }
+  m->renewed = renewed;
   if (ftps_reload_set(m, kps, n, files) < 0) {
     pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": server '%s': cannot "
       "keep its certificates for later reloads: %s", server_name(s),

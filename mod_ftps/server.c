@@ -781,9 +781,12 @@ static int renew_server(struct server_tls *st,
   st->client_ctx = client_ctx;
   st->provider_hung = FALSE;
 
-  /* Warned about when taken, as at a start: a short-lived certificate
-   * would otherwise go unsaid until the next daily look. */
-  ftps_renew_warn_expiry(st->server, st->material, FALSE);
+  /* A new certificate is warned about when taken, as at a start: a
+   * short-lived one would otherwise go unsaid until the next daily look.
+   * The same one read again (its files touched) is not said twice. */
+  if (st->material->renewed > 0) {
+    ftps_renew_warn_expiry(st->server, st->material, FALSE);
+  }
   return 1;
 }
 

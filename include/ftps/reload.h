@@ -53,6 +53,8 @@ struct ftps_material {
   struct ftps_keypair kps[FTPS_CONTEXT_MAX_KEYPAIRS];
   struct ftps_reload_files files;    /* as they were when kps were read */
   struct ftps_reload_files failed;   /* the last set that failed a check */
+  int renewed;               /* certificates the last take replaced by
+                              * other ones (not the same read again) */
 };
 
 /* ftps_reload_files_add - stat path and note it in files; 0, or -1 with
