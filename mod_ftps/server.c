@@ -659,11 +659,11 @@ static int unservable(server_rec *s, struct ftps_material *m, SSL_CTX *ctx) {
   int res;
 
   if (m->nkps == 0 ||
-      ftps_warmup_run(ctx) > 0 ||
+      ftps_warmup_probe(ctx) > 0 ||
       build_ctx(s, m->kps, m->nkps, &old, &old_client) < 0) {
     return FALSE;
   }
-  res = ftps_warmup_run(old) > 0;
+  res = ftps_warmup_probe(old) > 0;
   ctx_free(old);
   SSL_CTX_free(old_client);
   return res;

@@ -237,6 +237,12 @@ static int child_privs(void) {
   return 0;
 }
 
+/* What the child writes, at most: its one-byte tag ("R"), a body up to
+ * the limit, and one byte more, by which a body over the limit shows.
+ * (A buffer of the limit plus one took a body of exactly the limit for
+ * one too large.) */
+#define FETCH_BUF (1 + FTPS_OCSP_MAX_RESPONSE + 1)
+
 /* fetch_start - fork the child that asks the responder */
 static void fetch_start(struct staple *sp, time_t now) {
   struct ftps_error err;
@@ -254,7 +260,7 @@ static void fetch_start(struct staple *sp, time_t now) {
     sp->next_fetch = now + FTPS_OCSP_RETRY;
     return;
   }
-  sp->buf = malloc(FTPS_OCSP_MAX_RESPONSE + 1);
+  sp->buf = malloc(FETCH_BUF);
   sp->buf_len = 0;
   if (sp->buf == NULL) {
     staple_log(PR_LOG_WARNING, sp, "cannot ask %s: %s", sp->url,
@@ -326,11 +332,12 @@ static void fetch_end(struct staple *sp, time_t now, const char *why) {
   sp->next_fetch = now + FTPS_OCSP_RETRY;
 
   if (why != NULL) {
-    fetch_failed(sp, "did not answer: ", why, 0);
+    fetch_failed(sp, "did not answer: ", why, (int) strlen(why));
 
   } else if (len < 1 ||
              (buf[0] != 'R' && len < 2)) {
-    fetch_failed(sp, "did not answer: ", "no answer", 0);
+    fetch_failed(sp, "did not answer: ", "no answer",
+      (int) sizeof("no answer") - 1);
 
   } else if (buf[0] == 'H') {
     fetch_failed(sp, "", (const char *) buf + 1, (int) (len - 1));
@@ -360,13 +367,12 @@ static void fetch_poll(struct staple *sp, time_t now) {
   ssize_t n;
 
   for (;;) {
-    if (sp->buf_len >= FTPS_OCSP_MAX_RESPONSE + 1) {
+    if (sp->buf_len >= FETCH_BUF) {
       kill(sp->pid, SIGKILL);
       fetch_end(sp, now, "the response is too large");
       return;
     }
-    n = read(sp->fd, sp->buf + sp->buf_len,
-      FTPS_OCSP_MAX_RESPONSE + 1 - sp->buf_len);
+    n = read(sp->fd, sp->buf + sp->buf_len, FETCH_BUF - sp->buf_len);
     if (n > 0) {
       sp->buf_len += (size_t) n;
       continue;

@@ -22,4 +22,9 @@
  * warms less). */
 int ftps_warmup_run(SSL_CTX *ctx);
 
+/* ftps_warmup_probe - ftps_warmup_run(), with the server asking for no
+ * client certificate: can a client be served with ctx's certificates at
+ * all (a renewal's test handshake, whatever TLSVerifyClient says)? */
+int ftps_warmup_probe(SSL_CTX *ctx);
+
 #endif /* FTPS_WARMUP_H */
