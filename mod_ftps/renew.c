@@ -31,6 +31,9 @@ static const char *file_directives[] = {
 /* The first of file_directives that is not certificate material. */
 #define FIRST_TRUST_FILE 6
 
+/* TLSCARevocationFile in file_directives. */
+#define CRL_FILE 7
+
 void ftps_renew_quiet(int on) {
   quiet = on;
 }
@@ -309,6 +312,50 @@ void ftps_renew_unservable(server_rec *s, struct ftps_keypair *kps,
       sizeof(desc)), ftps_keypair_key_type(&kps[i]) != NULL ?
       ftps_keypair_key_type(&kps[i]) : "unknown");
   }
+}
+
+/* last_crl_path - the TLSCARevocationFile m's last good material was read
+ * with, or NULL */
+static const char *last_crl_path(const struct ftps_material *m) {
+  int i;
+
+  for (i = 0; i < m->files.nfiles; i++) {
+    if (m->files.files[i].what == CRL_FILE) {
+      return m->files.files[i].path;
+    }
+  }
+  return NULL;
+}
+
+int ftps_renew_crl_refused(server_rec *s, const struct ftps_material *m,
+    SSL_CTX *ctx, int say) {
+  const char *path = get_param_ptr(s->conf, "TLSCARevocationFile", FALSE);
+  const char *last = last_crl_path(m), *issuer;
+  char name[512];
+  int older = 0;
+
+  if (m->ncrls == 0 ||
+      path == NULL ||
+      last == NULL ||
+      strcmp(path, last) != 0) {
+    return 0;
+  }
+  issuer = ftps_verify_crl_lost(ctx, m->crls, m->ncrls, &older, name,
+    sizeof(name));
+  if (issuer == NULL) {
+    return 0;
+  }
+  /* An issuer without a CRL is not checked (as with mod_tls): losing its
+   * CRL, or going back to an older one, accepts again what was revoked. */
+  if (say) {
+    ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": TLSCARevocationFile %s "
+      "(server '%s'): the new file is not used: %s %s, a CA still trusted, "
+      "%s (certificates revoked since would be accepted)", path,
+      server_name(s), older ? "it holds only an older CRL of" :
+      "it holds no CRL of", issuer, older ? "than the last good one" :
+      "which the last good one had");
+  }
+  return -1;
 }
 
 void ftps_renew_taken(server_rec *s, struct ftps_material *m,

@@ -693,6 +693,14 @@ static int try_material(server_rec *s, struct ftps_material *m,
   }
   if (n >= 0 &&
       reload &&
+      ftps_renew_crl_refused(s, m, *ctx, TRUE) < 0) {
+    ctx_free(*ctx);
+    SSL_CTX_free(*client_ctx);
+    *ctx = *client_ctx = NULL;
+    n = -1;
+  }
+  if (n >= 0 &&
+      reload &&
       unservable(s, m, *ctx)) {
     ftps_renew_unservable(s, kps, n);
     ctx_free(*ctx);
@@ -702,6 +710,8 @@ static int try_material(server_rec *s, struct ftps_material *m,
   }
   if (n >= 0) {
     ftps_renew_taken(s, m, kps, n, files);
+    m->ncrls = ftps_verify_crl_marks(*ctx, m->crls,
+      FTPS_VERIFY_MAX_CRL_MARKS);
   }
 
   /* The contexts and m hold their own references; these copies go. */
@@ -735,10 +745,16 @@ static int load_server(server_rec *s, int restart) {
     m->failed = files;
     hung = server_hung;
     if (m->nkps > 0 &&
-        build_ctx(s, m->kps, m->nkps, &ctx, &client_ctx) == 0) {
+        build_ctx(s, m->kps, m->nkps, &ctx, &client_ctx) == 0 &&
+        ftps_renew_crl_refused(s, m, ctx, FALSE) == 0) {
       ftps_renew_kept(s, m);
 
     } else {
+      /* The last good certificates with CRLs that accept what the last
+       * good ones refused: no session, rather than that. */
+      ctx_free(ctx);
+      SSL_CTX_free(client_ctx);
+      ctx = client_ctx = NULL;
       load_log(PR_LOG_ERR, MOD_FTPS_VERSION ": server '%s' has no usable "
         "certificate or CA/CRL file (see above): its sessions are refused "
         "until its files pass every check", server_name(s));

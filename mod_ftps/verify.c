@@ -9,8 +9,10 @@
  * such as /etc/ssl/certs used as TLSCARevocationPath) would become a
  * trusted issuer of client certificates.
  */
+#define _DEFAULT_SOURCE            /* timegm */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -271,4 +273,115 @@ int ftps_verify_setup(SSL_CTX *ctx, const struct ftps_context_props *props,
     FTPS_VERIFY_DEPTH_DEFAULT;
   SSL_CTX_set_verify_depth(ctx, depth + 1);
   return 0;
+}
+
+/* crl_time - t as seconds since the epoch (0 when it does not convert) */
+static time_t crl_time(const ASN1_TIME *t) {
+  struct tm tm;
+
+  if (t == NULL ||
+      ASN1_TIME_to_tm(t, &tm) != 1) {
+    return 0;
+  }
+  return timegm(&tm);
+}
+
+int ftps_verify_crl_marks(SSL_CTX *ctx, struct ftps_crl_mark *marks,
+    int max) {
+  STACK_OF(X509_OBJECT) *objs;
+  X509_STORE *crls;
+  int i, n = 0;
+
+  crls = ctx != NULL ? X509_STORE_get_ex_data(SSL_CTX_get_cert_store(ctx),
+    CRL_SLOT) : NULL;
+  objs = crls != NULL ? X509_STORE_get0_objects(crls) : NULL;
+  for (i = 0; i < sk_X509_OBJECT_num(objs) && n < max; i++) {
+    X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+    unsigned char *p = marks[n].issuer;
+    int len;
+
+    if (crl == NULL) {
+      continue;
+    }
+    len = i2d_X509_NAME(X509_CRL_get_issuer(crl), NULL);
+    if (len <= 0 ||
+        len > (int) sizeof(marks[n].issuer) ||
+        i2d_X509_NAME(X509_CRL_get_issuer(crl), &p) != len) {
+      continue;
+    }
+    marks[n].issuer_len = len;
+    marks[n].last_update = crl_time(X509_CRL_get0_lastUpdate(crl));
+    n++;
+  }
+  return n;
+}
+
+/* crl_newest - when the newest CRL of name that crls hold was issued; -1
+ * when they hold none */
+static time_t crl_newest(X509_STORE *crls, X509_NAME *name) {
+  STACK_OF(X509_CRL) *found = NULL;
+  X509_STORE_CTX *tmp = X509_STORE_CTX_new();
+  time_t newest = -1;
+  int i;
+
+  if (crls != NULL &&
+      tmp != NULL &&
+      X509_STORE_CTX_init(tmp, crls, NULL, NULL) == 1) {
+    found = X509_STORE_CTX_get1_crls(tmp, name);
+  }
+  for (i = 0; i < sk_X509_CRL_num(found); i++) {
+    time_t t = crl_time(X509_CRL_get0_lastUpdate(sk_X509_CRL_value(found,
+      i)));
+
+    newest = t > newest ? t : newest;
+  }
+  sk_X509_CRL_pop_free(found, X509_CRL_free);
+  X509_STORE_CTX_free(tmp);
+  return newest;
+}
+
+/* trusted - does store hold (file or directory) a CA named name? */
+static int trusted(X509_STORE *store, X509_NAME *name) {
+  X509_STORE_CTX *tmp = X509_STORE_CTX_new();
+  X509_OBJECT *obj = NULL;
+
+  if (tmp != NULL &&
+      X509_STORE_CTX_init(tmp, store, NULL, NULL) == 1) {
+    obj = X509_STORE_CTX_get_obj_by_subject(tmp, X509_LU_X509, name);
+  }
+  X509_OBJECT_free(obj);
+  X509_STORE_CTX_free(tmp);
+  ERR_clear_error();
+  return obj != NULL;
+}
+
+const char *ftps_verify_crl_lost(SSL_CTX *ctx,
+    const struct ftps_crl_mark *marks, int n, int *older, char *buf,
+    size_t bufsz) {
+  X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+  X509_STORE *crls = X509_STORE_get_ex_data(store, CRL_SLOT);
+  int i, lost = 0;
+
+  *older = 0;
+  if (SSL_CTX_get_verify_mode(ctx) == SSL_VERIFY_NONE) {
+    return NULL;
+  }
+  for (i = 0; i < n && !lost; i++) {
+    const unsigned char *p = marks[i].issuer;
+    X509_NAME *name = d2i_X509_NAME(NULL, &p, marks[i].issuer_len);
+    time_t newest;
+
+    if (name != NULL &&
+        trusted(store, name)) {
+      newest = crl_newest(crls, name);
+      lost = newest < marks[i].last_update;
+      if (lost) {
+        *older = newest >= 0;
+        (void) X509_NAME_oneline(name, buf, (int) bufsz);
+      }
+    }
+    X509_NAME_free(name);
+  }
+  ERR_clear_error();
+  return lost ? buf : NULL;
 }

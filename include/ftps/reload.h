@@ -25,6 +25,7 @@
 
 #include "ftps/context.h"
 #include "ftps/keypair.h"
+#include "ftps/verify.h"
 
 /* certificate, key (per keypair), chain file, PKCS#12 file, CA file, CRL
  * file */
@@ -55,6 +56,9 @@ struct ftps_material {
   struct ftps_reload_files failed;   /* the last set that failed a check */
   int renewed;               /* certificates the last take replaced by
                               * other ones (not the same read again) */
+  int ncrls;                 /* the CRLs the last good material was
+                              * served with (TLSCARevocationFile) */
+  struct ftps_crl_mark crls[FTPS_VERIFY_MAX_CRL_MARKS];
 };
 
 /* ftps_reload_files_add - stat path and note it in files; 0, or -1 with

@@ -34,6 +34,15 @@ void ftps_renew_unservable(server_rec *s, struct ftps_keypair *kps, int n);
 int ftps_renew_refused(server_rec *s, const struct ftps_material *m,
   struct ftps_keypair *kps, int n);
 
+/* ftps_renew_crl_refused - -1 (logged when say) when ctx, built from s's
+ * files for m's server, lacks a CRL, or holds an older one, of an issuer
+ * it still trusts that the last good material's TLSCARevocationFile had:
+ * a certificate that CRL revoked would be accepted again.  0 when it does
+ * not, and when TLSCARevocationFile names another file than then (a
+ * change of configuration, not a renewal). */
+int ftps_renew_crl_refused(server_rec *s, const struct ftps_material *m,
+  SSL_CTX *ctx, int say);
+
 /* ftps_renew_taken - the n keypairs read from files passed: they become
  * m's last good material; a change of certificate is logged with the old
  * and new serial and notAfter, a change of chain alone with the old and

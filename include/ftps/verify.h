@@ -6,6 +6,8 @@
 #ifndef FTPS_VERIFY_H
 #define FTPS_VERIFY_H
 
+#include <time.h>
+
 #include <openssl/ssl.h>
 
 #include "ftps/context.h"
@@ -25,5 +27,29 @@ int ftps_verify_setup(SSL_CTX *ctx, const struct ftps_context_props *props,
 /* ftps_verify_release - free the CRL store ftps_verify_setup attached to
  * ctx (call before the last SSL_CTX_free of ctx) */
 void ftps_verify_release(SSL_CTX *ctx);
+
+/* What a renewal of the CRLs is judged against: one CRL a context had,
+ * by its issuer (DER name) and when it was issued. */
+#define FTPS_VERIFY_MAX_CRL_MARKS 32
+struct ftps_crl_mark {
+  unsigned char issuer[512];
+  int issuer_len;
+  time_t last_update;
+};
+
+/* ftps_verify_crl_marks - the CRLs read from ctx's TLSCARevocationFile
+ * (none when client certificates are not verified) into marks, at most
+ * max; their number */
+int ftps_verify_crl_marks(SSL_CTX *ctx, struct ftps_crl_mark *marks,
+  int max);
+
+/* ftps_verify_crl_lost - the first of the n marks (the CRLs of the last
+ * good context) whose issuer ctx still trusts and for which ctx has no
+ * CRL, or only older ones (*older set): with ctx, a certificate that CRL
+ * revoked would be accepted again (an issuer without a CRL is not
+ * checked).  Its issuer's name into buf; NULL when there is none. */
+const char *ftps_verify_crl_lost(SSL_CTX *ctx,
+  const struct ftps_crl_mark *marks, int n, int *older, char *buf,
+  size_t bufsz);
 
 #endif /* FTPS_VERIFY_H */

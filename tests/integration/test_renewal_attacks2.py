@@ -6,6 +6,7 @@ on the code before its fix.  No timing thresholds: waits are for log lines
 or served serials, with generous deadlines."""
 
 import os
+import time
 
 import ftpsd
 from test_cert_reload import Renewal, _replace, wait_log, sighup
@@ -114,3 +115,93 @@ def test_renewal2_ocsp_body_of_exactly_the_limit(ctx):
             srv.stop()
         finally:
             resp.stop()
+
+
+def _stranger_crl(path):
+    """A valid CRL, revoking nobody, from a CA that is not ours."""
+    import datetime
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stranger")])
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(name)
+           .last_update(now - datetime.timedelta(hours=1))
+           .next_update(now + datetime.timedelta(days=7))
+           .sign(key, hashes.SHA256()))
+    return crl.public_bytes(serialization.Encoding.PEM)
+
+
+def _our_crl(hours_ago):
+    """A CRL of the test root CA that revokes nobody, issued hours_ago."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from test_cert_reload import _read
+    ca = x509.load_pem_x509_certificate(_read(ftpsd.cert("ca.pem")))
+    key = serialization.load_pem_private_key(_read(ftpsd.cert("ca.key")),
+                                             None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
+           .last_update(now - datetime.timedelta(hours=hours_ago))
+           .next_update(now + datetime.timedelta(days=7))
+           .sign(key, hashes.SHA256()))
+    return crl.public_bytes(serialization.Encoding.PEM)
+
+
+def test_renewal2_crl_of_another_ca_keeps_revocations(ctx):
+    """The watched CRL file (revoking mallory) is replaced by a valid CRL
+    of another CA (a panel that copies the wrong file).  A CA for which no
+    CRL is configured is not checked (as with mod_tls), so taking it would
+    accept mallory again, without a signal: a renewal of the CRL must not
+    drop the CRL of an issuer the last good file had.  Was: "read again",
+    and mallory logged in.  Now the file is refused (the log names the
+    directive, the file and the issuer) and mallory stays refused; at a
+    SIGHUP, which rebuilds every context from the files, the server
+    refuses its sessions rather than that (as for a CRL that does not
+    parse).  The right CRL is then taken by the watcher; a CRL of our CA
+    issued earlier than the last good one (a stale copy) is refused
+    likewise."""
+    from test_renewal_judgement import _crl_server, _crl_write, _served
+    from test_cert_reload import _read, DEADLINE
+    with _crl_server(ctx, "alice") as (tc, srv, crl):
+        _crl_write(crl, _read(ftpsd.cert("ca.crl")))
+        mark = srv.log_mark()
+        wait_log(srv, mark, "TLSCARevocationFile " + crl, "read again")
+        tc.assert_refused(srv, "mallory", what="our CRL: ", alert=tc.REVOKED)
+
+        mark = srv.log_mark()
+        _crl_write(crl, _stranger_crl(crl))
+        line = wait_log(srv, mark, "TLSCARevocationFile " + crl)
+        assert "read again" not in line, line
+        tc.assert_refused(srv, "mallory", what="another CA's CRL: ",
+                          alert=tc.REVOKED)
+        tc.assert_accepted(srv, "alice", what="another CA's CRL: ")
+        assert "holds no CRL of" in line and "CN=" in line, line
+
+        mark = sighup(srv)
+        wait_log(srv, mark, "TLSCARevocationFile " + crl, "holds no CRL of")
+        for who in ("alice", "mallory"):
+            status = _served(tc, srv, who)
+            assert status != "ok", "another CA's CRL at a restart: %s " \
+                "served" % who
+
+        _crl_write(crl, _read(ftpsd.cert("ca.crl")))
+        deadline = time.time() + DEADLINE
+        while _served(tc, srv, "alice") != "ok":
+            assert time.time() < deadline, "our CRL again, but the " \
+                "watcher did not take it: alice still refused"
+            time.sleep(0.5)
+        tc.assert_refused(srv, "mallory", what="our CRL again: ",
+                          alert=tc.REVOKED)
+
+        # A stale copy: an older CRL of our CA that revokes nobody.
+        mark = srv.log_mark()
+        _crl_write(crl, _our_crl(hours_ago=48))
+        line = wait_log(srv, mark, "TLSCARevocationFile " + crl)
+        assert "holds only an older CRL of" in line, line
+        tc.assert_refused(srv, "mallory", what="a stale CRL: ",
+                          alert=tc.REVOKED)
+        tc.assert_accepted(srv, "alice", what="a stale CRL: ")

@@ -460,15 +460,18 @@ def test_judgement_expiry_warning_daily(ctx):
 # -- 6. a renewed CRL is taken without a signal -------------------------------------
 
 def _empty_crl(path):
-    """A CRL of the test root CA that revokes nobody, in PEM."""
+    """A CRL of the test root CA that revokes nobody, in PEM, issued an
+    hour before the fixture ca.crl (which revokes mallory): that one is a
+    renewal of it, not an older CRL (refused: test_renewal_attacks2)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     ca = x509.load_pem_x509_certificate(_read(ftpsd.cert("ca.pem")))
     key = serialization.load_pem_private_key(_read(ftpsd.cert("ca.key")),
                                              None)
     now = datetime.datetime.now(datetime.timezone.utc)
+    issued = x509.load_pem_x509_crl(_read(ftpsd.cert("ca.crl"))).last_update
     crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
-           .last_update(now - datetime.timedelta(hours=1))
+           .last_update(issued - datetime.timedelta(hours=1))
            .next_update(now + datetime.timedelta(days=7))
            .sign(key, hashes.SHA256()))
     _write(path, crl.public_bytes(serialization.Encoding.PEM))
