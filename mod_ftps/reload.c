@@ -462,6 +462,19 @@ unsigned int ftps_reload_problems(const struct ftps_keypair *kp,
         X509_V_OK) {
     found |= FTPS_RELOAD_CHAIN_FOREIGN;
   }
+
+  /* An issuer that has expired (a stale copy of the intermediate, same
+   * name and key) fails every client that verifies.  Only the first: a
+   * cross-signed root further on may be expired on purpose, for old
+   * clients, and those that trust its issuer stop before it. */
+  if (kp->chain != NULL &&
+      sk_X509_num(kp->chain) > 0 &&
+      (X509_cmp_time(X509_get0_notBefore(sk_X509_value(kp->chain, 0)),
+         &now) > 0 ||
+       X509_cmp_time(X509_get0_notAfter(sk_X509_value(kp->chain, 0)),
+         &now) <= 0)) {
+    found |= FTPS_RELOAD_CHAIN_DATES;
+  }
   return found;
 }
 
@@ -474,6 +487,9 @@ const char *ftps_reload_problem_str(unsigned int kind) {
     case FTPS_RELOAD_CHAIN_FOREIGN:
       return "the first certificate of the chain did not issue the "
         "certificate";
+    case FTPS_RELOAD_CHAIN_DATES:
+      return "the first certificate of the chain, its issuer, has expired "
+        "or is not valid yet";
   }
   return "unknown problem";
 }

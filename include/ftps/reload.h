@@ -137,9 +137,12 @@ int ftps_reload_days_left(const X509 *cert, time_t now);
 #define FTPS_RELOAD_EXPIRED        0x02U   /* notAfter passed */
 #define FTPS_RELOAD_CHAIN_FOREIGN  0x04U   /* the chain's first certificate
                                             * did not issue it */
+#define FTPS_RELOAD_CHAIN_DATES    0x08U   /* that first certificate, its
+                                            * issuer, is not valid now */
 #define FTPS_RELOAD_DATE_KINDS \
   (FTPS_RELOAD_NOT_YET_VALID|FTPS_RELOAD_EXPIRED)
-#define FTPS_RELOAD_CHAIN_KINDS FTPS_RELOAD_CHAIN_FOREIGN
+#define FTPS_RELOAD_CHAIN_KINDS \
+  (FTPS_RELOAD_CHAIN_FOREIGN|FTPS_RELOAD_CHAIN_DATES)
 
 /* ftps_reload_problems - the FTPS_RELOAD_* problems of kp at now (0:
  * none) */

@@ -205,3 +205,102 @@ def test_renewal2_crl_of_another_ca_keeps_revocations(ctx):
         tc.assert_refused(srv, "mallory", what="a stale CRL: ",
                           alert=tc.REVOKED)
         tc.assert_accepted(srv, "alice", what="a stale CRL: ")
+
+
+def _pki_chain(d):
+    """A root, an intermediate and a localhost leaf (serial 1) it issued,
+    and the intermediate again with the same name and key but expired (a
+    stale copy of it): paths of root.pem, leaf.pem, leaf.key, inter.pem,
+    inter-expired.pem."""
+    import datetime
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    now = datetime.datetime.now(datetime.timezone.utc)
+    day = datetime.timedelta(days=1)
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def build(subject, pub, issuer, signer, serial, start, end, ca):
+        b = (x509.CertificateBuilder().subject_name(name(subject))
+             .issuer_name(name(issuer)).public_key(pub)
+             .serial_number(serial).not_valid_before(start)
+             .not_valid_after(end)
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None),
+                            critical=True))
+        if not ca:
+            b = b.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost")]), critical=False)
+        return b.sign(signer, hashes.SHA256())
+
+    rk, ik, lk = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = build("root", rk.public_key(), "root", rk, 10, now - day,
+                 now + 30 * day, True)
+    inter = build("inter", ik.public_key(), "root", rk, 11, now - day,
+                  now + 30 * day, True)
+    stale = build("inter", ik.public_key(), "root", rk, 12, now - 60 * day,
+                  now - day, True)
+    leaf = build("localhost", lk.public_key(), "inter", ik, 1, now - day,
+                 now + 20 * day, False)
+    out = {}
+    pem = serialization.Encoding.PEM
+    for fn, obj in (("root.pem", root), ("inter.pem", inter),
+                    ("inter-expired.pem", stale), ("leaf.pem", leaf)):
+        out[fn] = os.path.join(d, fn)
+        with open(out[fn], "wb") as f:
+            f.write(obj.public_bytes(pem))
+    out["leaf.key"] = os.path.join(d, "leaf.key")
+    with open(out["leaf.key"], "wb") as f:
+        f.write(lk.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()))
+    return out
+
+
+def _verified_serial(srv, root):
+    """The serial a client that verifies against root (no name check) is
+    served; raises when the chain does not verify."""
+    import ssl
+    from clients import peer_cert_der
+    from test_cert_reload import _serial_of
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.check_hostname = False
+    c.load_verify_locations(root)
+    return _serial_of(peer_cert_der(srv, c))
+
+
+def test_renewal2_expired_intermediate_in_chain_refused(ctx):
+    """The chain file is replaced by a stale copy of the intermediate
+    (same name and key, so it still "issued" the certificate, but
+    expired): every client that verifies fails from then on.  Was: taken
+    ("new chain loaded"), an outage.  Now a chain certificate that is not
+    valid now is a problem of the chain of its own: refused (by the watcher
+    and at a SIGHUP) while the served chain is good, the log naming
+    TLSCertificateChainFile; a good chain is then taken."""
+    from test_cert_reload import _read, _write
+    r = Renewal(ctx, "watch", name="interexp")
+    p = _pki_chain(r.srv.dir)
+    _write(r.cert, _read(p["leaf.pem"]))
+    _write(r.key, _read(p["leaf.key"]))
+    chain = os.path.join(r.live, "chain.pem")
+    _write(chain, _read(p["inter.pem"]))
+    r.srv.append_conf(["TLSCertificateChainFile " + chain])
+    r.start()
+    assert _verified_serial(r.srv, p["root.pem"]) == 1
+
+    mark = r.srv.log_mark()
+    _replace(chain, _read(p["inter-expired.pem"]))
+    line = wait_log(r.srv, mark, "TLSCertificateChainFile " + chain)
+    assert "is not used" in line and "expired" in line, line
+    assert _verified_serial(r.srv, p["root.pem"]) == 1
+    mark = sighup(r.srv)
+    line = wait_log(r.srv, mark, "TLSCertificateChainFile " + chain,
+                    "is not used")
+    assert _verified_serial(r.srv, p["root.pem"]) == 1
+
+    # The good intermediate, with the root after it: taken.
+    mark = r.srv.log_mark()
+    _replace(chain, _read(p["inter.pem"]) + _read(p["root.pem"]))
+    wait_log(r.srv, mark, "TLSCertificateChainFile " + chain, "new chain")
+    assert _verified_serial(r.srv, p["root.pem"]) == 1
