@@ -175,6 +175,11 @@ void ftps_renew_warn_keypair(server_rec *s, const struct ftps_keypair *kp,
       "%s; clients will refuse it until then", directive, path,
       server_name(s), ftps_reload_problem_str(FTPS_RELOAD_NOT_YET_VALID));
   }
+  if (ftps_reload_problems(kp, time(NULL)) & FTPS_RELOAD_CHAIN_DATES) {
+    ftps_renew_log(PR_LOG_WARNING, MOD_FTPS_VERSION ": %s %s (server '%s'): "
+      "%s; clients that verify will refuse it", directive, path,
+      server_name(s), ftps_reload_problem_str(FTPS_RELOAD_CHAIN_DATES));
+  }
 
   /* As root, as the file was read: the watcher runs as User, which
    * cannot stat() a key in certbot's 0700 archive/ directory. */

@@ -277,7 +277,8 @@ def test_renewal2_expired_intermediate_in_chain_refused(ctx):
     ("new chain loaded"), an outage.  Now a chain certificate that is not
     valid now is a problem of the chain of its own: refused (by the watcher
     and at a SIGHUP) while the served chain is good, the log naming
-    TLSCertificateChainFile; a good chain is then taken."""
+    TLSCertificateChainFile; a good chain is then taken.  A start with the
+    stale intermediate serves it (as any first start) and warns."""
     from test_cert_reload import _read, _write
     r = Renewal(ctx, "watch", name="interexp")
     p = _pki_chain(r.srv.dir)
@@ -304,3 +305,10 @@ def test_renewal2_expired_intermediate_in_chain_refused(ctx):
     _replace(chain, _read(p["inter.pem"]) + _read(p["root.pem"]))
     wait_log(r.srv, mark, "TLSCertificateChainFile " + chain, "new chain")
     assert _verified_serial(r.srv, p["root.pem"]) == 1
+
+    r.srv.stop()
+    _write(chain, _read(p["inter-expired.pem"]))
+    mark = r.srv.log_mark()
+    r.srv.start()
+    assert ftpsd.line_with(r.srv.log_since(mark, 400),
+                           "its issuer, has expired", "clients that verify")
