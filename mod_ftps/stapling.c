@@ -800,16 +800,20 @@ static unsigned char *kept_take(void) {
 /* take_kept - a restart keeps a certificate's valid response (checked
  * again, against the new issuer), so that handshakes right after SIGHUP
  * still carry it, and the next fetch stays when it was due; without a
- * response, the time of the next try after a failed one stays */
+ * response, the time of the next try after a failed one stays.  One
+ * certificate may be served by several servers, each asking its own
+ * responder: every entry is looked at, a response first. */
 static void take_kept(struct staple *sp, const unsigned char *block) {
-  unsigned char md[32];
+  unsigned char md[32], url_md[32];
   unsigned int n = 0;
   size_t total, off;
+  time_t retry = 0;
 
   if (block == NULL ||
       X509_digest(sp->cert, EVP_sha256(), md, &n) != 1) {
     return;
   }
+  url_digest(sp, url_md);
   memcpy(&total, block, sizeof(total));
   for (off = sizeof(total); off + sizeof(struct kept_entry) <= total; ) {
     struct kept_entry e;
@@ -817,30 +821,33 @@ static void take_kept(struct staple *sp, const unsigned char *block) {
 
     memcpy(&e, block + off, sizeof(e));
     off += sizeof(e);
-    if (memcmp(e.cert_md, md, sizeof(md)) == 0 &&
-        e.len == 0) {
-      unsigned char url_md[32];
-
-      /* A retry time holds for the responder that failed, not for one
-       * the new configuration names instead. */
-      url_digest(sp, url_md);
-      if (memcmp(e.url_md, url_md, sizeof(url_md)) == 0) {
-        sp->next_fetch = e.next_fetch;
-        pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": OCSP stapling: %s is asked "
-          "again in %ld s, as before the restart", sp->url,
-          (long) (e.next_fetch - time(NULL)));
-      }
-      return;
+    if (memcmp(e.cert_md, md, sizeof(md)) != 0) {
+      off += e.len;
+      continue;
     }
-    if (memcmp(e.cert_md, md, sizeof(md)) == 0 &&
-        (der = malloc(e.len)) != NULL) {
+
+    /* A retry time holds for the responder that failed, not for one
+     * the new configuration (or another server) names instead. */
+    if (e.len == 0) {
+      if (memcmp(e.url_md, url_md, sizeof(url_md)) == 0) {
+        retry = e.next_fetch;
+      }
+      continue;
+    }
+    if ((der = malloc(e.len)) != NULL) {
       memcpy(der, block + off, e.len);
       if (staple_take(sp, der, e.len, "before the restart") == 0) {
         sp->next_fetch = e.next_fetch;
+        return;
       }
-      return;
     }
     off += e.len;
+  }
+  if (retry != 0) {
+    sp->next_fetch = retry;
+    pr_log_debug(DEBUG3, MOD_FTPS_VERSION ": OCSP stapling: %s is asked "
+      "again in %ld s, as before the restart", sp->url,
+      (long) (retry - time(NULL)));
   }
 }
 

@@ -312,3 +312,70 @@ def test_renewal2_expired_intermediate_in_chain_refused(ctx):
     r.srv.start()
     assert ftpsd.line_with(r.srv.log_since(mark, 400),
                            "its issuer, has expired", "clients that verify")
+
+
+def _same_cert_two_responders(ctx, d, main_url, vhost_url):
+    """The EC leaf served by the main server (staple asked of main_url)
+    and by an SNI vhost (asked of vhost_url); the RSA one's staple read
+    from good-rsa.der, for _ticked()."""
+    import test_stapling
+    tls = test_stapling.tls_for(
+        d, TLSRSACertificateFile=os.path.join(d, "leaf-rsa.pem"),
+        TLSRSACertificateKeyFile=os.path.join(d, "leaf-rsa.key"),
+        TLSStaplingResponder=main_url, TLSStaplingTimeout="5")
+    srv = ctx.server(tls=tls, extra=[
+        "FTPSStaplingFile " + os.path.join(d, "good-rsa.der")],
+        shared=False, name="tworesp", start=False)
+    srv.append_conf([
+        "<VirtualHost 127.0.0.1>",
+        "  Port %d" % srv.port,
+        '  ServerName "vhost v"',
+        "  ServerAlias v.example",
+        "  TLSEngine on",
+        "  TLSRequired on",
+        "  TLSECCertificateFile " + os.path.join(d, "leaf.pem"),
+        "  TLSECCertificateKeyFile " + os.path.join(d, "leaf.key"),
+        "  TLSCertificateChainFile " + os.path.join(d, "ca.pem"),
+        "  TLSStapling on",
+        "  TLSStaplingResponder " + vhost_url,
+        "</VirtualHost>"])
+    srv.start()
+    return srv
+
+
+def test_renewal2_kept_response_beside_a_retry_of_the_same_cert(ctx):
+    """One certificate served by two servers that ask two responders: one
+    fails (its retry time is kept across SIGHUP), the other gave a good
+    response (kept too).  Was: at the restart, the server with the good
+    response met the other's retry entry first (the same certificate, not
+    its responder) and stopped looking: it lost its response and asked its
+    responder again at the first tick.  Now each finds its own: the good
+    responder is asked once, however many SIGHUPs."""
+    from test_renewal_judgement import CountingResponder, _ticked
+    from test_cert_reload import _read
+    import test_stapling
+    ctx.need("openssl")
+    d = test_stapling.fixtures(ftpsd.free_port())
+    good = _read(os.path.join(d, "good.der"))
+    for bad_on_main in (True, False):
+        ok = CountingResponder(200, good, "application/ocsp-response")
+        bad = CountingResponder(500, b"busy\n")
+        try:
+            urls = (bad.url, ok.url) if bad_on_main else (ok.url, bad.url)
+            srv = _same_cert_two_responders(ctx, d, *urls)
+            wait_log(srv, (0, 0), bad.url, "answered with HTTP status 500")
+            wait_log(srv, (0, 0), "response from " + ok.url)
+            assert ok.count() == 1, ok.count()
+            for _ in range(2):
+                sighup(srv)
+                _ticked(srv, d)
+            _ticked(srv, d)
+            assert ok.count() == 1 and bad.count() == 1, \
+                "bad responder on the %s server: the good one asked %d " \
+                "times, the bad one %d:\n%s" % (
+                    "main" if bad_on_main else "vhost", ok.count(),
+                    bad.count(), srv.log_tail(60))
+            srv.stop()
+        finally:
+            ok.stop()
+            bad.stop()
