@@ -379,3 +379,94 @@ def test_renewal2_kept_response_beside_a_retry_of_the_same_cert(ctx):
         finally:
             ok.stop()
             bad.stop()
+
+
+def _self_signed(serial, key, start, end):
+    """A self-signed localhost certificate of key, valid from start to
+    end (datetimes): PEM."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import hashes, serialization
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(serial)
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key):
+    from cryptography.hazmat.primitives import serialization
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _served_by(srv, version, ciphers=None):
+    """The serial served to a TLS version-pinned client (TLS 1.2 with
+    ciphers picks the RSA or the EC certificate)."""
+    from clients import context, peer_cert_der
+    from test_cert_reload import _serial_of
+    c = context(version)
+    if ciphers:
+        c.set_ciphers(ciphers)
+    return _serial_of(peer_cert_der(srv, c))
+
+
+def test_renewal2_dual_rsa_expired_while_running_ec_renewed(ctx):
+    """RSA and EC certificates on one server; the RSA one expires while the
+    daemon runs.  A SIGHUP reads that very certificate again: not refused
+    for its own dates (nothing new), and the EC one, renewed with it, is
+    taken.  A NEW RSA certificate that has expired too is refused (the
+    whole renewal, the EC part with it); a valid one is then taken.  Held
+    (a guard of the per-kind judgement)."""
+    import datetime
+    from cryptography.hazmat.primitives.asymmetric import rsa, ec
+    from test_cert_reload import _write, wait_serial
+    now = datetime.datetime.now(datetime.timezone.utc)
+    day = datetime.timedelta(days=1)
+    r = Renewal(ctx, "sighup", name="dualexp")
+    rk = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rsa_cert = os.path.join(r.live, "rsa.pem")
+    rsa_key = os.path.join(r.live, "rsa.key")
+    expires = now + datetime.timedelta(seconds=4)
+    _write(rsa_cert, _self_signed(21, rk, now - day, expires))
+    _write(rsa_key, _key_pem(rk))
+    r.srv.append_conf(["TLSRSACertificateFile " + rsa_cert,
+                       "TLSRSACertificateKeyFile " + rsa_key])
+    r.start()
+    assert _served_by(r.srv, "1.2", "ECDHE-RSA-AES128-GCM-SHA256") == 21
+    while datetime.datetime.now(datetime.timezone.utc) < \
+            expires + datetime.timedelta(seconds=1):
+        time.sleep(0.2)
+
+    ek = ec.generate_private_key(ec.SECP256R1())
+    _replace(r.key, _key_pem(ek))
+    _replace(r.cert, _self_signed(2, ek, now - day, now + 30 * day))
+    mark = sighup(r.srv)
+    wait_log(r.srv, mark, "new certificate loaded (serial 02")
+    log = r.srv.log_since(mark, 400)
+    assert not ftpsd.line_with(log, "is not used"), log
+    wait_serial(r.srv, 2, "EC renewed beside an expired RSA one")
+    assert _served_by(r.srv, "1.2", "ECDHE-RSA-AES128-GCM-SHA256") == 21
+
+    rk2 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _replace(rsa_key, _key_pem(rk2))
+    _replace(rsa_cert, _self_signed(22, rk2, now - 30 * day, now - day))
+    ek3 = ec.generate_private_key(ec.SECP256R1())
+    _replace(r.key, _key_pem(ek3))
+    _replace(r.cert, _self_signed(3, ek3, now - day, now + 30 * day))
+    mark = sighup(r.srv)
+    line = wait_log(r.srv, mark, "TLSRSACertificateFile " + rsa_cert,
+                    "serial 16", "is not used")
+    assert "has expired" in line, line
+    assert _served_by(r.srv, "1.3") == 2
+    assert _served_by(r.srv, "1.2", "ECDHE-RSA-AES128-GCM-SHA256") == 21
+
+    _replace(rsa_cert, _self_signed(23, rk2, now - day, now + 30 * day))
+    mark = sighup(r.srv)
+    wait_log(r.srv, mark, "new certificate loaded (serial 17")
+    assert _served_by(r.srv, "1.2", "ECDHE-RSA-AES128-GCM-SHA256") == 23
+    assert _served_by(r.srv, "1.3") == 3
