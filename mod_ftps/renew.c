@@ -375,6 +375,10 @@ void ftps_renew_taken(server_rec *s, struct ftps_material *m,
     cert_source(s, &kps[i], &directive, &path);
     ftps_reload_describe(kps[i].cert, desc, sizeof(desc));
     if (old == NULL) {
+      /* A server's first material (a start, or the watcher after a
+       * restart found none good) is as new as a renewal: warned about
+       * when taken. */
+      renewed++;
       pr_log_debug(DEBUG2, MOD_FTPS_VERSION ": %s %s (server '%s'): %s",
         directive, path, server_name(s), desc);
 

@@ -470,3 +470,31 @@ def test_renewal2_dual_rsa_expired_while_running_ec_renewed(ctx):
     wait_log(r.srv, mark, "new certificate loaded (serial 17")
     assert _served_by(r.srv, "1.2", "ECDHE-RSA-AES128-GCM-SHA256") == 23
     assert _served_by(r.srv, "1.3") == 3
+
+
+def test_renewal2_first_material_by_watcher_warned(ctx):
+    """A restart adds a vhost whose certificate file is still being
+    written (its sessions refused); the watcher then takes the completed
+    file, a certificate 5 days from its end with
+    FTPSCertificateExpiryWarning 10.  Was: said nothing (a server's first
+    material counted as no renewal), so the warning waited for the daily
+    look.  Now it is warned about when taken, as a renewal is."""
+    from test_cert_reload import _write
+    r = Renewal(ctx, "watch", name="firstwarn",
+                extra=["FTPSCertificateExpiryWarning 10"]).start()
+    port = ftpsd.free_port()
+    vcert = os.path.join(r.live, "v.pem")
+    vkey = os.path.join(r.live, "v.key")
+    c, k = r.new_pair(31, days=5)
+    _write(vkey, k)
+    _write(vcert, c[:len(c) // 3])
+    r.srv.append_conf([
+        "<VirtualHost 127.0.0.1>", "  Port %d" % port, "  TLSEngine on",
+        "  TLSRequired on", "  TLSECCertificateFile " + vcert,
+        "  TLSECCertificateKeyFile " + vkey, "</VirtualHost>"])
+    mark = sighup(r.srv)
+    wait_log(r.srv, mark, "no usable certificate")
+    mark = r.srv.log_mark()
+    _replace(vcert, c)
+    line = wait_log(r.srv, mark, "serial 1F", "renew it")
+    assert "expires in" in line, line
