@@ -251,6 +251,10 @@ def _pki_chain(d):
         out[fn] = os.path.join(d, fn)
         with open(out[fn], "wb") as f:
             f.write(obj.public_bytes(pem))
+    out["inter.key"] = os.path.join(d, "inter.key")
+    with open(out["inter.key"], "wb") as f:
+        f.write(ik.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()))
     out["leaf.key"] = os.path.join(d, "leaf.key")
     with open(out["leaf.key"], "wb") as f:
         f.write(lk.private_bytes(pem, serialization.PrivateFormat.PKCS8,
@@ -498,3 +502,86 @@ def test_renewal2_first_material_by_watcher_warned(ctx):
     _replace(vcert, c)
     line = wait_log(r.srv, mark, "serial 1F", "renew it")
     assert "expires in" in line, line
+
+
+def test_renewal2_pkcs12_renewals_judged(ctx):
+    """TLSPKCS12File watched (its CA certificates are the chain): a new
+    PKCS#12 file with an expired certificate, or whose CA certificate (the
+    issuer) is a stale, expired copy, is refused, the log naming
+    TLSPKCS12File; a good one is taken; then one with an RSA key in place
+    of the EC one (a key type swap) is taken too, and only it is served.
+    Held for the certificate's dates and the key swap; the stale issuer
+    is the chain-dates fix above."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from test_cert_reload import _write, wait_serial, served_serial
+
+    srv = ctx.server(start=False, shared=False, name="p12renew",
+                     extra=["FTPSCertificateWatch 1"])
+    p = _pki_chain(srv.dir)
+    live = os.path.join(srv.dir, "live")
+    os.makedirs(live)
+    path = os.path.join(live, "server.p12")
+    ik = serialization.load_pem_private_key(
+        _pem_of(p, "inter.key"), None)
+    inter = x509.load_pem_x509_certificate(_pem_of(p, "inter.pem"))
+    stale = x509.load_pem_x509_certificate(_pem_of(p, "inter-expired.pem"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    day = datetime.timedelta(days=1)
+
+    def p12(serial, key, start, end, cas=(inter,)):
+        cert = _issued(serial, key, ik, inter, start, end)
+        return pkcs12.serialize_key_and_certificates(
+            b"server", key, cert, list(cas),
+            serialization.NoEncryption())
+
+    k1 = ec.generate_private_key(ec.SECP256R1())
+    _write(path, p12(1, k1, now - day, now + 30 * day))
+    srv.replace_conf("TLSRSACertificateFile", "TLSPKCS12File " + path)
+    srv.start()
+    assert served_serial(srv) == 1
+
+    for what, data in (
+            ("has expired", p12(2, ec.generate_private_key(ec.SECP256R1()),
+                                now - 30 * day, now - day)),
+            ("its issuer, has expired",
+             p12(3, ec.generate_private_key(ec.SECP256R1()), now - day,
+                 now + 30 * day, cas=(stale,)))):
+        mark = srv.log_mark()
+        _replace(path, data)
+        line = wait_log(srv, mark, "TLSPKCS12File " + path, "is not used")
+        assert what in line, line
+        assert served_serial(srv) == 1, what
+
+    _replace(path, p12(4, ec.generate_private_key(ec.SECP256R1()),
+                       now - day, now + 30 * day))
+    wait_serial(srv, 4, "a good PKCS#12 renewal")
+    rk = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _replace(path, p12(5, rk, now - day, now + 30 * day))
+    wait_serial(srv, 5, "a PKCS#12 renewal to an RSA key")
+    assert _served_by(srv, "1.2", "ECDHE-ECDSA-AES128-GCM-SHA256:"
+                      "ECDHE-RSA-AES128-GCM-SHA256") == 5
+
+
+def _pem_of(p, name):
+    from test_cert_reload import _read
+    return _read(os.path.join(os.path.dirname(p["root.pem"]), name))
+
+
+def _issued(serial, key, issuer_key, issuer, start, end):
+    """A localhost leaf of key, issued by issuer (signed with issuer_key)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import hashes
+    return (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(
+                NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(issuer.subject).public_key(key.public_key())
+            .serial_number(serial).not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost")]), critical=False)
+            .sign(issuer_key, hashes.SHA256()))
