@@ -104,7 +104,8 @@ def test_renewal2_ocsp_body_of_exactly_the_limit(ctx):
              "response (65536 bytes)"),
             (65537, True, "max resp len exceeded"),
             (65537, False, "did not answer: the response is too large")):
-        head = b"HTTP/1.0 200 OK\r\nContent-Type: application/ocsp-response\r\n"
+        head = (b"HTTP/1.0 200 OK\r\n"
+                b"Content-Type: application/ocsp-response\r\n")
         if length:
             head += b"Content-Length: %d\r\n" % size
         resp = RawResponder(head + b"\r\n", b"x" * size)
