@@ -301,7 +301,7 @@ static void chain_taken(server_rec *s, const struct ftps_keypair *kp,
 }
 
 void ftps_renew_unservable(server_rec *s, struct ftps_keypair *kps,
-    int n) {
+    int n, const char *version) {
   int i;
 
   for (i = 0; i < n; i++) {
@@ -310,12 +310,13 @@ void ftps_renew_unservable(server_rec *s, struct ftps_keypair *kps,
 
     cert_source(s, &kps[i], &directive, &path);
     ftps_renew_log(PR_LOG_ERR, MOD_FTPS_VERSION ": %s %s (server '%s'): the "
-      "new certificate (%s, %s key) is not used: no TLS handshake succeeds "
+      "new certificate (%s, %s key) is not used: no %s handshake succeeds "
       "with it, where they do with the last good one (a key type or curve "
-      "that TLS clients are not offered, such as brainpool)", directive,
-      path, server_name(s), ftps_reload_describe(kps[i].cert, desc,
-      sizeof(desc)), ftps_keypair_key_type(&kps[i]) != NULL ?
-      ftps_keypair_key_type(&kps[i]) : "unknown");
+      "that TLS clients are not offered, such as brainpool, or that "
+      "TLSCipherSuite has no suite for)", directive, path, server_name(s),
+      ftps_reload_describe(kps[i].cert, desc, sizeof(desc)),
+      ftps_keypair_key_type(&kps[i]) != NULL ?
+      ftps_keypair_key_type(&kps[i]) : "unknown", version);
   }
 }
 

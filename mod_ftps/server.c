@@ -650,23 +650,27 @@ static int build_ctx(server_rec *s, struct ftps_keypair *kps, int n,
   return 0;
 }
 
-/* unservable - a renewal's new context ctx completes no test handshake
- * (ftps/warmup.h), where one built from m's last good material does: a
- * certificate that passes every file check and that no client can be
- * served with (a brainpool curve) would be an outage */
+/* unservable - the TLS versions (FTPS_WARMUP_*) in which a renewal's new
+ * context ctx completes no test handshake (ftps/warmup.h), where one built
+ * from m's last good material does; 0 when none.  A certificate that
+ * passes every file check and that no client can be served with (a
+ * brainpool curve), or none of one version (an RSA key where TLSCipherSuite
+ * has ECDSA suites only for TLS 1.2), would be an outage. */
 static int unservable(server_rec *s, struct ftps_material *m, SSL_CTX *ctx) {
   SSL_CTX *old = NULL, *old_client = NULL;
-  int res;
+  int served, lost;
 
-  if (m->nkps == 0 ||
-      ftps_warmup_probe(ctx) > 0 ||
+  /* Served in every version: no need to build the old context. */
+  served = ftps_warmup_probe(ctx);
+  if (served == (FTPS_WARMUP_TLS13|FTPS_WARMUP_TLS12) ||
+      m->nkps == 0 ||
       build_ctx(s, m->kps, m->nkps, &old, &old_client) < 0) {
-    return FALSE;
+    return 0;
   }
-  res = ftps_warmup_probe(old) > 0;
+  lost = ftps_warmup_probe(old) & ~served;
   ctx_free(old);
   SSL_CTX_free(old_client);
-  return res;
+  return lost;
 }
 
 /* try_material - read and check s's files now, and build its contexts
@@ -676,7 +680,7 @@ static int try_material(server_rec *s, struct ftps_material *m,
     const struct ftps_reload_files *files, int reload, SSL_CTX **ctx,
     SSL_CTX **client_ctx) {
   struct ftps_keypair kps[FTPS_CONTEXT_MAX_KEYPAIRS];
-  int i, n;
+  int i, n, lost;
 
   for (i = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
     ftps_keypair_init(&kps[i]);
@@ -701,8 +705,9 @@ static int try_material(server_rec *s, struct ftps_material *m,
   }
   if (n >= 0 &&
       reload &&
-      unservable(s, m, *ctx)) {
-    ftps_renew_unservable(s, kps, n);
+      (lost = unservable(s, m, *ctx)) != 0) {
+    ftps_renew_unservable(s, kps, n, (lost & FTPS_WARMUP_TLS13) ?
+      ((lost & FTPS_WARMUP_TLS12) ? "TLS" : "TLSv1.3") : "TLSv1.2");
     ctx_free(*ctx);
     SSL_CTX_free(*client_ctx);
     *ctx = *client_ctx = NULL;

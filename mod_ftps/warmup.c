@@ -136,27 +136,33 @@ static int handshake_once(SSL_CTX *ctx, int version, int probe) {
   return done;
 }
 
-/* warmup_handshakes - ftps_warmup_run(), or with probe,
- * ftps_warmup_probe() */
-static int warmup_handshakes(SSL_CTX *ctx, int probe) {
+int ftps_warmup_run(SSL_CTX *ctx) {
   int done = 0;
 
   if (ctx == NULL) {
     return 0;
   }
 
-  done += handshake_once(ctx, TLS1_3_VERSION, probe);
-  done += handshake_once(ctx, TLS1_2_VERSION, probe);
+  done += handshake_once(ctx, TLS1_3_VERSION, 0);
+  done += handshake_once(ctx, TLS1_2_VERSION, 0);
 
   /* What failed (a version the context refuses) is no error of ours. */
   ERR_clear_error();
   return done;
 }
 
-int ftps_warmup_run(SSL_CTX *ctx) {
-  return warmup_handshakes(ctx, 0);
-}
-
 int ftps_warmup_probe(SSL_CTX *ctx) {
-  return warmup_handshakes(ctx, 1);
+  int done = 0;
+
+  if (ctx == NULL) {
+    return 0;
+  }
+  if (handshake_once(ctx, TLS1_3_VERSION, 1) > 0) {
+    done |= FTPS_WARMUP_TLS13;
+  }
+  if (handshake_once(ctx, TLS1_2_VERSION, 1) > 0) {
+    done |= FTPS_WARMUP_TLS12;
+  }
+  ERR_clear_error();
+  return done;
 }

@@ -23,8 +23,10 @@ void ftps_renew_warn_keypair(server_rec *s, const struct ftps_keypair *kp,
     const char *directive, const char *path);
 
 /* ftps_renew_unservable - log that the n new keypairs of s are not used:
- * no test handshake succeeds with them, where the last good ones' do */
-void ftps_renew_unservable(server_rec *s, struct ftps_keypair *kps, int n);
+ * no test handshake of version ("TLSv1.2", "TLSv1.3", "TLS": any)
+ * succeeds with them, where the last good ones' do */
+void ftps_renew_unservable(server_rec *s, struct ftps_keypair *kps, int n,
+  const char *version);
 
 /* ftps_renew_refused - -1 (logged, one line per problem, naming its
  * directive and file) when one of the n new keypairs has a problem of its

@@ -22,9 +22,13 @@
  * warms less). */
 int ftps_warmup_run(SSL_CTX *ctx);
 
-/* ftps_warmup_probe - ftps_warmup_run(), with the server asking for no
- * client certificate: can a client be served with ctx's certificates at
- * all (a renewal's test handshake, whatever TLSVerifyClient says)? */
+/* ftps_warmup_probe - the TLS versions (FTPS_WARMUP_TLS13,
+ * FTPS_WARMUP_TLS12) in which a handshake with ctx completes, the server
+ * asking for no client certificate: can clients be served with ctx's
+ * certificates (a renewal's test handshake, whatever TLSVerifyClient
+ * says)? */
+#define FTPS_WARMUP_TLS13 0x01
+#define FTPS_WARMUP_TLS12 0x02
 int ftps_warmup_probe(SSL_CTX *ctx);
 
 #endif /* FTPS_WARMUP_H */

@@ -586,3 +586,36 @@ def _issued(serial, key, issuer_key, issuer, start, end):
             .add_extension(x509.SubjectAlternativeName(
                 [x509.DNSName("localhost")]), critical=False)
             .sign(issuer_key, hashes.SHA256()))
+
+
+def test_renewal2_unservable_in_one_tls_version_refused(ctx):
+    """TLSCipherSuite allows ECDSA suites only for TLS 1.2 (a hardened
+    list), TLS 1.3 on too.  A renewal that brings an RSA key (certbot's
+    key type changed) serves TLS 1.3 clients, but no TLS 1.2 client.  Was:
+    taken, since one test handshake (TLS 1.3) succeeded: TLS 1.2 clients
+    were cut off.  Now a renewal with which a TLS version the last good
+    material served completes no handshake is refused, the log naming
+    the version; an EC renewal is then taken."""
+    import datetime
+    from cryptography.hazmat.primitives.asymmetric import rsa, ec
+    from test_cert_reload import wait_serial
+    now = datetime.datetime.now(datetime.timezone.utc)
+    day = datetime.timedelta(days=1)
+    r = Renewal(ctx, "watch", name="onever", extra=[
+        "TLSProtocol TLSv1.2 TLSv1.3",
+        "TLSCipherSuite ECDHE-ECDSA-AES128-GCM-SHA256"]).start()
+    assert _served_by(r.srv, "1.2") == 1
+    rk = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    mark = r.srv.log_mark()
+    _replace(r.key, _key_pem(rk))
+    _replace(r.cert, _self_signed(2, rk, now - day, now + 30 * day))
+    line = wait_log(r.srv, mark, "TLSECCertificateFile " + r.cert,
+                    "serial 02")
+    assert "is not used" in line and "TLSv1.2" in line, line
+    assert _served_by(r.srv, "1.2") == 1
+    assert _served_by(r.srv, "1.3") == 1
+    ek = ec.generate_private_key(ec.SECP384R1())
+    _replace(r.key, _key_pem(ek))
+    _replace(r.cert, _self_signed(3, ek, now - day, now + 30 * day))
+    wait_serial(r.srv, 3, "an EC renewal")
+    assert _served_by(r.srv, "1.2") == 3
