@@ -394,10 +394,33 @@ int ftps_ocsp_is_response(const unsigned char *der, size_t len) {
   return ok;
 }
 
+/* printable - up to max bytes of text into buf, those outside printable
+ * ASCII as \xNN: the responder's words (plain HTTP, which anyone on the
+ * path can write) go into the log, where a terminal escape or a carriage
+ * return would hide or forge lines */
+static const char *printable(char *buf, size_t bufsz, const char *text,
+    size_t max) {
+  size_t i, out = 0;
+
+  for (i = 0; text[i] != '\0' && i < max && out + 5 < bufsz; i++) {
+    unsigned char c = (unsigned char) text[i];
+
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      buf[out++] = (char) c;
+
+    } else {
+      out += (size_t) snprintf(buf + out, bufsz - out, "\\x%02x", c);
+    }
+  }
+  buf[out] = '\0';
+  return buf;
+}
+
 /* http_status - "answered with HTTP status 500 (Internal Server Error)"
  * from OpenSSL's error data "code=500, reason=Internal Server Error" */
 static void http_status(char *buf, size_t bufsz, const char *data) {
   const char *reason;
+  char safe[420];
   int code = 0;
 
   if (data == NULL ||
@@ -407,8 +430,8 @@ static void http_status(char *buf, size_t bufsz, const char *data) {
   }
   reason = strstr(data, "reason=");
   if (reason != NULL) {
-    snprintf(buf, bufsz, "answered with HTTP status %d (%.100s)", code,
-      reason + 7);
+    snprintf(buf, bufsz, "answered with HTTP status %d (%s)", code,
+      printable(safe, sizeof(safe), reason + 7, 100));
 
   } else {
     snprintf(buf, bufsz, "answered with HTTP status %d", code);

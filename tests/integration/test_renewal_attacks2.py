@@ -619,3 +619,24 @@ def test_renewal2_unservable_in_one_tls_version_refused(ctx):
     _replace(r.cert, _self_signed(3, ek, now - day, now + 30 * day))
     wait_serial(r.srv, 3, "an EC renewal")
     assert _served_by(r.srv, "1.2") == 3
+
+
+def test_renewal2_responder_reason_phrase_not_logged_raw(ctx):
+    """The responder's HTTP reason phrase goes into the log line that says
+    what it answered (plain HTTP: anyone on the path can write it).  Was:
+    logged raw, terminal escapes and carriage returns included (a line
+    that hides or forges others when the log is viewed).  Now bytes
+    outside printable ASCII are written as \\xNN."""
+    import test_stapling
+    ctx.need("openssl")
+    d = test_stapling.fixtures(ftpsd.free_port())
+    resp = RawResponder(b"HTTP/1.0 503 Busy\x1b[2J\rFORGED\x07 line\r\n"
+                        b"Content-Length: 0\r\n\r\n", b"")
+    try:
+        srv = _stapled_server(ctx, d, resp.url, "reason")
+        line = wait_log(srv, (0, 0), resp.url, "HTTP status 503")
+        assert "\x1b" not in line and "\r" not in line and \
+            "\x07" not in line, repr(line)
+        assert "Busy\\x1b[2J\\x0dFORGED\\x07 line" in line, repr(line)
+    finally:
+        resp.stop()
