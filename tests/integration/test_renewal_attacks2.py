@@ -165,8 +165,9 @@ def test_renewal2_crl_of_another_ca_keeps_revocations(ctx):
     parse).  The right CRL is then taken by the watcher; a CRL of our CA
     issued earlier than the last good one (a stale copy) is refused
     likewise."""
-    from test_renewal_judgement import _crl_server, _crl_write, _served
-    from test_cert_reload import _read, DEADLINE
+    from test_renewal_judgement import (_crl_server, _crl_write,
+                                        refused_until_our_crl)
+    from test_cert_reload import _read
     with _crl_server(ctx, "alice") as (tc, srv, crl):
         _crl_write(crl, _read(ftpsd.cert("ca.crl")))
         mark = srv.log_mark()
@@ -184,19 +185,7 @@ def test_renewal2_crl_of_another_ca_keeps_revocations(ctx):
 
         mark = sighup(srv)
         wait_log(srv, mark, "TLSCARevocationFile " + crl, "holds no CRL of")
-        for who in ("alice", "mallory"):
-            status = _served(tc, srv, who)
-            assert status != "ok", "another CA's CRL at a restart: %s " \
-                "served" % who
-
-        _crl_write(crl, _read(ftpsd.cert("ca.crl")))
-        deadline = time.time() + DEADLINE
-        while _served(tc, srv, "alice") != "ok":
-            assert time.time() < deadline, "our CRL again, but the " \
-                "watcher did not take it: alice still refused"
-            time.sleep(0.5)
-        tc.assert_refused(srv, "mallory", what="our CRL again: ",
-                          alert=tc.REVOKED)
+        refused_until_our_crl(tc, srv, crl, "another CA's CRL at a restart")
 
         # A stale copy: an older CRL of our CA that revokes nobody.
         mark = srv.log_mark()

@@ -538,6 +538,24 @@ def _served(tc, srv, who):
     return status
 
 
+def refused_until_our_crl(tc, srv, crl, what):
+    """alice and mallory are refused now; once the fixture CA's own CRL
+    (which revokes mallory) is written to crl, the watcher takes it, with
+    no signal: alice is served, mallory refused."""
+    for who in ("alice", "mallory"):
+        status = _served(tc, srv, who)
+        assert status != "ok", "%s: %s served" % (what, who)
+
+    _crl_write(crl, _read(ftpsd.cert("ca.crl")))
+    deadline = time.time() + DEADLINE
+    while _served(tc, srv, "alice") != "ok":
+        assert time.time() < deadline, "%s, then our CRL: the watcher " \
+            "did not take it, alice still refused" % what
+        time.sleep(0.5)
+    tc.assert_refused(srv, "mallory", what="%s, then our CRL: " % what,
+                      alert=tc.REVOKED)
+
+
 def test_judgement_broken_crl_at_restart_fails_closed(ctx):
     """A CRL that does not parse at a SIGHUP cannot be judged against the
     last good one (a restart rebuilds every context from the files), and
@@ -549,19 +567,7 @@ def test_judgement_broken_crl_at_restart_fails_closed(ctx):
         _crl_write(crl, BROKEN_CRL)
         mark = sighup(srv)
         wait_log(srv, mark, "TLSCARevocationFile", crl)
-        for who in ("alice", "mallory"):
-            status = _served(tc, srv, who)
-            assert status != "ok", "a broken CRL at a restart: %s served" \
-                % who
+        refused_until_our_crl(tc, srv, crl, "a broken CRL at a restart")
         wait_log(srv, mark, "no usable certificate or CA/CRL file",
                  "session refused")
-
-        _crl_write(crl, _read(ftpsd.cert("ca.crl")))
-        deadline = time.time() + DEADLINE
-        while _served(tc, srv, "alice") != "ok":
-            assert time.time() < deadline, "the CRL parses again, but " \
-                "the watcher did not take it: alice still refused"
-            time.sleep(0.5)
-        tc.assert_refused(srv, "mallory", what="the CRL that revokes her: ",
-                          alert=tc.REVOKED)
         tc.assert_accepted(srv, "alice", what="the CRL read again: ")
