@@ -14,6 +14,9 @@
 #include "ftps/stapling.h"
 #include "ftps/tickets.h"
 
+#include <openssl/err.h>
+#include <openssl/http.h>
+
 static unsigned int conf_errors = 0;
 
 modret_t *ftps_conf_error(cmd_rec *cmd, const char *msg) {
@@ -545,6 +548,125 @@ MODRET set_tlsverifyorder(cmd_rec *cmd) {
     pr_log_pri(PR_LOG_WARNING, MOD_FTPS_VERSION ": TLSVerifyOrder ocsp is "
       "ignored: client certificates are checked against CRLs only");
   }
+  return PR_HANDLED(cmd);
+}
+
+/* OCSP stapling (stapling.c uses what these store)
+ */
+
+/* usage: TLSStapling on|off */
+modret_t *set_tlsstapling(cmd_rec *cmd) {
+  int on;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+  on = get_boolean(cmd, 1);
+  if (on == -1) {
+    CONF_ERROR(cmd, "expected Boolean parameter");
+  }
+  add_int_param(cmd, on);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSStaplingCache type:/info
+ * Responses live in the master's memory and reach sessions through fork():
+ * no cache module is needed.  The line turns stapling on, as with mod_tls. */
+modret_t *set_tlsstaplingcache(cmd_rec *cmd) {
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT);
+  if (strchr(cmd->argv[1], ':') == NULL) {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "expected type:/info, got '",
+      (char *) cmd->argv[1], "'", NULL));
+  }
+  pr_log_pri(PR_LOG_NOTICE, MOD_FTPS_VERSION ": TLSStaplingCache %s: not "
+    "used: mod_ftps keeps OCSP responses in the master's memory, which "
+    "every session inherits; it turns TLSStapling on, as with mod_tls",
+    (char *) cmd->argv[1]);
+  add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSStaplingOptions NoFakeTryLater|NoNonce|NoVerify ...
+ * NoFakeTryLater is what mod_ftps always does: it never staples a made-up
+ * "tryLater" response (GnuTLS clients fail on one, mod_tls issue 518). */
+modret_t *set_tlsstaplingoptions(cmd_rec *cmd) {
+  unsigned int i, opts = 0U;
+  config_rec *c;
+
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+  if (cmd->argc < 2) {
+    CONF_ERROR(cmd, "wrong number of parameters");
+  }
+  for (i = 1; i < cmd->argc; i++) {
+    const char *opt = cmd->argv[i];
+
+    if (strcmp(opt, "NoNonce") == 0) {
+      opts |= FTPS_STAPLING_OPT_NO_NONCE;
+
+    } else if (strcmp(opt, "NoVerify") == 0) {
+      opts |= FTPS_STAPLING_OPT_NO_VERIFY;
+
+    } else if (strcmp(opt, "NoFakeTryLater") == 0) {
+      opts |= FTPS_STAPLING_OPT_NO_FAKE_TRY_LATER;
+
+    } else {
+      CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "unknown TLSStaplingOption '",
+        opt, "'", NULL));
+    }
+  }
+  c = add_config_param(cmd->argv[0], 1, NULL);
+  c->argv[0] = palloc(c->pool, sizeof(unsigned int));
+  *((unsigned int *) c->argv[0]) = opts;
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSStaplingResponder http://host[:port]/path */
+modret_t *set_tlsstaplingresponder(cmd_rec *cmd) {
+  int use_ssl = 0;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+  if (OSSL_HTTP_parse_url(cmd->argv[1], &use_ssl, NULL, NULL, NULL, NULL,
+        NULL, NULL, NULL) != 1) {
+    ERR_clear_error();
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "'", (char *) cmd->argv[1],
+      "' is not a URL (expected http://host[:port]/path)", NULL));
+  }
+  if (use_ssl) {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "'", (char *) cmd->argv[1],
+      "': OCSP responders are asked over http:// (RFC 6960 appendix A); "
+      "https:// is not supported", NULL));
+  }
+  add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: TLSStaplingTimeout secs */
+modret_t *set_tlsstaplingtimeout(cmd_rec *cmd) {
+  int secs;
+
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+  if (pr_str_get_duration(cmd->argv[1], &secs) < 0 ||
+      secs <= 0) {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "error parsing timeout value '",
+      (char *) cmd->argv[1], "'", NULL));
+  }
+  add_int_param(cmd, secs);
+  return PR_HANDLED(cmd);
+}
+
+/* usage: FTPSStaplingFile /path/to/response.der
+ * A DER OCSP response that an admin's job refreshes; read again whenever it
+ * changes, checked like a fetched one, and never asked of the responder. */
+modret_t *set_ftpsstaplingfile(cmd_rec *cmd) {
+  CHECK_ARGS(cmd, 1);
+  CHECK_CONF(cmd, CONF_ROOT|CONF_VIRTUAL|CONF_GLOBAL);
+  if (*((char *) cmd->argv[1]) != '/') {
+    CONF_ERROR(cmd, pstrcat(cmd->tmp_pool, "'", (char *) cmd->argv[1],
+      "' must be an absolute path", NULL));
+  }
+  add_config_param_str(cmd->argv[0], 1, cmd->argv[1]);
   return PR_HANDLED(cmd);
 }
 

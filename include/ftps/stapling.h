@@ -35,6 +35,7 @@ void ftps_stapling_keep(void);
  * timer and forget its fetches; the responses stay */
 void ftps_stapling_sess_init(void);
 
+/* The stapling directives (parsed in directives.c) */
 modret_t *set_tlsstapling(cmd_rec *cmd);
 modret_t *set_tlsstaplingcache(cmd_rec *cmd);
 modret_t *set_tlsstaplingoptions(cmd_rec *cmd);
