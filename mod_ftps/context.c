@@ -531,3 +531,32 @@ SSL_CTX *ftps_context_new_client(const struct ftps_context_props *props,
   }
   return ctx;
 }
+
+const char *ftps_context_err_directive(int what, int *file) {
+  static const struct {
+    int what;
+    const char *directive;
+    int file;
+  } blame[] = {
+    { FTPS_CONTEXT_ERR_PROTOCOLS,    "TLSProtocol",          0 },
+    { FTPS_CONTEXT_ERR_CIPHERS,      "TLSCipherSuite",       0 },
+    { FTPS_CONTEXT_ERR_CIPHERSUITES, "TLSCipherSuite",       0 },
+    { FTPS_CONTEXT_ERR_CA_FILE,      "TLSCACertificateFile", 1 },
+    { FTPS_CONTEXT_ERR_GROUPS,       "TLSECDHCurve",         0 },
+    { FTPS_CONTEXT_ERR_CA_PATH,      "TLSCACertificatePath", 1 },
+    { FTPS_CONTEXT_ERR_CRL_FILE,     "TLSCARevocationFile",  1 },
+    { FTPS_CONTEXT_ERR_CRL_PATH,     "TLSCARevocationPath",  1 },
+    { FTPS_CONTEXT_ERR_DH_FILE,      "TLSDHParamFile",       1 },
+    { FTPS_CONTEXT_ERR_VERIFY,       "TLSVerifyClient",      0 },
+  };
+  size_t i;
+
+  *file = 0;
+  for (i = 0; i < sizeof(blame) / sizeof(blame[0]); i++) {
+    if (blame[i].what == what) {
+      *file = blame[i].file;
+      return blame[i].directive;
+    }
+  }
+  return "TLSEngine";
+}

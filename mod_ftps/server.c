@@ -452,61 +452,27 @@ static void client_props_of(server_rec *s, struct ftps_context_props *props) {
 /* context_error - log why ftps_context_new failed, naming the directive */
 static void context_error(server_rec *s, int what, int index,
     const struct ftps_error *err) {
-  const char *directive = "TLSEngine", *file = NULL;
-  int i, n;
+  const char *directive, *file = NULL;
+  int i, n, names_file;
 
-  switch (what) {
-    case FTPS_CONTEXT_ERR_PROTOCOLS:
-      directive = "TLSProtocol";
-      break;
-    case FTPS_CONTEXT_ERR_CIPHERS:
-    case FTPS_CONTEXT_ERR_CIPHERSUITES:
-      directive = "TLSCipherSuite";
-      break;
-    case FTPS_CONTEXT_ERR_KEYPAIR:
-      directive = cert_directives[index].cert_directive;
-      /* The index counts the configured pairs, in cert_directives order:
-       * find the directive of the index-th one, and name its file. */
-      for (i = 0, n = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
-        const char *path = get_param_ptr(s->conf,
-          cert_directives[i].cert_directive, FALSE);
+  directive = ftps_context_err_directive(what, &names_file);
+  if (what == FTPS_CONTEXT_ERR_KEYPAIR) {
+    /* The index counts the configured pairs, in cert_directives order:
+     * find the directive of the index-th one, and name its file. */
+    directive = cert_directives[index].cert_directive;
+    for (i = 0, n = 0; i < FTPS_CONTEXT_MAX_KEYPAIRS; i++) {
+      const char *path = get_param_ptr(s->conf,
+        cert_directives[i].cert_directive, FALSE);
 
-        if (path != NULL &&
-            n++ == index) {
-          directive = cert_directives[i].cert_directive;
-          file = path;
-          break;
-        }
+      if (path != NULL &&
+          n++ == index) {
+        directive = cert_directives[i].cert_directive;
+        file = path;
+        break;
       }
-      break;
-    case FTPS_CONTEXT_ERR_CA_FILE:
-      directive = "TLSCACertificateFile";
-      break;
-    case FTPS_CONTEXT_ERR_GROUPS:
-      directive = "TLSECDHCurve";
-      break;
-    case FTPS_CONTEXT_ERR_CA_PATH:
-      directive = "TLSCACertificatePath";
-      break;
-    case FTPS_CONTEXT_ERR_CRL_FILE:
-      directive = "TLSCARevocationFile";
-      break;
-    case FTPS_CONTEXT_ERR_CRL_PATH:
-      directive = "TLSCARevocationPath";
-      break;
-    case FTPS_CONTEXT_ERR_DH_FILE:
-      directive = "TLSDHParamFile";
-      break;
-    case FTPS_CONTEXT_ERR_VERIFY:
-      directive = "TLSVerifyClient";
-      break;
-  }
+    }
 
-  /* A file or directory directive: name the file too. */
-  if (file == NULL &&
-      what >= FTPS_CONTEXT_ERR_CA_FILE &&
-      what != FTPS_CONTEXT_ERR_GROUPS &&
-      what != FTPS_CONTEXT_ERR_VERIFY) {
+  } else if (names_file) {
     file = get_param_ptr(s->conf, directive, FALSE);
   }
 

@@ -73,6 +73,12 @@ struct ftps_context_props {
 #define FTPS_CONTEXT_ERR_DH_FILE      10
 #define FTPS_CONTEXT_ERR_VERIFY       11   /* verification without a CA */
 
+/* ftps_context_err_directive - the directive an FTPS_CONTEXT_ERR_* value
+ * blames ("TLSEngine" for FTPS_CONTEXT_ERR_OTHER; the keypair's own
+ * directive is the caller's to find for FTPS_CONTEXT_ERR_KEYPAIR); *file
+ * is set to 1 when the directive names a file or directory */
+const char *ftps_context_err_directive(int what, int *file);
+
 /* ftps_context_props_init - default properties */
 void ftps_context_props_init(struct ftps_context_props *props);
 
