@@ -137,6 +137,25 @@ def closed_by_peer(sock, timeout=10):
         return True
 
 
+def tls_data_bytes(tls_ctx, sock, session, server_hostname="localhost"):
+    """Wrap the data connection sock with tls_ctx (resuming session) and
+    read it to its end; whatever came before a TLS or socket error counts.
+    The connection is closed (a server waits for the client's close)."""
+    got = b""
+    try:
+        sock = tls_ctx.wrap_socket(sock, server_hostname=server_hostname,
+                                   session=session)
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except (ssl.SSLError, OSError):
+        pass
+    sock.close()
+    return got
+
+
 def auth_mech(ftp, mech):
     """AUTH <mech> by hand (ftplib only sends AUTH TLS), then handshake."""
     resp = ftp.voidcmd("AUTH " + mech)

@@ -12,7 +12,7 @@ import socket
 import ssl
 
 import ftpsd
-from clients import Raw, context, expect
+from clients import Raw, context, expect, tls_data_bytes
 from test_alpaca import (_alert, _alpn_line, _refused_120, _sc, _served,
                          _server)
 from test_faults import EIO_SHIM, _login_prot_p, _mount_tmpfs, _umount
@@ -183,18 +183,7 @@ def _protected_retr(r, mode, host="127.0.0.1"):
     if lsock is not None:
         d, _ = lsock.accept()
         lsock.close()
-    got = b""
-    try:
-        d = r.sock.context.wrap_socket(d, server_hostname="localhost",
-                                       session=r.sock.session)
-        while True:
-            chunk = d.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-    except (ssl.SSLError, OSError):
-        pass
-    d.close()
+    got = tls_data_bytes(r.sock.context, d, r.sock.session)
     return r.reply(), got
 
 
@@ -421,18 +410,7 @@ def _data_alpn_after_sni(srv, sni, version, host=None):
         if first[0] not in (125, 150):
             return first, b""
         c.set_alpn_protocols(["http/1.1"])   # the data connection only
-        got = b""
-        try:
-            d = c.wrap_socket(d, server_hostname=sni,
-                               session=r.sock.session)
-            while True:
-                chunk = d.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
-        except (ssl.SSLError, OSError):
-            pass
-        d.close()
+        got = tls_data_bytes(c, d, r.sock.session, server_hostname=sni)
         return r.reply(), got
     finally:
         r.close()

@@ -28,7 +28,7 @@ import time
 
 import ftpsd
 from clients import (Raw, close_quietly, context, expect, ftps,
-                     implicit_ftps, retr_bytes)
+                     implicit_ftps, retr_bytes, tls_data_bytes)
 from ftpsd import Skip, sha256
 
 OFF = {"TLSRequired": "off"}
@@ -586,17 +586,7 @@ def _foreign_retr(srv):
         first = r.reply()
         got = b""
         if first[0] in (125, 150):
-            try:
-                d = r.sock.context.wrap_socket(d, server_hostname="localhost",
-                                               session=r.sock.session)
-                while True:
-                    chunk = d.recv(65536)
-                    if not chunk:
-                        break
-                    got += chunk
-            except (ssl.SSLError, OSError):
-                pass
-            d.close()   # the server waits for the client's close
+            got = tls_data_bytes(r.sock.context, d, r.sock.session)
             final = r.reply()
         else:
             final = first
