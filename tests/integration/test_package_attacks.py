@@ -1,0 +1,278 @@
+"""proftpd-ftps-switch and the package, attacked as an outsider would.
+
+A Debian admin's /etc/proftpd is messier than test_switch_attacks's: a
+conf.d entry whose target was removed (a dangling symlink), file names with
+characters the shell tools treat specially, a full disk under the backup
+directory, a configuration mod_tls gives up on with exit status 0, a
+migration-table row that applies but was not reported, and an admin who
+forgot sudo.  Each test starts from test_package's copy of Debian's stock
+configuration running mod_tls (DebianServer, tls.conf included) and holds
+the switch to its promises: `check` tells the truth about what `proftpd -t`
+says and what changes, `enable` / `disable` refuse on the copy before a
+byte is written, nothing is left half-done, and the second run changes
+nothing (bytes, owner, mode and mtime).
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+
+import ftpsd
+from ftpsd import Skip
+import test_package as pkg
+
+
+def _modules(srv):
+    return os.path.join(pkg._etc(srv), "modules.conf")
+
+
+def _conf_d(srv, name):
+    return os.path.join(pkg._etc(srv), "conf.d", name)
+
+
+def _append(path, text):
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def _mtimes(srv):
+    out = {}
+    for root, _dirs, files in os.walk(pkg._etc(srv)):
+        for name in files:
+            p = os.path.join(root, name)
+            out[p] = os.lstat(p).st_mtime_ns
+    return out
+
+
+def _snap(srv):
+    """pkg._snapshot, where a symlink is its target (a dangling one cannot
+    be read)."""
+    snap = {}
+    for root, _dirs, files in os.walk(pkg._etc(srv)):
+        for name in files:
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                snap[path] = ("->" + os.readlink(path)).encode(), 0, 0, 0
+            else:
+                snap[path] = _one(path)
+    return snap
+
+
+def _one(path):
+    st = os.lstat(path)
+    with open(path, "rb") as f:
+        return f.read(), st.st_mode & 0o7777, st.st_uid, st.st_gid
+
+
+def _no_backups(srv, what):
+    assert not os.path.exists(srv.backups) or not os.listdir(srv.backups), \
+        "%s left backups: %s" % (what, os.listdir(srv.backups))
+
+
+# -- file names ------------------------------------------------------------------
+
+def test_switch_file_names_with_sed_characters(ctx):
+    """conf.d files named 'tls&cache.conf' and 'zwölf|cache.conf' (ProFTPD
+    reads any name) holding mod_tls's cache modules: check names each file
+    as it is (no sed error, no '&' swallowed), enable comments out both,
+    a second enable changes no byte and no mtime, disable puts back every
+    byte; in the C locale and in UTF-8."""
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-names")
+    amp = _conf_d(srv, "tls&cache.conf")
+    bar = _conf_d(srv, "zw\u00f6lf|cache.conf")
+    with open(amp, "w") as f:
+        f.write("LoadModule mod_tls_shmcache.c\n")
+    with open(bar, "w", encoding="utf-8") as f:
+        f.write("# \u00fc\nLoadModule mod_tls_memcache.c\n")
+    before = pkg._snapshot(srv)
+    rc, out = pkg._switch(srv, "check")
+    assert rc == 0 and "sed:" not in out, "check: %s" % out
+    for path, line in ((amp, 1), (bar, 2)):
+        assert "Companion: %s:%d: " % (path, line) in out, \
+            "check does not name %s:%d:\n%s" % (path, line, out)
+    for locale in ("C", "C.UTF-8"):
+        env = dict(ftpsd.daemon_env(), LC_ALL=locale, LANG=locale)
+        argv = ["sh", pkg.SWITCH_SRC, "-c", srv.conf, "--backup-dir",
+                srv.backups]
+        p = subprocess.run(argv + ["enable"], capture_output=True, text=True,
+                           timeout=120, stdin=subprocess.DEVNULL, env=env)
+        assert p.returncode == 0 and "sed:" not in p.stderr, \
+            "%s: enable: %s%s" % (locale, p.stdout, p.stderr)
+        assert not pkg._active(srv, "mod_tls_shmcache") and \
+            not pkg._active(srv, "mod_tls_memcache"), "%s: enable" % locale
+        enabled, mtimes = pkg._snapshot(srv), _mtimes(srv)
+        p = subprocess.run(argv + ["enable"], capture_output=True, text=True,
+                           timeout=120, stdin=subprocess.DEVNULL, env=env)
+        assert p.returncode == 0 and "nothing changed" in p.stdout, \
+            "%s: enable twice: %s%s" % (locale, p.stdout, p.stderr)
+        pkg._assert_same(enabled, pkg._snapshot(srv), "enable twice")
+        assert _mtimes(srv) == mtimes, "%s: enable twice touched files" \
+            % locale
+        p = subprocess.run(argv + ["disable"], capture_output=True,
+                           text=True, timeout=120, stdin=subprocess.DEVNULL,
+                           env=env)
+        assert p.returncode == 0 and "sed:" not in p.stderr, \
+            "%s: disable: %s%s" % (locale, p.stdout, p.stderr)
+        pkg._assert_same(before, pkg._snapshot(srv), "enable then disable")
+
+
+# -- what the copy must show ------------------------------------------------------
+
+def test_switch_dangling_symlink_in_conf_d(ctx):
+    """A conf.d symlink whose target was removed: ProFTPD logs 'unable to
+    open parse file' for it.  check must not call the configuration
+    accepted, and enable must be refused on the copy (no write, no
+    backup), not written and rolled back."""
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-dangling")
+    os.symlink(os.path.join(srv.dir, "gone", "old-site.conf"),
+               _conf_d(srv, "old-site.conf"))
+    before = _snap(srv)
+    rc, out = pkg._switch(srv, "check")
+    assert "proftpd -t as configured now: REFUSED" in out and \
+        "old-site.conf" in out and "proftpd -t with mod_ftps: REFUSED" \
+        in out, "check: %s" % out
+    rc, out = pkg._switch(srv, "enable")
+    assert rc == 1 and "nothing changed" in out and "old-site.conf" in out \
+        and "every file is back" not in out, "enable: %s" % out
+    pkg._assert_same(before, _snap(srv), "refused enable")
+    _no_backups(srv, "an enable refused on the copy")
+
+
+def _dsa_line(srv):
+    """A TLSDSACertificateFile naming the RSA certificate: mod_ftps ignores
+    the directive with a warning; mod_tls logs 'unable to use DSA
+    certificate ..., exiting' and exits with status 0 (proftpd -t too)."""
+    _append(srv.tls_conf, "<IfModule mod_tls.c>\nTLSDSACertificateFile %s\n"
+            "</IfModule>\n" % ftpsd.cert("rsa.crt"))
+
+
+def test_switch_mod_tls_exiting_is_a_refusal(ctx):
+    """mod_tls gives up on a certificate with exit status 0 ('..., exiting'):
+    check must report the configuration as refused with mod_tls, and
+    disable must not put mod_tls back into a configuration it exits on."""
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-exiting")
+    rc, out = pkg._switch(srv, "enable")
+    assert rc == 0, "enable: %s" % out
+    _dsa_line(srv)
+    rc, out = pkg._switch(srv, "check")
+    assert "proftpd -t as configured now: accepted" in out, "check: %s" % out
+    before = pkg._snapshot(srv)
+    rc, out = pkg._switch(srv, "disable")
+    assert rc == 1 and "exiting" in out and "nothing changed" in out, \
+        "disable into a configuration mod_tls exits on: %s" % out
+    pkg._assert_same(before, pkg._snapshot(srv), "refused disable")
+    # The same configuration with mod_tls loaded (by hand): "now" is refused.
+    with open(_modules(srv)) as f:
+        text = f.read()
+    with open(_modules(srv), "w") as f:
+        f.write(text.replace(pkg.MARK + "LoadModule mod_tls.c\n"
+                             "LoadModule mod_ftps.c\n",
+                             "LoadModule mod_tls.c\n"))
+    assert pkg._active(srv, "mod_tls") and not pkg._active(srv, "mod_ftps")
+    rc, out = pkg._switch(srv, "check")
+    assert "proftpd -t as configured now: REFUSED" in out and \
+        "exiting" in out, "check: %s" % out
+
+
+# -- what check reports ---------------------------------------------------------
+
+def test_switch_check_reports_every_applicable_row(ctx):
+    """README's migration table rows that apply to a configuration with
+    TLSStapling, TLSSessionTicketKeys and no AllowAnyALPN are reported:
+    ALPN refusals (ALPACA), OCSP stapling by the master, the ticket key
+    limits; AllowAnyALPN silences the ALPN row."""
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-rows")
+    rc, out = pkg._switch(srv, "check")
+    assert rc == 0 and "AllowAnyALPN" in out and "ALPN" in out, \
+        "check says nothing of ALPN:\n%s" % out
+    assert "TLSStapling" not in out and "TLSSessionTicketKeys" not in out, \
+        "check reports rows that do not apply:\n%s" % out
+    _append(srv.tls_conf, "<IfModule mod_tls.c>\nTLSStapling on\n"
+            "TLSSessionTicketKeys age 3600\n</IfModule>\n"
+            "<IfModule mod_ftps.c>\nTLSOptions AllowAnyALPN\n</IfModule>\n")
+    rc, out = pkg._switch(srv, "check")
+    assert rc == 0, "check: %s" % out
+    assert "TLSStapling on" in out and "background" in out, \
+        "check says nothing of OCSP stapling:\n%s" % out
+    assert "TLSSessionTicketKeys" in out and "both parameters" in out, \
+        "check says nothing of TLSSessionTicketKeys:\n%s" % out
+    assert "Back: TLSOptions AllowAnyALPN" not in out, \
+        "AllowAnyALPN is set, yet check reports the ALPN row:\n%s" % out
+
+
+# -- the environment ---------------------------------------------------------------
+
+def test_switch_backup_on_a_full_disk(ctx):
+    """The backup directory on a full file system: enable fails with the
+    reason and 'nothing changed', and leaves no truncated backup that looks
+    like a good one."""
+    if os.geteuid() != 0:
+        raise Skip("not root: mounting a small tmpfs needs root")
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-full")
+    # A modules.conf larger than the file system: the copy cannot fit.
+    _append(_modules(srv), "".join("# padding line %05d for a full disk\n" % i
+                                   for i in range(2000)))
+    mnt = tempfile.mkdtemp(prefix="full-", dir=srv.dir)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs",
+                        mnt], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Skip("cannot mount a tmpfs here: %s" % p.stderr.strip())
+    try:
+        srv.backups = os.path.join(mnt, "backups")
+        before = pkg._snapshot(srv)
+        rc, out = pkg._switch(srv, "enable")
+        assert rc == 1 and "nothing changed" in out and \
+            "cannot back up" in out, "enable on a full disk: %s" % out
+        pkg._assert_same(before, pkg._snapshot(srv), "failed enable")
+        left = []
+        for root, _dirs, files in os.walk(srv.backups):
+            left += [os.path.join(root, n) for n in files]
+        assert not left, "a failed backup left %s" % left
+    finally:
+        subprocess.run(["umount", mnt])
+
+
+def test_switch_not_root_says_why(ctx):
+    """Run by an admin who forgot sudo: proftpd -t cannot open what the
+    daemon opens as root (its logs), so it refuses; check and enable must
+    say that they were not run as root, not only that the configuration
+    is refused."""
+    if os.geteuid() != 0:
+        raise Skip("not root: cannot run the switch as another user")
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        raise Skip("no user nobody")
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-user")
+    os.chmod(srv.dir, 0o755)
+    os.makedirs(srv.backups, 0o777)
+    os.chmod(srv.backups, 0o777)
+    script = os.path.join(srv.dir, "proftpd-ftps-switch")
+    shutil.copy(pkg.SWITCH_SRC, script)
+    os.chmod(script, 0o755)
+    before = pkg._snapshot(srv)
+
+    def as_nobody():
+        os.setgroups([])
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+
+    p = subprocess.run(["sh", "-c", 'test -r "$1" && test -r "$2"', "sh",
+                        srv.conf, script], preexec_fn=as_nobody)
+    if p.returncode != 0:
+        raise Skip("the test configuration (%s) is not readable by nobody"
+                   % srv.dir)
+
+    for cmd in ("check", "enable"):
+        p = subprocess.run(["sh", script, "-c", srv.conf, "--backup-dir",
+                            srv.backups, cmd], capture_output=True,
+                           text=True, timeout=120, stdin=subprocess.DEVNULL,
+                           env=ftpsd.daemon_env(), preexec_fn=as_nobody)
+        out = p.stdout + p.stderr
+        assert "REFUSED" in out or "refuses" in out, "%s: %s" % (cmd, out)
+        assert "not as root" in out, \
+            "%s as nobody does not say it was not run as root:\n%s" % (cmd,
+                                                                       out)
+    pkg._assert_same(before, pkg._snapshot(srv), "enable as nobody")
