@@ -276,3 +276,38 @@ def test_switch_not_root_says_why(ctx):
             "%s as nobody does not say it was not run as root:\n%s" % (cmd,
                                                                        out)
     pkg._assert_same(before, pkg._snapshot(srv), "enable as nobody")
+
+
+def test_switch_full_tmpdir(ctx):
+    """TMPDIR (where the configuration is checked on a copy) on a full file
+    system: check and enable fail with a reason naming it, not a bare
+    'I/O error', and change nothing."""
+    if os.geteuid() != 0:
+        raise Skip("not root: mounting a small tmpfs needs root")
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-tmpfull")
+    mnt = tempfile.mkdtemp(prefix="tmpfull-", dir=srv.dir)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs",
+                        mnt], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Skip("cannot mount a tmpfs here: %s" % p.stderr.strip())
+    try:
+        with open(os.path.join(mnt, "fill"), "wb") as f:
+            try:
+                f.write(b"\0" * 65536)
+            except OSError:
+                pass
+        before = pkg._snapshot(srv)
+        env = dict(ftpsd.daemon_env(), TMPDIR=mnt)
+        for cmd in ("check", "enable"):
+            p = subprocess.run(["sh", pkg.SWITCH_SRC, "-c", srv.conf,
+                                "--backup-dir", srv.backups, cmd],
+                               capture_output=True, text=True, timeout=120,
+                               stdin=subprocess.DEVNULL, env=env)
+            out = p.stdout + p.stderr
+            assert p.returncode == 1 and mnt in out and \
+                "nothing changed" in out, "%s with a full TMPDIR: %s" % (
+                    cmd, out)
+        pkg._assert_same(before, pkg._snapshot(srv), "enable, TMPDIR full")
+        _no_backups(srv, "an enable with a full TMPDIR")
+    finally:
+        subprocess.run(["umount", mnt])
