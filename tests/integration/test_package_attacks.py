@@ -311,3 +311,54 @@ def test_switch_full_tmpdir(ctx):
         _no_backups(srv, "an enable with a full TMPDIR")
     finally:
         subprocess.run(["umount", mnt])
+
+
+# -- the package -------------------------------------------------------------------
+
+def _prerm_remove(deb, etc, script):
+    """The package's prerm, run with 'remove' in a private mount namespace
+    where etc is /etc/proftpd and script is /usr/sbin/proftpd-ftps-switch
+    (nothing outside the namespace sees either)."""
+    work = tempfile.mkdtemp(prefix="prerm-", dir=os.path.dirname(etc))
+    subprocess.run(["dpkg-deb", "-e", deb, os.path.join(work, "control")],
+                   check=True)
+    prerm = os.path.join(work, "control", "prerm")
+    assert os.path.exists(prerm), "the package has no prerm"
+    sbin = os.path.join(work, "sbin")
+    os.mkdir(sbin)
+    shutil.copy(script, os.path.join(sbin, "proftpd-ftps-switch"))
+    os.chmod(os.path.join(sbin, "proftpd-ftps-switch"), 0o755)
+    p = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c",
+         'mount --bind "$1" /etc/proftpd && mount --bind "$2" /usr/sbin && '
+         'PATH=/usr/sbin:/usr/bin:/sbin:/bin exec sh "$3" remove', "sh",
+         etc, sbin, prerm],
+        capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_package_remove_warns_while_loaded(ctx):
+    """dpkg -r while /etc/proftpd still loads mod_ftps.c leaves a server
+    that refuses its next start or reload: the prerm names the line; with
+    mod_tls loaded it says nothing; it never fails the removal."""
+    if os.geteuid() != 0:
+        raise Skip("not root: a private mount namespace needs root")
+    if shutil.which("unshare") is None:
+        raise Skip("unshare (util-linux) is not installed")
+    deb = pkg._build_deb()
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-prerm")
+    etc = pkg._etc(srv)
+    p = subprocess.run(["unshare", "-m", "true"], capture_output=True,
+                       text=True)
+    if p.returncode != 0:
+        raise Skip("no mount namespaces here: %s" % p.stderr.strip())
+    rc, out = _prerm_remove(deb, etc, pkg.SWITCH_SRC)
+    assert rc == 0 and "warning" not in out, \
+        "prerm with mod_tls loaded: rc %d %s" % (rc, out)
+    rc, out = pkg._switch(srv, "enable")
+    assert rc == 0, "enable: %s" % out
+    rc, out = _prerm_remove(deb, etc, pkg.SWITCH_SRC)
+    assert rc == 0, "prerm failed the removal: %s" % out
+    assert "warning" in out and "modules.conf:22 still loads mod_ftps.c" \
+        in out, "prerm with mod_ftps loaded says: %r" % out
