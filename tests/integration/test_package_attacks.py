@@ -21,6 +21,7 @@ import tempfile
 
 import ftpsd
 from ftpsd import Skip
+import test_dropin
 import test_package as pkg
 
 
@@ -362,3 +363,32 @@ def test_package_remove_warns_while_loaded(ctx):
     assert rc == 0, "prerm failed the removal: %s" % out
     assert "warning" in out and "modules.conf:22 still loads mod_ftps.c" \
         in out, "prerm with mod_ftps loaded says: %r" % out
+
+
+def test_switch_tls_conf_symlinked_into_conf_d(ctx):
+    """tls.conf enabled the Debian way for conf.d entries: the Include in
+    proftpd.conf left commented out, conf.d/tls.conf a symlink to it.
+    ProFTPD reads it (TLSRequired is in force); check must not say that it
+    is not read, and enable / disable work through it."""
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-tlslink")
+    with open(srv.conf) as f:
+        text = f.read()
+    line = "Include %s\n" % srv.tls_conf
+    assert line in text
+    with open(srv.conf, "w") as f:
+        f.write(text.replace(line, "#" + line))
+    link = _conf_d(srv, "tls.conf")
+    os.symlink("../tls.conf", link)
+    rc, out = pkg._switch(srv, "check")
+    assert rc == 0 and "tls.conf: read as %s" % link in out and \
+        "NOT included" not in out and "serves no FTPS" not in out, \
+        "check: %s" % out
+    before = pkg._snapshot(srv)
+    rc, out = pkg._switch(srv, "enable")
+    assert rc == 0 and pkg._active(srv, "mod_ftps"), "enable: %s" % out
+    srv.start()
+    test_dropin.plain_refused(srv)
+    srv.stop()
+    rc, out = pkg._switch(srv, "disable")
+    assert rc == 0, "disable: %s" % out
+    pkg._assert_same(before, pkg._snapshot(srv), "enable then disable")
