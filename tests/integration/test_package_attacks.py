@@ -392,3 +392,24 @@ def test_switch_tls_conf_symlinked_into_conf_d(ctx):
     rc, out = pkg._switch(srv, "disable")
     assert rc == 0, "disable: %s" % out
     pkg._assert_same(before, pkg._snapshot(srv), "enable then disable")
+
+
+def test_package_copyright_covers_configure(ctx):
+    """The machine-readable copyright names every licence the source
+    package carries: configure is Autoconf's output, under the FSF's
+    unlimited permission, not the module's GPL."""
+    deb = pkg._build_deb()
+    with open(os.path.join(ftpsd.REPO, "configure")) as f:
+        head = f.read(2000)
+    assert "Free Software Foundation" in head
+    text = subprocess.run(
+        ["sh", "-c", "dpkg-deb --fsys-tarfile '%s' | tar -xOf - "
+         "./usr/share/doc/proftpd-mod-ftps/copyright" % deb],
+        capture_output=True, text=True, check=True).stdout
+    stanzas = text.split("\n\n")
+    configure = [s for s in stanzas if s.startswith("Files: configure\n")]
+    assert configure and "Free Software Foundation" in configure[0] and \
+        "License: FSF-unlimited" in configure[0], \
+        "copyright has no stanza for configure:\n%s" % text
+    assert any(s.startswith("License: FSF-unlimited\n") for s in stanzas), \
+        "FSF-unlimited has no licence text:\n%s" % text
