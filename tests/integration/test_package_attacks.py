@@ -16,8 +16,10 @@ nothing (bytes, owner, mode and mtime).
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 
 import ftpsd
 from ftpsd import Skip
@@ -413,3 +415,49 @@ def test_package_copyright_covers_configure(ctx):
         "copyright has no stanza for configure:\n%s" % text
     assert any(s.startswith("License: FSF-unlimited\n") for s in stanzas), \
         "FSF-unlimited has no licence text:\n%s" % text
+
+
+def test_switch_interrupted_during_backup(ctx):
+    """Ctrl-C while the backup is being copied (a cp that has written half
+    the file): nothing changed, and no half-written copy is left in the
+    backup directory to be restored from later."""
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-bakint")
+    bindir = os.path.join(srv.dir, "slowbin")
+    os.mkdir(bindir)
+    started = os.path.join(srv.dir, "cp-started")
+    with open(os.path.join(bindir, "cp"), "w") as f:
+        # cp -p SRC DST: half of SRC, then wait to be interrupted.
+        f.write("#!/bin/sh\n"
+                'n=$(($(wc -c < "$2") / 2))\n'
+                'head -c "$n" "$2" > "$3"\n'
+                ": > '%s'\n"
+                "exec sleep 600\n" % started)
+    os.chmod(os.path.join(bindir, "cp"), 0o755)
+    before = pkg._snapshot(srv)
+    env = dict(ftpsd.daemon_env())
+    env["PATH"] = bindir + ":" + env.get("PATH", "/usr/bin:/bin")
+    p = subprocess.Popen(["sh", pkg.SWITCH_SRC, "-c", srv.conf,
+                          "--backup-dir", srv.backups, "enable"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=env,
+                         start_new_session=True)
+    try:
+        for _ in range(600):
+            if os.path.exists(started) or p.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert os.path.exists(started), "the backup never started: %s" % (
+            p.communicate()[0] if p.poll() is not None else "")
+        os.killpg(p.pid, signal.SIGINT)
+        out = p.communicate(timeout=60)[0]
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    assert p.returncode != 0 and "nothing changed" in out, \
+        "interrupted backup: rc %s %s" % (p.returncode, out)
+    pkg._assert_same(before, pkg._snapshot(srv), "interrupted backup")
+    left = []
+    for root, _dirs, files in os.walk(srv.backups):
+        left += [os.path.join(root, n) for n in files]
+    assert not left, "a half-written backup was left: %s" % left
