@@ -461,3 +461,30 @@ def test_switch_interrupted_during_backup(ctx):
     for root, _dirs, files in os.walk(srv.backups):
         left += [os.path.join(root, n) for n in files]
     assert not left, "a half-written backup was left: %s" % left
+
+
+def test_switch_check_now_refused_enable_fixes_it(ctx):
+    """Debian as shipped (no TLS module loaded) with TLS directives put in
+    conf.d bare, outside <IfModule>: ProFTPD refuses them today, mod_ftps
+    would read them.  check must not claim that enable changes nothing
+    until this is fixed when its own next line says mod_ftps accepts it,
+    and enable does it."""
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-bare")
+    with open(_modules(srv)) as f:
+        text = f.read()
+    with open(_modules(srv), "w") as f:
+        f.write(text.replace("\nLoadModule mod_tls.c\n",
+                             "\n#LoadModule mod_tls.c\n"))
+    assert not pkg._active(srv, "mod_tls")
+    with open(_conf_d(srv, "tls-bare.conf"), "w") as f:
+        f.write("TLSEngine on\nTLSRSACertificateFile %s\n"
+                "TLSRSACertificateKeyFile %s\n"
+                % (ftpsd.cert("rsa.crt"), ftpsd.cert("rsa.key")))
+    rc, out = pkg._switch(srv, "check")
+    assert "proftpd -t as configured now: REFUSED" in out and \
+        "proftpd -t with mod_ftps: accepted" in out, "check: %s" % out
+    assert "change nothing" not in out, \
+        "check says enable changes nothing, yet mod_ftps accepts it:\n%s" \
+        % out
+    rc, out = pkg._switch(srv, "enable")
+    assert rc == 0 and pkg._active(srv, "mod_ftps"), "enable: %s" % out
