@@ -488,3 +488,45 @@ def test_switch_check_now_refused_enable_fixes_it(ctx):
         % out
     rc, out = pkg._switch(srv, "enable")
     assert rc == 0 and pkg._active(srv, "mod_ftps"), "enable: %s" % out
+
+
+def test_switch_symlinked_setgid_modules_conf(ctx):
+    """modules.conf a symlink into another directory (configuration kept
+    under version control elsewhere), the target setgid, 2640, owned by
+    an odd uid:gid: enable and disable write the target in place, the
+    symlink stays a symlink, owner and mode (setgid too) stay, the backup
+    holds the original bytes, a second run changes no mtime."""
+    srv = pkg._mod_tls_server(ctx, name="pkgatk-symlink")
+    modules = _modules(srv)
+    vcs = os.path.join(srv.dir, "vcs")
+    os.mkdir(vcs)
+    target = os.path.join(vcs, "modules.conf")
+    os.rename(modules, target)
+    os.symlink("../vcs/modules.conf", modules)
+    os.chown(target, 4321, 8765)
+    os.chmod(target, 0o2640)
+    with open(target, "rb") as f:
+        original = f.read()
+
+    def state():
+        st = os.stat(target)
+        return st.st_mode & 0o7777, st.st_uid, st.st_gid
+
+    rc, out = pkg._switch(srv, "enable")
+    assert rc == 0 and os.path.islink(modules) and \
+        pkg._active(srv, "mod_ftps"), "enable: %s" % out
+    assert state() == (0o2640, 4321, 8765), "enable: %o %d:%d" % state()
+    backups = [os.path.join(r, n) for r, _d, ns in os.walk(srv.backups)
+               for n in ns]
+    assert len(backups) == 1, backups
+    with open(backups[0], "rb") as f:
+        assert f.read() == original, "the backup is not the original"
+    mtime = os.stat(target).st_mtime_ns
+    rc, out = pkg._switch(srv, "enable")
+    assert rc == 0 and "nothing changed" in out and \
+        os.stat(target).st_mtime_ns == mtime, "enable twice: %s" % out
+    rc, out = pkg._switch(srv, "disable")
+    assert rc == 0 and os.path.islink(modules), "disable: %s" % out
+    with open(target, "rb") as f:
+        assert f.read() == original, "disable did not restore the bytes"
+    assert state() == (0o2640, 4321, 8765), "disable: %o %d:%d" % state()
