@@ -78,8 +78,10 @@ def _no_backups(srv, what):
 
 def test_switch_file_names_with_sed_characters(ctx):
     """conf.d files named 'tls&cache.conf' and 'zwölf|cache.conf' (ProFTPD
-    reads any name) holding mod_tls's cache modules: check names each file
-    as it is (no sed error, no '&' swallowed), enable comments out both,
+    reads any name) holding mod_tls's cache modules, and 'uploads:keep.conf'
+    holding DeleteAbortedStores on: check names each file as it is (no sed
+    error, no '&' swallowed) and reads the directive behind the ':', enable
+    comments out both modules,
     a second enable changes no byte and no mtime, disable puts back every
     byte; in the C locale and in UTF-8."""
     srv = pkg._mod_tls_server(ctx, name="pkgatk-names")
@@ -89,9 +91,13 @@ def test_switch_file_names_with_sed_characters(ctx):
         f.write("LoadModule mod_tls_shmcache.c\n")
     with open(bar, "w", encoding="utf-8") as f:
         f.write("# \u00fc\nLoadModule mod_tls_memcache.c\n")
+    with open(_conf_d(srv, "uploads:keep.conf"), "w") as f:
+        f.write("DeleteAbortedStores on\n")
     before = pkg._snapshot(srv)
     rc, out = pkg._switch(srv, "check")
     assert rc == 0 and "unknown option to" not in out, "check: %s" % out
+    assert "DeleteAbortedStores on: " in out, \
+        "check misses a directive read from a file named with ':':\n%s" % out
     for path, line in ((amp, 1), (bar, 2)):
         assert "Companion: %s:%d: " % (path, line) in out, \
             "check does not name %s:%d:\n%s" % (path, line, out)
