@@ -13,6 +13,7 @@ byte is written, nothing is left half-done, and the second run changes
 nothing (bytes, owner, mode and mtime).
 """
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -69,12 +70,38 @@ def _one(path):
         return f.read(), st.st_mode & 0o7777, st.st_uid, st.st_gid
 
 
+def _backup_files(srv):
+    """Every file under the backup directory (a failed backup may leave
+    its empty directory, never a file)."""
+    left = []
+    for root, _dirs, files in os.walk(srv.backups):
+        left += [os.path.join(root, n) for n in files]
+    return left
+
+
 def _no_backups(srv, what):
     assert not os.path.exists(srv.backups) or not os.listdir(srv.backups), \
         "%s left backups: %s" % (what, os.listdir(srv.backups))
 
 
 # -- file names ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _small_tmpfs(srv, prefix, size):
+    """A tmpfs of size under srv.dir, mounted for the with block (root
+    only; a Skip where mounting is refused)."""
+    if os.geteuid() != 0:
+        raise Skip("not root: mounting a small tmpfs needs root")
+    mnt = tempfile.mkdtemp(prefix=prefix, dir=srv.dir)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size,
+                        "tmpfs", mnt], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Skip("cannot mount a tmpfs here: %s" % p.stderr.strip())
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", mnt])
 
 def test_switch_file_names_with_sed_characters(ctx):
     """conf.d files named 'tls&cache.conf' and 'zwölf|cache.conf' (ProFTPD
@@ -217,30 +244,19 @@ def test_switch_backup_on_a_full_disk(ctx):
     """The backup directory on a full file system: enable fails with the
     reason and 'nothing changed', and leaves no truncated backup that looks
     like a good one."""
-    if os.geteuid() != 0:
-        raise Skip("not root: mounting a small tmpfs needs root")
     srv = pkg._mod_tls_server(ctx, name="pkgatk-full")
     # A modules.conf larger than the file system: the copy cannot fit.
     _append(_modules(srv), "".join("# padding line %05d for a full disk\n" % i
                                    for i in range(2000)))
-    mnt = tempfile.mkdtemp(prefix="full-", dir=srv.dir)
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs",
-                        mnt], capture_output=True, text=True)
-    if p.returncode != 0:
-        raise Skip("cannot mount a tmpfs here: %s" % p.stderr.strip())
-    try:
+    with _small_tmpfs(srv, "full-", "16k") as mnt:
         srv.backups = os.path.join(mnt, "backups")
         before = pkg._snapshot(srv)
         rc, out = pkg._switch(srv, "enable")
         assert rc == 1 and "nothing changed" in out and \
             "cannot back up" in out, "enable on a full disk: %s" % out
         pkg._assert_same(before, pkg._snapshot(srv), "failed enable")
-        left = []
-        for root, _dirs, files in os.walk(srv.backups):
-            left += [os.path.join(root, n) for n in files]
+        left = _backup_files(srv)
         assert not left, "a failed backup left %s" % left
-    finally:
-        subprocess.run(["umount", mnt])
 
 
 def test_switch_not_root_says_why(ctx):
@@ -291,15 +307,8 @@ def test_switch_full_tmpdir(ctx):
     """TMPDIR (where the configuration is checked on a copy) on a full file
     system: check and enable fail with a reason naming it, not a bare
     'I/O error', and change nothing."""
-    if os.geteuid() != 0:
-        raise Skip("not root: mounting a small tmpfs needs root")
     srv = pkg._mod_tls_server(ctx, name="pkgatk-tmpfull")
-    mnt = tempfile.mkdtemp(prefix="tmpfull-", dir=srv.dir)
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs",
-                        mnt], capture_output=True, text=True)
-    if p.returncode != 0:
-        raise Skip("cannot mount a tmpfs here: %s" % p.stderr.strip())
-    try:
+    with _small_tmpfs(srv, "tmpfull-", "8k") as mnt:
         with open(os.path.join(mnt, "fill"), "wb") as f:
             try:
                 f.write(b"\0" * 65536)
@@ -318,8 +327,6 @@ def test_switch_full_tmpdir(ctx):
                     cmd, out)
         pkg._assert_same(before, pkg._snapshot(srv), "enable, TMPDIR full")
         _no_backups(srv, "an enable with a full TMPDIR")
-    finally:
-        subprocess.run(["umount", mnt])
 
 
 # -- the package -------------------------------------------------------------------
@@ -463,9 +470,7 @@ def test_switch_interrupted_during_backup(ctx):
     assert p.returncode != 0 and "nothing changed" in out, \
         "interrupted backup: rc %s %s" % (p.returncode, out)
     pkg._assert_same(before, pkg._snapshot(srv), "interrupted backup")
-    left = []
-    for root, _dirs, files in os.walk(srv.backups):
-        left += [os.path.join(root, n) for n in files]
+    left = _backup_files(srv)
     assert not left, "a half-written backup was left: %s" % left
 
 
