@@ -11,10 +11,12 @@
  */
 #define _DEFAULT_SOURCE            /* timegm */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 
@@ -200,6 +202,89 @@ void ftps_verify_release(SSL_CTX *ctx) {
   store = SSL_CTX_get_cert_store(ctx);
   X509_STORE_free(X509_STORE_get_ex_data(store, CRL_SLOT));
   (void) X509_STORE_set_ex_data(store, CRL_SLOT, NULL);
+}
+
+/* object_digest - the SHA-256 of obj's DER (a certificate or a CRL) into
+ * out; 0, 1 for an object of another kind, or -1 */
+static int object_digest(X509_OBJECT *obj, unsigned char *out) {
+  X509 *x = X509_OBJECT_get0_X509(obj);
+  X509_CRL *crl = X509_OBJECT_get0_X509_CRL(obj);
+  unsigned char *der = NULL;
+  int len;
+
+  if (x == NULL &&
+      crl == NULL) {
+    return 1;
+  }
+  len = x != NULL ? i2d_X509(x, &der) : i2d_X509_CRL(crl, &der);
+  if (len <= 0 ||
+      EVP_Digest(der, (size_t) len, out, NULL, EVP_sha256(), NULL) != 1) {
+    OPENSSL_free(der);
+    return -1;
+  }
+  OPENSSL_free(der);
+  return 0;
+}
+
+static int cmp_digest(const void *a, const void *b) {
+  return memcmp(a, b, FTPS_VERIFY_DIGEST_LEN);
+}
+
+/* add_objects - the digests of what store holds, appended to *all (*n of
+ * them); 0, or -1 */
+static int add_objects(X509_STORE *store, unsigned char **all, size_t *n) {
+  STACK_OF(X509_OBJECT) *objs;
+  int i, res;
+
+  objs = store != NULL ? X509_STORE_get0_objects(store) : NULL;
+  for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+    unsigned char *more = OPENSSL_realloc(*all,
+      (*n + 1) * FTPS_VERIFY_DIGEST_LEN);
+
+    if (more == NULL) {
+      return -1;
+    }
+    *all = more;
+    res = object_digest(sk_X509_OBJECT_value(objs, i),
+      more + *n * FTPS_VERIFY_DIGEST_LEN);
+    if (res < 0) {
+      return -1;
+    }
+    if (res == 0) {
+      (*n)++;
+    }
+  }
+  return 0;
+}
+
+int ftps_verify_digest(SSL_CTX *ctx, unsigned char *out) {
+  X509_STORE *store;
+  unsigned char *all = NULL;
+  size_t n = 0;
+  int res = -1;
+
+  if (ctx == NULL ||
+      out == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+
+  /* In any order: the same files read again give the same digest. */
+  store = SSL_CTX_get_cert_store(ctx);
+  if (add_objects(store, &all, &n) == 0 &&
+      add_objects(X509_STORE_get_ex_data(store, CRL_SLOT), &all, &n) == 0) {
+    if (n > 0) {
+      qsort(all, n, FTPS_VERIFY_DIGEST_LEN, cmp_digest);
+    }
+    res = EVP_Digest(all != NULL ? all : (unsigned char *) "",
+      n * FTPS_VERIFY_DIGEST_LEN, out, NULL, EVP_sha256(), NULL) == 1 ?
+      0 : -1;
+  }
+  OPENSSL_free(all);
+  if (res < 0) {
+    errno = ENOMEM;
+  }
+  return res;
 }
 
 /* set_client_ca_names - the CA names sent in the CertificateRequest, so

@@ -52,4 +52,14 @@ const char *ftps_verify_crl_lost(SSL_CTX *ctx,
   const struct ftps_crl_mark *marks, int n, int *older, char *buf,
   size_t bufsz);
 
+/* ftps_verify_digest - a SHA-256 digest of what ctx verifies client
+ * certificates with: every CA certificate and CRL its stores hold (those
+ * of TLSCACertificateFile and TLSCARevocationFile; a hashed directory's
+ * are read lazily and not counted), in any order.  A session resumed from
+ * a ticket was judged by the material its ticket was issued under: the
+ * ticket scope (ftps/tickets.h) includes this digest, so that a renewed
+ * CA or CRL file sends old tickets to a full handshake.  0, or -1. */
+#define FTPS_VERIFY_DIGEST_LEN 32
+int ftps_verify_digest(SSL_CTX *ctx, unsigned char *out);
+
 #endif /* FTPS_VERIFY_H */

@@ -1,0 +1,122 @@
+"""Promise attacks, third round (issue 11's promises against the features
+that came after it: certificate renewal by the watcher and SIGHUP, OCSP
+stapling, ticket key rotation, default and per-vhost groups, StrictSNI,
+kernel TLS and sendfile).
+
+Regressions (each failed on the code before its fix):
+  test_attack3_revoked_client_cannot_resume_old_ticket
+      a client certificate revoked by a renewed TLSCARevocationFile
+      (watcher or SIGHUP) resumed a TLS 1.2 or 1.3 ticket issued before
+      the renewal on a new control connection and logged in: the ticket
+      scope named the CA and CRL files, not what they hold.
+
+Guards of promises that held (a cheap test where a future change could
+break them) are marked "(held)" in their docstrings.
+"""
+
+import contextlib
+import os
+import shutil
+import ssl
+import tempfile
+
+import ftpsd
+from clients import Raw, expect
+from test_cert_reload import wait_log, sighup
+from test_renewal_judgement import _empty_crl, _crl_write, _read
+
+
+# -- certificate renewal x resumption --------------------------------------------
+
+def _ticket_of(tc, srv, who, version):
+    """A client context presenting who's certificate, and the TLS session
+    (a ticket) of a logged-in control connection made with it."""
+    c = tc.cctx(who, version)
+    r = Raw(srv)
+    try:
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        r.starttls(ctx=c)
+        expect(r.cmd("USER " + srv.user), 331, "USER")
+        expect(r.cmd("PASS " + srv.password), 230, "PASS")
+        expect(r.cmd("PWD"), 257, "PWD")     # the tickets have come by now
+        sess = r.sock.session
+        r.cmd("QUIT")
+    finally:
+        r.close()
+    return c, sess
+
+
+def _resume_login(srv, c, sess):
+    """A new control connection offering sess: (resumed?, last reply code,
+    text); (None, 0, why) when the handshake or the session failed."""
+    r = Raw(srv)
+    try:
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        r.sock = c.wrap_socket(r.sock, server_hostname="localhost",
+                               session=sess)
+        reused = r.sock.session_reused
+        code, text = r.cmd("USER " + srv.user)
+        if code == 331:
+            code, text = r.cmd("PASS " + srv.password)
+        return reused, code, text
+    except (ssl.SSLError, OSError, EOFError) as e:
+        return None, 0, str(e)
+    finally:
+        r.close()
+
+
+@contextlib.contextmanager
+def _watched_crl(ctx, how):
+    """TLSVerifyClient on against a CRL file that revokes nobody yet; the
+    watcher looks every second (how "watch") or never (how "sighup").
+    Yields (test_clientcert, srv, crl path)."""
+    import test_clientcert as tc
+    d = tempfile.mkdtemp(prefix="crl3-", dir=ftpsd.tmp_root())
+    os.chmod(d, 0o755)
+    try:
+        crl = os.path.join(d, "crl.pem")
+        _empty_crl(crl)
+        srv = tc._server(ctx, tc._verify("on", TLSCARevocationFile=crl),
+                         extra=["FTPSCertificateWatch %s"
+                                % ("1" if how == "watch" else "off")])
+        yield tc, srv, crl
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_attack3_revoked_client_cannot_resume_old_ticket(ctx):
+    """mallory logs in while the CRL revokes nobody and keeps her session
+    ticket (TLS 1.2 and 1.3).  The CRL is renewed to one that revokes her
+    (the watcher takes it, or a SIGHUP): a full handshake is refused, and
+    so must be a new control connection that offers the old ticket (a full
+    handshake instead of a resumption, which the CRL refuses).  alice's
+    old ticket is not resumed either (the material changed) but her full
+    handshake logs in.  Before: the ticket resumed and mallory logged in
+    (230) for as long as the ticket lived (TLSSessionCache, 4.4 h)."""
+    for how in ("watch", "sighup"):
+        with _watched_crl(ctx, how) as (tc, srv, crl):
+            held = {(who, v): _ticket_of(tc, srv, who, v)
+                    for who in ("mallory", "alice") for v in ("1.2", "1.3")}
+            # the tickets resume while nothing changed
+            got = _resume_login(srv, *held[("mallory", "1.3")])
+            assert got[:2] == (True, 230), "%s: before: %r" % (how, got)
+            held[("mallory", "1.3")] = _ticket_of(tc, srv, "mallory", "1.3")
+
+            mark = srv.log_mark()
+            _crl_write(crl, _read(ftpsd.cert("ca.crl")))
+            if how == "watch":
+                wait_log(srv, mark, "TLSCARevocationFile " + crl,
+                         "read again")
+            else:
+                sighup(srv)
+            tc.assert_refused(srv, "mallory", what="%s: revoked: " % how,
+                              alert=tc.REVOKED)
+            for v in ("1.2", "1.3"):
+                got = _resume_login(srv, *held[("mallory", v)])
+                assert got[0] is None and got[1] != 230, \
+                    "%s, TLS %s: mallory, revoked, resumed a ticket from " \
+                    "before the CRL: %r" % (how, v, got)
+                got = _resume_login(srv, *held[("alice", v)])
+                assert got[1] == 230 and got[0] is False, \
+                    "%s, TLS %s: alice's old ticket: want a full " \
+                    "handshake and a login, got %r" % (how, v, got)
