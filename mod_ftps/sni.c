@@ -248,6 +248,18 @@ static int choose_vhost(SSL *ssl, const char *name, server_rec *s,
   }
 
   ctx = ftps_server_engine(s) ? ftps_server_ctx(s) : NULL;
+  /* A vhost that refuses its sessions (a restart found no usable
+   * certificate or CA/CRL file for it) refuses this one too, as HOST to
+   * it would: the client asked for it, and must not be served another
+   * vhost's certificate and rules under its name. */
+  if (ctx == NULL &&
+      ftps_server_engine(s) &&
+      ftps_server_unavailable(s)) {
+    ftps_log("SNI '%s' names vhost '%s', which has no usable certificate "
+      "or CA/CRL file: handshake refused", name, s->ServerName);
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
   if (ctx == NULL) {
     if (strict) {
       return refuse_name(ssl, name, "names a vhost without TLS", alert);

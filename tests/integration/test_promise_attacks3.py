@@ -9,12 +9,17 @@ Regressions (each failed on the code before its fix):
       (watcher or SIGHUP) resumed a TLS 1.2 or 1.3 ticket issued before
       the renewal on a new control connection and logged in: the ticket
       scope named the CA and CRL files, not what they hold.
+  test_attack3_sni_to_unavailable_vhost_refused
+      SNI naming a vhost that refuses its sessions (a restart found its
+      CRL broken) was served on the default server, under the name of
+      the vhost the client asked for; HOST to it ended the session.
 
 Guards of promises that held (a cheap test where a future change could
 break them) are marked "(held)" in their docstrings.
 """
 
 import contextlib
+import re
 import os
 import shutil
 import ssl
@@ -22,8 +27,9 @@ import tempfile
 
 import ftpsd
 from clients import Raw, expect
+import test_promise_matrix as pm
 from test_cert_reload import wait_log, sighup
-from test_renewal_judgement import _empty_crl, _crl_write, _read
+from test_renewal_judgement import _empty_crl, _crl_write, _read, BROKEN_CRL
 
 
 # -- certificate renewal x resumption --------------------------------------------
@@ -120,3 +126,59 @@ def test_attack3_revoked_client_cannot_resume_old_ticket(ctx):
                 assert got[1] == 230 and got[0] is False, \
                     "%s, TLS %s: alice's old ticket: want a full " \
                     "handshake and a login, got %r" % (how, v, got)
+
+
+def test_attack3_sni_to_unavailable_vhost_refused(ctx):
+    """b.example (a name-based vhost: TLSVerifyClient on, a CRL file, a
+    user of its own) gets a CRL file that does not parse, then a SIGHUP:
+    it refuses its sessions.  A client that names it by SNI (no client
+    certificate) is refused in the handshake, and the TLSLog says why;
+    before, the handshake went on under the default server (the log
+    said the vhost had 'no TLS certificate') and only a later HOST to it
+    ended the session.  HOST b.example in clear before AUTH ends the
+    session, as before (held); the default server serves on."""
+    srv = ctx.server({"TLSRequired": "off"}, start=False, shared=False,
+                     extra=["TLSOptions NoSessionReuseRequired",
+                            "FTPSCertificateWatch off"])
+    crl = os.path.join(srv.dir, "crl.pem")
+    _empty_crl(crl)
+    block, _ = pm.vhost_block(srv, pm.VHOST, [
+        "TLSVerifyClient on", "TLSCACertificateFile " + ftpsd.cert("ca.pem"),
+        "TLSCARevocationFile " + crl, "TLSRequired on"],
+        user=("bonly", "bonly-pw"))
+    srv.append_conf(block)
+    srv.start()
+    _crl_write(crl, BROKEN_CRL)
+    sighup(srv)
+
+    for v in ("1.2", "1.3"):
+        mark = srv.log_mark()
+        r = pm.Ctl(srv, pm.cctx(v), sni=pm.VHOST)
+        try:
+            expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+            r.starttls()
+            got = r.cmd("HOST " + pm.VHOST), r.cmd("USER bonly")
+        except (ssl.SSLError, OSError, EOFError) as e:
+            got = "refused: %s" % e
+        finally:
+            r.close()
+        assert isinstance(got, str) and re.search(r"(?i)internal error",
+                                                  got), \
+            "TLS %s: SNI to a vhost refusing its sessions: want the " \
+            "handshake refused, got %r" % (v, got)
+        text = ftpsd.tls_log_since(srv, mark)
+        assert "no usable certificate or CA/CRL file: handshake refused" \
+            in text, text
+
+    r = pm.Ctl(srv, None, sni=None)
+    try:
+        expect(r.cmd("HOST " + pm.VHOST), 220, "HOST")
+        got = r.cmd("AUTH TLS")
+        assert got[0] != 234, "AUTH after HOST to it: %r" % (got,)
+    except (OSError, EOFError):
+        pass
+    finally:
+        r.close()
+    r = pm.open_ctl(srv, "plain", pm.cctx("1.3"), sni=None)
+    expect(r.cmd("PWD"), 257, "the default server")
+    r.close()
