@@ -204,6 +204,43 @@ void ftps_verify_release(SSL_CTX *ctx) {
   (void) X509_STORE_set_ex_data(store, CRL_SLOT, NULL);
 }
 
+int ftps_verify_session_revoked(SSL *ssl, const SSL_SESSION *sess) {
+  STACK_OF(X509_CRL) *found = NULL;
+  X509_STORE_CTX *tmp;
+  X509_STORE *crls;
+  X509 *cert;
+  int i, revoked = 0;
+
+  cert = sess != NULL ? SSL_SESSION_get0_peer((SSL_SESSION *) sess) : NULL;
+  crls = ssl != NULL ? X509_STORE_get_ex_data(
+    SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), CRL_SLOT) : NULL;
+  if (cert == NULL ||
+      crls == NULL) {
+    return 0;
+  }
+
+  /* The CRLs of the certificate's issuer, as they are now (a hashed
+   * directory is read at this lookup).  Their signatures are not checked:
+   * a CRL here can only send the client to a full handshake, where
+   * OpenSSL judges the chain and the CRLs in full. */
+  tmp = X509_STORE_CTX_new();
+  if (tmp == NULL ||
+      X509_STORE_CTX_init(tmp, crls, NULL, NULL) != 1) {
+    X509_STORE_CTX_free(tmp);
+    return 1;
+  }
+  found = X509_STORE_CTX_get1_crls(tmp, X509_get_issuer_name(cert));
+  for (i = 0; i < sk_X509_CRL_num(found) && !revoked; i++) {
+    X509_REVOKED *entry = NULL;
+
+    revoked = X509_CRL_get0_by_cert(sk_X509_CRL_value(found, i), &entry,
+      cert) == 1;
+  }
+  sk_X509_CRL_pop_free(found, X509_CRL_free);
+  X509_STORE_CTX_free(tmp);
+  return revoked;
+}
+
 /* object_digest - the SHA-256 of obj's DER (a certificate or a CRL) into
  * out; 0, 1 for an object of another kind, or -1 */
 static int object_digest(X509_OBJECT *obj, unsigned char *out) {

@@ -9,6 +9,10 @@ Regressions (each failed on the code before its fix):
       (watcher or SIGHUP) resumed a TLS 1.2 or 1.3 ticket issued before
       the renewal on a new control connection and logged in: the ticket
       scope named the CA and CRL files, not what they hold.
+  test_attack3_crl_added_to_crl_path_refuses_old_ticket
+      the same with a CRL put in a TLSCARevocationPath directory (no
+      restart, no watcher): OpenSSL does not verify a resumed session
+      again, and the directory is read lazily.
   test_attack3_sni_to_unavailable_vhost_refused
       SNI naming a vhost that refuses its sessions (a restart found its
       CRL broken) was served on the default server, under the name of
@@ -182,3 +186,37 @@ def test_attack3_sni_to_unavailable_vhost_refused(ctx):
     r = pm.open_ctl(srv, "plain", pm.cctx("1.3"), sni=None)
     expect(r.cmd("PWD"), 257, "the default server")
     r.close()
+
+
+def test_attack3_crl_added_to_crl_path_refuses_old_ticket(ctx):
+    """TLSCARevocationPath: a hashed directory that holds no CRL of the
+    CA at first; mallory logs in and keeps her ticket (TLS 1.2 and 1.3).
+    The CA's CRL that revokes her is put in the directory (openssl
+    rehash), with no signal and no restart: full handshakes read the
+    directory and refuse her, and so must a new control connection that
+    offers her old ticket (a full handshake instead).  alice's old ticket
+    still resumes (nothing revokes her).  Before: mallory's ticket
+    resumed and she logged in (230)."""
+    import test_clientcert as tc
+    d = tempfile.mkdtemp(prefix="crlpath3-", dir=ftpsd.tmp_root())
+    os.chmod(d, 0o755)
+    try:
+        srv = tc._server(ctx, tc._verify("on", TLSCARevocationPath=d))
+        held = {(who, v): _ticket_of(tc, srv, who, v)
+                for who in ("mallory", "alice") for v in ("1.2", "1.3")}
+        shutil.copy(ftpsd.cert("ca.crl"), d)
+        os.chmod(os.path.join(d, "ca.crl"), 0o644)
+        tc._openssl("rehash", d)
+        tc.assert_refused(srv, "mallory", what="CRL added: ",
+                          alert=tc.REVOKED)
+        for v in ("1.2", "1.3"):
+            got = _resume_login(srv, *held[("mallory", v)])
+            assert got[0] is None and got[1] != 230, \
+                "TLS %s: mallory, revoked by a CRL added to the CRL " \
+                "directory, resumed a ticket from before it: %r" % (v, got)
+            got = _resume_login(srv, *held[("alice", v)])
+            assert got[:2] == (True, 230), \
+                "TLS %s: alice's ticket: want resumed and a login, got " \
+                "%r" % (v, got)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
