@@ -201,11 +201,12 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
           SSL_TICKET_RETURN_IGNORE_RENEW;
       }
 
-      /* A client certificate revoked since the ticket was issued (a CRL
-       * put in TLSCARevocationPath needs no restart): a full handshake,
-       * which refuses it. */
+      /* A client certificate revoked or distrusted since the ticket was
+       * issued (a CRL put in TLSCARevocationPath, a CA taken out of
+       * TLSCACertificatePath: no restart needed): a full handshake, which
+       * judges it. */
       if (!(state & BINDING_KIND_DATA) &&
-          ftps_verify_session_revoked(ssl, sess)) {
+          ftps_verify_session_stale(ssl, sess)) {
         return SSL_TICKET_RETURN_IGNORE_RENEW;
       }
 

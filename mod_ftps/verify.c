@@ -204,41 +204,37 @@ void ftps_verify_release(SSL_CTX *ctx) {
   (void) X509_STORE_set_ex_data(store, CRL_SLOT, NULL);
 }
 
-int ftps_verify_session_revoked(SSL *ssl, const SSL_SESSION *sess) {
-  STACK_OF(X509_CRL) *found = NULL;
-  X509_STORE_CTX *tmp;
-  X509_STORE *crls;
+int ftps_verify_session_stale(SSL *ssl, const SSL_SESSION *sess) {
+  X509_STORE_CTX *vctx;
+  X509_STORE *store;
   X509 *cert;
-  int i, revoked = 0;
+  int ok;
 
   cert = sess != NULL ? SSL_SESSION_get0_peer((SSL_SESSION *) sess) : NULL;
-  crls = ssl != NULL ? X509_STORE_get_ex_data(
-    SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), CRL_SLOT) : NULL;
-  if (cert == NULL ||
-      crls == NULL) {
+  if (ssl == NULL ||
+      cert == NULL) {
     return 0;
   }
 
-  /* The CRLs of the certificate's issuer, as they are now (a hashed
-   * directory is read at this lookup).  Their signatures are not checked:
-   * a CRL here can only send the client to a full handshake, where
-   * OpenSSL judges the chain and the CRLs in full. */
-  tmp = X509_STORE_CTX_new();
-  if (tmp == NULL ||
-      X509_STORE_CTX_init(tmp, crls, NULL, NULL) != 1) {
-    X509_STORE_CTX_free(tmp);
+  /* As libssl verifies a client certificate, with the context's CAs and
+   * CRLs as they are now.  A ticket does not keep the chain the client
+   * sent: a certificate whose intermediate CA only the client has fails
+   * here and gets a full handshake (where the client sends it again).
+   * Told apart from a CA taken out of the store it cannot be. */
+  store = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl));
+  vctx = X509_STORE_CTX_new();
+  if (vctx == NULL ||
+      X509_STORE_CTX_init(vctx, store, cert, NULL) != 1 ||
+      X509_STORE_CTX_set_default(vctx, "ssl_client") != 1 ||
+      X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(vctx),
+        SSL_get0_param(ssl)) != 1) {
+    X509_STORE_CTX_free(vctx);
     return 1;
   }
-  found = X509_STORE_CTX_get1_crls(tmp, X509_get_issuer_name(cert));
-  for (i = 0; i < sk_X509_CRL_num(found) && !revoked; i++) {
-    X509_REVOKED *entry = NULL;
-
-    revoked = X509_CRL_get0_by_cert(sk_X509_CRL_value(found, i), &entry,
-      cert) == 1;
-  }
-  sk_X509_CRL_pop_free(found, X509_CRL_free);
-  X509_STORE_CTX_free(tmp);
-  return revoked;
+  X509_STORE_CTX_set_verify_cb(vctx, verify_cb);
+  ok = X509_verify_cert(vctx) == 1;
+  X509_STORE_CTX_free(vctx);
+  return !ok;
 }
 
 /* object_digest - the SHA-256 of obj's DER (a certificate or a CRL) into

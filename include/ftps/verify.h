@@ -52,14 +52,16 @@ const char *ftps_verify_crl_lost(SSL_CTX *ctx,
   const struct ftps_crl_mark *marks, int n, int *older, char *buf,
   size_t bufsz);
 
-/* ftps_verify_session_revoked - 1 if the client certificate of sess (a
- * session about to be resumed) is revoked by a CRL that ssl's context
- * holds now (TLSCARevocationFile, or TLSCARevocationPath as the directory
- * is now), or if that cannot be found out; 0 when it is not, or there is
- * no client certificate or no CRL.  A resumed session is not verified
- * again by OpenSSL: without this, a certificate revoked after its ticket
- * was issued would log in again with the ticket. */
-int ftps_verify_session_revoked(SSL *ssl, const SSL_SESSION *sess);
+/* ftps_verify_session_stale - 1 if the client certificate of sess (a
+ * session about to be resumed) does not verify now against the CA
+ * certificates and CRLs ssl's context holds (TLSCACertificatePath and
+ * TLSCARevocationPath as the directories are now), alone: a ticket keeps
+ * no intermediate CA the client sent, so such a certificate is 1 too
+ * unless the store holds its issuer; also 1 if it cannot be found out.  0
+ * when it verifies, or without a client certificate.  OpenSSL does not
+ * verify a resumed session again: without this, a certificate revoked or
+ * distrusted after its ticket was issued would log in with the ticket. */
+int ftps_verify_session_stale(SSL *ssl, const SSL_SESSION *sess);
 
 /* ftps_verify_digest - a SHA-256 digest of what ctx verifies client
  * certificates with: every CA certificate and CRL its stores hold (those

@@ -13,6 +13,8 @@ Regressions (each failed on the code before its fix):
       the same with a CRL put in a TLSCARevocationPath directory (no
       restart, no watcher): OpenSSL does not verify a resumed session
       again, and the directory is read lazily.
+  test_attack3_ca_removed_from_ca_path_refuses_old_ticket
+      and with the CA taken out of a TLSCACertificatePath directory.
   test_attack3_sni_to_unavailable_vhost_refused
       SNI naming a vhost that refuses its sessions (a restart found its
       CRL broken) was served on the default server, under the name of
@@ -218,5 +220,47 @@ def test_attack3_crl_added_to_crl_path_refuses_old_ticket(ctx):
             assert got[:2] == (True, 230), \
                 "TLS %s: alice's ticket: want resumed and a login, got " \
                 "%r" % (v, got)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_attack3_ca_removed_from_ca_path_refuses_old_ticket(ctx):
+    """TLSCACertificatePath: a hashed directory with the test root CA.
+    alice (issued by the root) and depth1 (issued by an intermediate CA
+    that the client sends, which no ticket keeps) log in and keep their
+    tickets (TLS 1.2 and 1.3); depth1's ticket gets a full handshake,
+    and logs in (its CA is not in the store: only a full handshake can
+    judge its chain, and a CA taken out could not be told apart).  Then
+    the root is taken out of the directory, with no signal: a full
+    handshake of alice's is refused (unknown CA), and so must be her old
+    ticket.  Before: it resumed and she logged in (230)."""
+    import test_clientcert as tc
+    d = tempfile.mkdtemp(prefix="capath3-", dir=ftpsd.tmp_root())
+    os.chmod(d, 0o755)
+    try:
+        shutil.copy(ftpsd.cert("ca.pem"), d)
+        os.chmod(os.path.join(d, "ca.pem"), 0o644)
+        tc._openssl("rehash", d)
+        srv = tc._server(ctx, {"TLSVerifyClient": "on",
+                               "TLSCACertificatePath": d})
+        held = {(who, v): _ticket_of(tc, srv, who, v)
+                for who in ("alice", "depth1") for v in ("1.2", "1.3")}
+        for v in ("1.2", "1.3"):
+            got = _resume_login(srv, *held[("depth1", v)])
+            assert got[:2] == (False, 230), \
+                "TLS %s: depth1's ticket: want a full handshake and a " \
+                "login, got %r" % (v, got)
+            held[("depth1", v)] = _ticket_of(tc, srv, "depth1", v)
+        for name in os.listdir(d):
+            os.unlink(os.path.join(d, name))
+        tc.assert_refused(srv, "alice", what="CA removed: ",
+                          alert=tc.UNKNOWN_CA)
+        for v in ("1.2", "1.3"):
+            for who in ("alice", "depth1"):
+                got = _resume_login(srv, *held[(who, v)])
+                assert got[0] is None and got[1] != 230, \
+                    "TLS %s: %s, whose CA was taken out of the CA " \
+                    "directory, resumed a ticket from before: %r" \
+                    % (v, who, got)
     finally:
         shutil.rmtree(d, ignore_errors=True)
