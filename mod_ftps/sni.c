@@ -233,6 +233,20 @@ static int choose_vhost(SSL *ssl, const char *name, server_rec *s,
     return SSL_CLIENT_HELLO_ERROR;
   }
 
+  /* AUTH after login (TLSOptions AllowPerUser): the user was
+   * authenticated under the vhost the session is on, and mod_core refuses
+   * HOST after login.  Moving now would run the session under another
+   * vhost's rules (<Limit>, TLSRequired) with this vhost's login. */
+  if (session.user != NULL &&
+      s != NULL &&
+      s != main_server) {
+    ftps_log("SNI '%s' names vhost '%s' after user %s logged in on '%s': "
+      "handshake refused (a session stays on the vhost that authenticated "
+      "it)", name, s->ServerName, session.user, main_server->ServerName);
+    *alert = SSL_AD_ACCESS_DENIED;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+
   /* mod_core lets HOST follow AUTH only when it matches this name. */
   (void) pr_table_remove(session.notes, "mod_tls.sni", NULL);
   if (pr_table_add_dup(session.notes, "mod_tls.sni", name, 0) < 0) {

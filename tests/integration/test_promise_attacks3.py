@@ -15,6 +15,11 @@ Regressions (each failed on the code before its fix):
       again, and the directory is read lazily.
   test_attack3_ca_removed_from_ca_path_refuses_old_ticket
       and with the CA taken out of a TLSCACertificatePath directory.
+  test_attack3_sni_after_login_keeps_the_vhost
+      under TLSOptions AllowPerUser (AUTH after login), an SNI name of
+      another vhost moved the logged-in session there: that vhost's rules
+      (a <Limit WRITE> AllowAll) applied to a user the default server had
+      authenticated (mod_core refuses HOST after login).
   test_attack3_sni_to_unavailable_vhost_refused
       SNI naming a vhost that refuses its sessions (a restart found its
       CRL broken) was served on the default server, under the name of
@@ -264,3 +269,53 @@ def test_attack3_ca_removed_from_ca_path_refuses_old_ticket(ctx):
                     % (v, who, got)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_attack3_sni_after_login_keeps_the_vhost(ctx):
+    """TLSOptions AllowPerUser on a default server that denies writes; the
+    vhost b.example allows them (and wants a client certificate).  A user
+    logs in on the default server in clear, then sends AUTH TLS with the
+    SNI name b.example (and alice's certificate, which b.example trusts):
+    the handshake is refused (access_denied) and nothing was written;
+    AUTH TLS with the default server's own name goes on, and writes stay
+    denied (held).  Before: the session moved to b.example and MKD
+    succeeded (257)."""
+    import test_clientcert as tc
+    srv = ctx.server({"TLSRequired": "off"}, start=False, shared=False,
+                     extra=["TLSOptions AllowPerUser NoSessionReuseRequired",
+                            "<Limit WRITE>", "  DenyAll", "</Limit>"])
+    block, _ = pm.vhost_block(srv, pm.VHOST, [
+        "TLSVerifyClient on", "TLSCACertificateFile " + ftpsd.cert("ca.pem"),
+        "<Limit WRITE>", "  AllowAll", "</Limit>"])
+    srv.append_conf(block)
+    srv.start()
+
+    for v in ("1.2", "1.3"):
+        r = pm.Ctl(srv, tc.cctx("alice", v), sni=pm.VHOST)
+        try:
+            r.login()
+            expect(r.cmd("AUTH TLS"), 234, "AUTH TLS after login")
+            try:
+                r.starttls()
+                got = r.cmd("MKD moved-" + v)
+            except (ssl.SSLError, OSError, EOFError) as e:
+                got = "refused: %s" % e
+        finally:
+            r.close()
+        assert isinstance(got, str) and re.search(r"(?i)access denied",
+                                                  got), \
+            "TLS %s: SNI %s after login: want the handshake refused, " \
+            "got %r" % (v, pm.VHOST, got)
+        assert not os.path.exists(os.path.join(srv.home, "moved-" + v))
+
+        r = pm.Ctl(srv, tc.cctx("alice", v), sni="localhost")
+        try:
+            r.login()
+            expect(r.cmd("AUTH TLS"), 234, "AUTH TLS after login")
+            r.starttls()
+            code, text = r.cmd("MKD stayed-" + v)
+            assert code >= 500, "TLS %s: the default server denies " \
+                "writes: %r" % (v, text)
+            expect(r.cmd("PWD"), 257, "PWD")
+        finally:
+            r.close()
