@@ -33,8 +33,10 @@ import contextlib
 import re
 import os
 import shutil
+import signal
 import ssl
 import tempfile
+import time
 
 import ftpsd
 from clients import Raw, expect
@@ -319,3 +321,136 @@ def test_attack3_sni_after_login_keeps_the_vhost(ctx):
             expect(r.cmd("PWD"), 257, "PWD")
         finally:
             r.close()
+
+
+# -- guards of promises that held ---------------------------------------------
+
+def test_attack3_implicit_after_sighup_held(ctx):
+    """Implicit FTPS across two SIGHUPs (held): plaintext where TLS is due
+    gets nothing in clear and ends the session; a data connection that
+    resumes another FTP session's TLS session is refused (425), one that
+    resumes its own carries the file."""
+    srv = ctx.server({"TLSOptions": "UseImplicitSSL"}, shared=False)
+    srv.cell_home = srv.home
+    pm.sighup(srv)
+    pm.sighup(srv)
+    pm.plaintext_after_auth(srv, "implicit", "implicit after SIGHUP")
+    data = os.urandom(70000)
+    for v in ("1.2", "1.3"):
+        s = pm.Session(ctx, srv, "implicit", version=v)
+        try:
+            s.put("d.bin", data)
+            res = s.xfer("RETR d.bin", how="other")
+            pm.want(res.final[0] == 425 and not res.got, v,
+                    "another session's TLS session: want 425", res)
+            res = s.xfer("RETR d.bin")
+            pm.want(res.final[0] == 226 and res.got == data and
+                    res.end == "notify", v, "its own session: want 226, "
+                    "the file and close_notify", res)
+        finally:
+            s.r.close()
+
+
+def _download_ended_by_server(ctx, extra, end_it):
+    """A 64 MiB protected download (TLS 1.3), read 64 KiB, then end_it(srv)
+    while the client reads no more: how the data stream ended, bytes."""
+    srv = ctx.server({"TLSRequired": "off"}, extra=extra, shared=False)
+    srv.cell_home = srv.home
+    s = pm.Session(ctx, srv, "tls13")
+    size = 64 << 20
+    s.put("big.bin", os.urandom(size))
+    sock = s.r.pasv()
+    s.r.send("RETR big.bin\r\n")
+    expect(s.r.reply(), 150, "RETR")
+    d = s.tctx.wrap_socket(sock, server_hostname="localhost",
+                           session=s.session, suppress_ragged_eofs=False)
+    try:
+        got = d.recv(65536)
+        end_it(srv)
+        more, end = pm._drain(d, s.r, None)
+    finally:
+        d.close()
+        s.r.close()
+    return end, len(got) + len(more), size
+
+
+def test_attack3_session_end_mid_download_no_close_notify_held(ctx):
+    """A session that ends in the middle of a download (SIGTERM to the
+    session process: a shutdown; TimeoutStalled: a client that stopped
+    reading) must not end the data stream with close_notify, which would
+    make the cut file look complete (held: both end it without)."""
+    from test_store_promises import _session_pid
+
+    def term(srv):
+        os.kill(_session_pid(srv), signal.SIGTERM)
+
+    def stall(srv):
+        mark = srv.log_mark()
+        deadline = time.time() + 30
+        while "stall timeout" not in srv.log_since(mark, 50):
+            assert time.time() < deadline, "no stall timeout in 30 s"
+            time.sleep(0.2)
+
+    for what, extra, end_it in (("SIGTERM", [], term),
+                                ("TimeoutStalled", ["TimeoutStalled 1"],
+                                 stall)):
+        end, n, size = _download_ended_by_server(ctx, extra, end_it)
+        assert n < size and end != "notify", "%s mid-download: the data " \
+            "stream ended with close_notify after %d of %d bytes" \
+            % (what, n, size)
+
+
+def test_attack3_delaborted_refused_upload_keeps_file_held(ctx):
+    """DeleteAbortedStores on crossed with CCC, implicit mode, an SNI vhost,
+    SSCN, TLS 1.2 and a SIGHUP (held): an existing file keeps its content
+    through a refused data connection, a handshake followed by a cut and a
+    PORT nobody answers; a successful upload replaces it (the matrix's
+    upload probe)."""
+    orig = pm._conf
+
+    def conf(promise, feature):
+        tls, extra, opts = orig(promise, feature)
+        return tls, extra + ["DeleteAbortedStores on"], opts
+
+    pm._conf = conf
+    try:
+        for feature in ("ccc", "implicit", "sni", "sscn", "tls12",
+                        "sighup"):
+            srv = pm.make_server(ctx, "upload", feature)
+            s = pm.Session(ctx, srv, feature)
+            try:
+                pm.p_upload(s, "upload x DeleteAbortedStores x " + feature)
+            finally:
+                s.r.close()
+    finally:
+        pm._conf = orig
+
+
+def test_attack3_repeated_security_commands_memory_flat_held(ctx):
+    """5000 rounds of PROT P, PBSZ 0 and a refused second AUTH TLS on one
+    protected session must not grow it by more than 256 KiB (held: 0)."""
+    from test_store_promises import _session_pid, _rss_anon
+    if os.environ.get("FTPS_DAEMON_PRELOAD"):
+        raise ftpsd.Skip("AddressSanitizer's quarantine keeps freed memory")
+    srv = ctx.server(shared=False)
+    s = pm.Session(ctx, _with_home(srv), "tls13")
+    try:
+        def rounds(n):
+            for _ in range(n):
+                s.r.send("PROT P\r\nPBSZ 0\r\nAUTH TLS\r\n")
+                for want_code in (200, 200, 503):
+                    expect(s.r.reply(), want_code, "repeat")
+        rounds(300)
+        pid = _session_pid(srv)
+        before = _rss_anon(pid)
+        rounds(5000)
+        grown = _rss_anon(pid) - before
+        assert grown < 256 * 1024, "5000 rounds grew the session by %d " \
+            "bytes" % grown
+    finally:
+        s.r.close()
+
+
+def _with_home(srv):
+    srv.cell_home = srv.home
+    return srv
