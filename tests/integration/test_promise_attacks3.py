@@ -34,12 +34,13 @@ import re
 import os
 import shutil
 import signal
+import socket
 import ssl
 import tempfile
 import time
 
 import ftpsd
-from clients import Raw, expect
+from clients import Raw, expect, closed_by_peer
 import test_promise_matrix as pm
 from test_cert_reload import wait_log, sighup
 from test_renewal_judgement import _empty_crl, _crl_write, _read, BROKEN_CRL
@@ -294,20 +295,28 @@ def test_attack3_sni_after_login_keeps_the_vhost(ctx):
 
     for v in ("1.2", "1.3"):
         r = pm.Ctl(srv, tc.cctx("alice", v), sni=pm.VHOST)
+        keep = None
         try:
             r.login()
             expect(r.cmd("AUTH TLS"), 234, "AUTH TLS after login")
+            keep = r.sock.dup()
             try:
                 r.starttls()
                 got = r.cmd("MKD moved-" + v)
             except (ssl.SSLError, OSError, EOFError) as e:
                 got = "refused: %s" % e
+            # a failed handshake ends the session (nothing goes on in clear)
+            ended = closed_by_peer(keep)
         finally:
             r.close()
+            if keep is not None:
+                keep.close()
         assert isinstance(got, str) and re.search(r"(?i)access denied",
                                                   got), \
             "TLS %s: SNI %s after login: want the handshake refused, " \
             "got %r" % (v, pm.VHOST, got)
+        assert ended, "TLS %s: the session goes on after the refused " \
+            "handshake" % v
         assert not os.path.exists(os.path.join(srv.home, "moved-" + v))
 
         r = pm.Ctl(srv, tc.cctx("alice", v), sni="localhost")
@@ -454,3 +463,39 @@ def test_attack3_repeated_security_commands_memory_flat_held(ctx):
 def _with_home(srv):
     srv.cell_home = srv.home
     return srv
+
+
+def test_attack3_names_required_on_resumed_ticket_held(ctx):
+    """TLSOptions iPAddressRequired: alice's certificate names 127.0.0.1.
+    Her ticket, resumed from 127.0.0.1, logs in; the same ticket resumed
+    from 127.0.0.2 (another client address) ends the session before USER
+    is answered (held: the names are judged after every control
+    handshake, resumed or not)."""
+    import test_clientcert as tc
+    srv = tc._server(ctx, tc._verify("on", TLSOptions="iPAddressRequired"))
+    for v in ("1.2", "1.3"):
+        c, sess = _ticket_of(tc, srv, "alice", v)
+        for src, served in (("127.0.0.1", True), ("127.0.0.2", False)):
+            s = socket.create_connection((srv.host, srv.port), timeout=10,
+                                         source_address=(src, 0))
+            try:
+                f = s.makefile("rb")
+                assert f.readline().startswith(b"220")
+                s.sendall(b"AUTH TLS\r\n")
+                assert f.readline().startswith(b"234")
+                t = c.wrap_socket(s, server_hostname="localhost",
+                                  session=sess)
+                t.sendall(b"USER %s\r\n" % srv.user.encode())
+                try:
+                    got = t.recv(200)
+                except (ssl.SSLError, OSError) as e:
+                    got = b"error: %s" % str(e).encode()
+                assert t.session_reused, "TLS %s from %s: not resumed" \
+                    % (v, src)
+                assert got.startswith(b"331") == served, \
+                    "TLS %s, ticket resumed from %s: want %s, got %r" % (
+                        v, src, "331" if served else "the session ended",
+                        got)
+                t.close()
+            finally:
+                s.close()
