@@ -30,6 +30,40 @@
  * with every restart, as binding.c explains for its own slots. */
 #define CRL_SLOT 0
 
+/* The hashed directories of a context, which OpenSSL reads lazily and
+ * caches in the store: kept (in the CRL store's own slot) for a renewal's
+ * judgement, which looks into them through throwaway stores.  Looked up
+ * through the served stores, what the master found there would stay in
+ * the stores every later session inherits: a CA taken out of
+ * TLSCACertificatePath trusted, an updated CRL in TLSCARevocationPath
+ * unseen, until a restart. */
+struct dirs {
+  char *ca_path;
+  char *crl_path;
+};
+
+static void dirs_free(struct dirs *d) {
+  if (d != NULL) {
+    OPENSSL_free(d->ca_path);
+    OPENSSL_free(d->crl_path);
+    OPENSSL_free(d);
+  }
+}
+
+static struct dirs *dirs_new(const struct ftps_context_props *props) {
+  struct dirs *d = OPENSSL_zalloc(sizeof(*d));
+
+  if (d == NULL ||
+      (props->ca_path != NULL &&
+       (d->ca_path = OPENSSL_strdup(props->ca_path)) == NULL) ||
+      (props->crl_path != NULL &&
+       (d->crl_path = OPENSSL_strdup(props->crl_path)) == NULL)) {
+    dirs_free(d);
+    return NULL;
+  }
+  return d;
+}
+
 /* verify_cb - OpenSSL's verdict, with one exception: a CA for which no CRL
  * was configured is not an error.  TLSCARevocationFile lists the CRLs the
  * administrator has; as with mod_tls, certificates of other CAs are not
@@ -165,6 +199,7 @@ static X509_STORE *new_crl_store(const struct ftps_context_props *props,
 static int load_crls(SSL_CTX *ctx, const struct ftps_context_props *props,
     int *what, struct ftps_error *err) {
   X509_STORE *store = SSL_CTX_get_cert_store(ctx), *crls;
+  struct dirs *dirs;
 
   if (props->crl_file == NULL && props->crl_path == NULL) {
     return 0;
@@ -180,7 +215,18 @@ static int load_crls(SSL_CTX *ctx, const struct ftps_context_props *props,
     return 0;
   }
 
+  dirs = dirs_new(props);
+  if (dirs == NULL ||
+      X509_STORE_set_ex_data(crls, CRL_SLOT, dirs) != 1) {
+    dirs_free(dirs);
+    X509_STORE_free(crls);
+    ftps_error_set_ssl(err, "out of memory");
+    *what = FTPS_CONTEXT_ERR_CRL_FILE;
+    errno = ENOMEM;
+    return -1;
+  }
   if (X509_STORE_set_ex_data(store, CRL_SLOT, crls) != 1) {
+    dirs_free(dirs);
     X509_STORE_free(crls);
     ftps_error_set_ssl(err, "out of memory");
     *what = FTPS_CONTEXT_ERR_CRL_FILE;
@@ -194,13 +240,17 @@ static int load_crls(SSL_CTX *ctx, const struct ftps_context_props *props,
 }
 
 void ftps_verify_release(SSL_CTX *ctx) {
-  X509_STORE *store;
+  X509_STORE *store, *crls;
 
   if (ctx == NULL) {
     return;
   }
   store = SSL_CTX_get_cert_store(ctx);
-  X509_STORE_free(X509_STORE_get_ex_data(store, CRL_SLOT));
+  crls = X509_STORE_get_ex_data(store, CRL_SLOT);
+  if (crls != NULL) {
+    dirs_free(X509_STORE_get_ex_data(crls, CRL_SLOT));
+    X509_STORE_free(crls);
+  }
   (void) X509_STORE_set_ex_data(store, CRL_SLOT, NULL);
 }
 
@@ -434,41 +484,100 @@ int ftps_verify_crl_marks(SSL_CTX *ctx, struct ftps_crl_mark *marks,
   return n;
 }
 
-/* crl_newest - when the newest CRL of name that crls hold was issued; -1
- * when they hold none */
-static time_t crl_newest(X509_STORE *crls, X509_NAME *name) {
-  STACK_OF(X509_CRL) *found = NULL;
-  X509_STORE_CTX *tmp = X509_STORE_CTX_new();
+/* dir_store - a throwaway store reading the hashed directory path (NULL:
+ * none, or it cannot be had) */
+static X509_STORE *dir_store(const char *path) {
+  X509_STORE *tmp;
+
+  if (path == NULL ||
+      (tmp = X509_STORE_new()) == NULL) {
+    return NULL;
+  }
+  if (X509_STORE_load_path(tmp, path) != 1) {
+    X509_STORE_free(tmp);
+    return NULL;
+  }
+  return tmp;
+}
+
+/* newest_in - when the newest CRL of name in the list was issued; -1 when
+ * it holds none */
+static time_t newest_in(STACK_OF(X509_CRL) *list, const X509_NAME *name) {
   time_t newest = -1;
   int i;
 
-  if (crls != NULL &&
-      tmp != NULL &&
-      X509_STORE_CTX_init(tmp, crls, NULL, NULL) == 1) {
-    found = X509_STORE_CTX_get1_crls(tmp, name);
-  }
-  for (i = 0; i < sk_X509_CRL_num(found); i++) {
-    time_t t = crl_time(X509_CRL_get0_lastUpdate(sk_X509_CRL_value(found,
-      i)));
+  for (i = 0; i < sk_X509_CRL_num(list); i++) {
+    X509_CRL *crl = sk_X509_CRL_value(list, i);
+    time_t t = crl_time(X509_CRL_get0_lastUpdate(crl));
 
-    newest = t > newest ? t : newest;
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), name) == 0 &&
+        t > newest) {
+      newest = t;
+    }
   }
-  sk_X509_CRL_pop_free(found, X509_CRL_free);
-  X509_STORE_CTX_free(tmp);
   return newest;
 }
 
-/* trusted - does store hold (file or directory) a CA named name? */
-static int trusted(X509_STORE *store, X509_NAME *name) {
-  X509_STORE_CTX *tmp = X509_STORE_CTX_new();
-  X509_OBJECT *obj = NULL;
+/* crl_newest - when the newest CRL of name that crls hold in memory (the
+ * file's), or that the CRL directory has now, was issued; -1 when there is
+ * none */
+static time_t crl_newest(X509_STORE *crls, X509_NAME *name,
+    const struct dirs *dirs) {
+  STACK_OF(X509_OBJECT) *objs = crls != NULL ?
+    X509_STORE_get0_objects(crls) : NULL;
+  STACK_OF(X509_CRL) *found = sk_X509_CRL_new_null();
+  X509_STORE *tmp = dir_store(dirs != NULL ? dirs->crl_path : NULL);
+  X509_STORE_CTX *sctx = NULL;
+  time_t newest, other = -1;
+  int i;
+
+  for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+    X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+
+    if (crl != NULL &&
+        found != NULL) {
+      (void) sk_X509_CRL_push(found, crl);
+    }
+  }
+  newest = newest_in(found, name);
+  sk_X509_CRL_free(found);
 
   if (tmp != NULL &&
-      X509_STORE_CTX_init(tmp, store, NULL, NULL) == 1) {
-    obj = X509_STORE_CTX_get_obj_by_subject(tmp, X509_LU_X509, name);
+      (sctx = X509_STORE_CTX_new()) != NULL &&
+      X509_STORE_CTX_init(sctx, tmp, NULL, NULL) == 1) {
+    found = X509_STORE_CTX_get1_crls(sctx, name);
+    other = newest_in(found, name);
+    sk_X509_CRL_pop_free(found, X509_CRL_free);
+  }
+  X509_STORE_CTX_free(sctx);
+  X509_STORE_free(tmp);
+  return other > newest ? other : newest;
+}
+
+/* trusted - does store hold in memory (the file's), or the CA directory
+ * have now, a CA named name? */
+static int trusted(X509_STORE *store, X509_NAME *name,
+    const struct dirs *dirs) {
+  X509_STORE *tmp;
+  X509_STORE_CTX *sctx;
+  X509_OBJECT *obj = NULL;
+
+  if (X509_OBJECT_retrieve_by_subject(X509_STORE_get0_objects(store),
+      X509_LU_X509, name) != NULL) {
+    return 1;
+  }
+  tmp = dir_store(dirs != NULL ? dirs->ca_path : NULL);
+  if (tmp == NULL) {
+    return 0;
+  }
+  sctx = X509_STORE_CTX_new();
+  if (sctx != NULL &&
+      X509_STORE_CTX_init(sctx, tmp, NULL, NULL) == 1) {
+    obj = X509_STORE_CTX_get_obj_by_subject(sctx, X509_LU_X509, name);
   }
   X509_OBJECT_free(obj);
-  X509_STORE_CTX_free(tmp);
+  X509_STORE_CTX_free(sctx);
+  X509_STORE_free(tmp);
   ERR_clear_error();
   return obj != NULL;
 }
@@ -478,20 +587,22 @@ const char *ftps_verify_crl_lost(SSL_CTX *ctx,
     size_t bufsz) {
   X509_STORE *store = SSL_CTX_get_cert_store(ctx);
   X509_STORE *crls = X509_STORE_get_ex_data(store, CRL_SLOT);
+  const struct dirs *dirs;
   int i, lost = 0;
 
   *older = 0;
   if (SSL_CTX_get_verify_mode(ctx) == SSL_VERIFY_NONE) {
     return NULL;
   }
+  dirs = crls != NULL ? X509_STORE_get_ex_data(crls, CRL_SLOT) : NULL;
   for (i = 0; i < n && !lost; i++) {
     const unsigned char *p = marks[i].issuer;
     X509_NAME *name = d2i_X509_NAME(NULL, &p, marks[i].issuer_len);
     time_t newest;
 
     if (name != NULL &&
-        trusted(store, name)) {
-      newest = crl_newest(crls, name);
+        trusted(store, name, dirs)) {
+      newest = crl_newest(crls, name, dirs);
       lost = newest < marks[i].last_update;
       if (lost) {
         *older = newest >= 0;

@@ -15,6 +15,11 @@ Regressions (each failed on the code before its fix):
       again, and the directory is read lazily.
   test_attack3_ca_removed_from_ca_path_refuses_old_ticket
       and with the CA taken out of a TLSCACertificatePath directory.
+  test_attack3_renewal_judgement_leaves_ca_path_uncached
+      a renewal's judgement of a CRL file looked CAs (and CRLs) up in
+      TLSCACertificatePath (TLSCARevocationPath) through the served
+      stores, which kept what was found: a CA taken out of the directory
+      after a CRL renewal stayed trusted for every later session.
   test_attack3_sni_after_login_keeps_the_vhost
       under TLSOptions AllowPerUser (AUTH after login), an SNI name of
       another vhost moved the logged-in session there: that vhost's rules
@@ -330,6 +335,47 @@ def test_attack3_sni_after_login_keeps_the_vhost(ctx):
             expect(r.cmd("PWD"), 257, "PWD")
         finally:
             r.close()
+
+
+def test_attack3_renewal_judgement_leaves_ca_path_uncached(ctx):
+    """TLSCACertificatePath (a hashed directory with the test root CA) and
+    a watched TLSCARevocationFile (the root's CRL).  The CRL is renewed:
+    the watcher judges the new file (does a CA still trusted lose its
+    CRL?) and takes it.  Then the root is taken out of the directory,
+    with no signal: alice (issued by the root) must be refused, as she is
+    without a renewal.  Before: the judgement had looked the root up
+    through the served store, which kept it, and every later session
+    inherited it: alice was accepted until a restart."""
+    import test_clientcert as tc
+    d = tempfile.mkdtemp(prefix="capath3j-", dir=ftpsd.tmp_root())
+    os.chmod(d, 0o755)
+    try:
+        cadir = os.path.join(d, "ca")
+        os.mkdir(cadir, 0o755)
+        shutil.copy(ftpsd.cert("ca.pem"), cadir)
+        os.chmod(os.path.join(cadir, "ca.pem"), 0o644)
+        tc._openssl("rehash", cadir)
+        crl = os.path.join(d, "crl.pem")
+        _empty_crl(crl)
+        srv = tc._server(ctx, {"TLSVerifyClient": "on",
+                               "TLSCACertificatePath": cadir,
+                               "TLSCARevocationFile": crl},
+                         extra=["FTPSCertificateWatch 1"])
+        tc.assert_accepted(srv, "alice", what="at start: ")
+        mark = srv.log_mark()
+        _crl_write(crl, _read(ftpsd.cert("ca.crl")))
+        wait_log(srv, mark, "TLSCARevocationFile " + crl, "read again")
+        tc.assert_accepted(srv, "alice", what="after the CRL renewal: ")
+        tc.assert_refused(srv, "mallory", what="after the CRL renewal: ",
+                          alert=tc.REVOKED)
+        for name in os.listdir(cadir):
+            os.unlink(os.path.join(cadir, name))
+        for v in ("1.2", "1.3"):
+            tc.assert_refused(srv, "alice", v, what="the CA taken out of "
+                              "the directory after a CRL renewal: ",
+                              alert=tc.UNKNOWN_CA)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # -- guards of promises that held ---------------------------------------------
