@@ -20,6 +20,9 @@ Regressions (each failed on the code before its fix):
       TLSCACertificatePath (TLSCARevocationPath) through the served
       stores, which kept what was found: a CA taken out of the directory
       after a CRL renewal stayed trusted for every later session.
+  test_attack3_chain_building_leaves_ca_path_uncached
+      the same for the CAs found there while the master built the server
+      certificate's chain at startup (no renewal needed).
   test_attack3_sni_after_login_keeps_the_vhost
       under TLSOptions AllowPerUser (AUTH after login), an SNI name of
       another vhost moved the logged-in session there: that vhost's rules
@@ -45,7 +48,7 @@ import tempfile
 import time
 
 import ftpsd
-from clients import Raw, expect, closed_by_peer
+from clients import Raw, expect, closed_by_peer, run
 import test_promise_matrix as pm
 from test_cert_reload import wait_log, sighup
 from test_renewal_judgement import _empty_crl, _crl_write, _read, BROKEN_CRL
@@ -374,6 +377,51 @@ def test_attack3_renewal_judgement_leaves_ca_path_uncached(ctx):
             tc.assert_refused(srv, "alice", v, what="the CA taken out of "
                               "the directory after a CRL renewal: ",
                               alert=tc.UNKNOWN_CA)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _served_chain(srv, version):
+    """The subjects of the chain the server sends (openssl s_client,
+    presenting alice's certificate)."""
+    p = run(["openssl", "s_client", version, "-connect",
+             "%s:%d" % (srv.host, srv.port), "-starttls", "ftp",
+             "-showcerts", "-cert", ftpsd.cert("client-alice.crt"),
+             "-key", ftpsd.cert("client-alice.key")], input=b"")
+    return re.findall(r"(?m)^ *\d+ s:(.*)$", p.stdout.decode())
+
+
+def test_attack3_chain_building_leaves_ca_path_uncached(ctx):
+    """A server certificate given without its chain (rsa.crt, issued by
+    the test intermediate CA) and TLSCACertificatePath holding the
+    intermediate and the root: the master builds the chain from the
+    directory at startup and sends it (held: leaf, intermediate, root).
+    The directory is then emptied, with no signal: alice (issued by the
+    root) must be refused.  Before: the root, found while building the
+    chain, stayed in the store every session inherits, and alice was
+    accepted until a restart."""
+    import test_clientcert as tc
+    d = tempfile.mkdtemp(prefix="capath3c-", dir=ftpsd.tmp_root())
+    os.chmod(d, 0o755)
+    try:
+        for name in ("ca.pem", "inter.pem"):
+            shutil.copy(ftpsd.cert(name), d)
+            os.chmod(os.path.join(d, name), 0o644)
+        tc._openssl("rehash", d)
+        srv = tc._server(ctx, {
+            "TLSVerifyClient": "on", "TLSCACertificatePath": d,
+            "TLSRSACertificateFile": ftpsd.cert("rsa.crt"),
+            "TLSRSACertificateKeyFile": ftpsd.cert("rsa.key")})
+        for v in ("-tls1_2", "-tls1_3"):
+            chain = _served_chain(srv, v)
+            assert len(chain) == 3 and "intermediate" in chain[1] and \
+                "root" in chain[2], "%s: chain sent: %r" % (v, chain)
+        tc.assert_accepted(srv, "alice", what="at start: ")
+        for name in os.listdir(d):
+            os.unlink(os.path.join(d, name))
+        for v in ("1.2", "1.3"):
+            tc.assert_refused(srv, "alice", v, what="the CAs taken out of "
+                              "the directory: ", alert=tc.UNKNOWN_CA)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
