@@ -15,6 +15,9 @@ Regressions (each failed on the code before its fix):
       again, and the directory is read lazily.
   test_attack3_ca_removed_from_ca_path_refuses_old_ticket
       and with the CA taken out of a TLSCACertificatePath directory.
+  test_attack3_expired_client_cannot_resume_old_ticket
+      a client certificate expired since its ticket was issued logged in
+      with the ticket (OpenSSL does not verify a resumed session again).
   test_attack3_renewal_judgement_leaves_ca_path_uncached
       a renewal's judgement of a CRL file looked CAs (and CRLs) up in
       TLSCACertificatePath (TLSCARevocationPath) through the served
@@ -270,11 +273,9 @@ def test_attack3_ca_removed_from_ca_path_refuses_old_ticket(ctx):
                                "TLSCACertificatePath": d})
         held = {(who, v): _ticket_of(tc, srv, who, v)
                 for who in ("alice", "depth1") for v in ("1.2", "1.3")}
+        chained = {}
         for v in ("1.2", "1.3"):
-            got = _resume_login(srv, *held[("depth1", v)])
-            assert got[:2] == (False, 230), \
-                "TLS %s: depth1's ticket: want a full handshake and a " \
-                "login, got %r" % (v, got)
+            chained[v] = _resume_login(srv, *held[("depth1", v)])
             held[("depth1", v)] = _ticket_of(tc, srv, "depth1", v)
         for name in os.listdir(d):
             os.unlink(os.path.join(d, name))
@@ -287,6 +288,10 @@ def test_attack3_ca_removed_from_ca_path_refuses_old_ticket(ctx):
                     "TLS %s: %s, whose CA was taken out of the CA " \
                     "directory, resumed a ticket from before: %r" \
                     % (v, who, got)
+        for v, got in chained.items():
+            assert got[:2] == (False, 230), \
+                "TLS %s: depth1's ticket while its root was there: want " \
+                "a full handshake and a login, got %r" % (v, got)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -433,6 +438,86 @@ def test_attack3_chain_building_leaves_ca_path_uncached(ctx):
                               "the directory: ", alert=tc.UNKNOWN_CA)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _short_lived_client(d, seconds):
+    """A client certificate (CN ftpuser) of the test root CA that expires
+    seconds from now, and its key: (cert path, key path)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    ca = x509.load_pem_x509_certificate(_read(ftpsd.cert("ca.pem")))
+    ca_key = serialization.load_pem_private_key(_read(ftpsd.cert("ca.key")),
+                                                None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    crt = (x509.CertificateBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                       "ftpuser")]))
+           .issuer_name(ca.subject).public_key(key.public_key())
+           .serial_number(x509.random_serial_number())
+           .not_valid_before(now - datetime.timedelta(minutes=5))
+           .not_valid_after(now + datetime.timedelta(seconds=seconds))
+           .add_extension(x509.ExtendedKeyUsage(
+               [ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+           .sign(ca_key, hashes.SHA256()))
+    paths = (os.path.join(d, "short.crt"), os.path.join(d, "short.key"))
+    with open(paths[0], "wb") as f:
+        f.write(crt.public_bytes(serialization.Encoding.PEM))
+    with open(paths[1], "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return paths, crt.not_valid_after.replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def test_attack3_expired_client_cannot_resume_old_ticket(ctx):
+    """A client certificate that expires a few seconds after its session
+    began: the running session's data connections (which resume its own
+    TLS session) go on (held: a session is judged when it starts), but a
+    new control connection that offers its ticket once the certificate
+    has expired is refused (a full handshake, which OpenSSL refuses).
+    Before: the ticket resumed and logged in for as long as it lived."""
+    import test_clientcert as tc
+    d = tempfile.mkdtemp(prefix="short3-", dir=ftpsd.tmp_root())
+    try:
+        srv = tc._server(ctx, tc._verify("on"))
+        srv.cell_home = srv.home
+        who, ends = _short_lived_client(d, 4)
+        data = os.urandom(20000)
+        sessions = []
+        for v in ("1.2", "1.3"):
+            s = pm.Session(ctx, srv, "explicit", version=v, who=who)
+            s.put("d.bin", data)
+            sessions.append((v, s, s.tctx, _ticket_of_ctx(srv, s.tctx)))
+        time.sleep(max(0, ends - time.time()) + 1.5)
+        for v, s, c, sess in sessions:
+            res = s.xfer("RETR d.bin")
+            pm.want(res.final[0] == 226 and res.got == data, v,
+                    "the running session's download", res)
+            s.r.close()
+            got = _resume_login(srv, c, sess)
+            assert got[0] is None and got[1] != 230, "TLS %s: a ticket of " \
+                "a certificate expired since logged in: %r" % (v, got)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _ticket_of_ctx(srv, c):
+    """The TLS session (ticket) of a logged-in control connection made
+    with the client context c."""
+    r = Raw(srv)
+    try:
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        r.starttls(ctx=c)
+        r.login()
+        expect(r.cmd("PWD"), 257, "PWD")
+        return r.sock.session
+    finally:
+        r.close()
 
 
 # -- guards of promises that held ---------------------------------------------
