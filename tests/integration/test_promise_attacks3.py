@@ -687,3 +687,68 @@ def test_attack3_names_required_on_resumed_ticket_held(ctx):
                 t.close()
             finally:
                 s.close()
+
+
+def test_attack3_sni_vhost_rules_across_its_renewal_held(ctx):
+    """A name-based vhost with TLSVerifyClient on and TLSRequired on, whose
+    certificate alone the watcher renews (EC to RSA), under a loose default
+    server (held): after the renewal the vhost serves the new certificate,
+    still refuses a client without a certificate (TLS 1.2 and 1.3) and
+    logs alice in; the default server still serves its own certificate
+    without asking one."""
+    import test_clientcert as tc
+    from test_cert_reload import wait_log as wait
+    srv = ctx.server({"TLSRequired": "off"}, start=False, shared=False,
+                     extra=["FTPSCertificateWatch 1"])
+    live = os.path.join(srv.dir, "vhost.pem")
+    shutil.copy(ftpsd.cert(), live)
+    os.chmod(live, 0o600)
+    block, _ = pm.vhost_block(srv, pm.VHOST, [
+        "TLSVerifyClient on", "TLSCACertificateFile " + ftpsd.cert("ca.pem"),
+        "TLSRequired on"])
+    block = [l.replace("TLSRSACertificateFile " + ftpsd.cert(),
+                       "TLSRSACertificateFile " + live) for l in block]
+    srv.append_conf(block)
+    srv.start()
+
+    mark = srv.log_mark()
+    with open(live + ".new", "wb") as f:
+        f.write(_read(ftpsd.cert("rsa.crt")) + _read(ftpsd.cert("rsa.key")))
+    os.chmod(live + ".new", 0o600)
+    os.rename(live + ".new", live)
+    wait(srv, mark, "new certificate loaded")
+
+    rsa = ssl.PEM_cert_to_DER_cert(_read(ftpsd.cert("rsa.crt")).decode())
+    for v in ("1.2", "1.3"):
+        r = pm.Ctl(srv, tc.cctx(None, v), sni=pm.VHOST)
+        try:
+            expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+            try:
+                r.starttls()
+                got = r.cmd("USER " + srv.user)
+            except (ssl.SSLError, OSError, EOFError) as e:
+                got = "refused: %s" % e
+        finally:
+            r.close()
+        assert isinstance(got, str), "TLS %s: the renewed vhost served a " \
+            "client without a certificate: %r" % (v, got)
+
+        r = pm.Ctl(srv, tc.cctx("alice", v), sni=pm.VHOST)
+        try:
+            expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+            r.starttls()
+            assert r.sock.getpeercert(binary_form=True) == rsa, \
+                "TLS %s: the vhost does not serve its renewed certificate" % v
+            r.login()
+            expect(r.cmd("PWD"), 257, "PWD")
+        finally:
+            r.close()
+
+        r = pm.Ctl(srv, tc.cctx(None, v), sni=None)
+        try:
+            expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+            r.starttls()
+            assert r.sock.getpeercert(binary_form=True) != rsa
+            r.login()
+        finally:
+            r.close()
