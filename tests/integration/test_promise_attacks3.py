@@ -752,3 +752,43 @@ def test_attack3_sni_vhost_rules_across_its_renewal_held(ctx):
             r.login()
         finally:
             r.close()
+
+
+def test_attack3_failed_appe_keeps_content_held(ctx):
+    """APPE over an existing file under HiddenStores and DeleteAbortedStores
+    (held, as README says): a refused data connection, a handshake then a
+    cut, and a PORT nobody answers leave the file as it was; a cut after
+    5000 bytes (426) keeps the old content, followed by what arrived (an
+    append writes in place: HiddenStores does not apply to APPE, and a
+    client resumes an append from the file's size); the file is never
+    deleted; a complete APPE appends."""
+    srv = ctx.server({"TLSRequired": "off"}, shared=False,
+                     extra=["DeleteAbortedStores on", "HiddenStores on"])
+    srv.cell_home = srv.home
+    s = pm.Session(ctx, srv, "tls13")
+    try:
+        old = pm.MARK + os.urandom(3000)
+        path = s.put("keep.bin", old)
+        for what, kw in (
+                ("a data connection that does not resume this session",
+                 dict(how="full", upload=b"n" * 999)),
+                ("a handshake, then a cut", dict(upload=b"", cut=True)),
+                ("PORT to a closed port", dict(port=pm.closed_port()))):
+            res = s.xfer("APPE keep.bin", **kw)
+            pm.want(res.final[0] in (425, 426) and pm.content(path) == old,
+                    "APPE", what + ": want 425/426 and the file unchanged",
+                    res)
+        more = os.urandom(5000)
+        res = s.xfer("APPE keep.bin", upload=more, cut=True)
+        now = pm.content(path)
+        pm.want(res.final[0] == 426 and now is not None and
+                now.startswith(old) and more.startswith(now[len(old):]),
+                "APPE", "cut after 5000 bytes: want 426, the old content "
+                "and (part of) what arrived", res)
+        s.put("keep.bin", old)
+        res = s.xfer("APPE keep.bin", upload=more)
+        pm.want(res.final[0] == 226 and pm.content(path) == old + more,
+                "APPE", "a complete append", res)
+        assert not pm.leftovers(srv.home), pm.leftovers(srv.home)
+    finally:
+        s.r.close()
