@@ -37,12 +37,15 @@ Regressions (each failed on the code before its fix):
       the vhost the client asked for; HOST to it ended the session.
 
 Guards of promises that held (a cheap test where a future change could
-break them) are marked "(held)" in their docstrings.
+break them) are marked "(held)" in their names and docstrings.  Kernel TLS
+and sendfile need a kernel with the tls module: where it is missing (the
+TLSLog says "kernel TLS unavailable"), every test here runs the user-space
+path, which is the one that must keep the promises there.
 """
 
 import contextlib
-import re
 import os
+import re
 import shutil
 import signal
 import socket
@@ -57,7 +60,7 @@ from test_cert_reload import wait_log, sighup
 from test_renewal_judgement import _empty_crl, _crl_write, _read, BROKEN_CRL
 
 
-# -- certificate renewal x resumption --------------------------------------------
+# -- certificate renewal x resumption ---------------------------------------
 
 def _ticket_of(tc, srv, who, version):
     """A client context presenting who's certificate, and the TLS session
