@@ -9,6 +9,9 @@ Regressions (each failed on the code before its fix):
       (watcher or SIGHUP) resumed a TLS 1.2 or 1.3 ticket issued before
       the renewal on a new control connection and logged in: the ticket
       scope named the CA and CRL files, not what they hold.
+  test_attack3_revoked_certificate_login_by_old_ticket
+      the same with TLSUserName: the revoked certificate logged in at
+      USER (232), no password asked.
   test_attack3_crl_added_to_crl_path_refuses_old_ticket
       the same with a CRL put in a TLSCARevocationPath directory (no
       restart, no watcher): OpenSSL does not verify a resumed session
@@ -100,10 +103,11 @@ def _resume_login(srv, c, sess):
 
 
 @contextlib.contextmanager
-def _watched_crl(ctx, how):
+def _watched_crl(ctx, how, extra=(), **server_kw):
     """TLSVerifyClient on against a CRL file that revokes nobody yet; the
-    watcher looks every second (how "watch") or never (how "sighup").
-    Yields (test_clientcert, srv, crl path)."""
+    watcher looks every second (how "watch") or never (how "sighup");
+    extra lines and test_clientcert._server's keywords (users,
+    auth_order) as given.  Yields (test_clientcert, srv, crl path)."""
     import test_clientcert as tc
     d = tempfile.mkdtemp(prefix="crl3-", dir=ftpsd.tmp_root())
     os.chmod(d, 0o755)
@@ -112,7 +116,8 @@ def _watched_crl(ctx, how):
         _empty_crl(crl)
         srv = tc._server(ctx, tc._verify("on", TLSCARevocationFile=crl),
                          extra=["FTPSCertificateWatch %s"
-                                % ("1" if how == "watch" else "off")])
+                                % ("1" if how == "watch" else "off")] +
+                         list(extra), **server_kw)
         yield tc, srv, crl
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -521,6 +526,47 @@ def _ticket_of_ctx(srv, c):
         return r.sock.session
     finally:
         r.close()
+
+
+def test_attack3_revoked_certificate_login_by_old_ticket(ctx):
+    """TLSUserName CommonName (a certificate logs in at USER, 232, with no
+    password): mallory's certificate logs her in while the watched CRL
+    revokes nobody; once the CRL that revokes her is taken, her old
+    ticket (TLS 1.2 and 1.3) must not log her in.  Before: USER mallory
+    got 232 through the resumed ticket, no password asked."""
+    import test_clientcert as tc
+    with _watched_crl(ctx, "watch", extra=["TLSUserName CommonName"],
+                      users=[("mallory", "unused-password")],
+                      auth_order=tc.CERT_AUTH) as (tc, srv, crl):
+        held = {}
+        for v in ("1.2", "1.3"):
+            c = tc.cctx("mallory", v)
+            r = Raw(srv)
+            try:
+                expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+                r.starttls(ctx=c)
+                expect(r.cmd("USER mallory"), 232, "certificate login")
+                expect(r.cmd("PWD"), 257, "PWD")
+                held[v] = (c, r.sock.session)
+            finally:
+                r.close()
+        mark = srv.log_mark()
+        _crl_write(crl, _read(ftpsd.cert("ca.crl")))
+        wait_log(srv, mark, "TLSCARevocationFile " + crl, "read again")
+        for v, (c, sess) in held.items():
+            r = Raw(srv)
+            try:
+                expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+                try:
+                    r.sock = c.wrap_socket(r.sock, server_hostname="localhost",
+                                           session=sess)
+                    got = r.cmd("USER mallory")
+                except (ssl.SSLError, OSError, EOFError) as e:
+                    got = (0, "refused: %s" % e)
+            finally:
+                r.close()
+            assert got[0] != 232, "TLS %s: a revoked certificate logged in " \
+                "(232) by its old ticket" % v
 
 
 # -- guards of promises that held ---------------------------------------------
