@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "ftps/binding.h"
+#include "ftps/verify.h"
 
 #define BINDING_KIND_CTRL   0x1
 #define BINDING_KIND_DATA   0x2
@@ -198,6 +199,15 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
       if (!same_scope(ssl, sess)) {
         return (state & BINDING_KIND_DATA) ? SSL_TICKET_RETURN_IGNORE :
           SSL_TICKET_RETURN_IGNORE_RENEW;
+      }
+
+      /* A client certificate revoked or distrusted since the ticket was
+       * issued (a CRL put in TLSCARevocationPath, a CA taken out of
+       * TLSCACertificatePath: no restart needed): a full handshake, which
+       * judges it. */
+      if (!(state & BINDING_KIND_DATA) &&
+          ftps_verify_session_stale(ssl, sess)) {
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
       }
 
       /* Never issue tickets on data connections (proftpd#959); whether

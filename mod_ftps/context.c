@@ -403,16 +403,53 @@ err:
   return NULL;
 }
 
+/* chain_store - a throwaway store with what ctx's CA store holds (the
+ * CA file's certificates) and TLSCACertificatePath, to build chains from:
+ * what a lookup finds in a directory stays in the store it was made
+ * through, and the master's served store is inherited by every session (a
+ * CA taken out of the directory would stay trusted for client certificates
+ * until a restart).  NULL without a directory: the served store then has
+ * nothing to cache. */
+static X509_STORE *chain_store(SSL_CTX *ctx, const char *ca_path) {
+  STACK_OF(X509_OBJECT) *objs;
+  X509_STORE *tmp;
+  int i;
+
+  if (ca_path == NULL ||
+      (tmp = X509_STORE_new()) == NULL) {
+    return NULL;
+  }
+  objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+  for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+    X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+
+    if (x != NULL &&
+        X509_STORE_add_cert(tmp, x) != 1) {
+      X509_STORE_free(tmp);
+      return NULL;
+    }
+  }
+  if (X509_STORE_load_path(tmp, ca_path) != 1) {
+    X509_STORE_free(tmp);
+    return NULL;
+  }
+  return tmp;
+}
+
 /* prebuild_chains - a certificate given without its chain gets one from
  * the CA store (TLSCACertificateFile/Path): OpenSSL would otherwise build
  * it in every handshake, a full X509_verify_cert() each time.  Built once
- * here, with the same store and the same leniency (errors only cut the
- * chain short), the handshake sends the same certificates. */
-static void prebuild_chains(SSL_CTX *ctx) {
+ * here, with the same certificates and the same leniency (errors only cut
+ * the chain short), the handshake sends the same certificates. */
+static void prebuild_chains(SSL_CTX *ctx, const char *ca_path) {
   X509 *current = SSL_CTX_get0_certificate(ctx);
+  X509_STORE *tmp = chain_store(ctx, ca_path);
   int rc;
 
   ERR_set_mark();
+  if (tmp != NULL) {
+    (void) SSL_CTX_set1_chain_cert_store(ctx, tmp);
+  }
   for (rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); rc == 1;
        rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
     STACK_OF(X509) *chain = NULL;
@@ -422,6 +459,10 @@ static void prebuild_chains(SSL_CTX *ctx) {
       (void) SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR|
         SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
     }
+  }
+  if (tmp != NULL) {
+    (void) SSL_CTX_set0_chain_cert_store(ctx, NULL);
+    X509_STORE_free(tmp);
   }
   ERR_pop_to_mark();
 
@@ -499,7 +540,7 @@ SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
     SSL_CTX_free(ctx);
     return NULL;
   }
-  prebuild_chains(ctx);
+  prebuild_chains(ctx, props->ca_path);
   return ctx;
 }
 

@@ -233,6 +233,20 @@ static int choose_vhost(SSL *ssl, const char *name, server_rec *s,
     return SSL_CLIENT_HELLO_ERROR;
   }
 
+  /* AUTH after login (TLSOptions AllowPerUser): the user was
+   * authenticated under the vhost the session is on, and mod_core refuses
+   * HOST after login.  Moving now would run the session under another
+   * vhost's rules (<Limit>, TLSRequired) with this vhost's login. */
+  if (session.user != NULL &&
+      s != NULL &&
+      s != main_server) {
+    ftps_log("SNI '%s' names vhost '%s' after user %s logged in on '%s': "
+      "handshake refused (a session stays on the vhost that authenticated "
+      "it)", name, s->ServerName, session.user, main_server->ServerName);
+    *alert = SSL_AD_ACCESS_DENIED;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+
   /* mod_core lets HOST follow AUTH only when it matches this name. */
   (void) pr_table_remove(session.notes, "mod_tls.sni", NULL);
   if (pr_table_add_dup(session.notes, "mod_tls.sni", name, 0) < 0) {
@@ -248,6 +262,18 @@ static int choose_vhost(SSL *ssl, const char *name, server_rec *s,
   }
 
   ctx = ftps_server_engine(s) ? ftps_server_ctx(s) : NULL;
+  /* A vhost that refuses its sessions (a restart found no usable
+   * certificate or CA/CRL file for it) refuses this one too, as HOST to
+   * it would: the client asked for it, and must not be served another
+   * vhost's certificate and rules under its name. */
+  if (ctx == NULL &&
+      ftps_server_engine(s) &&
+      ftps_server_unavailable(s)) {
+    ftps_log("SNI '%s' names vhost '%s', which has no usable certificate "
+      "or CA/CRL file: handshake refused", name, s->ServerName);
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
   if (ctx == NULL) {
     if (strict) {
       return refuse_name(ssl, name, "names a vhost without TLS", alert);

@@ -6,6 +6,7 @@
 #include "ftps/binding.h"
 #include "ftps/server.h"
 #include "ftps/ticketkeys.h"
+#include "ftps/verify.h"
 
 /* usage: TLSSessionTicketKeys [age secs] [count n] */
 modret_t *set_tlssessionticketkeys(cmd_rec *cmd) {
@@ -97,20 +98,33 @@ int ftps_tickets_start(void) {
 }
 
 /* scope_label - what a session authenticated on s depends on: which
- * server it is, and the rules its client certificate was judged by.  A
- * restart that changes any of it means a full handshake for old tickets. */
-static int scope_label(server_rec *s, const struct ftps_context_props *props,
-    char *buf, size_t bufsz) {
+ * server it is, and the rules its client certificate was judged by, down
+ * to the CA certificates and CRLs ctx holds.  A restart or a renewal (the
+ * watcher) that changes any of it means a full handshake for old tickets:
+ * a client certificate revoked by a renewed CRL must not log in again by
+ * resuming a session judged before the CRL came. */
+static int scope_label(server_rec *s, SSL_CTX *ctx,
+    const struct ftps_context_props *props, char *buf, size_t bufsz) {
+  unsigned char trust[FTPS_VERIFY_DIGEST_LEN];
+  char hex[2 * FTPS_VERIFY_DIGEST_LEN + 1];
+  size_t i;
   int n;
 
+  if (ftps_verify_digest(ctx, trust) < 0) {
+    return -1;
+  }
+  for (i = 0; i < sizeof(trust); i++) {
+    pr_snprintf(hex + 2 * i, 3, "%02x", trust[i]);
+  }
+
   n = snprintf(buf, bufsz, "sid=%u\nname=%s\naddr=%s\nport=%u\nverify=%d\n"
-    "depth=%d\nca=%s\ncapath=%s\ncrl=%s\ncrlpath=%s\nopts=%lx",
+    "depth=%d\nca=%s\ncapath=%s\ncrl=%s\ncrlpath=%s\nopts=%lx\ntrust=%s",
     s->sid, s->ServerName ? s->ServerName : "",
     s->ServerAddress ? s->ServerAddress : "", s->ServerPort,
     props->verify_client, props->verify_depth,
     props->ca_file ? props->ca_file : "", props->ca_path ? props->ca_path : "",
     props->crl_file ? props->crl_file : "",
-    props->crl_path ? props->crl_path : "", ftps_server_options(s));
+    props->crl_path ? props->crl_path : "", ftps_server_options(s), hex);
   return n > 0 && (size_t) n < bufsz ? n : -1;
 }
 
@@ -122,7 +136,7 @@ int ftps_tickets_ctx(server_rec *s, SSL_CTX *ctx,
   int n;
 
   ftps_error_clear(&err);
-  n = scope_label(s, props, label, sizeof(label));
+  n = scope_label(s, ctx, props, label, sizeof(label));
   if (n < 0 ||
       ftps_ticketkeys_scope(label, (size_t) n, scope) < 0 ||
       ftps_binding_set_scope(ctx, scope) < 0) {

@@ -11,10 +11,12 @@
  */
 #define _DEFAULT_SOURCE            /* timegm */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 
@@ -27,6 +29,40 @@
  * again), and each stays in libcrypto's tables for good: the master grew
  * with every restart, as binding.c explains for its own slots. */
 #define CRL_SLOT 0
+
+/* The hashed directories of a context, which OpenSSL reads lazily and
+ * caches in the store: kept (in the CRL store's own slot) for a renewal's
+ * judgement, which looks into them through throwaway stores.  Looked up
+ * through the served stores, what the master found there would stay in
+ * the stores every later session inherits: a CA taken out of
+ * TLSCACertificatePath trusted, an updated CRL in TLSCARevocationPath
+ * unseen, until a restart. */
+struct dirs {
+  char *ca_path;
+  char *crl_path;
+};
+
+static void dirs_free(struct dirs *d) {
+  if (d != NULL) {
+    OPENSSL_free(d->ca_path);
+    OPENSSL_free(d->crl_path);
+    OPENSSL_free(d);
+  }
+}
+
+static struct dirs *dirs_new(const struct ftps_context_props *props) {
+  struct dirs *d = OPENSSL_zalloc(sizeof(*d));
+
+  if (d == NULL ||
+      (props->ca_path != NULL &&
+       (d->ca_path = OPENSSL_strdup(props->ca_path)) == NULL) ||
+      (props->crl_path != NULL &&
+       (d->crl_path = OPENSSL_strdup(props->crl_path)) == NULL)) {
+    dirs_free(d);
+    return NULL;
+  }
+  return d;
+}
 
 /* verify_cb - OpenSSL's verdict, with one exception: a CA for which no CRL
  * was configured is not an error.  TLSCARevocationFile lists the CRLs the
@@ -163,6 +199,7 @@ static X509_STORE *new_crl_store(const struct ftps_context_props *props,
 static int load_crls(SSL_CTX *ctx, const struct ftps_context_props *props,
     int *what, struct ftps_error *err) {
   X509_STORE *store = SSL_CTX_get_cert_store(ctx), *crls;
+  struct dirs *dirs;
 
   if (props->crl_file == NULL && props->crl_path == NULL) {
     return 0;
@@ -178,7 +215,18 @@ static int load_crls(SSL_CTX *ctx, const struct ftps_context_props *props,
     return 0;
   }
 
+  dirs = dirs_new(props);
+  if (dirs == NULL ||
+      X509_STORE_set_ex_data(crls, CRL_SLOT, dirs) != 1) {
+    dirs_free(dirs);
+    X509_STORE_free(crls);
+    ftps_error_set_ssl(err, "out of memory");
+    *what = FTPS_CONTEXT_ERR_CRL_FILE;
+    errno = ENOMEM;
+    return -1;
+  }
   if (X509_STORE_set_ex_data(store, CRL_SLOT, crls) != 1) {
+    dirs_free(dirs);
     X509_STORE_free(crls);
     ftps_error_set_ssl(err, "out of memory");
     *what = FTPS_CONTEXT_ERR_CRL_FILE;
@@ -192,14 +240,134 @@ static int load_crls(SSL_CTX *ctx, const struct ftps_context_props *props,
 }
 
 void ftps_verify_release(SSL_CTX *ctx) {
-  X509_STORE *store;
+  X509_STORE *store, *crls;
 
   if (ctx == NULL) {
     return;
   }
   store = SSL_CTX_get_cert_store(ctx);
-  X509_STORE_free(X509_STORE_get_ex_data(store, CRL_SLOT));
+  crls = X509_STORE_get_ex_data(store, CRL_SLOT);
+  if (crls != NULL) {
+    dirs_free(X509_STORE_get_ex_data(crls, CRL_SLOT));
+    X509_STORE_free(crls);
+  }
   (void) X509_STORE_set_ex_data(store, CRL_SLOT, NULL);
+}
+
+int ftps_verify_session_stale(SSL *ssl, const SSL_SESSION *sess) {
+  X509_STORE_CTX *vctx;
+  X509_STORE *store;
+  X509 *cert;
+  int ok;
+
+  cert = sess != NULL ? SSL_SESSION_get0_peer((SSL_SESSION *) sess) : NULL;
+  if (ssl == NULL ||
+      cert == NULL) {
+    return 0;
+  }
+
+  /* As libssl verifies a client certificate, with the context's CAs and
+   * CRLs as they are now.  A ticket does not keep the chain the client
+   * sent: a certificate whose intermediate CA only the client has fails
+   * here and gets a full handshake (where the client sends it again).
+   * Told apart from a CA taken out of the store it cannot be. */
+  store = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl));
+  vctx = X509_STORE_CTX_new();
+  if (vctx == NULL ||
+      X509_STORE_CTX_init(vctx, store, cert, NULL) != 1 ||
+      X509_STORE_CTX_set_default(vctx, "ssl_client") != 1 ||
+      X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(vctx),
+        SSL_get0_param(ssl)) != 1) {
+    X509_STORE_CTX_free(vctx);
+    return 1;
+  }
+  X509_STORE_CTX_set_verify_cb(vctx, verify_cb);
+  ok = X509_verify_cert(vctx) == 1;
+  X509_STORE_CTX_free(vctx);
+  return !ok;
+}
+
+/* object_digest - the SHA-256 of obj's DER (a certificate or a CRL) into
+ * out; 0, 1 for an object of another kind, or -1 */
+static int object_digest(X509_OBJECT *obj, unsigned char *out) {
+  X509 *x = X509_OBJECT_get0_X509(obj);
+  X509_CRL *crl = X509_OBJECT_get0_X509_CRL(obj);
+  unsigned char *der = NULL;
+  int len;
+
+  if (x == NULL &&
+      crl == NULL) {
+    return 1;
+  }
+  len = x != NULL ? i2d_X509(x, &der) : i2d_X509_CRL(crl, &der);
+  if (len <= 0 ||
+      EVP_Digest(der, (size_t) len, out, NULL, EVP_sha256(), NULL) != 1) {
+    OPENSSL_free(der);
+    return -1;
+  }
+  OPENSSL_free(der);
+  return 0;
+}
+
+static int cmp_digest(const void *a, const void *b) {
+  return memcmp(a, b, FTPS_VERIFY_DIGEST_LEN);
+}
+
+/* add_objects - the digests of what store holds, appended to *all (*n of
+ * them); 0, or -1 */
+static int add_objects(X509_STORE *store, unsigned char **all, size_t *n) {
+  STACK_OF(X509_OBJECT) *objs;
+  int i, res;
+
+  objs = store != NULL ? X509_STORE_get0_objects(store) : NULL;
+  for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+    unsigned char *more = OPENSSL_realloc(*all,
+      (*n + 1) * FTPS_VERIFY_DIGEST_LEN);
+
+    if (more == NULL) {
+      return -1;
+    }
+    *all = more;
+    res = object_digest(sk_X509_OBJECT_value(objs, i),
+      more + *n * FTPS_VERIFY_DIGEST_LEN);
+    if (res < 0) {
+      return -1;
+    }
+    if (res == 0) {
+      (*n)++;
+    }
+  }
+  return 0;
+}
+
+int ftps_verify_digest(SSL_CTX *ctx, unsigned char *out) {
+  X509_STORE *store;
+  unsigned char *all = NULL;
+  size_t n = 0;
+  int res = -1;
+
+  if (ctx == NULL ||
+      out == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+
+  /* In any order: the same files read again give the same digest. */
+  store = SSL_CTX_get_cert_store(ctx);
+  if (add_objects(store, &all, &n) == 0 &&
+      add_objects(X509_STORE_get_ex_data(store, CRL_SLOT), &all, &n) == 0) {
+    if (n > 0) {
+      qsort(all, n, FTPS_VERIFY_DIGEST_LEN, cmp_digest);
+    }
+    res = EVP_Digest(all != NULL ? all : (unsigned char *) "",
+      n * FTPS_VERIFY_DIGEST_LEN, out, NULL, EVP_sha256(), NULL) == 1 ?
+      0 : -1;
+  }
+  OPENSSL_free(all);
+  if (res < 0) {
+    errno = ENOMEM;
+  }
+  return res;
 }
 
 /* set_client_ca_names - the CA names sent in the CertificateRequest, so
@@ -316,41 +484,100 @@ int ftps_verify_crl_marks(SSL_CTX *ctx, struct ftps_crl_mark *marks,
   return n;
 }
 
-/* crl_newest - when the newest CRL of name that crls hold was issued; -1
- * when they hold none */
-static time_t crl_newest(X509_STORE *crls, X509_NAME *name) {
-  STACK_OF(X509_CRL) *found = NULL;
-  X509_STORE_CTX *tmp = X509_STORE_CTX_new();
+/* dir_store - a throwaway store reading the hashed directory path (NULL:
+ * none, or it cannot be had) */
+static X509_STORE *dir_store(const char *path) {
+  X509_STORE *tmp;
+
+  if (path == NULL ||
+      (tmp = X509_STORE_new()) == NULL) {
+    return NULL;
+  }
+  if (X509_STORE_load_path(tmp, path) != 1) {
+    X509_STORE_free(tmp);
+    return NULL;
+  }
+  return tmp;
+}
+
+/* newest_in - when the newest CRL of name in the list was issued; -1 when
+ * it holds none */
+static time_t newest_in(STACK_OF(X509_CRL) *list, const X509_NAME *name) {
   time_t newest = -1;
   int i;
 
-  if (crls != NULL &&
-      tmp != NULL &&
-      X509_STORE_CTX_init(tmp, crls, NULL, NULL) == 1) {
-    found = X509_STORE_CTX_get1_crls(tmp, name);
-  }
-  for (i = 0; i < sk_X509_CRL_num(found); i++) {
-    time_t t = crl_time(X509_CRL_get0_lastUpdate(sk_X509_CRL_value(found,
-      i)));
+  for (i = 0; i < sk_X509_CRL_num(list); i++) {
+    X509_CRL *crl = sk_X509_CRL_value(list, i);
+    time_t t = crl_time(X509_CRL_get0_lastUpdate(crl));
 
-    newest = t > newest ? t : newest;
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), name) == 0 &&
+        t > newest) {
+      newest = t;
+    }
   }
-  sk_X509_CRL_pop_free(found, X509_CRL_free);
-  X509_STORE_CTX_free(tmp);
   return newest;
 }
 
-/* trusted - does store hold (file or directory) a CA named name? */
-static int trusted(X509_STORE *store, X509_NAME *name) {
-  X509_STORE_CTX *tmp = X509_STORE_CTX_new();
-  X509_OBJECT *obj = NULL;
+/* crl_newest - when the newest CRL of name that crls hold in memory (the
+ * file's), or that the CRL directory has now, was issued; -1 when there is
+ * none */
+static time_t crl_newest(X509_STORE *crls, X509_NAME *name,
+    const struct dirs *dirs) {
+  STACK_OF(X509_OBJECT) *objs = crls != NULL ?
+    X509_STORE_get0_objects(crls) : NULL;
+  STACK_OF(X509_CRL) *found = sk_X509_CRL_new_null();
+  X509_STORE *tmp = dir_store(dirs != NULL ? dirs->crl_path : NULL);
+  X509_STORE_CTX *sctx = NULL;
+  time_t newest, other = -1;
+  int i;
+
+  for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+    X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+
+    if (crl != NULL &&
+        found != NULL) {
+      (void) sk_X509_CRL_push(found, crl);
+    }
+  }
+  newest = newest_in(found, name);
+  sk_X509_CRL_free(found);
 
   if (tmp != NULL &&
-      X509_STORE_CTX_init(tmp, store, NULL, NULL) == 1) {
-    obj = X509_STORE_CTX_get_obj_by_subject(tmp, X509_LU_X509, name);
+      (sctx = X509_STORE_CTX_new()) != NULL &&
+      X509_STORE_CTX_init(sctx, tmp, NULL, NULL) == 1) {
+    found = X509_STORE_CTX_get1_crls(sctx, name);
+    other = newest_in(found, name);
+    sk_X509_CRL_pop_free(found, X509_CRL_free);
+  }
+  X509_STORE_CTX_free(sctx);
+  X509_STORE_free(tmp);
+  return other > newest ? other : newest;
+}
+
+/* trusted - does store hold in memory (the file's), or the CA directory
+ * have now, a CA named name? */
+static int trusted(X509_STORE *store, X509_NAME *name,
+    const struct dirs *dirs) {
+  X509_STORE *tmp;
+  X509_STORE_CTX *sctx;
+  X509_OBJECT *obj = NULL;
+
+  if (X509_OBJECT_retrieve_by_subject(X509_STORE_get0_objects(store),
+      X509_LU_X509, name) != NULL) {
+    return 1;
+  }
+  tmp = dir_store(dirs != NULL ? dirs->ca_path : NULL);
+  if (tmp == NULL) {
+    return 0;
+  }
+  sctx = X509_STORE_CTX_new();
+  if (sctx != NULL &&
+      X509_STORE_CTX_init(sctx, tmp, NULL, NULL) == 1) {
+    obj = X509_STORE_CTX_get_obj_by_subject(sctx, X509_LU_X509, name);
   }
   X509_OBJECT_free(obj);
-  X509_STORE_CTX_free(tmp);
+  X509_STORE_CTX_free(sctx);
+  X509_STORE_free(tmp);
   ERR_clear_error();
   return obj != NULL;
 }
@@ -360,20 +587,22 @@ const char *ftps_verify_crl_lost(SSL_CTX *ctx,
     size_t bufsz) {
   X509_STORE *store = SSL_CTX_get_cert_store(ctx);
   X509_STORE *crls = X509_STORE_get_ex_data(store, CRL_SLOT);
+  const struct dirs *dirs;
   int i, lost = 0;
 
   *older = 0;
   if (SSL_CTX_get_verify_mode(ctx) == SSL_VERIFY_NONE) {
     return NULL;
   }
+  dirs = crls != NULL ? X509_STORE_get_ex_data(crls, CRL_SLOT) : NULL;
   for (i = 0; i < n && !lost; i++) {
     const unsigned char *p = marks[i].issuer;
     X509_NAME *name = d2i_X509_NAME(NULL, &p, marks[i].issuer_len);
     time_t newest;
 
     if (name != NULL &&
-        trusted(store, name)) {
-      newest = crl_newest(crls, name);
+        trusted(store, name, dirs)) {
+      newest = crl_newest(crls, name, dirs);
       lost = newest < marks[i].last_update;
       if (lost) {
         *older = newest >= 0;

@@ -52,4 +52,25 @@ const char *ftps_verify_crl_lost(SSL_CTX *ctx,
   const struct ftps_crl_mark *marks, int n, int *older, char *buf,
   size_t bufsz);
 
+/* ftps_verify_session_stale - 1 if the client certificate of sess (a
+ * session about to be resumed) does not verify now against the CA
+ * certificates and CRLs ssl's context holds (TLSCACertificatePath and
+ * TLSCARevocationPath as the directories are now), alone: a ticket keeps
+ * no intermediate CA the client sent, so such a certificate is 1 too
+ * unless the store holds its issuer; also 1 if it cannot be found out.  0
+ * when it verifies, or without a client certificate.  OpenSSL does not
+ * verify a resumed session again: without this, a certificate revoked or
+ * distrusted after its ticket was issued would log in with the ticket. */
+int ftps_verify_session_stale(SSL *ssl, const SSL_SESSION *sess);
+
+/* ftps_verify_digest - a SHA-256 digest of what ctx verifies client
+ * certificates with: every CA certificate and CRL its stores hold (those
+ * of TLSCACertificateFile and TLSCARevocationFile; a hashed directory's
+ * are read lazily and not counted), in any order.  A session resumed from
+ * a ticket was judged by the material its ticket was issued under: the
+ * ticket scope (ftps/tickets.h) includes this digest, so that a renewed
+ * CA or CRL file sends old tickets to a full handshake.  0, or -1. */
+#define FTPS_VERIFY_DIGEST_LEN 32
+int ftps_verify_digest(SSL_CTX *ctx, unsigned char *out);
+
 #endif /* FTPS_VERIFY_H */
