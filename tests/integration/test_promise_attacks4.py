@@ -1,0 +1,103 @@
+"""Promise attacks, fourth round: the third round's fixes against resumed
+sessions of revoked or distrusted client certificates (tickets scoped to
+a digest of the CA certificates and CRLs, ftps_verify_session_stale from
+the ticket callback) attacked from outside, with real clients.
+
+Regressions (each failed on the code before its fix):
+  test_attack4_broken_crl_in_crl_path_refuses
+      a file under the CA's hashed name in TLSCARevocationPath that is no
+      readable CRL (rewritten in place and caught half-written,
+      unreadable to the session's user, a symlink loop, a link to
+      nowhere) passed for "no CRL for this CA": a certificate it revokes
+      logged in, by a full handshake and by a ticket from before.
+
+Guards of promises that held are marked "(held)" in their names.
+"""
+
+import os
+import shutil
+import tempfile
+
+import ftpsd
+from test_promise_attacks3 import _ticket_of, _resume_login
+
+
+def _crl_dir(tc, with_crl):
+    """A hashed CRL directory (0755), holding the test CA's CRL (which
+    revokes mallory) when with_crl; (directory, the CRL's hashed name)."""
+    d = tempfile.mkdtemp(prefix="crlpath4-", dir=ftpsd.tmp_root())
+    os.chmod(d, 0o755)
+    shutil.copy(ftpsd.cert("ca.crl"), d)
+    tc._openssl("rehash", d)
+    names = [n for n in os.listdir(d) if n.endswith(".r0")]
+    assert names, "openssl rehash made no .r0 link in %s" % d
+    target = os.path.join(d, names[0])
+    os.unlink(target)
+    shutil.copy(ftpsd.cert("ca.crl"), target)
+    os.chmod(target, 0o644)
+    os.unlink(os.path.join(d, "ca.crl"))
+    if not with_crl:
+        os.rename(target, target + ".off")
+    return d, target
+
+
+def _break_truncated(path, crl):
+    with open(path, "wb") as f:          # an in-place rewrite, half done
+        f.write(crl[:len(crl) // 2])
+
+
+def _break_unreadable(path, crl):
+    with open(path, "wb") as f:          # root's, the session is nobody
+        f.write(crl)
+    os.chmod(path, 0o600)
+
+
+def _break_loop(path, crl):
+    os.symlink(os.path.basename(path), path)
+
+
+def _break_dangling(path, crl):
+    os.symlink(os.path.basename(path) + ".new", path)
+
+
+BREAKAGES = [("half-written", _break_truncated),
+             ("unreadable", _break_unreadable),
+             ("symlink loop", _break_loop),
+             ("dangling symlink", _break_dangling)]
+
+
+def test_attack4_broken_crl_in_crl_path_refuses(ctx):
+    """TLSCARevocationPath with no CRL of the test CA yet: mallory logs in
+    and keeps her tickets (TLS 1.2 and 1.3).  Then the CA's CRL (which
+    revokes her) appears under its hashed name, but broken (half-written,
+    root-only, a symlink loop, a link to nowhere): nothing can tell it
+    revokes nobody, so a full handshake of hers is refused (fail closed)
+    and so is her old ticket; once the CRL is whole, alice is served again
+    and mallory is refused as revoked.  Before: the broken file counted as
+    no CRL, and mallory logged in both ways."""
+    import test_clientcert as tc
+    crl = open(ftpsd.cert("ca.crl"), "rb").read()
+    d, target = _crl_dir(tc, with_crl=False)
+    try:
+        srv = tc._server(ctx, tc._verify("on", TLSCARevocationPath=d))
+        held = {v: _ticket_of(tc, srv, "mallory", v) for v in ("1.2", "1.3")}
+        for what, breakage in BREAKAGES:
+            if os.path.lexists(target):
+                os.unlink(target)
+            breakage(target, crl)
+            tc.assert_refused(srv, "mallory", "1.2",
+                              what="CRL %s: " % what)
+            for v in ("1.2", "1.3"):
+                got = _resume_login(srv, *held[v])
+                assert got[0] is None and got[1] != 230, \
+                    "TLS %s: CRL %s: mallory resumed a ticket from " \
+                    "before it and logged in: %r" % (v, what, got)
+        os.unlink(target)
+        with open(target, "wb") as f:
+            f.write(crl)
+        os.chmod(target, 0o644)
+        tc.assert_accepted(srv, "alice", "1.3", what="CRL whole again: ")
+        tc.assert_refused(srv, "mallory", "1.3", what="CRL whole again: ",
+                          alert=tc.REVOKED)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
