@@ -11,12 +11,23 @@ Regressions (each failed on the code before its fix):
       nowhere) passed for "no CRL for this CA": a certificate it revokes
       logged in, by a full handshake and by a ticket from before.
 
-Guards of promises that held are marked "(held)" in their names.
+Guards of promises that held are marked "(held)" in their names:
+  test_attack4_forged_same_name_crl_held
+      a CRL under the test CA's name signed by another key (alone, or
+      newer than the genuine one beside it) lifts no revocation.
+  test_attack4_expired_crl_refuses_tickets_held
+      a CRL past its nextUpdate (or not yet valid) refuses full
+      handshakes and old tickets alike.
 """
 
+import datetime
 import os
 import shutil
 import tempfile
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 import ftpsd
 from test_promise_attacks3 import _ticket_of, _resume_login
@@ -99,5 +110,98 @@ def test_attack4_broken_crl_in_crl_path_refuses(ctx):
         tc.assert_accepted(srv, "alice", "1.3", what="CRL whole again: ")
         tc.assert_refused(srv, "mallory", "1.3", what="CRL whole again: ",
                           alert=tc.REVOKED)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _make_crl(revoked=(), key=None, last=None, nxt=None):
+    """A PEM CRL under the test CA's name, signed by the CA's key (or
+    key), revoking the serials in revoked."""
+    with open(ftpsd.cert("ca.pem"), "rb") as f:
+        ca = x509.load_pem_x509_certificate(f.read())
+    if key is None:
+        with open(ftpsd.cert("ca.key"), "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+    now = datetime.datetime.utcnow()
+    b = (x509.CertificateRevocationListBuilder()
+         .issuer_name(ca.subject)
+         .last_update(last or now - datetime.timedelta(minutes=1))
+         .next_update(nxt or now + datetime.timedelta(days=1)))
+    for serial in revoked:
+        b = b.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial)
+            .revocation_date(now - datetime.timedelta(minutes=1)).build())
+    return b.sign(key, hashes.SHA256()).public_bytes(
+        serialization.Encoding.PEM)
+
+
+def _put(path, data):
+    if os.path.lexists(path):
+        os.unlink(path)
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chmod(path, 0o644)
+
+
+def _tickets(tc, srv, who):
+    return {v: _ticket_of(tc, srv, who, v) for v in ("1.2", "1.3")}
+
+
+def _no_ticket_login(srv, held, what):
+    for v in ("1.2", "1.3"):
+        got = _resume_login(srv, *held[v])
+        assert got[0] is None and got[1] != 230, \
+            "TLS %s: %s: an old ticket resumed and logged in: %r" \
+            % (v, what, got)
+
+
+def test_attack4_forged_same_name_crl_held(ctx):
+    """A CRL named for the test CA but signed by another key (whoever can
+    write into the CRL directory without the CA's key): alone, it does
+    not pass for the CA's (empty) CRL; beside the genuine CRL that
+    revokes mallory, and newer, it does not lift her revocation.  Full
+    handshakes and old tickets alike."""
+    import test_clientcert as tc
+    with open(tc.ident("mallory")[0], "rb") as f:
+        serial = x509.load_pem_x509_certificate(f.read()).serial_number
+    forged = _make_crl(key=ec.generate_private_key(ec.SECP256R1()),
+                       last=datetime.datetime.utcnow())
+    d, target = _crl_dir(tc, with_crl=False)
+    try:
+        srv = tc._server(ctx, tc._verify("on", TLSCARevocationPath=d))
+        held = _tickets(tc, srv, "mallory")
+        _put(target, forged)
+        tc.assert_refused(srv, "mallory", "1.2", what="forged CRL alone: ")
+        _no_ticket_login(srv, held, "forged CRL alone")
+        _put(target, _make_crl([serial], last=datetime.datetime.utcnow() -
+                               datetime.timedelta(hours=1)))
+        _put(target[:-1] + "1", forged)
+        tc.assert_refused(srv, "mallory", "1.2", what="forged CRL newer: ")
+        _no_ticket_login(srv, held, "forged CRL newer")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_attack4_expired_crl_refuses_tickets_held(ctx):
+    """The CA's CRL in TLSCARevocationPath revokes nobody, but is past its
+    nextUpdate (then: not valid yet): a full handshake of alice's is
+    refused, and her ticket from before must not log in either (the
+    ticket check judges as the full handshake does)."""
+    import test_clientcert as tc
+    now = datetime.datetime.utcnow()
+    d, target = _crl_dir(tc, with_crl=False)
+    try:
+        srv = tc._server(ctx, tc._verify("on", TLSCARevocationPath=d))
+        held = _tickets(tc, srv, "alice")
+        for what, last, nxt in (
+                ("expired", now - datetime.timedelta(days=2),
+                 now - datetime.timedelta(days=1)),
+                ("not yet valid", now + datetime.timedelta(days=1),
+                 now + datetime.timedelta(days=2))):
+            _put(target, _make_crl(last=last, nxt=nxt))
+            tc.assert_refused(srv, "alice", "1.2", what="CRL %s: " % what)
+            _no_ticket_login(srv, held, "CRL %s" % what)
+        _put(target, _make_crl())
+        tc.assert_accepted(srv, "alice", "1.2", what="CRL current: ")
     finally:
         shutil.rmtree(d, ignore_errors=True)
