@@ -18,6 +18,11 @@ Guards of promises that held are marked "(held)" in their names:
   test_attack4_expired_crl_refuses_tickets_held
       a CRL past its nextUpdate (or not yet valid) refuses full
       handshakes and old tickets alike.
+  test_attack4_sni_vhost_ca_path_tickets_held
+      two vhosts with CA directories of their own: the root taken out of
+      the SNI vhost's directory refuses its old tickets there, a ticket
+      of the default server is not taken there, and the default server
+      still resumes its own.
 """
 
 import datetime
@@ -30,6 +35,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import ftpsd
+from clients import expect
+import test_promise_matrix as pm
 from test_promise_attacks3 import _ticket_of, _resume_login
 
 
@@ -205,3 +212,86 @@ def test_attack4_expired_crl_refuses_tickets_held(ctx):
         tc.assert_accepted(srv, "alice", "1.2", what="CRL current: ")
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _sni_ticket(srv, c, sni):
+    """A logged-in control connection with SNI sni: its TLS session."""
+    r = pm.Ctl(srv, c, sni=sni)
+    try:
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        r.starttls()
+        expect(r.cmd("USER " + srv.user), 331, "USER")
+        expect(r.cmd("PASS " + srv.password), 230, "PASS")
+        expect(r.cmd("PWD"), 257, "PWD")
+        return r.sock.session
+    finally:
+        r.close()
+
+
+def _sni_resume(srv, c, sni, sess):
+    """(resumed?, last reply code) offering sess with SNI sni; (None, 0)
+    when the handshake or the session failed."""
+    r = pm.Ctl(srv, c, sni=sni)
+    try:
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS")
+        r.starttls(session=sess)
+        reused = r.sock.session_reused
+        code, _ = r.cmd("USER " + srv.user)
+        if code == 331:
+            code, _ = r.cmd("PASS " + srv.password)
+        return reused, code
+    except (OSError, EOFError):
+        return None, 0
+    finally:
+        r.close()
+
+
+def test_attack4_sni_vhost_ca_path_tickets_held(ctx):
+    """The default server and the SNI vhost b.example each trust the test
+    root through a TLSCACertificatePath of their own.  alice keeps a
+    ticket of each (TLS 1.2 and 1.3).  The root is taken out of
+    b.example's directory alone: there, her old ticket of b.example does
+    not log in, nor does the default server's; on the default server her
+    ticket of it still resumes (its directory is unchanged), and the
+    ticket of b.example gets a full handshake there (another scope)."""
+    import test_clientcert as tc
+    dirs = []
+    for _ in range(2):
+        d = tempfile.mkdtemp(prefix="capath4-", dir=ftpsd.tmp_root())
+        os.chmod(d, 0o755)
+        shutil.copy(ftpsd.cert("ca.pem"), d)
+        os.chmod(os.path.join(d, "ca.pem"), 0o644)
+        tc._openssl("rehash", d)
+        dirs.append(d)
+    try:
+        srv = ctx.server({"TLSVerifyClient": "on",
+                          "TLSCACertificatePath": dirs[0]},
+                         start=False, shared=False)
+        block, _ = pm.vhost_block(srv, pm.VHOST, [
+            "TLSVerifyClient on", "TLSCACertificatePath " + dirs[1]])
+        srv.append_conf(block)
+        srv.start()
+        for v in ("1.2", "1.3"):
+            c = tc.cctx("alice", v)
+            own = _sni_ticket(srv, c, "localhost")
+            there = _sni_ticket(srv, c, pm.VHOST)
+            assert _sni_resume(srv, c, pm.VHOST, there) == (True, 230), v
+            for name in os.listdir(dirs[1]):
+                os.unlink(os.path.join(dirs[1], name))
+            for what, sess in (("its own", there), ("the default's", own)):
+                got = _sni_resume(srv, c, pm.VHOST, sess)
+                assert got[0] is not True and got[1] != 230, \
+                    "TLS %s: root out of %s's CA directory: %s ticket " \
+                    "logged in there: %r" % (v, pm.VHOST, what, got)
+            got = _sni_resume(srv, c, "localhost", own)
+            assert got == (True, 230), "TLS %s: default server, own " \
+                "ticket: %r" % (v, got)
+            got = _sni_resume(srv, c, "localhost", there)
+            assert got == (False, 230), "TLS %s: default server, %s's " \
+                "ticket: %r" % (v, pm.VHOST, got)
+            shutil.copy(ftpsd.cert("ca.pem"), dirs[1])
+            os.chmod(os.path.join(dirs[1], "ca.pem"), 0o644)
+            tc._openssl("rehash", dirs[1])
+    finally:
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
