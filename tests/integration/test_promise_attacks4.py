@@ -6,8 +6,8 @@ the ticket callback) attacked from outside, with real clients.
 Regressions (each failed on the code before its fix):
   test_attack4_broken_crl_in_crl_path_refuses
       a file under the CA's hashed name in TLSCARevocationPath that is no
-      readable CRL (rewritten in place and caught half-written,
-      unreadable to the session's user, a symlink loop, a link to
+      readable PEM CRL (rewritten in place and caught half-written,
+      DER, unreadable to the session's user, a symlink loop, a link to
       nowhere) passed for "no CRL for this CA": a certificate it revokes
       logged in, by a full handshake and by a ticket from before.
 
@@ -78,7 +78,14 @@ def _break_dangling(path, crl):
     os.symlink(os.path.basename(path) + ".new", path)
 
 
+def _break_der(path, crl):
+    with open(path, "wb") as f:          # the directory is read as PEM
+        f.write(x509.load_pem_x509_crl(crl).public_bytes(
+            serialization.Encoding.DER))
+
+
 BREAKAGES = [("half-written", _break_truncated),
+             ("DER", _break_der),
              ("unreadable", _break_unreadable),
              ("symlink loop", _break_loop),
              ("dangling symlink", _break_dangling)]
@@ -88,7 +95,7 @@ def test_attack4_broken_crl_in_crl_path_refuses(ctx):
     """TLSCARevocationPath with no CRL of the test CA yet: mallory logs in
     and keeps her tickets (TLS 1.2 and 1.3).  Then the CA's CRL (which
     revokes her) appears under its hashed name, but broken (half-written,
-    root-only, a symlink loop, a link to nowhere): nothing can tell it
+    DER, root-only, a symlink loop, a link to nowhere): nothing can tell it
     revokes nobody, so a full handshake of hers is refused (fail closed)
     and so is her old ticket; once the CRL is whole, alice is served again
     and mallory is refused as revoked.  Before: the broken file counted as
