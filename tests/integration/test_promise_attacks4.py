@@ -10,6 +10,9 @@ Regressions (each failed on the code before its fix):
       DER, unreadable to the session's user, a symlink loop, a link to
       nowhere) passed for "no CRL for this CA": a certificate it revokes
       logged in, by a full handshake and by a ticket from before.
+  test_attack4_crl_path_gone_refuses
+      the same with the CRL directory taken away (renamed, as when a new
+      one is swapped in): every certificate passed as unrevoked.
 
 Guards of promises that held are marked "(held)" in their names:
   test_attack4_forged_same_name_crl_held
@@ -302,3 +305,31 @@ def test_attack4_sni_vhost_ca_path_tickets_held(ctx):
     finally:
         for d in dirs:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def test_attack4_crl_path_gone_refuses(ctx):
+    """The TLSCARevocationPath directory (holding the CRL that revokes
+    mallory) is taken away, as a new one is being swapped in: nothing
+    says mallory is not revoked, so her full handshake is refused, and so
+    is her ticket from before the CRL came; with the directory back,
+    alice is served and mallory refused as revoked.  Before: without the
+    directory, mallory logged in both ways."""
+    import test_clientcert as tc
+    d, target = _crl_dir(tc, with_crl=False)
+    away = d + ".away"
+    try:
+        srv = tc._server(ctx, tc._verify("on", TLSCARevocationPath=d))
+        held = _tickets(tc, srv, "mallory")
+        os.rename(target + ".off", target)
+        tc.assert_refused(srv, "mallory", "1.2", what="CRL in: ",
+                          alert=tc.REVOKED)
+        os.rename(d, away)
+        tc.assert_refused(srv, "mallory", "1.2", what="directory gone: ")
+        _no_ticket_login(srv, held, "CRL directory gone")
+        os.rename(away, d)
+        tc.assert_accepted(srv, "alice", "1.3", what="directory back: ")
+        tc.assert_refused(srv, "mallory", "1.3", what="directory back: ",
+                          alert=tc.REVOKED)
+    finally:
+        shutil.rmtree(away, ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
