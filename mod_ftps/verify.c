@@ -90,9 +90,9 @@ static int crl_file_bad(const char *path) {
  * of the issuer of the certificate being checked (HASH.r0, HASH.r1...), a
  * file that is no readable CRL: one being rewritten in place, unreadable
  * to the session's user, a symlink to nowhere or a loop; or if the
- * directory cannot be searched or is gone.  OpenSSL's lookup stops there and finds
- * no CRL, which would pass for a CA without one and let a revoked
- * certificate in (on a full handshake and on a resumed ticket alike). */
+ * directory cannot be searched or is gone.  OpenSSL's lookup stops there
+ * and finds no CRL, which would pass for a CA without one and let a
+ * revoked certificate in (full handshakes and resumed tickets alike). */
 static int crl_dir_broken(X509_STORE_CTX *vctx) {
   X509_STORE *crls = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(vctx),
     CRL_SLOT);
