@@ -21,6 +21,10 @@ Guards of promises that held are marked "(held)" in their names:
   test_attack4_expired_crl_refuses_tickets_held
       a CRL past its nextUpdate (or not yet valid) refuses full
       handshakes and old tickets alike.
+  test_attack4_hash_collision_crls_held
+      another CA's CRL under the test CA's hashed name (.r0, as a hash
+      collision puts it) neither hides the test CA's CRL in .r1 nor
+      counts as a broken file.
   test_attack4_sni_vhost_ca_path_tickets_held
       two vhosts with CA directories of their own: the root taken out of
       the SNI vhost's directory refuses its old tickets there, a ticket
@@ -131,9 +135,9 @@ def test_attack4_broken_crl_in_crl_path_refuses(ctx):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _make_crl(revoked=(), key=None, last=None, nxt=None):
-    """A PEM CRL under the test CA's name, signed by the CA's key (or
-    key), revoking the serials in revoked."""
+def _make_crl(revoked=(), key=None, last=None, nxt=None, issuer=None):
+    """A PEM CRL under the test CA's name (or issuer, an x509.Name),
+    signed by the CA's key (or key), revoking the serials in revoked."""
     with open(ftpsd.cert("ca.pem"), "rb") as f:
         ca = x509.load_pem_x509_certificate(f.read())
     if key is None:
@@ -141,7 +145,7 @@ def _make_crl(revoked=(), key=None, last=None, nxt=None):
             key = serialization.load_pem_private_key(f.read(), None)
     now = datetime.datetime.utcnow()
     b = (x509.CertificateRevocationListBuilder()
-         .issuer_name(ca.subject)
+         .issuer_name(issuer or ca.subject)
          .last_update(last or now - datetime.timedelta(minutes=1))
          .next_update(nxt or now + datetime.timedelta(days=1)))
     for serial in revoked:
@@ -332,4 +336,35 @@ def test_attack4_crl_path_gone_refuses(ctx):
                           alert=tc.REVOKED)
     finally:
         shutil.rmtree(away, ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_attack4_hash_collision_crls_held(ctx):
+    """Two CAs whose names hash alike share HASH.r0, HASH.r1: here another
+    CA's (valid) CRL sits at the test CA's .r0.  Alone, it is no broken
+    file: alice, and mallory's old ticket, are served (no CRL of the test
+    CA).  With the test CA's CRL at .r1, mallory is refused as revoked,
+    full handshake and old ticket."""
+    import test_clientcert as tc
+    from cryptography.x509.oid import NameOID
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    other = _make_crl(key=other_key, issuer=x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, "another CA")]))
+    d, target = _crl_dir(tc, with_crl=False)
+    try:
+        srv = tc._server(ctx, tc._verify("on", TLSCARevocationPath=d))
+        held = _tickets(tc, srv, "mallory")
+        _put(target, other)
+        tc.assert_accepted(srv, "alice", "1.2", what="other CA's CRL: ")
+        for v in ("1.2", "1.3"):
+            got = _resume_login(srv, *held[v])
+            assert got[:2] == (True, 230), "TLS %s: another CA's CRL at " \
+                "the hashed name: want mallory's ticket resumed, got " \
+                "%r" % (v, got)
+        os.rename(target + ".off", target[:-1] + "1")
+        tc.assert_refused(srv, "mallory", "1.2", what="CRL at .r1: ",
+                          alert=tc.REVOKED)
+        _no_ticket_login(srv, held, "the test CA's CRL at .r1")
+        tc.assert_accepted(srv, "alice", "1.3", what="CRL at .r1: ")
+    finally:
         shutil.rmtree(d, ignore_errors=True)
