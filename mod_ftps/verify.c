@@ -90,7 +90,7 @@ static int crl_file_bad(const char *path) {
  * of the issuer of the certificate being checked (HASH.r0, HASH.r1...), a
  * file that is no readable CRL: one being rewritten in place, unreadable
  * to the session's user, a symlink to nowhere or a loop; or if the
- * directory cannot be searched or is gone.  OpenSSL's lookup stops there
+ * directory cannot be searched.  OpenSSL's lookup stops there
  * and finds no CRL, which would pass for a CA without one and let a
  * revoked certificate in (full handshakes and resumed tickets alike). */
 static int crl_dir_broken(X509_STORE_CTX *vctx) {
@@ -120,12 +120,12 @@ static int crl_dir_broken(X509_STORE_CTX *vctx) {
       return 1;
     }
     if (lstat(path, &st) < 0) {
-      /* No such file: the CA has no CRL here, if the directory is
-       * there at all (taken away, or swapped for a new one, it says
-       * nothing). */
-      return errno != ENOENT ||
-        (i == 0 &&
-         (stat(dirs->crl_path, &st) < 0 || !S_ISDIR(st.st_mode)));
+      /* No such file: no CRL of this CA.  Nor can a directory that is
+       * not there say more: after the chroot of DefaultRoot (before
+       * data connections) it is not, and a data connection's
+       * certificate must be its control connection's anyway. */
+      return errno != ENOENT &&
+        errno != ENOTDIR;
     }
     if (crl_file_bad(path)) {
       return 1;
