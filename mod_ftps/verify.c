@@ -22,6 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 
+#include "ftps/binding.h"
 #include "ftps/verify.h"
 
 /* The CRL store of a verification store goes in the store's app-data
@@ -90,8 +91,8 @@ static int crl_file_bad(const char *path) {
  * of the issuer of the certificate being checked (HASH.r0, HASH.r1...), a
  * file that is no readable CRL: one being rewritten in place, unreadable
  * to the session's user, a symlink to nowhere or a loop; or if the
- * directory cannot be searched.  OpenSSL's lookup stops there
- * and finds no CRL, which would pass for a CA without one and let a
+ * directory cannot be searched, or is not there.  OpenSSL's lookup stops
+ * there and finds no CRL, which would pass for a CA without one and let a
  * revoked certificate in (full handshakes and resumed tickets alike). */
 static int crl_dir_broken(X509_STORE_CTX *vctx) {
   X509_STORE *crls = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(vctx),
@@ -99,6 +100,9 @@ static int crl_dir_broken(X509_STORE_CTX *vctx) {
   const struct dirs *dirs = crls != NULL ?
     X509_STORE_get_ex_data(crls, CRL_SLOT) : NULL;
   X509 *cert = X509_STORE_CTX_get_current_cert(vctx);
+  SSL *ssl = X509_STORE_CTX_get_ex_data(vctx,
+    SSL_get_ex_data_X509_STORE_CTX_idx());
+  int data = ssl != NULL && ftps_binding_is_data(ssl);
   char path[4096];
   struct stat st;
   unsigned long h;
@@ -120,12 +124,18 @@ static int crl_dir_broken(X509_STORE_CTX *vctx) {
       return 1;
     }
     if (lstat(path, &st) < 0) {
-      /* No such file: no CRL of this CA.  Nor can a directory that is
-       * not there say more: after the chroot of DefaultRoot (before
-       * data connections) it is not, and a data connection's
-       * certificate must be its control connection's anyway. */
-      return errno != ENOENT &&
-        errno != ENOTDIR;
+      if (errno != ENOENT &&
+          errno != ENOTDIR) {
+        return 1;
+      }
+      /* No such file: no CRL of this CA, if the directory is there.  One
+       * taken away says nothing, nor does one the chroot of DefaultRoot
+       * hides (AUTH after login, TLSOptions AllowPerUser): refused.  A
+       * data connection (after the chroot too) presents its control
+       * connection's certificate, judged already. */
+      return i == 0 &&
+        !data &&
+        (stat(dirs->crl_path, &st) < 0 || !S_ISDIR(st.st_mode));
     }
     if (crl_file_bad(path)) {
       return 1;

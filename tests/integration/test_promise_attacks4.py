@@ -10,6 +10,13 @@ Regressions (each failed on the code before its fix):
       DER, unreadable to the session's user, a symlink loop, a link to
       nowhere) passed for "no CRL for this CA": a certificate it revokes
       logged in, by a full handshake and by a ticket from before.
+  test_attack4_crl_path_gone_refuses
+      the same with the CRL directory taken away (renamed, as when a new
+      one is swapped in): every certificate passed as unrevoked.
+  test_attack4_auth_after_login_crl_path_refuses
+      under TLSOptions AllowPerUser, AUTH after login (DefaultRoot's
+      chroot made: the CRL directory's path leads nowhere) accepted a
+      certificate the directory's CRL revokes.
 
 Guards of promises that held are marked "(held)" in their names:
   test_attack4_forged_same_name_crl_held
@@ -381,5 +388,75 @@ def test_attack4_crl_path_data_after_chroot_held(ctx):
                     % (v, what, names, len(buf.getvalue()))
             if os.path.exists(target + ".off"):
                 os.rename(target + ".off", target)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_attack4_crl_path_gone_refuses(ctx):
+    """The TLSCARevocationPath directory (holding the CRL that revokes
+    mallory) is taken away, as a new one is being swapped in: nothing
+    says mallory is not revoked, so her full handshake is refused, and so
+    is her ticket from before the CRL came; with the directory back,
+    alice is served and mallory refused as revoked.  Before: without the
+    directory, mallory logged in both ways."""
+    import test_clientcert as tc
+    d, target = _crl_dir(tc, with_crl=False)
+    away = d + ".away"
+    try:
+        srv = tc._server(ctx, tc._verify("on", TLSCARevocationPath=d))
+        held = _tickets(tc, srv, "mallory")
+        os.rename(target + ".off", target)
+        tc.assert_refused(srv, "mallory", "1.2", what="CRL in: ",
+                          alert=tc.REVOKED)
+        os.rename(d, away)
+        tc.assert_refused(srv, "mallory", "1.2", what="directory gone: ")
+        _no_ticket_login(srv, held, "CRL directory gone")
+        os.rename(away, d)
+        tc.assert_accepted(srv, "alice", "1.3", what="directory back: ")
+        tc.assert_refused(srv, "mallory", "1.3", what="directory back: ",
+                          alert=tc.REVOKED)
+    finally:
+        shutil.rmtree(away, ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _auth_after_login(srv, c):
+    """Log in in clear, then AUTH TLS with c: the reply to PWD, or the
+    reason the handshake or the session failed."""
+    r = pm.Ctl(srv, c, sni="localhost")
+    try:
+        r.login()
+        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS after login")
+        try:
+            r.starttls()
+            return r.cmd("PWD")
+        except (OSError, EOFError) as e:
+            return "refused: %s" % e
+    finally:
+        r.close()
+
+
+def test_attack4_auth_after_login_crl_path_refuses(ctx):
+    """TLSOptions AllowPerUser (AUTH after login), TLSRequired off, the
+    test server's DefaultRoot ~, TLSVerifyClient on and a
+    TLSCARevocationPath whose CRL revokes mallory: before login her
+    handshake is refused as revoked; after login the chroot hides the
+    directory, and nothing says she is not revoked, so AUTH TLS with her
+    certificate must be refused too (use TLSCARevocationFile, read at
+    startup, for AUTH after login).  Before: the handshake succeeded and
+    her session went on protected by the revoked certificate."""
+    import test_clientcert as tc
+    d, target = _crl_dir(tc, with_crl=True)
+    try:
+        srv = tc._server(ctx, tc._verify(
+            "on", TLSCARevocationPath=d, TLSRequired="off",
+            TLSOptions="AllowPerUser NoSessionReuseRequired"))
+        tc.assert_refused(srv, "mallory", "1.2", what="before login: ",
+                          alert=tc.REVOKED)
+        for v in ("1.2", "1.3"):
+            got = _auth_after_login(srv, tc.cctx("mallory", v))
+            assert isinstance(got, str) and got.startswith("refused"), \
+                "TLS %s: AUTH after login with a revoked certificate: " \
+                "want refused, got %r" % (v, got)
     finally:
         shutil.rmtree(d, ignore_errors=True)
