@@ -11,8 +11,10 @@
  */
 #define _DEFAULT_SOURCE            /* timegm */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -20,6 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 
+#include "ftps/binding.h"
 #include "ftps/verify.h"
 
 /* The CRL store of a verification store goes in the store's app-data
@@ -64,13 +67,91 @@ static struct dirs *dirs_new(const struct ftps_context_props *props) {
   return d;
 }
 
+/* crl_file_bad - 1 if path is no file of CRLs as OpenSSL's hashed
+ * directory lookup reads it (it gives up on the whole file at a bad
+ * block), 0 if it is one */
+static int crl_file_bad(const char *path) {
+  STACK_OF(X509_INFO) *infos = NULL;
+  BIO *bio = BIO_new_file(path, "r");
+  int i, ncrls = 0;
+
+  if (bio != NULL) {
+    infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, "");
+  }
+  for (i = 0; i < sk_X509_INFO_num(infos); i++) {
+    ncrls += sk_X509_INFO_value(infos, i)->crl != NULL;
+  }
+  sk_X509_INFO_pop_free(infos, X509_INFO_free);
+  BIO_free(bio);
+  ERR_clear_error();
+  return ncrls == 0;
+}
+
+/* crl_dir_broken - 1 if TLSCARevocationPath holds, under the hashed name
+ * of the issuer of the certificate being checked (HASH.r0, HASH.r1...), a
+ * file that is no readable CRL: one being rewritten in place, unreadable
+ * to the session's user, a symlink to nowhere or a loop; or if the
+ * directory cannot be searched, or is not there.  OpenSSL's lookup stops
+ * there and finds no CRL, which would pass for a CA without one and let a
+ * revoked certificate in (full handshakes and resumed tickets alike). */
+static int crl_dir_broken(X509_STORE_CTX *vctx) {
+  X509_STORE *crls = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(vctx),
+    CRL_SLOT);
+  const struct dirs *dirs = crls != NULL ?
+    X509_STORE_get_ex_data(crls, CRL_SLOT) : NULL;
+  X509 *cert = X509_STORE_CTX_get_current_cert(vctx);
+  SSL *ssl = X509_STORE_CTX_get_ex_data(vctx,
+    SSL_get_ex_data_X509_STORE_CTX_idx());
+  int data = ssl != NULL && ftps_binding_is_data(ssl);
+  char path[4096];
+  struct stat st;
+  unsigned long h;
+  int i, ok = 0, n;
+
+  if (dirs == NULL ||
+      dirs->crl_path == NULL) {
+    return 0;
+  }
+  h = cert != NULL ?
+    X509_NAME_hash_ex(X509_get_issuer_name(cert), NULL, NULL, &ok) : 0;
+  if (!ok) {
+    return 1;
+  }
+  for (i = 0; ; i++) {
+    n = snprintf(path, sizeof(path), "%s/%08lx.r%d", dirs->crl_path, h, i);
+    if (n < 0 ||
+        (size_t) n >= sizeof(path)) {
+      return 1;
+    }
+    if (lstat(path, &st) < 0) {
+      if (errno != ENOENT &&
+          errno != ENOTDIR) {
+        return 1;
+      }
+      /* No such file: no CRL of this CA, if the directory is there.  One
+       * taken away says nothing, nor does one the chroot of DefaultRoot
+       * hides (AUTH after login, TLSOptions AllowPerUser): refused.  A
+       * data connection (after the chroot too) presents its control
+       * connection's certificate, judged already. */
+      return i == 0 &&
+        !data &&
+        (stat(dirs->crl_path, &st) < 0 || !S_ISDIR(st.st_mode));
+    }
+    if (crl_file_bad(path)) {
+      return 1;
+    }
+  }
+}
+
 /* verify_cb - OpenSSL's verdict, with one exception: a CA for which no CRL
  * was configured is not an error.  TLSCARevocationFile lists the CRLs the
  * administrator has; as with mod_tls, certificates of other CAs are not
- * refused for lack of one. */
+ * refused for lack of one.  A CRL file the directory has for the CA but
+ * that cannot be read is no lack of one: refused (fail closed). */
 static int verify_cb(int ok, X509_STORE_CTX *store) {
   if (!ok &&
-      X509_STORE_CTX_get_error(store) == X509_V_ERR_UNABLE_TO_GET_CRL) {
+      X509_STORE_CTX_get_error(store) == X509_V_ERR_UNABLE_TO_GET_CRL &&
+      !crl_dir_broken(store)) {
     X509_STORE_CTX_set_error(store, X509_V_OK);
     return 1;
   }
