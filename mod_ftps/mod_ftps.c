@@ -396,6 +396,14 @@ MODRET ftps_auth(cmd_rec *cmd) {
     pr_response_add_err(R_431, "Necessary security resource unavailable");
     return PR_ERROR(cmd);
   }
+  if (ftps_policy_chroot_hides_trust(main_server)) {
+    ftps_log("AUTH after login refused: the chroot hides "
+      "TLSCACertificatePath/TLSCARevocationPath (client certificates "
+      "would be judged by files under the user's root); use "
+      "TLSCACertificateFile and TLSCARevocationFile for AUTH after login");
+    pr_response_add_err(R_431, "Necessary security resource unavailable");
+    return PR_ERROR(cmd);
+  }
 
   /* RFC 4217 section 4: the reply goes in clear, then the handshake. */
   pr_response_send(R_234, "AUTH %s successful",

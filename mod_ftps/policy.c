@@ -2,6 +2,8 @@
  * policy.c - which TLSRequired governs a command (ftps/policy.h).
  */
 #include "ftps/policy.h"
+#include "ftps/context.h"
+#include "ftps/server.h"
 #include "ftps/session.h"
 
 /* How far a listing's reach is checked (mod_ls's recursion has no limit
@@ -705,4 +707,14 @@ const char *ftps_policy_listing_reaches(cmd_rec *cmd) {
   }
   return walk(&r, base, pattern, recursive ? UINT_MAX : 0) != 0 ?
     r.found : NULL;
+}
+
+int ftps_policy_chroot_hides_trust(server_rec *s) {
+  if (session.chroot_path == NULL ||
+      strcmp(session.chroot_path, "/") == 0 ||
+      ftps_server_verify_client(s) == FTPS_VERIFY_OFF) {
+    return 0;
+  }
+  return get_param_ptr(s->conf, "TLSCACertificatePath", FALSE) != NULL ||
+    get_param_ptr(s->conf, "TLSCARevocationPath", FALSE) != NULL;
 }

@@ -36,4 +36,14 @@ int ftps_policy_is_ctrl_listing(cmd_rec *cmd);
  * AllowOverride off). */
 const char *ftps_policy_listing_reaches(cmd_rec *cmd);
 
+/* ftps_policy_chroot_hides_trust - 1 if the session has been chrooted
+ * (DefaultRoot) and s verifies client certificates (TLSVerifyClient)
+ * with a hashed directory (TLSCACertificatePath, TLSCARevocationPath):
+ * OpenSSL reads those when a certificate is verified, and after the
+ * chroot the paths lead into the user's own tree, where the user may
+ * put a CA of their own or an empty CRL directory.  A handshake then
+ * (AUTH after login, TLSOptions AllowPerUser) could not judge a client
+ * certificate; 0 otherwise. */
+int ftps_policy_chroot_hides_trust(server_rec *s);
+
 #endif /* FTPS_POLICY_H */

@@ -420,13 +420,28 @@ def test_attack4_crl_path_gone_refuses(ctx):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _auth_after_login(srv, c):
-    """Log in in clear, then AUTH TLS with c: the reply to PWD, or the
-    reason the handshake or the session failed."""
+def _plant(srv, path, files):
+    """Make path (absolute, as the configuration names it) inside the
+    user's home, which DefaultRoot ~ makes the session's root, holding
+    files {name: source file}: what a user could make with MKD and STOR."""
+    inside = os.path.join(srv.home, path.lstrip("/"))
+    os.makedirs(inside, exist_ok=True)
+    for name, src in files.items():
+        shutil.copy(src, os.path.join(inside, name))
+    for root, dirs, names in os.walk(srv.home):
+        for n in dirs + names:
+            os.chown(os.path.join(root, n), ftpsd.UID, ftpsd.GID)
+
+
+def _auth_after_login_reply(srv, c):
+    """Log in in clear, then AUTH TLS: 431 (refused before any handshake),
+    or what a handshake with c and PWD gave."""
     r = pm.Ctl(srv, c, sni="localhost")
     try:
         r.login()
-        expect(r.cmd("AUTH TLS"), 234, "AUTH TLS after login")
+        code, text = r.cmd("AUTH TLS")
+        if code != 234:
+            return code
         try:
             r.starttls()
             return r.cmd("PWD")
@@ -436,27 +451,55 @@ def _auth_after_login(srv, c):
         r.close()
 
 
-def test_attack4_auth_after_login_crl_path_refuses(ctx):
-    """TLSOptions AllowPerUser (AUTH after login), TLSRequired off, the
-    test server's DefaultRoot ~, TLSVerifyClient on and a
-    TLSCARevocationPath whose CRL revokes mallory: before login her
-    handshake is refused as revoked; after login the chroot hides the
-    directory, and nothing says she is not revoked, so AUTH TLS with her
-    certificate must be refused too (use TLSCARevocationFile, read at
-    startup, for AUTH after login).  Before: the handshake succeeded and
-    her session went on protected by the revoked certificate."""
+def test_attack4_auth_after_login_planted_trust_refused(ctx):
+    """AUTH after login (AllowPerUser) under DefaultRoot ~ with
+    TLSCACertificatePath or TLSCARevocationPath: after the chroot OpenSSL
+    reads those paths inside the user's home, where the user can MKD and
+    STOR.  Planted there, eve's self-signed certificate became a trusted
+    CA (eve, refused before login, was served after it), and an empty
+    directory at the CRL path let mallory's revoked certificate through
+    (the directory is there, so nothing said it was gone).  AUTH after
+    login is refused with 431 where the chroot hides these directories,
+    planted or not; the TLSLog says why."""
     import test_clientcert as tc
-    d, target = _crl_dir(tc, with_crl=True)
+    d, _target = _crl_dir(tc, with_crl=True)
+    cadir = tc.fx("cadir")
+    eve_crt, _eve_key = tc.ident("eve")
+    eve_hash = tc._openssl("x509", "-noout", "-subject_hash", "-in",
+                           eve_crt).stdout.decode().strip()
+    cases = (
+        ("TLSCACertificatePath", "eve",
+         dict(TLSCACertificatePath=cadir),
+         lambda srv: _plant(srv, cadir, {eve_hash + ".0": eve_crt})),
+        ("TLSCARevocationPath", "mallory",
+         dict(TLSCARevocationPath=d),
+         lambda srv: _plant(srv, d, {})),
+        # nothing planted: the chroot hides the directory (before the
+        # refusal at AUTH, the handshake was refused for that, by
+        # crl_dir_broken in verify.c)
+        ("TLSCARevocationPath (hidden)", "mallory",
+         dict(TLSCARevocationPath=d),
+         lambda srv: None),
+    )
     try:
-        srv = tc._server(ctx, tc._verify(
-            "on", TLSCARevocationPath=d, TLSRequired="off",
-            TLSOptions="AllowPerUser NoSessionReuseRequired"))
-        tc.assert_refused(srv, "mallory", "1.2", what="before login: ",
-                          alert=tc.REVOKED)
-        for v in ("1.2", "1.3"):
-            got = _auth_after_login(srv, tc.cctx("mallory", v))
-            assert isinstance(got, str) and got.startswith("refused"), \
-                "TLS %s: AUTH after login with a revoked certificate: " \
-                "want refused, got %r" % (v, got)
+        for name, who, more, plant in cases:
+            srv = tc._server(ctx, tc._verify(
+                "on", TLSRequired="off",
+                TLSOptions="AllowPerUser NoSessionReuseRequired", **more))
+            plant(srv)
+            tc.assert_refused(srv, who, "1.3",
+                              what="%s, before login: " % name)
+            mark = srv.log_mark()
+            for v in ("1.2", "1.3"):
+                got = _auth_after_login_reply(srv, tc.cctx(who, v))
+                assert got == 431, \
+                    "%s planted in the user's root, TLS %s: AUTH after " \
+                    "login with %s's certificate: want 431, got %r" \
+                    % (name, v, who, got)
+            assert "the chroot hides" in srv.log_since(mark, n=50), \
+                "no TLSLog line says why AUTH after login was refused"
+            # Without a client certificate the rule is the same: what
+            # judges one cannot be trusted in this session.
+            assert _auth_after_login_reply(srv, tc.cctx(None, "1.3")) == 431
     finally:
         shutil.rmtree(d, ignore_errors=True)
