@@ -1,0 +1,75 @@
+"""Promise attacks, fifth round: files the session process reads by a path
+after DefaultRoot's chroot, where the user can plant them with MKD and
+STOR (the class of 13d4861, AUTH after login with TLSCACertificatePath).
+
+Regressions (each failed on the code before its fix):
+  test_attack5_sscn_planted_default_ca_refused
+      SSCN ON with TLSVerifyServer on and no TLSCACertificateFile: the
+      peer's certificate was verified against OpenSSL's default paths,
+      whose directory (/usr/lib/ssl/certs, or SSL_CERT_DIR) is read lazily, at the data
+      connection, after the chroot: inside the user's home.  A
+      self-signed certificate planted there under its hashed name made an
+      FXP peer that serves it trusted.
+"""
+
+import os
+import shutil
+import ssl
+import subprocess
+
+import ftpsd
+import test_sscn as ts
+
+# OpenSSL's default directory, and the one SSL_CERT_DIR may name instead
+_paths = ssl.get_default_verify_paths()
+DEFAULT_CERT_DIRS = sorted({d for d in (_paths.openssl_capath,
+                                         os.environ.get("SSL_CERT_DIR"))
+                            if d})
+
+
+def _plant(home, path, files):
+    """path (absolute, as OpenSSL names it) made inside home, which
+    DefaultRoot ~ makes the session's root, holding files {name: source}:
+    what the user could make with MKD and STOR."""
+    inside = os.path.join(home, path.lstrip("/"))
+    os.makedirs(inside, exist_ok=True)
+    for name, src in files.items():
+        shutil.copy(src, os.path.join(inside, name))
+    for root, dirs, names in os.walk(home):
+        for n in dirs + names:
+            os.chown(os.path.join(root, n), ftpsd.UID, ftpsd.GID)
+
+
+def _subject_hash(path):
+    return subprocess.run(["openssl", "x509", "-noout", "-subject_hash",
+                           "-in", path], check=True,
+                          capture_output=True).stdout.decode().strip()
+
+
+def test_attack5_sscn_planted_default_ca_refused(ctx):
+    """A (SSCN ON, TLSVerifyServer on, no TLSCACertificateFile) sends to B,
+    which serves the self-signed selfsigned.pem (naming 127.0.0.1), that
+    no system CA signs.  The user of A planted that certificate in its
+    home as /usr/lib/ssl/certs/HASH.0 (and under SSL_CERT_DIR): A must still refuse B (4xx), as it
+    does without the plant; before the fix, the FXP completed (226)."""
+    peer = ftpsd.cert("selfsigned.pem")
+    a = ctx.server(name="ftpsd-a")
+    b = ctx.server(extra=ts.LISTENER_EXTRA, name="ftpsd-b")
+    for d in DEFAULT_CERT_DIRS:
+        _plant(a.home, d, {_subject_hash(peer) + ".0": peer})
+    mark = a.log_mark()
+    data, path, got_s, got_d = ts._fxp(a, b, size=64 * 1024,
+                                       name="planted.bin")
+    assert got_s[-1][:1] == "4", \
+        "A (SSCN ON) trusted a CA its user planted in the chroot: want " \
+        "4xx, got %r (B: %r)" % (got_s, got_d)
+    assert not (os.path.exists(path) and
+                sha256_ok(path, data)), \
+        "the copy completed from a peer only the planted CA vouches for"
+    log = ftpsd.tls_log_since(a, mark)
+    assert "certificate verify failed" in log, \
+        "A's TLSLog does not say why:\n%s" % log[-2000:]
+
+
+def sha256_ok(path, data):
+    return ftpsd.sha256_file(path) == ftpsd.sha256(data)
