@@ -4,11 +4,13 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "ftps/alpn.h"
 #include "ftps/binding.h"
@@ -544,6 +546,28 @@ SSL_CTX *ftps_context_new(const struct ftps_context_props *props,
   return ctx;
 }
 
+/* load_system_cas - the system's CA bundle (SSL_CERT_FILE, or OpenSSL's
+ * default file), read now, for TLSVerifyServer without
+ * TLSCACertificateFile.  Not SSL_CTX_set_default_verify_paths(): its
+ * directory (SSL_CERT_DIR, or OPENSSLDIR/certs) is read lazily, by hashed
+ * name, when a peer's certificate is verified; SSCN data connections come
+ * after DefaultRoot's chroot, where that path leads into the user's home,
+ * and a certificate the user planted there (MKD, STOR) became a trusted
+ * CA for the FXP peer.  The bundle holds what the directory does (Debian's
+ * update-ca-certificates writes both).  A bundle that is missing leaves
+ * no CA: peers are then refused (fail closed), as before. */
+static void load_system_cas(SSL_CTX *ctx) {
+  const char *file = getenv(X509_get_default_cert_file_env());
+
+  if (file == NULL ||
+      *file == '\0') {
+    file = X509_get_default_cert_file();
+  }
+  ERR_set_mark();
+  (void) SSL_CTX_load_verify_file(ctx, file);
+  ERR_pop_to_mark();
+}
+
 SSL_CTX *ftps_context_new_client(const struct ftps_context_props *props,
     int verify, struct ftps_error *err) {
   SSL_CTX *ctx;
@@ -562,12 +586,8 @@ SSL_CTX *ftps_context_new_client(const struct ftps_context_props *props,
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   if (verify) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    if (props->ca_file == NULL &&
-        SSL_CTX_set_default_verify_paths(ctx) != 1) {
-      ftps_error_set_ssl(err, "cannot load the system CA certificates");
-      SSL_CTX_free(ctx);
-      errno = EINVAL;
-      return NULL;
+    if (props->ca_file == NULL) {
+      load_system_cas(ctx);
     }
   }
   return ctx;

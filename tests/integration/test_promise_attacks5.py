@@ -10,6 +10,11 @@ Regressions (each failed on the code before its fix):
       connection, after the chroot: inside the user's home.  A
       self-signed certificate planted there under its hashed name made an
       FXP peer that serves it trusted.
+
+Guards of promises that held are marked "held" in their names:
+  test_attack5_sscn_system_bundle_still_trusted_held
+      the system bundle (SSL_CERT_FILE), read before the chroot, still
+      vouches for an FXP peer after it.
 """
 
 import os
@@ -53,7 +58,7 @@ def test_attack5_sscn_planted_default_ca_refused(ctx):
     home as /usr/lib/ssl/certs/HASH.0 (and under SSL_CERT_DIR): A must still refuse B (4xx), as it
     does without the plant; before the fix, the FXP completed (226)."""
     peer = ftpsd.cert("selfsigned.pem")
-    a = ctx.server(name="ftpsd-a")
+    a = ctx.server(name="ftpsd-a", shared=False)
     b = ctx.server(extra=ts.LISTENER_EXTRA, name="ftpsd-b")
     for d in DEFAULT_CERT_DIRS:
         _plant(a.home, d, {_subject_hash(peer) + ".0": peer})
@@ -73,3 +78,26 @@ def test_attack5_sscn_planted_default_ca_refused(ctx):
 
 def sha256_ok(path, data):
     return ftpsd.sha256_file(path) == ftpsd.sha256(data)
+
+
+def test_attack5_sscn_system_bundle_still_trusted_held(ctx):
+    """The fix reads the system bundle (SSL_CERT_FILE) when the daemon
+    builds its contexts, before any chroot: a peer whose certificate is in
+    it is still verified and the FXP completes, though the bundle's path
+    does not exist inside the user's root."""
+    peer = ftpsd.cert("selfsigned.pem")
+    old = os.environ.get("SSL_CERT_FILE")
+    os.environ["SSL_CERT_FILE"] = peer
+    try:
+        a = ctx.server(name="ftpsd-a", shared=False)
+    finally:
+        if old is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = old
+    b = ctx.server(extra=ts.LISTENER_EXTRA, name="ftpsd-b")
+    assert not os.path.exists(os.path.join(a.home, peer.lstrip("/")))
+    data, path, got_s, got_d = ts._fxp(a, b, size=64 * 1024,
+                                       name="bundle.bin")
+    ts._check_fxp_ok("FXP A->B, peer in SSL_CERT_FILE", data, path, got_s,
+                     got_d)
