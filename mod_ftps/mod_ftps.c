@@ -396,7 +396,7 @@ MODRET ftps_auth(cmd_rec *cmd) {
     pr_response_add_err(R_431, "Necessary security resource unavailable");
     return PR_ERROR(cmd);
   }
-  if (ftps_policy_chroot_hides_trust(main_server)) {
+  if (ftps_policy_chroot_hides_trust(main_server, sess_ctx)) {
     ftps_log("AUTH after login refused: the chroot hides "
       "TLSCACertificatePath/TLSCARevocationPath (client certificates "
       "would be judged by files under the user's root); use "

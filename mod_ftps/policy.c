@@ -709,10 +709,11 @@ const char *ftps_policy_listing_reaches(cmd_rec *cmd) {
     r.found : NULL;
 }
 
-int ftps_policy_chroot_hides_trust(server_rec *s) {
+int ftps_policy_chroot_hides_trust(server_rec *s, SSL_CTX *ctx) {
   if (session.chroot_path == NULL ||
       strcmp(session.chroot_path, "/") == 0 ||
-      ftps_server_verify_client(s) == FTPS_VERIFY_OFF) {
+      (ctx != NULL &&
+       SSL_CTX_get_verify_mode(ctx) == SSL_VERIFY_NONE)) {
     return 0;
   }
   return get_param_ptr(s->conf, "TLSCACertificatePath", FALSE) != NULL ||

@@ -4,6 +4,8 @@
 #ifndef FTPS_POLICY_H
 #define FTPS_POLICY_H
 
+#include <openssl/ssl.h>
+
 #include "mod_ftps.h"
 #include "ftps/config.h"
 
@@ -37,13 +39,17 @@ int ftps_policy_is_ctrl_listing(cmd_rec *cmd);
 const char *ftps_policy_listing_reaches(cmd_rec *cmd);
 
 /* ftps_policy_chroot_hides_trust - 1 if the session has been chrooted
- * (DefaultRoot) and s verifies client certificates (TLSVerifyClient)
- * with a hashed directory (TLSCACertificatePath, TLSCARevocationPath):
+ * (DefaultRoot) and ctx, the context the handshake will use (built from
+ * s's configuration), verifies client certificates, with s configuring a
+ * hashed directory (TLSCACertificatePath, TLSCARevocationPath).  ctx
+ * decides, not s's TLSVerifyClient: mod_ifsession rewrites that at login
+ * (<IfUser> TLSVerifyClient off), the context it was built into stays.
+ * OpenSSL reads the directories when a certificate is verified:
  * OpenSSL reads those when a certificate is verified, and after the
  * chroot the paths lead into the user's own tree, where the user may
  * put a CA of their own or an empty CRL directory.  A handshake then
  * (AUTH after login, TLSOptions AllowPerUser) could not judge a client
  * certificate; 0 otherwise. */
-int ftps_policy_chroot_hides_trust(server_rec *s);
+int ftps_policy_chroot_hides_trust(server_rec *s, SSL_CTX *ctx);
 
 #endif /* FTPS_POLICY_H */

@@ -10,6 +10,14 @@ Regressions (each failed on the code before its fix):
       connection, after the chroot: inside the user's home.  A
       self-signed certificate planted there under its hashed name made an
       FXP peer that serves it trusted.
+  test_attack5_ifuser_verify_off_planted_ca_refused
+      13d4861 refused AUTH after login under DefaultRoot where a CA or CRL
+      directory judges client certificates, but asked TLSVerifyClient of
+      the configuration, which mod_ifsession rewrites at login: with
+      <IfUser> TLSVerifyClient off the check let AUTH through, while the
+      context (built at startup, TLSVerifyClient on) still asked for and
+      verified certificates through the directory in the user's home, and
+      a certificate signed by nothing but a planted CA was accepted.
 
 Guards of promises that held are marked "held" in their names:
   test_attack5_sscn_system_bundle_still_trusted_held
@@ -101,3 +109,39 @@ def test_attack5_sscn_system_bundle_still_trusted_held(ctx):
                                        name="bundle.bin")
     ts._check_fxp_ok("FXP A->B, peer in SSL_CERT_FILE", data, path, got_s,
                      got_d)
+
+
+IFSESSION = "/usr/lib/proftpd/mod_ifsession.so"
+
+
+def test_attack5_ifuser_verify_off_planted_ca_refused(ctx):
+    """TLSVerifyClient on with TLSCACertificatePath, AllowPerUser, and
+    <IfUser ftpuser> TLSVerifyClient off (mod_ifsession): the handshake of
+    AUTH after login is made by the context built from the server's
+    configuration, which still verifies eve's certificate through the
+    directory, now inside the user's home.  Planted there, eve's
+    certificate must not be served: AUTH after login gets 431, as without
+    the <IfUser>."""
+    import test_clientcert as tc
+    import test_promise_attacks4 as a4
+    cadir = tc.fx("cadir")
+    eve_crt, _eve_key = tc.ident("eve")
+    tls = {k: tc._res(v) for k, v in tc._verify(
+        "on", TLSRequired="off", TLSCACertificatePath=cadir,
+        TLSOptions="AllowPerUser NoSessionReuseRequired").items()}
+    srv = ftpsd.Server(ctx.module, tls=tls,
+                       extra=["<IfUser %s>" % ftpsd.USER,
+                              "TLSVerifyClient off", "</IfUser>"],
+                       modules_after=[IFSESSION], keep=ctx.keep,
+                       name="ifuser-verify")
+    ctx.own.append(srv)
+    ctx.touched.append((srv, srv.log_mark()))
+    srv.start()
+    _plant(srv.home, cadir, {_subject_hash(eve_crt) + ".0": eve_crt})
+    tc.assert_refused(srv, "eve", "1.3", what="before login: ")
+    for v in ("1.2", "1.3"):
+        got = a4._auth_after_login_reply(srv, tc.cctx("eve", v))
+        assert got == 431, \
+            "<IfUser> TLSVerifyClient off, eve's certificate planted as a " \
+            "CA in the user's root, TLS %s: AUTH after login: want 431, " \
+            "got %r" % (v, got)
