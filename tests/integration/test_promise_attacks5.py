@@ -23,6 +23,11 @@ Guards of promises that held are marked "held" in their names:
   test_attack5_sscn_system_bundle_still_trusted_held
       the system bundle (SSL_CERT_FILE), read before the chroot, still
       vouches for an FXP peer after it.
+  test_attack5_anonymous_planted_ca_held
+      an <Anonymous> session is chrooted to its directory (writable here,
+      as an upload area makes it): AUTH after the anonymous login is
+      refused (431) with TLSCACertificatePath, a CA planted there or not;
+      without the directory the same AUTH is served.
 """
 
 import os
@@ -145,3 +150,68 @@ def test_attack5_ifuser_verify_off_planted_ca_refused(ctx):
             "<IfUser> TLSVerifyClient off, eve's certificate planted as a " \
             "CA in the user's root, TLS %s: AUTH after login: want 431, " \
             "got %r" % (v, got)
+
+
+def _anon_server(ctx, tls):
+    """tls (client certificates, AllowPerUser) and an <Anonymous> whose
+    root the anonymous user owns (it can MKD and STOR there)."""
+    import test_clientcert as tc
+    tls = {k: tc._res(v) for k, v in tls.items()}
+    srv = ftpsd.Server(ctx.module, tls=tls, keep=ctx.keep, name="anon-ca")
+    ctx.own.append(srv)
+    ctx.touched.append((srv, srv.log_mark()))
+    anon = srv.add_user("anonftp", "unused-password")
+    srv.append_conf(["<Anonymous %s>" % anon,
+                     "  User anonftp",
+                     "  Group nogroup",
+                     "  UserAlias anonymous anonftp",
+                     "  RequireValidShell off",
+                     "</Anonymous>"])
+    srv.start()
+    return srv, anon
+
+
+def _anon_auth_reply(srv, c):
+    """Anonymous login in clear, then AUTH TLS: 431, or PWD's reply after
+    a handshake with c."""
+    import test_promise_matrix as pm
+    r = pm.Ctl(srv, c, sni="localhost")
+    try:
+        assert r.cmd("USER anonymous")[0] == 331
+        assert r.cmd("PASS a@b.c")[0] == 230
+        code, _text = r.cmd("AUTH TLS")
+        if code != 234:
+            return code
+        try:
+            r.starttls()
+            return r.cmd("PWD")[0]
+        except (OSError, EOFError) as e:
+            return "refused: %s" % e
+    finally:
+        r.close()
+
+
+def test_attack5_anonymous_planted_ca_held(ctx):
+    """<Anonymous> chroots to its directory, which here its user can write
+    (an upload area can be the whole tree): with TLSCACertificatePath,
+    eve's certificate planted there as a CA must not be served at AUTH
+    after the anonymous login (431).  The same AUTH with the CA file only
+    is served (alice's certificate), so 431 is the chroot's refusal."""
+    import test_clientcert as tc
+    cadir = tc.fx("cadir")
+    eve_crt, _eve_key = tc.ident("eve")
+    per_user = dict(TLSRequired="off",
+                    TLSOptions="AllowPerUser NoSessionReuseRequired")
+    srv, anon = _anon_server(ctx, tc._verify(
+        "on", TLSCACertificatePath=cadir, **per_user))
+    _plant(anon, cadir, {_subject_hash(eve_crt) + ".0": eve_crt})
+    for v in ("1.2", "1.3"):
+        got = _anon_auth_reply(srv, tc.cctx("eve", v))
+        assert got == 431, \
+            "<Anonymous>, eve's certificate planted as a CA in its root, " \
+            "TLS %s: AUTH after login: want 431, got %r" % (v, got)
+    srv2, _anon2 = _anon_server(ctx, tc._verify("on", **per_user))
+    got = _anon_auth_reply(srv2, tc.cctx("alice", "1.3"))
+    assert got == 257, \
+        "<Anonymous>, CA file only: AUTH after login with alice's " \
+        "certificate: want PWD's 257, got %r" % (got,)
