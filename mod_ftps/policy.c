@@ -2,8 +2,6 @@
  * policy.c - which TLSRequired governs a command (ftps/policy.h).
  */
 #include "ftps/policy.h"
-#include "ftps/context.h"
-#include "ftps/server.h"
 #include "ftps/session.h"
 
 /* How far a listing's reach is checked (mod_ls's recursion has no limit
