@@ -44,9 +44,8 @@ const char *ftps_policy_listing_reaches(cmd_rec *cmd);
  * hashed directory (TLSCACertificatePath, TLSCARevocationPath).  ctx
  * decides, not s's TLSVerifyClient: mod_ifsession rewrites that at login
  * (<IfUser> TLSVerifyClient off), the context it was built into stays.
- * OpenSSL reads the directories when a certificate is verified:
- * OpenSSL reads those when a certificate is verified, and after the
- * chroot the paths lead into the user's own tree, where the user may
+ * OpenSSL reads the directories when a certificate is verified, and after
+ * the chroot the paths lead into the user's own tree, where the user may
  * put a CA of their own or an empty CRL directory.  A handshake then
  * (AUTH after login, TLSOptions AllowPerUser) could not judge a client
  * certificate; 0 otherwise. */
