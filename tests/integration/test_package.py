@@ -14,6 +14,7 @@ import glob
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 
@@ -78,6 +79,14 @@ def _assert_same(before, after, what):
             what, path, a[0].decode(errors="replace")[-600:])
         assert b[1:] == a[1:], "%s: %s mode/owner %o %d:%d became %o %d:%d" \
             % ((what, path) + b[1:] + a[1:])
+
+
+def sigint_default():
+    """preexec_fn for a switch a test interrupts with SIGINT: started from
+    a background job (make check's, or CI's), the test runner inherits
+    SIGINT ignored, and a shell started with a signal ignored cannot trap
+    it (POSIX), so the Ctrl-C would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _switch(srv, *args, script=SWITCH_SRC, proftpd=None):

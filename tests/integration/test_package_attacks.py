@@ -453,7 +453,8 @@ def test_switch_interrupted_during_backup(ctx):
                           "--backup-dir", srv.backups, "enable"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, env=env,
-                         start_new_session=True)
+                         start_new_session=True,
+                         preexec_fn=pkg.sigint_default)
     try:
         for _ in range(600):
             if os.path.exists(started) or p.poll() is not None:

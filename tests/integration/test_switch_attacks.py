@@ -296,7 +296,8 @@ class _Blocked:
         self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True,
-                                  start_new_session=True)
+                                  start_new_session=True,
+                                  preexec_fn=pkg.sigint_default)
         for _ in range(600):
             if os.path.exists(self.started) or self.p.poll() is not None:
                 break
