@@ -46,7 +46,6 @@ TLSLog says "kernel TLS unavailable"), every test here runs the user-space
 path, which is the one that must keep the promises there.
 """
 
-import contextlib
 import os
 import re
 import shutil
@@ -60,7 +59,8 @@ import ftpsd
 from clients import Raw, expect, closed_by_peer, run
 import test_promise_matrix as pm
 from test_cert_reload import wait_log, sighup
-from test_renewal_judgement import _empty_crl, _crl_write, _read, BROKEN_CRL
+from test_renewal_judgement import (_empty_crl, _crl_write, _read,
+                                    _watched_crl, BROKEN_CRL)
 
 
 # -- certificate renewal x resumption ---------------------------------------
@@ -100,27 +100,6 @@ def _resume_login(srv, c, sess):
         return None, 0, str(e)
     finally:
         r.close()
-
-
-@contextlib.contextmanager
-def _watched_crl(ctx, how, extra=(), **server_kw):
-    """TLSVerifyClient on against a CRL file that revokes nobody yet; the
-    watcher looks every second (how "watch") or never (how "sighup");
-    extra lines and test_clientcert._server's keywords (users,
-    auth_order) as given.  Yields (test_clientcert, srv, crl path)."""
-    import test_clientcert as tc
-    d = tempfile.mkdtemp(prefix="crl3-", dir=ftpsd.tmp_root())
-    os.chmod(d, 0o755)
-    try:
-        crl = os.path.join(d, "crl.pem")
-        _empty_crl(crl)
-        srv = tc._server(ctx, tc._verify("on", TLSCARevocationFile=crl),
-                         extra=["FTPSCertificateWatch %s"
-                                % ("1" if how == "watch" else "off")] +
-                         list(extra), **server_kw)
-        yield tc, srv, crl
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_attack3_revoked_client_cannot_resume_old_ticket(ctx):

@@ -479,10 +479,11 @@ def _empty_crl(path):
 
 
 @contextlib.contextmanager
-def _crl_server(ctx, who):
-    """A server verifying client certificates against a watched CRL file
-    (FTPSCertificateWatch 1) that revokes nobody yet, who accepted; yields
-    (test_clientcert, srv, path of the CRL file)."""
+def _watched_crl(ctx, how, extra=(), **server_kw):
+    """TLSVerifyClient on against a CRL file that revokes nobody yet; the
+    watcher looks every second (how "watch") or never (how "sighup");
+    extra lines and test_clientcert._server's keywords (users,
+    auth_order) as given.  Yields (test_clientcert, srv, crl path)."""
     import test_clientcert as tc
     d = tempfile.mkdtemp(prefix="crl-", dir=ftpsd.tmp_root())
     os.chmod(d, 0o755)
@@ -490,11 +491,22 @@ def _crl_server(ctx, who):
         crl = os.path.join(d, "crl.pem")
         _empty_crl(crl)
         srv = tc._server(ctx, tc._verify("on", TLSCARevocationFile=crl),
-                         extra=["FTPSCertificateWatch 1"])
-        tc.assert_accepted(srv, who, what="a CRL that revokes nobody: ")
+                         extra=["FTPSCertificateWatch %s"
+                                % ("1" if how == "watch" else "off")] +
+                         list(extra), **server_kw)
         yield tc, srv, crl
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _crl_server(ctx, who):
+    """A server verifying client certificates against a watched CRL file
+    (FTPSCertificateWatch 1) that revokes nobody yet, who accepted; yields
+    (test_clientcert, srv, path of the CRL file)."""
+    with _watched_crl(ctx, "watch") as (tc, srv, crl):
+        tc.assert_accepted(srv, who, what="a CRL that revokes nobody: ")
+        yield tc, srv, crl
 
 
 def _crl_write(crl, data):
