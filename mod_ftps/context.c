@@ -414,11 +414,10 @@ err:
  * nothing to cache. */
 static X509_STORE *chain_store(SSL_CTX *ctx, const char *ca_path) {
   STACK_OF(X509_OBJECT) *objs;
-  X509_STORE *tmp;
+  X509_STORE *tmp = ftps_verify_dir_store(ca_path);
   int i;
 
-  if (ca_path == NULL ||
-      (tmp = X509_STORE_new()) == NULL) {
+  if (tmp == NULL) {
     return NULL;
   }
   objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
@@ -430,10 +429,6 @@ static X509_STORE *chain_store(SSL_CTX *ctx, const char *ca_path) {
       X509_STORE_free(tmp);
       return NULL;
     }
-  }
-  if (X509_STORE_load_path(tmp, ca_path) != 1) {
-    X509_STORE_free(tmp);
-    return NULL;
   }
   return tmp;
 }

@@ -368,26 +368,21 @@ int ftps_verify_session_stale(SSL *ssl, const SSL_SESSION *sess) {
   return !ok;
 }
 
-/* object_digest - the SHA-256 of obj's DER (a certificate or a CRL) into
- * out; 0, 1 for an object of another kind, or -1 */
+/* object_digest - the SHA-256 of obj (a certificate or a CRL) into out;
+ * 0, 1 for an object of another kind, or -1 */
 static int object_digest(X509_OBJECT *obj, unsigned char *out) {
   X509 *x = X509_OBJECT_get0_X509(obj);
   X509_CRL *crl = X509_OBJECT_get0_X509_CRL(obj);
-  unsigned char *der = NULL;
-  int len;
+  unsigned int len = 0;
+  int ok;
 
   if (x == NULL &&
       crl == NULL) {
     return 1;
   }
-  len = x != NULL ? i2d_X509(x, &der) : i2d_X509_CRL(crl, &der);
-  if (len <= 0 ||
-      EVP_Digest(der, (size_t) len, out, NULL, EVP_sha256(), NULL) != 1) {
-    OPENSSL_free(der);
-    return -1;
-  }
-  OPENSSL_free(der);
-  return 0;
+  ok = x != NULL ? X509_digest(x, EVP_sha256(), out, &len) :
+    X509_CRL_digest(crl, EVP_sha256(), out, &len);
+  return ok == 1 && len == FTPS_VERIFY_DIGEST_LEN ? 0 : -1;
 }
 
 static int cmp_digest(const void *a, const void *b) {
@@ -565,9 +560,7 @@ int ftps_verify_crl_marks(SSL_CTX *ctx, struct ftps_crl_mark *marks,
   return n;
 }
 
-/* dir_store - a throwaway store reading the hashed directory path (NULL:
- * none, or it cannot be had) */
-static X509_STORE *dir_store(const char *path) {
+X509_STORE *ftps_verify_dir_store(const char *path) {
   X509_STORE *tmp;
 
   if (path == NULL ||
@@ -607,7 +600,7 @@ static time_t crl_newest(X509_STORE *crls, X509_NAME *name,
   STACK_OF(X509_OBJECT) *objs = crls != NULL ?
     X509_STORE_get0_objects(crls) : NULL;
   STACK_OF(X509_CRL) *found = sk_X509_CRL_new_null();
-  X509_STORE *tmp = dir_store(dirs != NULL ? dirs->crl_path : NULL);
+  X509_STORE *tmp = ftps_verify_dir_store(dirs != NULL ? dirs->crl_path : NULL);
   X509_STORE_CTX *sctx = NULL;
   time_t newest, other = -1;
   int i;
@@ -647,7 +640,7 @@ static int trusted(X509_STORE *store, X509_NAME *name,
       X509_LU_X509, name) != NULL) {
     return 1;
   }
-  tmp = dir_store(dirs != NULL ? dirs->ca_path : NULL);
+  tmp = ftps_verify_dir_store(dirs != NULL ? dirs->ca_path : NULL);
   if (tmp == NULL) {
     return 0;
   }

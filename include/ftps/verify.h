@@ -63,6 +63,14 @@ const char *ftps_verify_crl_lost(SSL_CTX *ctx,
  * distrusted after its ticket was issued would log in with the ticket. */
 int ftps_verify_session_stale(SSL *ssl, const SSL_SESSION *sess);
 
+/* ftps_verify_dir_store - a throwaway store that reads the hashed
+ * directory path (TLSCACertificatePath, TLSCARevocationPath) when asked:
+ * what a lookup finds stays cached in the store it was made through, so
+ * the master looks into the directories through such a store, never
+ * through a served one (every session inherits those).  NULL for a NULL
+ * path, or when it cannot be had. */
+X509_STORE *ftps_verify_dir_store(const char *path);
+
 /* ftps_verify_digest - a SHA-256 digest of what ctx verifies client
  * certificates with: every CA certificate and CRL its stores hold (those
  * of TLSCACertificateFile and TLSCARevocationFile; a hashed directory's
